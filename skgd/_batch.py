@@ -1,0 +1,259 @@
+"""Full-batch gradient descent: one (proximal) gradient step per epoch.
+
+Two ways to get ``J`` and its gradient at the current iterate, the same maths:
+
+- ``StreamingBatch`` reads X each epoch (any loss): residuals, loss and
+  gradient in one pass, O(n * d) per epoch.
+- ``GramBatch`` (squared error only) reads X once for the weighted sufficient
+  statistics ``X^T S X, X^T S y, y^T S y`` and the column sums, in float64 and in
+  row blocks (no copy of X); every epoch then costs O(d^2) per target.
+
+``choose_batch_path`` picks one (see its docstring for the rule). Both hand
+the gradient to ``take_step``, the single place a batch step is taken.
+"""
+
+import numpy as np
+
+from ._objective import batch_lipschitz, gram_lipschitz
+from ._schedules import step_size
+
+#: Rows per block when the sufficient statistics are accumulated.
+_BLOCK_ELEMENTS = 1 << 19
+
+#: Below this many entries of X an epoch costs microseconds either way, and
+#: the streaming loss is exact to the last bit (the Gram form of the loss loses
+#: relative accuracy as the loss approaches zero), so small data streams.
+GRAM_MIN_SIZE = 10_000
+
+#: Largest number of features for which the d x d statistics are kept.
+GRAM_MAX_FEATURES = 4096
+
+
+def choose_batch_path(loss, X, max_iter, one_epoch):
+    """Pick the batch path for the data at hand.
+
+    The Gram path is taken when the loss is squared error, the call runs more
+    than one epoch, X has more rows than columns, at least ``GRAM_MIN_SIZE``
+    entries and at most ``GRAM_MAX_FEATURES`` columns, and its one O(n d^2)
+    pass costs no more than the O(n d) epochs it replaces (``d <= 2 * max_iter``).
+    Everything else streams.
+
+    Parameters
+    ----------
+    loss : Loss
+    X : ndarray or sparse matrix of shape (n_samples, n_features)
+    max_iter : int
+    one_epoch : bool
+        True for ``partial_fit``.
+
+    Returns
+    -------
+    class
+        ``GramBatch`` or ``StreamingBatch``.
+    """
+    n, d = X.shape
+    gram = (
+        loss.name == "squared_error"
+        and not one_epoch
+        and n > d
+        and n * d >= GRAM_MIN_SIZE
+        and d <= min(GRAM_MAX_FEATURES, 2 * max_iter)
+    )
+    return GramBatch if gram else StreamingBatch
+
+
+def take_step(state, grad_coef, grad_intercept, eta, problem):
+    """One (proximal, optionally momentum) gradient step on ``state``, in place.
+
+    Parameters
+    ----------
+    state : TrainingState
+    grad_coef : ndarray of shape (n_targets, n_features)
+        Gradient of the data term.
+    grad_intercept : ndarray of shape (n_targets,)
+    eta : float
+        The step size of this update.
+    problem : Problem
+        Supplies ``penalty``, ``momentum``, ``nesterov`` and ``fit_intercept``.
+    """
+    penalty = problem.penalty
+    grad_coef = grad_coef + penalty.l2 * state.coef
+    if not problem.fit_intercept:
+        grad_intercept = np.zeros_like(grad_intercept)
+    if problem.momentum:
+        mu = problem.momentum
+        state.velocity *= mu
+        state.velocity -= eta * grad_coef
+        state.velocity_intercept *= mu
+        state.velocity_intercept -= eta * grad_intercept
+        if problem.nesterov:
+            state.coef += mu * state.velocity - eta * grad_coef
+            state.intercept += mu * state.velocity_intercept - eta * grad_intercept
+        else:
+            state.coef += state.velocity
+            state.intercept += state.velocity_intercept
+    else:
+        state.coef -= eta * grad_coef
+        state.intercept -= eta * grad_intercept
+    penalty.prox(state.coef, eta)
+    state.t += 1
+
+
+class _BatchPath:
+    """What both batch paths share: an epoch is one step from ``objective``."""
+
+    def epoch(self, state, eta):
+        """One full-gradient step; returns J before it.
+
+        Parameters
+        ----------
+        state : TrainingState
+        eta : float
+            Base step size.
+
+        Returns
+        -------
+        float
+        """
+        value, grad_coef, grad_intercept = self.objective(state.coef, state.intercept)
+        p = self.problem
+        take_step(state, grad_coef, grad_intercept, step_size(p.schedule, eta, state.t, p.power_t), p)
+        return value
+
+
+class StreamingBatch(_BatchPath):
+    """Full-gradient epochs that read X each time (any loss).
+
+    Parameters
+    ----------
+    problem : Problem
+        The data and settings.
+    """
+
+    def __init__(self, problem):
+        self.problem = problem
+        self.weight_sum = float(np.sum(problem.sample_weight))
+
+    def lipschitz(self):
+        """Lipschitz constant of the smooth part's gradient.
+
+        Returns
+        -------
+        float
+        """
+        p = self.problem
+        return batch_lipschitz(p.loss, p.penalty, p.X, p.sample_weight, p.fit_intercept)
+
+    def objective(self, coef, intercept):
+        """J at ``(coef, intercept)`` and its data-term gradient.
+
+        Parameters
+        ----------
+        coef : ndarray of shape (n_targets, n_features)
+        intercept : ndarray of shape (n_targets,)
+
+        Returns
+        -------
+        value : float
+            J averaged over targets.
+        grad_coef : ndarray of shape (n_targets, n_features)
+        grad_intercept : ndarray of shape (n_targets,)
+        """
+        p = self.problem
+        X, s = p.X, p.sample_weight
+        residual = np.asarray(X @ coef.T.astype(X.dtype, copy=False))
+        residual += intercept.astype(X.dtype, copy=False)
+        residual -= p.Y
+        losses = s @ p.loss.value(residual, p.epsilon) / self.weight_sum
+        weighted = p.loss.derivative(residual, p.epsilon)
+        weighted *= s[:, None]
+        grad_coef = np.asarray(X.T @ weighted, dtype=np.float64).T / self.weight_sum
+        grad_intercept = weighted.sum(axis=0, dtype=np.float64) / self.weight_sum
+        value = float(np.mean(losses + p.penalty.value(coef)))
+        return value, grad_coef, grad_intercept
+
+
+class GramBatch(_BatchPath):
+    """Squared-error epochs from the weighted sufficient statistics, O(d^2) each.
+
+    Parameters
+    ----------
+    problem : Problem
+        The data and settings; its loss must be squared error.
+    """
+
+    def __init__(self, problem):
+        self.problem = problem
+        X, Y, s = problem.X, problem.Y, np.asarray(problem.sample_weight, dtype=np.float64)
+        n, d = X.shape
+        k = Y.shape[1]
+        gram = np.zeros((d, d))
+        cross = np.zeros((d, k))
+        column_sums = np.zeros(d)
+        rows = max(1, _BLOCK_ELEMENTS // max(d, 1))
+        for start in range(0, n, rows):
+            block = X[start : start + rows]
+            block = block.toarray() if hasattr(block, "toarray") else block
+            block = block.astype(np.float64, copy=False)
+            sb = s[start : start + rows]
+            root = block * np.sqrt(sb)[:, None]
+            gram += root.T @ root
+            yb = Y[start : start + rows].astype(np.float64, copy=False)
+            cross += block.T @ (sb[:, None] * yb)
+            column_sums += sb @ block
+        total = s.sum()
+        Y64 = Y.astype(np.float64, copy=False)
+        self.gram = gram / total
+        self.cross = cross.T / total
+        self.mean_x = column_sums / total
+        self.mean_y = (s @ Y64) / total
+        self.mean_yy = (s @ (Y64 * Y64)) / total
+
+    def lipschitz(self):
+        """Lipschitz constant of the smooth part's gradient, from the statistics.
+
+        Returns
+        -------
+        float
+        """
+        p = self.problem
+        if p.fit_intercept:
+            d = self.gram.shape[0]
+            augmented = np.empty((d + 1, d + 1))
+            augmented[:d, :d] = self.gram
+            augmented[:d, d] = augmented[d, :d] = self.mean_x
+            augmented[d, d] = 1.0
+        else:
+            augmented = self.gram
+        return gram_lipschitz(p.loss, p.penalty, augmented)
+
+    def objective(self, coef, intercept):
+        """J at ``(coef, intercept)`` and its data-term gradient, in O(d^2) per target.
+
+        Parameters
+        ----------
+        coef : ndarray of shape (n_targets, n_features)
+        intercept : ndarray of shape (n_targets,)
+
+        Returns
+        -------
+        value : float
+        grad_coef : ndarray of shape (n_targets, n_features)
+        grad_intercept : ndarray of shape (n_targets,)
+        """
+        p = self.problem
+        b = intercept
+        gram_coef = coef @ self.gram
+        coef_mean_x = coef @ self.mean_x
+        losses = (
+            np.einsum("kd,kd->k", coef, gram_coef)
+            + 2.0 * b * coef_mean_x
+            + b * b
+            - 2.0 * np.einsum("kd,kd->k", coef, self.cross)
+            - 2.0 * b * self.mean_y
+            + self.mean_yy
+        )
+        grad_coef = 2.0 * (gram_coef + b[:, None] * self.mean_x - self.cross)
+        grad_intercept = 2.0 * (coef_mean_x + b - self.mean_y)
+        value = float(np.mean(losses + p.penalty.value(coef)))
+        return value, grad_coef, grad_intercept

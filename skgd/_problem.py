@@ -1,0 +1,49 @@
+"""The problem a solver works on: validated data plus the decided settings."""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._objective import Loss, Penalty
+
+
+@dataclass
+class Problem:
+    """Data and settings of one training call, already validated.
+
+    Parameters
+    ----------
+    X : ndarray or CSR matrix of shape (n_samples, n_features)
+        Float32 or float64, C-ordered when dense.
+    Y : ndarray of shape (n_samples, n_targets)
+        Targets in X's dtype.
+    sample_weight : ndarray of shape (n_samples,)
+        Non-negative weights in X's dtype.
+    loss : Loss
+    epsilon : float
+    penalty : Penalty
+    fit_intercept : bool
+    schedule : str
+    power_t : float
+    momentum : float
+    nesterov : bool
+    batch_size : int
+    shuffle : bool
+    average : int
+        Update count (1-based) at which averaging begins; 0 for none.
+    """
+
+    X: object
+    Y: np.ndarray
+    sample_weight: np.ndarray
+    loss: Loss
+    epsilon: float
+    penalty: Penalty
+    fit_intercept: bool
+    schedule: str
+    power_t: float
+    momentum: float
+    nesterov: bool
+    batch_size: int
+    shuffle: bool
+    average: int

@@ -1,0 +1,446 @@
+"""GradientDescentRegressor: parameters, validation and state. It wires; it does no maths."""
+
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from ._batch import choose_batch_path
+from ._objective import LOSSES, Penalty, zero_model_loss
+from ._problem import Problem
+from ._sgd import SGDPath
+from ._state import TrainingState, linear_predict
+from ._training import Controls, run_epochs
+
+
+class GradientDescentRegressor(RegressorMixin, BaseEstimator):
+    """Linear regression fitted by gradient descent you can watch and control.
+
+    Minimises the note's objective, generalised::
+
+        J(w, b) = sum_i s_i * l(x_i . w + b - y_i) / sum_i s_i  +  R(w)
+
+    with ``l(r) = r**2`` for squared error (no factor 1/2, so a learning rate
+    means the same step as in the plain mean-squared-error derivation) and
+    ``R(w) = alpha * (rho * ||w||_1 + (1 - rho) / 2 * ||w||_2**2)``.
+
+    Parameters
+    ----------
+    solver : {"batch", "sgd"}, default="batch"
+        ``"batch"``: one full-gradient step per epoch. ``"sgd"``: each epoch
+        is one pass over the samples in steps of ``batch_size`` samples.
+    loss : {"squared_error", "huber", "epsilon_insensitive", \
+            "squared_epsilon_insensitive"}, default="squared_error"
+        The residual loss ``l(r)``. Huber is ``r**2`` inside ``epsilon`` and
+        ``2*epsilon*|r| - epsilon**2`` outside.
+    epsilon : float, default=0.1
+        Width of the huber and epsilon-insensitive losses.
+    penalty : {"l2", "l1", "elasticnet"} or None, default=None
+        The regulariser ``R``: ``rho`` is 0 for l2, 1 for l1 and ``l1_ratio``
+        for elasticnet. The intercept is never penalised.
+    alpha : float, default=1e-4
+        Strength of the penalty.
+    l1_ratio : float, default=0.15
+        ``rho`` of the elastic net.
+    learning_rate : "auto" or float, default="auto"
+        The step size. ``"auto"`` derives a step that cannot diverge from the
+        data: ``1 / L`` with ``L`` the Lipschitz constant of the smooth part's
+        gradient for batch, and the largest per-sample constant (times
+        ``1 - momentum``) for sgd.
+    schedule : {"constant", "invscaling", "adaptive"}, default="adaptive"
+        How the step changes: constant; ``eta / (1 + t) ** power_t`` with
+        ``t`` the updates made so far; or kept until ``n_iter_no_change``
+        epochs fail to improve by ``tol``, then divided by 5 (training stops
+        once it is under 1e-6 of its start). The adaptive default lets
+        constant-step SGD settle below its noise floor; with ``tol=None`` it
+        is the constant schedule.
+    power_t : float, default=0.5
+        Exponent of the invscaling schedule.
+    momentum : float, default=0.0
+        Heavy-ball momentum in [0, 1).
+    nesterov : bool, default=False
+        Use Nesterov's momentum (as MLPRegressor's SGD optimizer).
+    batch_size : int, default=1
+        Samples per step for ``solver="sgd"``; 1 is per-sample SGD.
+    average : bool or int, default=False
+        ``solver="sgd"`` only: when True, ``coef_`` is the average of the
+        iterates; an int starts averaging at that update count.
+    max_iter : int, default=1000
+        Maximum number of epochs of ``fit``.
+    tol : float or None, default=1e-4
+        Training stops when the loss (or, with early stopping, the validation
+        score) fails to improve by ``tol`` for ``n_iter_no_change``
+        consecutive epochs. None runs ``max_iter`` epochs.
+    n_iter_no_change : int, default=5
+        Epochs without improvement tolerated before stopping or reducing the
+        adaptive step.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data, score it after every
+        epoch and keep the best coefficients seen.
+    validation_fraction : float, default=0.1
+        Share of the training data held out for early stopping.
+    fit_intercept : bool, default=True
+        Whether to fit the intercept ``b``.
+    shuffle : bool, default=True
+        Whether sgd visits the samples in a fresh random order each epoch.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the sample order and the validation split.
+    warm_start : bool, default=False
+        Start ``fit`` from the previous solution.
+    verbose : int, default=0
+        1 prints a line per epoch (epoch, loss, the weight when there is one,
+        step, time); 2 adds the validation score and the weight norm.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_features,) or (n_targets, n_features)
+        Fitted coefficients, in the dtype of X.
+    intercept_ : float or ndarray of shape (n_targets,)
+        Fitted intercept.
+    loss_curve_ : list of float
+        J per epoch: for batch at the iterate before the epoch's step, for sgd
+        the weighted mean of each sample's loss before its update, plus R.
+    n_iter_ : int
+        Epochs run (cumulative over ``partial_fit`` calls).
+    t_ : int
+        Updates made.
+    learning_rate_ : float
+        The step size in use at the end of training.
+    validation_scores_ : list of float
+        Held-out R^2 per epoch (early stopping only).
+    best_validation_score_ : float
+        Best held-out R^2 (early stopping only).
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X has string column names.
+
+    See Also
+    --------
+    sklearn.linear_model.SGDRegressor : Per-sample SGD with half squared loss.
+    sklearn.neural_network.MLPRegressor : Momentum and a loss curve, for networks.
+    sklearn.linear_model.LinearRegression : The closed-form least squares fit.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skgd import GradientDescentRegressor
+    >>> X = np.array([[1.0], [2.0], [3.0]])
+    >>> y = np.array([2.0, 4.0, 6.0])
+    >>> reg = GradientDescentRegressor(learning_rate=0.01, max_iter=100, tol=None,
+    ...                                fit_intercept=False).fit(X, y, coef_init=[1.0])
+    >>> round(float(reg.coef_[0]), 6)
+    1.999944
+    >>> round(reg.loss_curve_[0], 6)
+    4.666667
+    """
+
+    _parameter_constraints = {
+        "solver": [StrOptions({"batch", "sgd"})],
+        "loss": [StrOptions(set(LOSSES))],
+        "epsilon": [Interval(Real, 0, None, closed="left")],
+        "penalty": [StrOptions({"l2", "l1", "elasticnet"}), None],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "l1_ratio": [Interval(Real, 0, 1, closed="both")],
+        "learning_rate": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither")],
+        "schedule": [StrOptions({"constant", "invscaling", "adaptive"})],
+        "power_t": [Interval(Real, 0, None, closed="left")],
+        "momentum": [Interval(Real, 0, 1, closed="left")],
+        "nesterov": ["boolean"],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "average": [Interval(Integral, 0, None, closed="left"), "boolean"],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left"), None],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "fit_intercept": ["boolean"],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "warm_start": ["boolean"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        solver="batch",
+        loss="squared_error",
+        epsilon=0.1,
+        penalty=None,
+        alpha=1e-4,
+        l1_ratio=0.15,
+        learning_rate="auto",
+        schedule="adaptive",
+        power_t=0.5,
+        momentum=0.0,
+        nesterov=False,
+        batch_size=1,
+        average=False,
+        max_iter=1000,
+        tol=1e-4,
+        n_iter_no_change=5,
+        early_stopping=False,
+        validation_fraction=0.1,
+        fit_intercept=True,
+        shuffle=True,
+        random_state=None,
+        warm_start=False,
+        verbose=0,
+    ):
+        self.solver = solver
+        self.loss = loss
+        self.epsilon = epsilon
+        self.penalty = penalty
+        self.alpha = alpha
+        self.l1_ratio = l1_ratio
+        self.learning_rate = learning_rate
+        self.schedule = schedule
+        self.power_t = power_t
+        self.momentum = momentum
+        self.nesterov = nesterov
+        self.batch_size = batch_size
+        self.average = average
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.fit_intercept = fit_intercept
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.target_tags.multi_output = True
+        return tags
+
+    # ------------------------------------------------------------------ data
+    def _validate_training_data(self, X, y, sample_weight, reset):
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            reset=reset,
+            accept_sparse=["csr", "csc"],
+            accept_large_sparse=False,
+            dtype=[np.float64, np.float32],
+            order="C",
+            multi_output=True,
+            y_numeric=True,
+        )
+        if hasattr(X, "tocsr"):
+            X = X.tocsr()
+        Y = np.asarray(y, dtype=X.dtype)
+        one_d = Y.ndim == 1
+        Y = Y.reshape(Y.shape[0], -1)
+        sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype, ensure_non_negative=True)
+        if not np.sum(sample_weight) > 0:
+            raise ValueError("sample_weight must have a positive sum.")
+        return X, Y, sample_weight, one_d
+
+    def _check_settings(self):
+        if self.solver == "batch" and self.average:
+            raise ValueError("average is an option of solver='sgd'; the batch solver's iterates are not noisy.")
+
+    def _problem(self, X, Y, sample_weight):
+        average = int(self.average) if self.solver == "sgd" else 0
+        return Problem(
+            X=X,
+            Y=Y,
+            sample_weight=sample_weight,
+            loss=LOSSES[self.loss],
+            epsilon=float(self.epsilon),
+            penalty=Penalty.from_params(self.penalty, self.alpha, self.l1_ratio),
+            fit_intercept=bool(self.fit_intercept),
+            schedule=self.schedule,
+            power_t=float(self.power_t),
+            momentum=float(self.momentum),
+            nesterov=bool(self.nesterov),
+            batch_size=min(int(self.batch_size), X.shape[0]),
+            shuffle=bool(self.shuffle),
+            average=average,
+        )
+
+    # -------------------------------------------------------------- training
+    def _train(self, X, Y, sample_weight, state, *, one_epoch, one_d):
+        validation = None
+        if self.early_stopping:
+            X, Y, sample_weight, validation = self._split_validation(X, Y, sample_weight, state.rng)
+        problem = self._problem(X, Y, sample_weight)
+        if self.solver == "sgd":
+            path = SGDPath(problem)
+        else:
+            path = choose_batch_path(problem.loss, X, self.max_iter, one_epoch)(problem)
+        state.ensure_buffers(
+            momentum=problem.momentum > 0,
+            averaging=problem.average > 0,
+            l1=self.solver == "sgd" and problem.penalty.l1 > 0,
+        )
+        if self.learning_rate == "auto":
+            auto = 1.0 / path.lipschitz()
+            if self.solver == "sgd":
+                auto *= 1.0 - problem.momentum
+            state.eta0 = auto if state.eta0 is None or not one_epoch else min(state.eta0, auto)
+        else:
+            state.eta0 = float(self.learning_rate)
+        controls = Controls(
+            max_iter=1 if one_epoch else self.max_iter,
+            tol=self.tol,
+            n_iter_no_change=self.n_iter_no_change,
+            adaptive=self.schedule == "adaptive",
+            stop_on_stall=not one_epoch,
+            validation=validation,
+            verbose=self.verbose,
+            reference_loss=zero_model_loss(problem.loss, Y, sample_weight, problem.epsilon),
+        )
+        converged = run_epochs(path, state, controls)
+        self._commit(state, one_d, X.dtype)
+        if not converged:
+            warnings.warn(
+                f"Maximum number of epochs ({self.max_iter}) reached before the loss "
+                f"stopped improving by tol={self.tol}; consider raising max_iter.",
+                ConvergenceWarning,
+            )
+        return self
+
+    def _split_validation(self, X, Y, sample_weight, rng):
+        n_val = int(np.ceil(self.validation_fraction * X.shape[0]))
+        if n_val < 2 or X.shape[0] - n_val < 1:
+            raise ValueError(
+                f"validation_fraction={self.validation_fraction} leaves {n_val} validation "
+                f"sample(s) of {X.shape[0]}; early stopping needs at least 2 and one to train on."
+            )
+        seed = rng.randint(np.iinfo(np.int32).max)
+        X_tr, X_val, Y_tr, Y_val, s_tr, s_val = train_test_split(
+            X, Y, sample_weight, test_size=n_val, random_state=seed
+        )
+        return X_tr, Y_tr, s_tr, (X_val, Y_val, s_val)
+
+    def _commit(self, state, one_d, dtype):
+        if self.early_stopping and state.best_model is not None:
+            coef, intercept = state.best_model
+        else:
+            coef, intercept = state.model()
+        coef = np.asarray(coef, dtype=dtype)
+        intercept = np.asarray(intercept, dtype=dtype)
+        self._state = state
+        self.coef_ = coef[0].copy() if one_d else coef.copy()
+        self.intercept_ = intercept[0] if one_d else intercept.copy()
+        self.loss_curve_ = list(state.loss_curve)
+        self.n_iter_ = state.n_iter
+        self.t_ = state.t
+        self.learning_rate_ = state.eta0 * state.eta_factor
+        if self.early_stopping:
+            self.validation_scores_ = list(state.validation_scores)
+            self.best_validation_score_ = max(state.validation_scores)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None, coef_init=None, intercept_init=None):
+        """Fit the linear model by gradient descent.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data; float32 stays float32.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            Targets; each column of a 2-D y is its own problem.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights ``s_i`` of the objective.
+        coef_init : array-like of shape (n_features,) or (n_targets, n_features), default=None
+            Starting coefficients (zeros, or the previous fit's with warm_start).
+        intercept_init : float or array-like of shape (n_targets,), default=None
+            Starting intercept.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        self._check_settings()
+        X, Y, sample_weight, one_d = self._validate_training_data(X, y, sample_weight, reset=True)
+        n_targets, n_features = Y.shape[1], X.shape[1]
+        if coef_init is None and self.warm_start and hasattr(self, "_state"):
+            coef_init = self.coef_
+            intercept_init = self.intercept_ if intercept_init is None else intercept_init
+        coef_init = self._check_init(coef_init, (n_targets, n_features), "coef_init")
+        intercept_init = self._check_init(intercept_init, (n_targets,), "intercept_init")
+        dtype = X.dtype if self.solver == "sgd" else np.float64
+        state = TrainingState.fresh(
+            n_targets, n_features, dtype, check_random_state(self.random_state), coef_init, intercept_init
+        )
+        return self._train(X, Y, sample_weight, state, one_epoch=False, one_d=one_d)
+
+    @staticmethod
+    def _check_init(value, shape, name):
+        if value is None:
+            return None
+        array = np.asarray(value, dtype=np.float64)
+        if array.size != int(np.prod(shape)):
+            raise ValueError(f"{name} has shape {array.shape}; expected {shape} (or its 1-D form).")
+        if not np.all(np.isfinite(array)):
+            raise ValueError(f"{name} must be finite.")
+        return array.reshape(shape)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """Run exactly one epoch on the given data, continuing from the last call.
+
+        ``k`` calls on the same data equal ``fit(max_iter=k, tol=None)`` with
+        ``shuffle=False``; parameters changed with ``set_params`` between calls
+        are honoured.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            Targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights.
+
+        Returns
+        -------
+        self : object
+            The updated estimator.
+        """
+        if self.early_stopping:
+            raise ValueError("partial_fit does not support early_stopping=True; use fit, or hold out data yourself.")
+        self._check_settings()
+        first = not hasattr(self, "_state")
+        X, Y, sample_weight, one_d = self._validate_training_data(X, y, sample_weight, reset=first)
+        if first:
+            dtype = X.dtype if self.solver == "sgd" else np.float64
+            state = TrainingState.fresh(Y.shape[1], X.shape[1], dtype, check_random_state(self.random_state))
+        else:
+            state = self._state.copy()
+            if Y.shape[1] != state.coef.shape[0]:
+                raise ValueError(f"y has {Y.shape[1]} target(s); this model was trained on {state.coef.shape[0]}.")
+            state.set_dtype(X.dtype if self.solver == "sgd" else np.float64)
+        return self._train(X, Y, sample_weight, state, one_epoch=True, one_d=one_d)
+
+    def predict(self, X):
+        """Predict with the fitted linear model.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, n_targets)
+            In the floating dtype of X.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, accept_sparse=["csr", "csc"], dtype=[np.float64, np.float32])
+        coef = np.atleast_2d(self.coef_)
+        prediction = linear_predict(X, coef, np.atleast_1d(self.intercept_))
+        return prediction.ravel() if np.ndim(self.coef_) == 1 else prediction

@@ -1,0 +1,335 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""The compiled (mini-)batch SGD loop: one pass over the samples for one target.
+
+Python decides (step sizes, codes, shapes, shuffling); this module only loops.
+The loss codes and their Python twins live in ``skgd._objective``; the schedule
+codes in ``skgd._schedules``. Every array is owned by the caller and updated in
+place, so an epoch can be retried on copies and nothing is lost on failure.
+"""
+from libc.math cimport fabs, pow
+from libc.stdlib cimport malloc, free
+
+ctypedef fused floating:
+    float
+    double
+
+# Loss codes: the order of skgd._objective.LOSSES.
+cdef enum:
+    SQUARED_ERROR = 0
+    HUBER = 1
+    EPSILON_INSENSITIVE = 2
+    SQUARED_EPSILON_INSENSITIVE = 3
+
+# Schedule codes: skgd._schedules.SCHEDULE_CODES.
+cdef enum:
+    CONSTANT = 0
+    INVSCALING = 1
+
+# Slots of the per-target scalar state array (see skgd._sgd.SCALARS).
+cdef enum:
+    S_INTERCEPT = 0
+    S_VELOCITY_B = 1
+    S_AVERAGE_B = 2
+    S_L1_U = 3
+    S_T = 4
+    S_N_AVERAGED = 5
+
+
+cdef inline double _loss(int code, double r, double eps) noexcept nogil:
+    cdef double a = fabs(r)
+    if code == SQUARED_ERROR:
+        return r * r
+    if code == HUBER:
+        if a <= eps:
+            return r * r
+        return 2.0 * eps * a - eps * eps
+    if a <= eps:
+        return 0.0
+    if code == EPSILON_INSENSITIVE:
+        return a - eps
+    return (a - eps) * (a - eps)
+
+
+cdef inline double _dloss(int code, double r, double eps) noexcept nogil:
+    cdef double a = fabs(r)
+    cdef double sign = 1.0 if r > 0 else -1.0
+    if code == SQUARED_ERROR:
+        return 2.0 * r
+    if code == HUBER:
+        if a <= eps:
+            return 2.0 * r
+        return 2.0 * eps * sign
+    if a <= eps:
+        return 0.0
+    if code == EPSILON_INSENSITIVE:
+        return sign
+    return 2.0 * (a - eps) * sign
+
+
+def loss_and_derivative(int code, double r, double eps):
+    """Return the compiled loss and its derivative at residual ``r``.
+
+    The twin of ``skgd._objective`` losses, exposed so tests can compare them.
+
+    Parameters
+    ----------
+    code : int
+        Position of the loss in ``skgd._objective.LOSSES``.
+    r : float
+        Residual ``prediction - target``.
+    eps : float
+        Width of the huber / epsilon-insensitive losses.
+
+    Returns
+    -------
+    loss, derivative : tuple of float
+    """
+    return _loss(code, r, eps), _dloss(code, r, eps)
+
+
+cdef inline double _row_dot(const floating *data, const int *ind, int nnz,
+                            const floating *w) noexcept nogil:
+    cdef double acc = 0.0
+    cdef int k
+    if ind == NULL:
+        for k in range(nnz):
+            acc += data[k] * w[k]
+    else:
+        for k in range(nnz):
+            acc += data[k] * w[ind[k]]
+    return acc
+
+
+cdef inline void _row_axpy(const floating *data, const int *ind, int nnz,
+                           double a, floating *w) noexcept nogil:
+    cdef int k
+    if ind == NULL:
+        for k in range(nnz):
+            w[k] += a * data[k]
+    else:
+        for k in range(nnz):
+            w[ind[k]] += a * data[k]
+
+
+cdef inline void _l1_row(floating *w, double wscale, double *q, const int *ind,
+                         int nnz, double u) noexcept nogil:
+    # Cumulative (truncated) L1 penalty of Tsuruoka et al., as scikit-learn's
+    # l1penalty, over the features of one row (all features when ind is NULL).
+    cdef int k, j
+    cdef double z
+    for k in range(nnz):
+        j = k if ind == NULL else ind[k]
+        z = w[j]
+        if wscale * z > 0.0:
+            w[j] = max(0.0, w[j] - (u + q[j]) / wscale)
+        elif wscale * z < 0.0:
+            w[j] = min(0.0, w[j] + (u - q[j]) / wscale)
+        q[j] += wscale * (w[j] - z)
+
+
+cdef double _epoch(
+    const floating *data, const int *indices, const int *indptr,
+    int n_features, const floating *y, const floating *sw, const Py_ssize_t *order,
+    Py_ssize_t n_samples, floating *w, double *scal, floating *velocity,
+    floating *w_avg, double *q, double *g, double *dl,
+    int loss_code, double epsilon, double eta0, int schedule_code, double power_t,
+    double l2, double l1, double momentum, bint nesterov, int batch_size,
+    bint fit_intercept, double average_start,
+) noexcept nogil:
+    cdef Py_ssize_t start, stop, jj, i, nb
+    cdef int j, nnz
+    cdef const floating *row
+    cdef const int *ind = NULL
+    cdef double eta, p, r, wscale = 1.0, shrink, gb, upd, coeff, sumloss = 0.0
+    cdef double b = scal[S_INTERCEPT]
+    cdef bint dense = indices == NULL
+
+    start = 0
+    while start < n_samples:
+        stop = min(start + batch_size, n_samples)
+        nb = stop - start
+        if schedule_code == INVSCALING:
+            eta = eta0 / pow(1.0 + scal[S_T], power_t)
+        else:
+            eta = eta0
+        # Residuals of the whole (mini-)batch at the current iterate.
+        gb = 0.0
+        for jj in range(start, stop):
+            i = order[jj]
+            if dense:
+                row = data + i * n_features
+                nnz = n_features
+            else:
+                row = data + indptr[i]
+                ind = indices + indptr[i]
+                nnz = indptr[i + 1] - indptr[i]
+            p = wscale * _row_dot(row, ind, nnz, w) + b
+            r = p - y[i]
+            sumloss += sw[i] * _loss(loss_code, r, epsilon)
+            dl[jj - start] = sw[i] * _dloss(loss_code, r, epsilon) / nb
+            gb += dl[jj - start]
+
+        if momentum == 0.0:
+            if l2 > 0.0:
+                shrink = 1.0 - eta * l2
+                wscale *= shrink if shrink > 0.0 else 0.0
+                if wscale < 1e-9:
+                    for j in range(n_features):
+                        w[j] *= wscale
+                    wscale = 1.0
+            for jj in range(start, stop):
+                coeff = -eta * dl[jj - start]
+                if coeff != 0.0:
+                    i = order[jj]
+                    if dense:
+                        _row_axpy(data + i * n_features, NULL, n_features, coeff / wscale, w)
+                    else:
+                        _row_axpy(data + indptr[i], indices + indptr[i],
+                                  indptr[i + 1] - indptr[i], coeff / wscale, w)
+            if fit_intercept:
+                b -= eta * gb
+        else:
+            # Heavy-ball / Nesterov momentum, as MLPRegressor's SGD optimizer:
+            # the step touches every coefficient.
+            for j in range(n_features):
+                g[j] = l2 * w[j]
+            for jj in range(start, stop):
+                i = order[jj]
+                if dense:
+                    _row_axpy_d(data + i * n_features, NULL, n_features, dl[jj - start], g)
+                else:
+                    _row_axpy_d(data + indptr[i], indices + indptr[i],
+                                indptr[i + 1] - indptr[i], dl[jj - start], g)
+            for j in range(n_features):
+                velocity[j] = momentum * velocity[j] - eta * g[j]
+                upd = momentum * velocity[j] - eta * g[j] if nesterov else velocity[j]
+                w[j] += upd
+            if fit_intercept:
+                scal[S_VELOCITY_B] = momentum * scal[S_VELOCITY_B] - eta * gb
+                upd = momentum * scal[S_VELOCITY_B] - eta * gb if nesterov else scal[S_VELOCITY_B]
+                b += upd
+
+        if l1 > 0.0:
+            scal[S_L1_U] += eta * l1
+            if dense or momentum != 0.0:
+                _l1_row(w, wscale, q, NULL, n_features, scal[S_L1_U])
+            else:
+                for jj in range(start, stop):
+                    i = order[jj]
+                    _l1_row(w, wscale, q, indices + indptr[i],
+                            indptr[i + 1] - indptr[i], scal[S_L1_U])
+
+        scal[S_T] += 1.0
+        if average_start > 0.0 and scal[S_T] >= average_start:
+            scal[S_N_AVERAGED] += 1.0
+            for j in range(n_features):
+                w_avg[j] += (wscale * w[j] - w_avg[j]) / scal[S_N_AVERAGED]
+            scal[S_AVERAGE_B] += (b - scal[S_AVERAGE_B]) / scal[S_N_AVERAGED]
+        start = stop
+
+    if wscale != 1.0:
+        for j in range(n_features):
+            w[j] *= wscale
+    scal[S_INTERCEPT] = b
+    return sumloss
+
+
+cdef inline void _row_axpy_d(const floating *data, const int *ind, int nnz,
+                             double a, double *g) noexcept nogil:
+    cdef int k
+    if ind == NULL:
+        for k in range(nnz):
+            g[k] += a * data[k]
+    else:
+        for k in range(nnz):
+            g[ind[k]] += a * data[k]
+
+
+def sgd_epoch(
+    const floating[::1] data,
+    const int[::1] indices,
+    const int[::1] indptr,
+    int n_features,
+    const floating[::1] y,
+    const floating[::1] sample_weight,
+    const Py_ssize_t[::1] order,
+    floating[::1] coef,
+    double[::1] scalars,
+    floating[::1] velocity,
+    floating[::1] coef_average,
+    double[::1] l1_accumulated,
+    *,
+    int loss_code,
+    double epsilon,
+    double eta0,
+    int schedule_code,
+    double power_t,
+    double l2,
+    double l1,
+    double momentum,
+    bint nesterov,
+    int batch_size,
+    bint fit_intercept,
+    double average_start,
+):
+    """Run one pass of (mini-)batch SGD over ``order`` for one target.
+
+    Parameters
+    ----------
+    data, indices, indptr : memoryviews
+        Dense C-ordered X flattened (``indices`` and ``indptr`` empty), or the
+        three arrays of a CSR matrix with int32 indices.
+    n_features : int
+        Number of columns of X.
+    y : memoryview of shape (n_samples,)
+        One target.
+    sample_weight : memoryview of shape (n_samples,)
+        Weights normalised to mean one.
+    order : memoryview of intp
+        The sample order of this pass.
+    coef : memoryview of shape (n_features,)
+        Coefficients, updated in place.
+    scalars : memoryview of float64, shape (6,)
+        Intercept, its velocity, averaged intercept, accumulated L1 step,
+        update count, number of averaged updates; updated in place.
+    velocity, coef_average, l1_accumulated : memoryviews
+        Momentum buffer, averaged coefficients and per-feature applied L1
+        penalty; each of length ``n_features`` when its feature is on.
+    loss_code, epsilon, eta0, schedule_code, power_t, l2, l1, momentum, nesterov,
+    batch_size, fit_intercept, average_start
+        The step's settings, already decided by the caller. ``l2`` and ``l1``
+        are ``alpha * (1 - rho)`` and ``alpha * rho``; ``average_start`` is the
+        update count at which averaging begins (0 for none).
+
+    Returns
+    -------
+    sum_loss : float
+        Sum over the pass of ``sample_weight * loss`` evaluated just before
+        each sample's update.
+    """
+    cdef Py_ssize_t n_samples = order.shape[0]
+    cdef double result
+    cdef double *g = NULL
+    cdef double *dl = <double *> malloc(batch_size * sizeof(double))
+    if momentum != 0.0:
+        g = <double *> malloc(n_features * sizeof(double))
+    if dl == NULL or (momentum != 0.0 and g == NULL):
+        free(dl)
+        free(g)
+        raise MemoryError()
+    with nogil:
+        result = _epoch(
+            &data[0] if data.shape[0] > 0 else NULL,
+            &indices[0] if indices.shape[0] > 0 else NULL,
+            &indptr[0] if indptr.shape[0] > 0 else NULL,
+            n_features, &y[0], &sample_weight[0], &order[0], n_samples,
+            &coef[0] if coef.shape[0] > 0 else NULL, &scalars[0],
+            &velocity[0] if velocity.shape[0] > 0 else NULL,
+            &coef_average[0] if coef_average.shape[0] > 0 else NULL,
+            &l1_accumulated[0] if l1_accumulated.shape[0] > 0 else NULL,
+            g, dl, loss_code, epsilon, eta0, schedule_code, power_t, l2, l1,
+            momentum, nesterov, batch_size, fit_intercept, average_start,
+        )
+    free(dl)
+    free(g)
+    return result

@@ -1,0 +1,162 @@
+"""The epoch loop every solver shares: progress, stopping, divergence, reports.
+
+A solver path only knows how to run one epoch on a state; this loop decides
+how many, keeps ``loss_curve_``, applies the adaptive schedule, tracks the
+validation score for early stopping and refuses to continue past a divergence.
+"""
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.metrics import r2_score
+
+from ._schedules import adaptive_reduce
+from ._state import linear_predict
+
+#: A loss this many times the reference loss (that of the all-zero model, or
+#: the first epoch's, whichever is larger) counts as exploding.
+EXPLOSION_FACTOR = 1e10
+
+
+class DivergenceError(ValueError):
+    """Raised when an epoch makes the objective non-finite or explode."""
+
+
+@dataclass
+class Controls:
+    """How long to train and when to stop, decided by the estimator.
+
+    Parameters
+    ----------
+    max_iter : int
+        Epochs to run at most.
+    tol : float or None
+        Required improvement; None disables the progress checks.
+    n_iter_no_change : int
+    adaptive : bool
+        Whether stalls reduce the step (``schedule="adaptive"``).
+    stop_on_stall : bool
+        Whether a stall may end training (False for ``partial_fit``).
+    validation : tuple or None
+        ``(X_val, Y_val, sample_weight_val)`` for early stopping.
+    verbose : int
+    reference_loss : float
+        Scale against which an exploding loss is judged.
+    """
+
+    max_iter: int
+    tol: float
+    n_iter_no_change: int
+    adaptive: bool
+    stop_on_stall: bool
+    validation: tuple
+    verbose: int
+    reference_loss: float
+
+
+def validation_score(validation, coef, intercept):
+    """R^2 of the linear model on the validation data (uniform over targets).
+
+    Parameters
+    ----------
+    validation : tuple
+        ``(X_val, Y_val, sample_weight_val)``.
+    coef : ndarray of shape (n_targets, n_features)
+    intercept : ndarray of shape (n_targets,)
+
+    Returns
+    -------
+    float
+    """
+    X_val, Y_val, s_val = validation
+    return float(r2_score(Y_val, linear_predict(X_val, coef, intercept), sample_weight=s_val))
+
+
+def _check_diverged(loss, state, eta, reference):
+    finite = np.isfinite(loss) and np.all(np.isfinite(state.coef)) and np.all(np.isfinite(state.intercept))
+    if finite and loss <= EXPLOSION_FACTOR * max(reference, 1e-300):
+        return
+    raise DivergenceError(
+        f"Gradient descent diverged at epoch {state.n_iter}: the loss became {loss!r} "
+        f"with learning rate {eta!r}. Use a smaller learning_rate, "
+        "learning_rate='auto', or scale X (for example with StandardScaler). "
+        "The estimator keeps the state it had before this call."
+    )
+
+
+def _report(state, loss, eta, elapsed, score, verbose):
+    coef = state.coef
+    line = f"Epoch {state.n_iter - 1}: loss={loss!r}"
+    if coef.size == 1:
+        line += f", w={float(coef.ravel()[0])!r}"
+    line += f", step={eta:.6g}, time={elapsed:.3f}s"
+    if verbose > 1:
+        if score is not None:
+            line += f", validation R2={score:.6f}"
+        line += f", |w|={float(np.linalg.norm(coef)):.6g}, t={state.t}"
+    print(line)
+
+
+def run_epochs(path, state, controls):
+    """Train ``state`` in place with ``path`` under ``controls``.
+
+    Parameters
+    ----------
+    path : StreamingBatch, GramBatch or SGDPath
+        Runs one epoch: ``path.epoch(state, eta) -> loss``.
+    state : TrainingState
+    controls : Controls
+
+    Returns
+    -------
+    converged : bool
+        Whether training stopped before ``max_iter`` because progress stalled
+        (always True when ``tol`` is None or ``stop_on_stall`` is False).
+
+    Raises
+    ------
+    DivergenceError
+        If an epoch makes the loss non-finite or explode; ``state`` is then
+        left mid-way and must be discarded.
+    """
+    reference = controls.reference_loss
+    for _ in range(controls.max_iter):
+        eta = state.eta0 * state.eta_factor
+        started = time.perf_counter()
+        loss = path.epoch(state, eta)
+        _check_diverged(loss, state, eta, reference)
+        if not state.loss_curve:
+            reference = max(reference, loss)
+        state.loss_curve.append(loss)
+        state.n_iter += 1
+        score = None
+        if controls.validation is not None:
+            score = validation_score(controls.validation, *state.model())
+            state.validation_scores.append(score)
+            metric = -score
+        else:
+            metric = loss
+        if controls.verbose:
+            _report(state, loss, eta, time.perf_counter() - started, score, controls.verbose)
+        if controls.validation is not None and metric < state.best_metric:
+            state.best_model = tuple(a.copy() for a in state.model())
+        if controls.tol is None:
+            state.best_metric = min(state.best_metric, metric)
+            continue
+        if metric > state.best_metric - controls.tol:
+            state.n_no_improvement += 1
+        else:
+            state.n_no_improvement = 0
+        state.best_metric = min(state.best_metric, metric)
+        if state.n_no_improvement >= controls.n_iter_no_change:
+            state.n_no_improvement = 0
+            if controls.adaptive:
+                state.eta_factor, exhausted = adaptive_reduce(state.eta_factor)
+                if controls.verbose:
+                    print(f"Step reduced to {state.eta0 * state.eta_factor:.6g}")
+                if exhausted and controls.stop_on_stall:
+                    return True
+            elif controls.stop_on_stall:
+                return True
+    return controls.tol is None or not controls.stop_on_stall

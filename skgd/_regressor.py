@@ -1,5 +1,6 @@
 """GradientDescentRegressor: parameters, validation and state. It wires; it does no maths."""
 
+import functools
 import warnings
 from numbers import Integral, Real
 
@@ -7,7 +8,6 @@ import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
@@ -15,8 +15,28 @@ from ._batch import choose_batch_path
 from ._objective import LOSSES, Penalty, zero_model_loss
 from ._problem import Problem
 from ._sgd import SGDPath
-from ._state import TrainingState, linear_predict
+from ._state import TrainingState, independent_rng, linear_predict
 from ._training import Controls, run_epochs
+
+
+def _all_or_nothing(method):
+    """Run a training method so that, if it raises, the estimator is left as it was.
+
+    Training already works on a copy of the state; this also undoes what input
+    validation set (``n_features_in_``, ``feature_names_in_``) before the failure.
+    """
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        before = dict(vars(self))
+        try:
+            return method(self, *args, **kwargs)
+        except BaseException:
+            vars(self).clear()
+            vars(self).update(before)
+            raise
+
+    return wrapper
 
 
 class GradientDescentRegressor(RegressorMixin, BaseEstimator):
@@ -243,8 +263,6 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
         one_d = Y.ndim == 1
         Y = Y.reshape(Y.shape[0], -1)
         sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype, ensure_non_negative=True)
-        if not np.sum(sample_weight) > 0:
-            raise ValueError("sample_weight must have a positive sum.")
         return X, Y, sample_weight, one_d
 
     def _check_settings(self):
@@ -344,6 +362,7 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
             self.best_validation_score_ = max(state.validation_scores)
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @_all_or_nothing
     def fit(self, X, y, sample_weight=None, coef_init=None, intercept_init=None):
         """Fit the linear model by gradient descent.
 
@@ -375,7 +394,7 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
         intercept_init = self._check_init(intercept_init, (n_targets,), "intercept_init")
         dtype = X.dtype if self.solver == "sgd" else np.float64
         state = TrainingState.fresh(
-            n_targets, n_features, dtype, check_random_state(self.random_state), coef_init, intercept_init
+            n_targets, n_features, dtype, independent_rng(self.random_state), coef_init, intercept_init
         )
         return self._train(X, Y, sample_weight, state, one_epoch=False, one_d=one_d)
 
@@ -391,6 +410,7 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
         return array.reshape(shape)
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @_all_or_nothing
     def partial_fit(self, X, y, sample_weight=None):
         """Run exactly one epoch on the given data, continuing from the last call.
 
@@ -419,7 +439,7 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
         X, Y, sample_weight, one_d = self._validate_training_data(X, y, sample_weight, reset=first)
         if first:
             dtype = X.dtype if self.solver == "sgd" else np.float64
-            state = TrainingState.fresh(Y.shape[1], X.shape[1], dtype, check_random_state(self.random_state))
+            state = TrainingState.fresh(Y.shape[1], X.shape[1], dtype, independent_rng(self.random_state))
         else:
             state = self._state.copy()
             if Y.shape[1] != state.coef.shape[0]:

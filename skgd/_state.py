@@ -10,6 +10,7 @@ import copy
 from dataclasses import dataclass, field
 
 import numpy as np
+from sklearn.utils import check_random_state
 from sklearn.utils.extmath import safe_sparse_dot
 
 
@@ -125,6 +126,23 @@ class TrainingState:
         if self.n_averaged > 0:
             return self.coef_average, self.intercept_average
         return self.coef, self.intercept
+
+
+def independent_rng(random_state):
+    """A RandomState of the state's own, seeded from ``random_state``.
+
+    The state never holds numpy's global generator (what ``None`` stands for),
+    so a pickled or restored state is not changed by draws elsewhere.
+
+    Parameters
+    ----------
+    random_state : int, RandomState instance or None
+
+    Returns
+    -------
+    numpy.random.RandomState
+    """
+    return np.random.RandomState(check_random_state(random_state).randint(np.iinfo(np.int32).max))
 
 
 def linear_predict(X, coef, intercept):

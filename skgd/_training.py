@@ -124,7 +124,8 @@ def run_epochs(path, state, controls):
     for _ in range(controls.max_iter):
         eta = state.eta0 * state.eta_factor
         started = time.perf_counter()
-        loss = path.epoch(state, eta)
+        with np.errstate(over="ignore", invalid="ignore"):
+            loss = path.epoch(state, eta)
         _check_diverged(loss, state, eta, reference)
         if not state.loss_curve:
             reference = max(reference, loss)

@@ -7,7 +7,8 @@ sample per update. This example runs both with skgd, prints the note's
 predictions for x = 4 before and after training, and draws
 
 - ``note_cost_vs_w.png``: the cost against w, with each solver's path on it;
-- ``note_loss_per_epoch.png``: the loss per epoch, batch against SGD.
+- ``note_loss_per_epoch.png``: the loss per epoch, batch against SGD, drawn
+  by ``LossCurveDisplay`` (each call with the same ``ax`` adds a curve).
 
 Run: ``python examples/plot_note.py [--out DIR]`` (figures go to DIR, by
 default the current folder).
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from skgd import GradientDescentRegressor
+from skgd import GradientDescentRegressor, LossCurveDisplay
 
 X = np.array([[1.0], [2.0], [3.0]])
 y = np.array([2.0, 4.0, 6.0])
@@ -70,11 +71,8 @@ def main(out):
 
     fig, ax = plt.subplots(figsize=(6, 4))
     for solver, reg in fits.items():
-        ax.semilogy(np.arange(len(reg.loss_curve_)), reg.loss_curve_, label=solver)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("loss_curve_ (log scale)")
+        LossCurveDisplay.from_estimator(reg, ax=ax, name=solver, log_scale=True)
     ax.set_title("Loss per epoch: full batch against per-sample SGD")
-    ax.legend()
     fig.tight_layout()
     fig.savefig(out / "note_loss_per_epoch.png", dpi=100)
     plt.close(fig)

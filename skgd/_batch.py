@@ -8,6 +8,9 @@ Two ways to get ``J`` and its gradient at the current iterate, the same maths:
   statistics ``X^T S X, X^T S y, y^T S y`` and the column sums, in float64 and in
   row blocks (no copy of X); every epoch then costs O(d^2) per target.
 
+Both read the data through ``skgd._reductions``, the sums a pass accumulates,
+which the dask paths (``skgd._dask``) compute per chunk instead.
+
 ``choose_batch_path`` picks one (see its docstring for the rule). Both hand
 the gradient to ``take_step``, the single place a batch step is taken.
 """
@@ -15,10 +18,8 @@ the gradient to ``take_step``, the single place a batch step is taken.
 import numpy as np
 
 from ._objective import batch_lipschitz, gram_lipschitz
+from ._reductions import SufficientStatistics, loss_gradient_sums
 from ._schedules import step_size
-
-#: Rows per block when the sufficient statistics are accumulated.
-_BLOCK_ELEMENTS = 1 << 19
 
 #: Below this many entries of X an epoch costs microseconds either way, and
 #: the streaming loss is exact to the last bit (the Gram form of the loss loses
@@ -159,18 +160,25 @@ class StreamingBatch(_BatchPath):
         grad_coef : ndarray of shape (n_targets, n_features)
         grad_intercept : ndarray of shape (n_targets,)
         """
+        loss_sums, grad_coef, grad_intercept = self.sums(coef, intercept)
+        value = float(np.mean(loss_sums / self.weight_sum + self.problem.penalty.value(coef)))
+        return value, grad_coef / self.weight_sum, grad_intercept / self.weight_sum
+
+    def sums(self, coef, intercept):
+        """Weighted loss and gradient sums over the data (one read of X).
+
+        Parameters
+        ----------
+        coef : ndarray of shape (n_targets, n_features)
+        intercept : ndarray of shape (n_targets,)
+
+        Returns
+        -------
+        loss_sums, grad_coef, grad_intercept : ndarrays
+            As ``skgd._reductions.loss_gradient_sums``.
+        """
         p = self.problem
-        X, s = p.X, p.sample_weight
-        residual = np.asarray(X @ coef.T.astype(X.dtype, copy=False))
-        residual += intercept.astype(X.dtype, copy=False)
-        residual -= p.Y
-        losses = s @ p.loss.value(residual, p.epsilon) / self.weight_sum
-        weighted = p.loss.derivative(residual, p.epsilon)
-        weighted *= s[:, None]
-        grad_coef = np.asarray(X.T @ weighted, dtype=np.float64).T / self.weight_sum
-        grad_intercept = weighted.sum(axis=0, dtype=np.float64) / self.weight_sum
-        value = float(np.mean(losses + p.penalty.value(coef)))
-        return value, grad_coef, grad_intercept
+        return loss_gradient_sums(p.loss, p.epsilon, p.X, p.Y, p.sample_weight, coef, intercept)
 
 
 class GramBatch(_BatchPath):
@@ -180,34 +188,22 @@ class GramBatch(_BatchPath):
     ----------
     problem : Problem
         The data and settings; its loss must be squared error.
+    statistics : SufficientStatistics, default=None
+        The data's statistics when already computed (by a dask pass); None
+        accumulates them from ``problem`` here.
     """
 
-    def __init__(self, problem):
+    def __init__(self, problem, statistics=None):
         self.problem = problem
-        X, Y, s = problem.X, problem.Y, np.asarray(problem.sample_weight, dtype=np.float64)
-        n, d = X.shape
-        k = Y.shape[1]
-        gram = np.zeros((d, d))
-        cross = np.zeros((d, k))
-        column_sums = np.zeros(d)
-        rows = max(1, _BLOCK_ELEMENTS // max(d, 1))
-        for start in range(0, n, rows):
-            block = X[start : start + rows]
-            block = block.toarray() if hasattr(block, "toarray") else block
-            block = block.astype(np.float64, copy=False)
-            sb = s[start : start + rows]
-            root = block * np.sqrt(sb)[:, None]
-            gram += root.T @ root
-            yb = Y[start : start + rows].astype(np.float64, copy=False)
-            cross += block.T @ (sb[:, None] * yb)
-            column_sums += sb @ block
-        total = s.sum()
-        Y64 = Y.astype(np.float64, copy=False)
-        self.gram = gram / total
-        self.cross = cross.T / total
-        self.mean_x = column_sums / total
-        self.mean_y = (s @ Y64) / total
-        self.mean_yy = (s @ (Y64 * Y64)) / total
+        if statistics is None:
+            statistics = SufficientStatistics.of(problem.X, problem.Y, problem.sample_weight)
+        self.statistics = statistics
+        total = statistics.weight_sum
+        self.gram = statistics.gram / total
+        self.cross = statistics.cross.T / total
+        self.mean_x = statistics.column_sums / total
+        self.mean_y = statistics.target_sums / total
+        self.mean_yy = statistics.target_squares / total
 
     def lipschitz(self):
         """Lipschitz constant of the smooth part's gradient, from the statistics.
@@ -217,15 +213,7 @@ class GramBatch(_BatchPath):
         float
         """
         p = self.problem
-        if p.fit_intercept:
-            d = self.gram.shape[0]
-            augmented = np.empty((d + 1, d + 1))
-            augmented[:d, :d] = self.gram
-            augmented[:d, d] = augmented[d, :d] = self.mean_x
-            augmented[d, d] = 1.0
-        else:
-            augmented = self.gram
-        return gram_lipschitz(p.loss, p.penalty, augmented)
+        return gram_lipschitz(p.loss, p.penalty, self.statistics.augmented_gram(p.fit_intercept))
 
     def objective(self, coef, intercept):
         """J at ``(coef, intercept)`` and its data-term gradient, in O(d^2) per target.

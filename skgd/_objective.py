@@ -271,12 +271,31 @@ def sample_lipschitz(loss, penalty, X, sample_weight, fit_intercept):
     -------
     float
     """
+    return loss.curvature * largest_row_scale(X, sample_weight, fit_intercept) + penalty.l2
+
+
+def largest_row_scale(X, sample_weight, fit_intercept):
+    """``max_i s_i * (||x_i||^2 + fit_intercept)``, the data's part of ``sample_lipschitz``.
+
+    A maximum over rows, so it can be taken block by block.
+
+    Parameters
+    ----------
+    X : ndarray or sparse matrix of shape (n_samples, n_features)
+    sample_weight : ndarray of shape (n_samples,)
+    fit_intercept : bool
+
+    Returns
+    -------
+    float
+        0 when there are no rows.
+    """
     if hasattr(X, "multiply"):
         sq_norms = np.asarray(X.multiply(X).sum(axis=1), dtype=np.float64).ravel()
     else:
         sq_norms = np.einsum("ij,ij->i", X, X, dtype=np.float64)
     scaled = np.asarray(sample_weight, dtype=np.float64) * (sq_norms + float(fit_intercept))
-    return loss.curvature * float(np.max(scaled)) + penalty.l2
+    return float(np.max(scaled, initial=0.0))
 
 
 def zero_model_loss(loss, Y, sample_weight, epsilon):
@@ -296,5 +315,24 @@ def zero_model_loss(loss, Y, sample_weight, epsilon):
     float
     """
     s = np.asarray(sample_weight, dtype=np.float64)
+    return float(np.mean(zero_model_loss_sums(loss, Y, s, epsilon)) / s.sum())
+
+
+def zero_model_loss_sums(loss, Y, sample_weight, epsilon):
+    """Weighted sums of the all-zero model's loss, one per target.
+
+    Sums over rows, so they can be taken block by block.
+
+    Parameters
+    ----------
+    loss : Loss
+    Y : ndarray of shape (n_samples, n_targets)
+    sample_weight : ndarray of shape (n_samples,)
+    epsilon : float
+
+    Returns
+    -------
+    ndarray of shape (n_targets,)
+    """
     values = loss.value(-np.asarray(Y, dtype=np.float64), epsilon)
-    return float(np.mean(s @ values) / s.sum())
+    return np.asarray(sample_weight, dtype=np.float64) @ values

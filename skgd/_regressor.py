@@ -1,6 +1,7 @@
 """GradientDescentRegressor: parameters, validation and state. It wires; it does no maths."""
 
 import functools
+import sys
 import warnings
 from numbers import Integral, Real
 
@@ -12,11 +13,18 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from ._batch import choose_batch_path
+from ._callbacks import CallbackSupportMixin, TrainingTasks, with_callbacks
 from ._objective import LOSSES, Penalty, zero_model_loss
 from ._problem import Problem
 from ._sgd import SGDPath
 from ._state import TrainingState, independent_rng, linear_predict
 from ._training import Controls, run_epochs
+
+
+def _is_dask_array(X):
+    """Whether X is a dask array, found without importing dask."""
+    array = sys.modules.get("dask.array")
+    return array is not None and isinstance(X, array.Array)
 
 
 def _all_or_nothing(method):
@@ -39,7 +47,7 @@ def _all_or_nothing(method):
     return wrapper
 
 
-class GradientDescentRegressor(RegressorMixin, BaseEstimator):
+class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
     """Linear regression fitted by gradient descent you can watch and control.
 
     Minimises the note's objective, generalised::
@@ -115,7 +123,8 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
         Start ``fit`` from the previous solution.
     verbose : int, default=0
         1 prints a line per epoch (epoch, loss, the weight when there is one,
-        step, time); 2 adds the validation score and the weight norm.
+        step, time); 2 adds the validation score (with early stopping), the
+        weight norm, the norm of the epoch's update and the update count.
 
     Attributes
     ----------
@@ -140,6 +149,17 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Names of features seen during fit, when X has string column names.
+
+    Notes
+    -----
+    With scikit-learn >= 1.9 the estimator takes scikit-learn's callbacks
+    (``set_callbacks``, from the experimental ``sklearn.callback``): each
+    ``fit`` or ``partial_fit`` call is a task and each epoch one of its
+    sub-tasks, so ``ProgressBar`` shows the epochs go by, ``ScoringMonitor``
+    logs a score per epoch (the last one is ``score`` of the fitted model) and
+    a callback that asks to stop ends training after the epoch, leaving the
+    model that epoch produced. Older scikit-learn versions train the same,
+    without ``set_callbacks``. ``skgd.LossCurveDisplay`` draws ``loss_curve_``.
 
     See Also
     --------
@@ -245,6 +265,16 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ data
     def _validate_training_data(self, X, y, sample_weight, reset):
+        if _is_dask_array(X):
+            if self.early_stopping:
+                raise ValueError(
+                    "early_stopping=True is not supported with dask arrays; hold out a validation "
+                    "set (for example with dask_ml.model_selection.train_test_split) and score it."
+                )
+            from ._dask import check_training_data  # dask is imported only for dask input
+
+            validate_data(self, X, y, reset=reset, skip_check_array=True)
+            return check_training_data(X, y, sample_weight)
         X, y = validate_data(
             self,
             X,
@@ -290,14 +320,28 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
 
     # -------------------------------------------------------------- training
     def _train(self, X, Y, sample_weight, state, *, one_epoch, one_d):
+        tasks = TrainingTasks(
+            self,
+            max_epochs=1 if one_epoch else self.max_iter,
+            X=X,
+            y=Y[:, 0] if one_d else Y,
+            sample_weight=sample_weight,
+            fitted_model=functools.partial(self._fitted_model, one_d=one_d, dtype=X.dtype),
+        )
         validation = None
         if self.early_stopping:
             X, Y, sample_weight, validation = self._split_validation(X, Y, sample_weight, state.rng)
         problem = self._problem(X, Y, sample_weight)
-        if self.solver == "sgd":
-            path = SGDPath(problem)
+        if _is_dask_array(X):
+            from ._dask import make_path
+
+            path, reference_loss = make_path(problem, self.solver)
         else:
-            path = choose_batch_path(problem.loss, X, self.max_iter, one_epoch)(problem)
+            if self.solver == "sgd":
+                path = SGDPath(problem)
+            else:
+                path = choose_batch_path(problem.loss, X, self.max_iter, one_epoch)(problem)
+            reference_loss = zero_model_loss(problem.loss, Y, sample_weight, problem.epsilon)
         state.ensure_buffers(
             momentum=problem.momentum > 0,
             averaging=problem.average > 0,
@@ -318,10 +362,11 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
             stop_on_stall=not one_epoch,
             validation=validation,
             verbose=self.verbose,
-            reference_loss=zero_model_loss(problem.loss, Y, sample_weight, problem.epsilon),
+            reference_loss=reference_loss,
         )
-        converged = run_epochs(path, state, controls)
+        converged = run_epochs(path, state, controls, tasks)
         self._commit(state, one_d, X.dtype)
+        tasks.end()
         if not converged:
             warnings.warn(
                 f"Maximum number of epochs ({self.max_iter}) reached before the loss "
@@ -343,16 +388,19 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
         )
         return X_tr, Y_tr, s_tr, (X_val, Y_val, s_val)
 
-    def _commit(self, state, one_d, dtype):
+    def _fitted_model(self, state, one_d, dtype):
+        """``(coef_, intercept_)`` as training leaves them at ``state``."""
         if self.early_stopping and state.best_model is not None:
             coef, intercept = state.best_model
         else:
             coef, intercept = state.model()
         coef = np.asarray(coef, dtype=dtype)
         intercept = np.asarray(intercept, dtype=dtype)
+        return (coef[0].copy() if one_d else coef.copy()), (intercept[0] if one_d else intercept.copy())
+
+    def _commit(self, state, one_d, dtype):
         self._state = state
-        self.coef_ = coef[0].copy() if one_d else coef.copy()
-        self.intercept_ = intercept[0] if one_d else intercept.copy()
+        self.coef_, self.intercept_ = self._fitted_model(state, one_d, dtype)
         self.loss_curve_ = list(state.loss_curve)
         self.n_iter_ = state.n_iter
         self.t_ = state.t
@@ -363,13 +411,16 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
 
     @_fit_context(prefer_skip_nested_validation=True)
     @_all_or_nothing
+    @with_callbacks
     def fit(self, X, y, sample_weight=None, coef_init=None, intercept_init=None):
         """Fit the linear model by gradient descent.
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training data; float32 stays float32.
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
+            Training data; float32 stays float32. A dask array (chunked by
+            rows, with y and sample_weight chunked alike) is fitted where it
+            lives, reading its blocks rather than collecting them.
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
             Targets; each column of a 2-D y is its own problem.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -411,6 +462,7 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
 
     @_fit_context(prefer_skip_nested_validation=True)
     @_all_or_nothing
+    @with_callbacks
     def partial_fit(self, X, y, sample_weight=None):
         """Run exactly one epoch on the given data, continuing from the last call.
 
@@ -452,15 +504,20 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
 
         Returns
         -------
-        ndarray of shape (n_samples,) or (n_samples, n_targets)
-            In the floating dtype of X.
+        ndarray or dask array of shape (n_samples,) or (n_samples, n_targets)
+            In the floating dtype of X; lazy (a dask array) for a dask X.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, accept_sparse=["csr", "csc"], dtype=[np.float64, np.float32])
         coef = np.atleast_2d(self.coef_)
+        if _is_dask_array(X):
+            from ._dask import predict
+
+            validate_data(self, X, reset=False, skip_check_array=True)
+            return predict(X, coef, np.atleast_1d(self.intercept_), one_d=np.ndim(self.coef_) == 1)
+        X = validate_data(self, X, reset=False, accept_sparse=["csr", "csc"], dtype=[np.float64, np.float32])
         prediction = linear_predict(X, coef, np.atleast_1d(self.intercept_))
         return prediction.ravel() if np.ndim(self.coef_) == 1 else prediction

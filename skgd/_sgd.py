@@ -15,6 +15,7 @@ from ._schedules import SCHEDULE_CODES
 from ._sgd_fast import sgd_epoch
 
 _EMPTY_INT = np.empty(0, dtype=np.int32)
+_EMPTY_64 = np.empty(0)
 
 
 class SGDPath:
@@ -28,18 +29,9 @@ class SGDPath:
 
     def __init__(self, problem):
         self.problem = problem
-        X = problem.X
-        dtype = X.dtype
-        if hasattr(X, "indptr"):
-            self.arrays = (X.data, X.indices, X.indptr)
-        else:
-            self.arrays = (X.reshape(-1), _EMPTY_INT, _EMPTY_INT)
-        self.n_samples, self.n_features = X.shape
-        self.targets = np.ascontiguousarray(problem.Y.T)
+        self.n_samples = problem.X.shape[0]
         s = np.asarray(problem.sample_weight, dtype=np.float64)
-        self.weights = (s / s.mean()).astype(dtype)
-        self.empty = np.empty(0, dtype=dtype)
-        self.empty64 = np.empty(0)
+        self.rows = LoopRows(problem.X, problem.Y, s, s.mean())
 
     def lipschitz(self):
         """Largest per-sample Lipschitz constant, for the automatic step.
@@ -49,7 +41,7 @@ class SGDPath:
         float
         """
         p = self.problem
-        return sample_lipschitz(p.loss, p.penalty, p.X, self.weights, p.fit_intercept)
+        return sample_lipschitz(p.loss, p.penalty, p.X, self.rows.weights, p.fit_intercept)
 
     def epoch(self, state, eta):
         """One pass over the samples; returns the epoch's loss.
@@ -70,50 +62,124 @@ class SGDPath:
         """
         p = self.problem
         order = state.rng.permutation(self.n_samples) if p.shuffle else np.arange(self.n_samples)
-        total = 0.0
-        scalars = np.zeros(6)
-        for j in range(self.targets.shape[0]):
-            scalars[:] = (
-                state.intercept[j],
-                state.velocity_intercept[j] if p.momentum else 0.0,
-                state.intercept_average[j] if p.average else 0.0,
-                state.l1_total[j] if p.penalty.l1 else 0.0,
-                state.t,
-                state.n_averaged,
-            )
-            total += sgd_epoch(
-                *self.arrays,
-                self.n_features,
-                self.targets[j],
-                self.weights,
-                order,
-                state.coef[j],
-                scalars,
-                state.velocity[j] if p.momentum else self.empty,
-                state.coef_average[j] if p.average else self.empty,
-                state.l1_applied[j] if p.penalty.l1 else self.empty64,
-                loss_code=p.loss.code,
-                epsilon=p.epsilon,
-                eta0=eta,
-                schedule_code=SCHEDULE_CODES[p.schedule],
-                power_t=p.power_t,
-                l2=p.penalty.l2,
-                l1=p.penalty.l1,
-                momentum=p.momentum,
-                nesterov=p.nesterov,
-                batch_size=p.batch_size,
-                fit_intercept=p.fit_intercept,
-                average_start=p.average,
-            )
-            if p.fit_intercept:
-                state.intercept[j] = scalars[0]
-            if p.momentum:
-                state.velocity_intercept[j] = scalars[1]
-            if p.average:
-                state.intercept_average[j] = scalars[2]
-            if p.penalty.l1:
-                state.l1_total[j] = scalars[3]
-        state.t = int(scalars[4])
-        state.n_averaged = int(scalars[5])
-        losses = total / (self.n_samples * self.targets.shape[0])
-        return float(losses + np.mean(p.penalty.value(state.coef)))
+        total = sgd_pass(p, state, self.rows, order, eta)
+        return pass_loss(p, state, total, self.n_samples)
+
+
+class LoopRows:
+    """Rows as the compiled loop reads them.
+
+    Parameters
+    ----------
+    X : ndarray or CSR matrix of shape (n_rows, n_features)
+        Dense X should be C-ordered (it is flattened, which copies otherwise).
+    Y : ndarray of shape (n_rows, n_targets)
+    sample_weight : ndarray of shape (n_rows,)
+    weight_mean : float
+        The mean weight over all the training rows: weights enter the loop as
+        ``s_i / weight_mean``, so rows read in blocks step as they do together.
+    """
+
+    def __init__(self, X, Y, sample_weight, weight_mean):
+        if hasattr(X, "indptr"):
+            self.arrays = (X.data, X.indices, X.indptr)
+        else:
+            self.arrays = (X.reshape(-1), _EMPTY_INT, _EMPTY_INT)
+        self.n_features = X.shape[1]
+        self.targets = np.ascontiguousarray(Y.T)
+        self.weights = (np.asarray(sample_weight, dtype=np.float64) / weight_mean).astype(X.dtype)
+        self.empty = np.empty(0, dtype=X.dtype)
+
+
+def sgd_pass(problem, state, rows, order, eta):
+    """Run the compiled loop over ``order`` of ``rows`` for every target.
+
+    The same rows in the same order for each target; ``state`` is updated in
+    place, so consecutive calls on consecutive row blocks continue one pass.
+
+    Parameters
+    ----------
+    problem : Problem
+        The settings (its data is not read).
+    state : TrainingState
+    rows : LoopRows
+    order : ndarray of intp
+        Positions in ``rows`` to visit, in order.
+    eta : float
+        Base step size.
+
+    Returns
+    -------
+    float
+        Sum over the visited rows and the targets of ``weight * loss`` just
+        before each row's update.
+    """
+    p = problem
+    total = 0.0
+    scalars = np.zeros(6)
+    for j in range(rows.targets.shape[0]):
+        scalars[:] = (
+            state.intercept[j],
+            state.velocity_intercept[j] if p.momentum else 0.0,
+            state.intercept_average[j] if p.average else 0.0,
+            state.l1_total[j] if p.penalty.l1 else 0.0,
+            state.t,
+            state.n_averaged,
+        )
+        total += sgd_epoch(
+            *rows.arrays,
+            rows.n_features,
+            rows.targets[j],
+            rows.weights,
+            order,
+            state.coef[j],
+            scalars,
+            state.velocity[j] if p.momentum else rows.empty,
+            state.coef_average[j] if p.average else _EMPTY_64,
+            state.l1_applied[j] if p.penalty.l1 else _EMPTY_64,
+            loss_code=p.loss.code,
+            epsilon=p.epsilon,
+            eta0=eta,
+            schedule_code=SCHEDULE_CODES[p.schedule],
+            power_t=p.power_t,
+            l2=p.penalty.l2,
+            l1=p.penalty.l1,
+            momentum=p.momentum,
+            nesterov=p.nesterov,
+            batch_size=p.batch_size,
+            fit_intercept=p.fit_intercept,
+            average_start=p.average,
+        )
+        if p.fit_intercept:
+            state.intercept[j] = scalars[0]
+        if p.momentum:
+            state.velocity_intercept[j] = scalars[1]
+        if p.average:
+            state.intercept_average[j] = scalars[2]
+        if p.penalty.l1:
+            state.l1_total[j] = scalars[3]
+    state.t = int(scalars[4])
+    state.n_averaged = int(scalars[5])
+    return total
+
+
+def pass_loss(problem, state, total, n_samples):
+    """The epoch's loss from its summed per-row losses.
+
+    Parameters
+    ----------
+    problem : Problem
+    state : TrainingState
+        At the end of the pass.
+    total : float
+        Sum returned by ``sgd_pass`` over the whole pass.
+    n_samples : int
+        Rows in the pass.
+
+    Returns
+    -------
+    float
+        The weighted mean loss, averaged over targets, plus the penalty.
+    """
+    losses = total / (n_samples * state.coef.shape[0])
+    return float(losses + np.mean(problem.penalty.value(state.coef)))

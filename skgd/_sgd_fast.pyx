@@ -25,7 +25,7 @@ cdef enum:
     CONSTANT = 0
     INVSCALING = 1
 
-# Slots of the per-target scalar state array (see skgd._sgd.SCALARS).
+# Slots of the per-target scalar state array (see ``sgd_epoch``'s ``scalars``).
 cdef enum:
     S_INTERCEPT = 0
     S_VELOCITY_B = 1
@@ -87,6 +87,36 @@ def loss_and_derivative(int code, double r, double eps):
     return _loss(code, r, eps), _dloss(code, r, eps)
 
 
+cdef inline double _step_size(int schedule_code, double eta0, double t,
+                              double power_t) noexcept nogil:
+    if schedule_code == INVSCALING:
+        return eta0 / pow(1.0 + t, power_t)
+    return eta0
+
+
+def step_size(int schedule_code, double eta0, double t, double power_t):
+    """Return the compiled schedule's step for update number ``t`` (0-based).
+
+    The twin of ``skgd._schedules.step_size``, exposed so tests can compare them.
+
+    Parameters
+    ----------
+    schedule_code : int
+        ``skgd._schedules.SCHEDULE_CODES`` of the schedule.
+    eta0 : float
+        The base step.
+    t : float
+        Updates made before this one.
+    power_t : float
+        Exponent of the invscaling schedule.
+
+    Returns
+    -------
+    float
+    """
+    return _step_size(schedule_code, eta0, t, power_t)
+
+
 cdef inline double _row_dot(const floating *data, const int *ind, int nnz,
                             const floating *w) noexcept nogil:
     cdef double acc = 0.0
@@ -112,9 +142,11 @@ cdef inline void _row_axpy(const floating *data, const int *ind, int nnz,
 
 
 cdef inline void _l1_row(floating *w, double wscale, double *q, const int *ind,
-                         int nnz, double u) noexcept nogil:
+                         int nnz, double u, double *w_avg, double avg_a) noexcept nogil:
     # Cumulative (truncated) L1 penalty of Tsuruoka et al., as scikit-learn's
     # l1penalty, over the features of one row (all features when ind is NULL).
+    # What it takes off w is taken off the lazy average's w_avg too, so the
+    # average stays that of the iterates after the penalty.
     cdef int k, j
     cdef double z
     for k in range(nnz):
@@ -125,33 +157,60 @@ cdef inline void _l1_row(floating *w, double wscale, double *q, const int *ind,
         elif wscale * z < 0.0:
             w[j] = min(0.0, w[j] + (u - q[j]) / wscale)
         q[j] += wscale * (w[j] - z)
+        if avg_a != 0.0:
+            w_avg[j] -= avg_a * (w[j] - z)
+
+
+cdef inline void _fold_average(floating *w, int n_features, double *w_avg,
+                               double *avg_a, double *avg_b) noexcept nogil:
+    # Turn the lazy average (w_avg + avg_a * w) / avg_b into w_avg itself.
+    cdef int j
+    if avg_a[0] == 0.0 and avg_b[0] == 1.0:
+        return
+    for j in range(n_features):
+        w_avg[j] = (w_avg[j] + avg_a[0] * w[j]) / avg_b[0]
+    avg_a[0] = 0.0
+    avg_b[0] = 1.0
+
+
+cdef inline void _row_axpy_d(const floating *data, const int *ind, int nnz,
+                             double a, double *g) noexcept nogil:
+    cdef int k
+    if ind == NULL:
+        for k in range(nnz):
+            g[k] += a * data[k]
+    else:
+        for k in range(nnz):
+            g[ind[k]] += a * data[k]
 
 
 cdef double _epoch(
     const floating *data, const int *indices, const int *indptr,
     int n_features, const floating *y, const floating *sw, const Py_ssize_t *order,
     Py_ssize_t n_samples, floating *w, double *scal, floating *velocity,
-    floating *w_avg, double *q, double *g, double *dl,
+    double *w_avg, double *q, double *g, double *dl,
     int loss_code, double epsilon, double eta0, int schedule_code, double power_t,
     double l2, double l1, double momentum, bint nesterov, int batch_size,
     bint fit_intercept, double average_start,
 ) noexcept nogil:
+    # The coefficients are wscale * w (lazy L2 shrinkage, as scikit-learn's
+    # WeightVector); with averaging their running mean is
+    # (w_avg + avg_a * w) / avg_b (lazy averaging, as WeightVector's
+    # average_a / average_b), so a sparse step costs O(nnz) either way.
     cdef Py_ssize_t start, stop, jj, i, nb
     cdef int j, nnz
     cdef const floating *row
     cdef const int *ind = NULL
-    cdef double eta, p, r, wscale = 1.0, shrink, gb, upd, coeff, sumloss = 0.0
+    cdef double eta, p, r, wscale = 1.0, shrink, gb, upd, coeff, k, sumloss = 0.0
+    cdef double avg_a = 0.0, avg_b = 1.0
     cdef double b = scal[S_INTERCEPT]
-    cdef bint dense = indices == NULL
+    cdef bint dense = indptr == NULL  # a CSR indptr is never empty; its indices may be
 
     start = 0
     while start < n_samples:
         stop = min(start + batch_size, n_samples)
         nb = stop - start
-        if schedule_code == INVSCALING:
-            eta = eta0 / pow(1.0 + scal[S_T], power_t)
-        else:
-            eta = eta0
+        eta = _step_size(schedule_code, eta0, scal[S_T], power_t)
         # Residuals of the whole (mini-)batch at the current iterate.
         gb = 0.0
         for jj in range(start, stop):
@@ -174,18 +233,25 @@ cdef double _epoch(
                 shrink = 1.0 - eta * l2
                 wscale *= shrink if shrink > 0.0 else 0.0
                 if wscale < 1e-9:
+                    if w_avg != NULL:
+                        _fold_average(w, n_features, w_avg, &avg_a, &avg_b)
                     for j in range(n_features):
                         w[j] *= wscale
                     wscale = 1.0
             for jj in range(start, stop):
-                coeff = -eta * dl[jj - start]
+                coeff = -eta * dl[jj - start] / wscale
                 if coeff != 0.0:
                     i = order[jj]
                     if dense:
-                        _row_axpy(data + i * n_features, NULL, n_features, coeff / wscale, w)
+                        _row_axpy(data + i * n_features, NULL, n_features, coeff, w)
+                        if avg_a != 0.0:
+                            _row_axpy_d(data + i * n_features, NULL, n_features, -avg_a * coeff, w_avg)
                     else:
                         _row_axpy(data + indptr[i], indices + indptr[i],
-                                  indptr[i + 1] - indptr[i], coeff / wscale, w)
+                                  indptr[i + 1] - indptr[i], coeff, w)
+                        if avg_a != 0.0:
+                            _row_axpy_d(data + indptr[i], indices + indptr[i],
+                                        indptr[i + 1] - indptr[i], -avg_a * coeff, w_avg)
             if fit_intercept:
                 b -= eta * gb
         else:
@@ -204,6 +270,8 @@ cdef double _epoch(
                 velocity[j] = momentum * velocity[j] - eta * g[j]
                 upd = momentum * velocity[j] - eta * g[j] if nesterov else velocity[j]
                 w[j] += upd
+                if avg_a != 0.0:
+                    w_avg[j] -= avg_a * upd
             if fit_intercept:
                 scal[S_VELOCITY_B] = momentum * scal[S_VELOCITY_B] - eta * gb
                 upd = momentum * scal[S_VELOCITY_B] - eta * gb if nesterov else scal[S_VELOCITY_B]
@@ -212,37 +280,36 @@ cdef double _epoch(
         if l1 > 0.0:
             scal[S_L1_U] += eta * l1
             if dense or momentum != 0.0:
-                _l1_row(w, wscale, q, NULL, n_features, scal[S_L1_U])
+                _l1_row(w, wscale, q, NULL, n_features, scal[S_L1_U], w_avg, avg_a)
             else:
                 for jj in range(start, stop):
                     i = order[jj]
                     _l1_row(w, wscale, q, indices + indptr[i],
-                            indptr[i + 1] - indptr[i], scal[S_L1_U])
+                            indptr[i + 1] - indptr[i], scal[S_L1_U], w_avg, avg_a)
 
         scal[S_T] += 1.0
         if average_start > 0.0 and scal[S_T] >= average_start:
             scal[S_N_AVERAGED] += 1.0
-            for j in range(n_features):
-                w_avg[j] += (wscale * w[j] - w_avg[j]) / scal[S_N_AVERAGED]
-            scal[S_AVERAGE_B] += (b - scal[S_AVERAGE_B]) / scal[S_N_AVERAGED]
+            k = scal[S_N_AVERAGED]
+            if k == 1.0:
+                # The first averaged iterate is the iterate itself.
+                for j in range(n_features):
+                    w_avg[j] = 0.0
+                avg_a = wscale
+                avg_b = 1.0
+            else:
+                avg_b /= 1.0 - 1.0 / k
+                avg_a += avg_b * wscale / k
+            scal[S_AVERAGE_B] += (b - scal[S_AVERAGE_B]) / k
         start = stop
 
+    if w_avg != NULL:
+        _fold_average(w, n_features, w_avg, &avg_a, &avg_b)
     if wscale != 1.0:
         for j in range(n_features):
             w[j] *= wscale
     scal[S_INTERCEPT] = b
     return sumloss
-
-
-cdef inline void _row_axpy_d(const floating *data, const int *ind, int nnz,
-                             double a, double *g) noexcept nogil:
-    cdef int k
-    if ind == NULL:
-        for k in range(nnz):
-            g[k] += a * data[k]
-    else:
-        for k in range(nnz):
-            g[ind[k]] += a * data[k]
 
 
 def sgd_epoch(
@@ -256,7 +323,7 @@ def sgd_epoch(
     floating[::1] coef,
     double[::1] scalars,
     floating[::1] velocity,
-    floating[::1] coef_average,
+    double[::1] coef_average,
     double[::1] l1_accumulated,
     *,
     int loss_code,
@@ -293,8 +360,9 @@ def sgd_epoch(
         Intercept, its velocity, averaged intercept, accumulated L1 step,
         update count, number of averaged updates; updated in place.
     velocity, coef_average, l1_accumulated : memoryviews
-        Momentum buffer, averaged coefficients and per-feature applied L1
-        penalty; each of length ``n_features`` when its feature is on.
+        Momentum buffer (X's dtype), averaged coefficients and per-feature
+        applied L1 penalty (float64); each of length ``n_features`` when its
+        feature is on, else empty.
     loss_code, epsilon, eta0, schedule_code, power_t, l2, l1, momentum, nesterov,
     batch_size, fit_intercept, average_start
         The step's settings, already decided by the caller. ``l2`` and ``l1``

@@ -88,7 +88,9 @@ class TrainingState:
             self.velocity = np.zeros(shape, dtype=self.coef.dtype)
             self.velocity_intercept = np.zeros(shape[0])
         if averaging and self.coef_average is None:
-            self.coef_average = np.zeros(shape, dtype=self.coef.dtype)
+            # float64 whatever the iterate's dtype: the compiled loop's lazy
+            # average accumulates in it.
+            self.coef_average = np.zeros(shape)
             self.intercept_average = np.zeros(shape[0])
         if l1 and self.l1_applied is None:
             self.l1_applied = np.zeros(shape)
@@ -101,7 +103,7 @@ class TrainingState:
         ----------
         dtype : numpy dtype
         """
-        for name in ("coef", "velocity", "coef_average"):
+        for name in ("coef", "velocity"):
             value = getattr(self, name)
             if value is not None:
                 setattr(self, name, value.astype(dtype, copy=False))

@@ -85,7 +85,7 @@ def _check_diverged(loss, state, eta, reference):
     )
 
 
-def _report(state, loss, eta, elapsed, score, verbose):
+def _report(state, loss, eta, elapsed, score, update_norm, verbose):
     coef = state.coef
     line = f"Epoch {state.n_iter - 1}: loss={loss!r}"
     if coef.size == 1:
@@ -94,11 +94,11 @@ def _report(state, loss, eta, elapsed, score, verbose):
     if verbose > 1:
         if score is not None:
             line += f", validation R2={score:.6f}"
-        line += f", |w|={float(np.linalg.norm(coef)):.6g}, t={state.t}"
+        line += f", |w|={float(np.linalg.norm(coef)):.6g}, |update|={update_norm:.6g}, t={state.t}"
     print(line)
 
 
-def run_epochs(path, state, controls):
+def run_epochs(path, state, controls, callbacks=None):
     """Train ``state`` in place with ``path`` under ``controls``.
 
     Parameters
@@ -107,12 +107,16 @@ def run_epochs(path, state, controls):
         Runs one epoch: ``path.epoch(state, eta) -> loss``.
     state : TrainingState
     controls : Controls
+    callbacks : TrainingTasks or None, default=None
+        Told when each epoch begins and ends; a callback may end training
+        after an epoch.
 
     Returns
     -------
     converged : bool
         Whether training stopped before ``max_iter`` because progress stalled
-        (always True when ``tol`` is None or ``stop_on_stall`` is False).
+        (always True when ``tol`` is None or ``stop_on_stall`` is False, or
+        when a callback ended training).
 
     Raises
     ------
@@ -122,8 +126,11 @@ def run_epochs(path, state, controls):
     """
     reference = controls.reference_loss
     for _ in range(controls.max_iter):
+        if callbacks is not None:
+            callbacks.begin_epoch()
         eta = state.eta0 * state.eta_factor
         started = time.perf_counter()
+        before = state.coef.copy() if controls.verbose > 1 else None
         with np.errstate(over="ignore", invalid="ignore"):
             loss = path.epoch(state, eta)
         _check_diverged(loss, state, eta, reference)
@@ -139,9 +146,12 @@ def run_epochs(path, state, controls):
         else:
             metric = loss
         if controls.verbose:
-            _report(state, loss, eta, time.perf_counter() - started, score, controls.verbose)
+            update_norm = float(np.linalg.norm(state.coef - before)) if before is not None else None
+            _report(state, loss, eta, time.perf_counter() - started, score, update_norm, controls.verbose)
         if controls.validation is not None and metric < state.best_metric:
             state.best_model = tuple(a.copy() for a in state.model())
+        if callbacks is not None and callbacks.end_epoch(state):
+            return True
         if controls.tol is None:
             state.best_metric = min(state.best_metric, metric)
             continue

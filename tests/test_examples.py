@@ -1,5 +1,6 @@
 """Every example runs, headless and at small size, and does what it says."""
 
+import re
 import runpy
 import sys
 from pathlib import Path
@@ -28,3 +29,69 @@ def test_note_example_prints_the_note_and_saves_its_figures(tmp_path, capsys):
     assert "[sgd] Predict (after training) 4 7.99999999999969" in out
     for name in ("note_cost_vs_w.png", "note_loss_per_epoch.png"):
         assert (tmp_path / name).stat().st_size > 10_000
+
+
+def _rows(out, pattern):
+    """The printed lines matching ``pattern``, as tuples of their groups."""
+    return re.findall(pattern, out, flags=re.M)
+
+
+def test_learning_rate_example_searches_draws_and_reports_the_divergence(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    run_example("plot_learning_rate.py", tmp_path)
+    out = capsys.readouterr().out
+    scores = dict(_rows(out, r"^learning_rate=(\S+)\s+mean CV R2 = (\S+)"))
+    assert list(scores) == ["0.001", "0.01", "0.1", "auto", "0.2", "0.3"]
+    assert scores["0.3"] == "nan" and all(float(s) > 0.47 for k, s in scores.items() if k not in ("0.001", "0.3"))
+    assert "best: {'gradientdescentregressor__learning_rate': 0.2}" in out
+    assert "GridSearchCV warned: 5 fits failed out of a total of 30." in out
+    assert "learning_rate=0.3: Gradient descent diverged at epoch 38" in out
+    assert "partial_fit kept the 38 epochs before the refusal" in out
+    assert (tmp_path / "learning_rate.png").stat().st_size > 10_000
+
+
+def test_solvers_example_matches_the_peers(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    run_example("plot_solvers.py", tmp_path)
+    out = capsys.readouterr().out
+    rows = {name.strip(): (float(gap), float(r2)) for name, gap, r2 in _rows(
+        out, r"^(\S.{0,31}?)\s+(?:\d+|-)\s+(\S+)\s+(\S+)\s+\S+$"
+    ) if name != "model"}
+    assert len(rows) == 6
+    least_squares_r2 = rows["LinearRegression"][1]
+    assert all(abs(r2 - least_squares_r2) < 0.01 for _, r2 in rows.values())
+    # Momentum gets closest to the least-squares loss, plain batch next.
+    assert rows["batch + momentum 0.9"][0] < 1e-3 and rows["batch"][0] < 0.1
+    assert (tmp_path / "solvers.png").stat().st_size > 10_000
+
+
+def test_streaming_example_never_holds_more_than_a_chunk(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    run_example("plot_streaming.py", tmp_path, "--n-chunks", "12", "--chunk-size", "200")
+    out = capsys.readouterr().out
+    assert "2400 rows seen, at most 200 in memory at once" in out
+    excess = dict(_rows(out, r"^(.+): excess error (\S+), held-out R2"))
+    assert len(excess) == 2 and all(float(e) < 0.05 for e in excess.values())
+    assert (tmp_path / "streaming.png").stat().st_size > 10_000
+
+
+def test_penalties_example_finds_lassos_zeros(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    run_example("plot_penalties.py", tmp_path, "--n-alphas", "6")
+    out = capsys.readouterr().out
+    rows = _rows(out, r"^\s+(\S+)\s+(\d+)\s+(\d+)\s+(\S+)$")
+    assert len(rows) == 6
+    assert rows[0][1:3] == ("10", "10") and rows[-1][1:3] == ("0", "0")
+    assert all(ours == theirs and float(diff) < 0.1 for _, ours, theirs, diff in rows)
+    assert "the zeros agree at 6 of 6 alphas" in out
+    assert (tmp_path / "penalties.png").stat().st_size > 10_000
+
+
+def test_readme_shows_figures_the_examples_write():
+    readme = (EXAMPLES.parent / "README.md").read_text()
+    shown = re.findall(r"\]\((examples/figures/[\w.]+\.png)\)", readme)
+    assert len(shown) == 2
+    sources = "".join(path.read_text() for path in EXAMPLES.glob("plot_*.py"))
+    for figure in shown:
+        assert (EXAMPLES.parent / figure).stat().st_size > 10_000
+        assert f'"{Path(figure).name}"' in sources

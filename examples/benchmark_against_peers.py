@@ -1,0 +1,221 @@
+"""Benchmark: skgd against its peers, measured side by side in one run.
+
+Each scenario fits the same data with skgd and with the estimators people use
+today, and prints time, the ratio against skgd (peer time / skgd time, so
+above 1 means skgd is faster) and the final objective, the note's mean squared
+error. A last table shows how each solver's time grows with n (n, 2n, 4n).
+
+- SGD, dense and sparse: skgd ``solver="sgd"`` against ``SGDRegressor`` doing
+  the same steps (``eta0 = 2 * learning_rate``: its squared loss is halved).
+- Mini-batch SGD: against ``MLPRegressor(hidden_layer_sizes=())``, a linear
+  model trained by its SGD optimizer.
+- Full batch, squared loss: skgd ``solver="batch"`` (sufficient statistics,
+  O(d^2) per epoch) against the plain two-pass NumPy loop doing the same
+  steps, ``Ridge(solver="cholesky")``, ``LinearRegression`` and, when torch
+  is installed, ``torch.optim.SGD`` on tensors.
+- Threads: ``GridSearchCV(n_jobs=2)`` over eight sgd settings under joblib's
+  threading backend, against ``n_jobs=1`` (the compiled loop releases the GIL).
+
+Run ``python examples/benchmark_against_peers.py`` for small sizes (seconds)
+or ``--full`` for the sizes quoted in the README (a minute or two).
+"""
+
+import argparse
+import time
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+from joblib import parallel_backend
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LinearRegression, Ridge, SGDRegressor
+from sklearn.model_selection import GridSearchCV
+from sklearn.neural_network import MLPRegressor
+
+from skgd import GradientDescentRegressor
+
+SIZES = {
+    "small": dict(sgd=(10_000, 20), sparse=(10_000, 2_000), batch=(40_000, 50), epochs=200, grid=(5_000, 20)),
+    "full": dict(sgd=(100_000, 50), sparse=(100_000, 10_000), batch=(400_000, 100), epochs=200, grid=(50_000, 50)),
+}
+SGD_STEPS = dict(learning_rate=1e-4, schedule="constant", shuffle=False, tol=None, max_iter=5, penalty=None)
+
+
+def timed(fit, repeat=3):
+    """Best wall time of ``repeat`` calls of ``fit`` and its last result."""
+    best, result = np.inf, None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = fit()
+        best = min(best, time.perf_counter() - start)
+    return best, result
+
+
+def objective(X, y, coef, intercept):
+    """The note's objective: mean squared error of the linear model."""
+    residual = np.asarray(X @ np.ravel(coef)).ravel() + float(np.ravel(intercept)[0]) - y
+    return float(np.mean(residual**2))
+
+
+def linear_data(n, d, seed=0, density=None):
+    """y = X w + 0.1 noise, dense or CSR."""
+    rng = np.random.RandomState(seed)
+    if density is None:
+        X = rng.standard_normal((n, d))
+    else:
+        X = sp.random(n, d, density=density, format="csr", random_state=rng)
+    y = np.asarray(X @ rng.standard_normal(d)).ravel() + 0.1 * rng.standard_normal(n)
+    return X, y
+
+
+def row(table, scenario, name, seconds, reference, value, note=""):
+    """Append one result; the ratio is this peer's time over skgd's."""
+    table.append((scenario, name, seconds, reference / seconds if name.startswith("skgd") else seconds / reference,
+                  value, note))
+
+
+def sgd_scenario(table, X, y, scenario, fit_intercept=True):
+    lr = SGD_STEPS["learning_rate"]
+    ours = GradientDescentRegressor(solver="sgd", fit_intercept=fit_intercept, **SGD_STEPS)
+    t_ours, ours = timed(lambda: ours.fit(X, y))
+    peer = SGDRegressor(eta0=2 * lr, learning_rate="constant", penalty=None, alpha=0.0, shuffle=False,
+                        tol=None, max_iter=SGD_STEPS["max_iter"], fit_intercept=fit_intercept)
+    t_peer, peer = timed(lambda: peer.fit(X, y))
+    gap = float(np.max(np.abs(ours.coef_ - peer.coef_)))
+    row(table, scenario, "skgd sgd", t_ours, t_ours, objective(X, y, ours.coef_, ours.intercept_))
+    row(table, scenario, "SGDRegressor", t_peer, t_ours, objective(X, y, peer.coef_, peer.intercept_),
+        f"max |coef diff| {gap:.1e}")
+
+
+def minibatch_scenario(table, X, y):
+    lr, batch, epochs = 1e-3, 32, 5
+    ours = GradientDescentRegressor(solver="sgd", learning_rate=lr, batch_size=batch, schedule="constant",
+                                    shuffle=False, tol=None, max_iter=epochs)
+    t_ours, ours = timed(lambda: ours.fit(X, y))
+    # MLPRegressor minimises half the mean squared error: same steps at twice the rate.
+    peer = MLPRegressor(hidden_layer_sizes=(), solver="sgd", learning_rate_init=2 * lr, momentum=0.0,
+                        alpha=0.0, batch_size=batch, shuffle=False, max_iter=epochs, tol=0.0,
+                        n_iter_no_change=epochs + 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        t_peer, peer = timed(lambda: peer.fit(X, y))
+    scenario = f"mini-batch {batch} {X.shape[0]}x{X.shape[1]}"
+    row(table, scenario, "skgd sgd", t_ours, t_ours, objective(X, y, ours.coef_, ours.intercept_))
+    row(table, scenario, "MLPRegressor", t_peer, t_ours,
+        objective(X, y, peer.coefs_[0].ravel(), peer.intercepts_[0]))
+
+
+def numpy_loop(X, y, lr, epochs):
+    """The plain two-pass gradient-descent loop, as the note writes it, vectorised."""
+    w, b = np.zeros(X.shape[1]), 0.0
+    for _ in range(epochs):
+        r = X @ w + b - y
+        w = w - lr * (2.0 / len(y)) * (X.T @ r)
+        b = b - lr * 2.0 * r.mean()
+    return w, b
+
+
+def torch_loop(X, y, lr, epochs):
+    """Full-batch torch.optim.SGD on tensors, the same steps."""
+    import torch
+
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+    w = torch.zeros(X.shape[1], dtype=Xt.dtype, requires_grad=True)
+    b = torch.zeros(1, dtype=Xt.dtype, requires_grad=True)
+    opt = torch.optim.SGD([w, b], lr=lr)
+    for _ in range(epochs):
+        opt.zero_grad()
+        loss = ((Xt @ w + b - yt) ** 2).mean()
+        loss.backward()
+        opt.step()
+    return w.detach().numpy(), b.detach().numpy()
+
+
+def batch_scenario(table, X, y, epochs):
+    scenario = f"batch {X.shape[0]}x{X.shape[1]}, {epochs} epochs"
+    ours = GradientDescentRegressor(solver="batch", tol=None, max_iter=epochs)
+    t_ours, ours = timed(lambda: ours.fit(X, y), repeat=2)
+    lr = ours.learning_rate_
+    row(table, scenario, "skgd batch", t_ours, t_ours, objective(X, y, ours.coef_, ours.intercept_))
+    t_np, (w, b) = timed(lambda: numpy_loop(X, y, lr, epochs), repeat=1)
+    row(table, scenario, "NumPy two-pass loop", t_np, t_ours, objective(X, y, w, b),
+        f"max |coef diff| {np.max(np.abs(w - ours.coef_)):.1e}")
+    t_ridge, ridge = timed(lambda: Ridge(solver="cholesky", alpha=1e-12).fit(X, y), repeat=2)
+    row(table, scenario, "Ridge(cholesky)", t_ridge, t_ours, objective(X, y, ridge.coef_, ridge.intercept_),
+        "closed form")
+    t_ols, ols = timed(lambda: LinearRegression().fit(X, y), repeat=2)
+    row(table, scenario, "LinearRegression", t_ols, t_ours, objective(X, y, ols.coef_, ols.intercept_),
+        "closed form")
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        table.append((scenario, "torch.optim.SGD", np.nan, np.nan, np.nan, "torch not installed"))
+    else:
+        t_torch, (w, b) = timed(lambda: torch_loop(X, y, lr, epochs), repeat=1)
+        row(table, scenario, "torch.optim.SGD", t_torch, t_ours, objective(X, y, w, b), "CPU, same steps")
+
+
+def threads_scenario(table, X, y):
+    grid = {"learning_rate": [1e-4, 3e-4, 1e-3, 3e-3], "batch_size": [1, 4]}
+    base = GradientDescentRegressor(solver="sgd", schedule="constant", tol=None, max_iter=5, random_state=0)
+
+    def search(n_jobs):
+        with parallel_backend("threading", n_jobs=n_jobs):
+            return GridSearchCV(base, grid, cv=2, n_jobs=n_jobs, refit=False).fit(X, y)
+
+    t_one, _ = timed(lambda: search(1), repeat=2)
+    t_two, _ = timed(lambda: search(2), repeat=2)
+    scenario = f"GridSearchCV 8 sgd settings {X.shape[0]}x{X.shape[1]}"
+    table.append((scenario, "skgd n_jobs=2 (threads)", t_two, t_one / t_two, np.nan, "speed-up over n_jobs=1"))
+    table.append((scenario, "skgd n_jobs=1", t_one, 1.0, np.nan, ""))
+
+
+def scaling(sizes):
+    """Seconds per fit at n, 2n, 4n for each solver."""
+    lines = []
+    n, d = sizes["sgd"]
+    for name, params in (
+        ("skgd sgd", dict(solver="sgd", **SGD_STEPS)),
+        ("skgd batch (Gram)", dict(solver="batch", tol=None, max_iter=sizes["epochs"])),
+        ("skgd batch (streaming, huber)", dict(solver="batch", loss="huber", tol=None, max_iter=20)),
+    ):
+        times = []
+        for factor in (1, 2, 4):
+            X, y = linear_data(n * factor, d)
+            times.append(timed(lambda: GradientDescentRegressor(**params).fit(X, y), repeat=2)[0])
+        lines.append((name, times))
+    return n, lines
+
+
+def main(full=False):
+    sizes = SIZES["full" if full else "small"]
+    table = []
+    X, y = linear_data(*sizes["sgd"])
+    sgd_scenario(table, X, y, f"sgd dense {X.shape[0]}x{X.shape[1]}, 5 epochs")
+    minibatch_scenario(table, X, y)
+    n, d = sizes["sparse"]
+    Xs, ys = linear_data(n, d, density=0.005)
+    # SGDRegressor damps the intercept's steps on sparse data (intercept_decay=0.01):
+    # without an intercept both take exactly the same steps.
+    sgd_scenario(table, Xs, ys, f"sgd CSR {n}x{d} 0.5%, 5 epochs, no b", fit_intercept=False)
+    X, y = linear_data(*sizes["batch"])
+    batch_scenario(table, X, y, sizes["epochs"])
+    X, y = linear_data(*sizes["grid"])
+    threads_scenario(table, X, y)
+
+    print(f"{'scenario':<40} {'estimator':<26} {'seconds':>9} {'ratio':>7} {'objective':>12}  note")
+    for scenario, name, seconds, ratio, value, note in table:
+        print(f"{scenario:<40} {name:<26} {seconds:>9.4f} {ratio:>7.2f} {value:>12.6g}  {note}")
+    print("ratio: peer seconds / skgd seconds (above 1: skgd faster); for threads, the speed-up.")
+    n, lines = scaling(sizes)
+    print(f"\n{'time growth with n':<32} {'n=' + str(n):>12} {'2n':>10} {'4n':>10}")
+    for name, times in lines:
+        print(f"{name:<32} {times[0]:>12.4f} {times[1]:>10.4f} {times[2]:>10.4f}")
+    return table
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--full", action="store_true", help="the README's sizes (slower)")
+    parser.add_argument("--out", default=None, help="unused; accepted like every example's")
+    main(parser.parse_args().full)

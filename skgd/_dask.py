@@ -1,0 +1,488 @@
+"""Training and prediction on dask arrays, on the public ``dask.array`` API.
+
+Imported only when a dask array reaches the estimator. The maths is the
+in-memory solvers' own (``skgd._reductions``, ``skgd._batch``, ``skgd._sgd``),
+applied per chunk of rows:
+
+- A first pass, the *survey*, validates every block (finite X, y and weights,
+  non-negative weights) and gathers what training starts from: the weight sum,
+  the loss of the all-zero model, and either the sufficient statistics (batch)
+  or the largest per-row scale (sgd). One ``dask.compute``; per-block results
+  are added as a tree.
+- Squared error, batch: the survey's statistics feed ``GramBatch``, so the
+  epochs run locally in O(d^2) and X is read exactly once.
+- Other losses, batch: each epoch is one pass returning per-block loss and
+  gradient sums, added as a tree; the coefficients enter the graph once.
+- sgd: the blocks are streamed through the compiled loop one after another
+  (in order with ``shuffle=False``, else in a seeded block order with the rows
+  of each block shuffled), the small training state travelling to the block;
+  at most ``SGD_WINDOW`` blocks are in memory for it at a time.
+
+X must be chunked along rows only (column chunks are joined, which copies each
+block as it is read); y and ``sample_weight`` follow X's row chunks.
+"""
+
+import functools
+import operator
+from dataclasses import dataclass, replace
+
+import dask
+import dask.array as da
+import numpy as np
+from sklearn.utils import assert_all_finite
+from sklearn.utils.validation import check_non_negative
+
+from ._batch import GRAM_MAX_FEATURES, GramBatch, StreamingBatch
+from ._objective import gram_lipschitz, largest_row_scale, zero_model_loss_sums
+from ._reductions import SufficientStatistics, loss_gradient_sums
+from ._sgd import LoopRows, pass_loss, sgd_pass
+from ._state import TrainingState, linear_predict
+
+#: Partial results added per node of a tree reduction.
+FAN_IN = 8
+
+#: Blocks an sgd epoch chains into one ``dask.compute``: at most this many
+#: blocks are in memory for it at once, and the client waits once per window.
+SGD_WINDOW = 8
+
+#: The fields of a TrainingState that the compiled loop reads and writes: what
+#: travels to the worker holding a block and back.
+LOOP_FIELDS = (
+    "coef",
+    "intercept",
+    "velocity",
+    "velocity_intercept",
+    "coef_average",
+    "intercept_average",
+    "l1_applied",
+    "l1_total",
+    "t",
+    "n_averaged",
+)
+
+
+# ----------------------------------------------------------------- validation
+def check_array(X):
+    """Validate a dask X lazily: 2-D, known row chunks, whole rows, float dtype.
+
+    Values (finiteness) are checked block by block when the data is read.
+
+    Parameters
+    ----------
+    X : dask.array.Array
+
+    Returns
+    -------
+    dask.array.Array
+        float32 or float64 (other numeric dtypes become float64), one chunk
+        across the columns.
+    """
+    if X.ndim != 2:
+        raise ValueError(f"Expected a 2D dask array for X, got {X.ndim}D; reshape it to (n_samples, n_features).")
+    if any(np.isnan(size) for size in X.chunks[0]):
+        raise ValueError("X has unknown chunk sizes; call X.compute_chunk_sizes() first.")
+    if X.dtype.kind not in "biuf":
+        raise ValueError(f"X has dtype {X.dtype}; a numeric dtype is required.")
+    if X.dtype not in (np.float32, np.float64):
+        X = X.astype(np.float64)
+    if len(X.chunks[1]) > 1:
+        X = X.rechunk({1: -1})
+    return X
+
+
+def _rows_like(a, X, name):
+    """``a`` (dask or in-memory, 1-D or 2-D) as a dask array chunked by X's rows."""
+    if not isinstance(a, da.Array):
+        a = np.asarray(a)
+        a = da.from_array(a, chunks=(X.chunks[0],) + a.shape[1:])
+    if a.ndim not in (1, 2):
+        raise ValueError(f"{name} must be 1D or 2D; got {a.ndim}D.")
+    if a.shape[0] != X.shape[0]:
+        raise ValueError(
+            f"Found input variables with inconsistent numbers of samples: [{X.shape[0]}, {a.shape[0]}] (X, {name})."
+        )
+    if a.dtype.kind not in "biuf":
+        raise ValueError(f"{name} has dtype {a.dtype}; a numeric dtype is required.")
+    if a.chunks[0] != X.chunks[0] or (a.ndim == 2 and len(a.chunks[1]) > 1):
+        a = a.rechunk((X.chunks[0],) + a.shape[1:])
+    return a.astype(X.dtype)
+
+
+def check_training_data(X, y, sample_weight):
+    """Validate dask training data lazily; values are checked by the survey.
+
+    Parameters
+    ----------
+    X : dask.array.Array of shape (n_samples, n_features)
+    y : dask or in-memory array of shape (n_samples,) or (n_samples, n_targets)
+    sample_weight : None, float, or dask or in-memory array of shape (n_samples,)
+
+    Returns
+    -------
+    X : dask.array.Array
+    Y : dask.array.Array of shape (n_samples, n_targets)
+        In X's dtype and row chunks.
+    sample_weight : dask.array.Array of shape (n_samples,)
+    one_d : bool
+        Whether y was 1-D.
+    """
+    X = check_array(X)
+    y = _rows_like(y, X, "y")
+    one_d = y.ndim == 1
+    Y = y[:, None] if one_d else y
+    if sample_weight is None or np.isscalar(sample_weight):
+        fill = 1.0 if sample_weight is None else sample_weight
+        sample_weight = da.full(X.shape[0], fill, chunks=X.chunks[0], dtype=X.dtype)
+    sample_weight = _rows_like(sample_weight, X, "sample_weight")
+    if sample_weight.ndim != 1:
+        raise ValueError(f"sample_weight must be 1D; got shape {sample_weight.shape}.")
+    return X, Y, sample_weight, one_d
+
+
+def _check_block(X, Y, s):
+    assert_all_finite(X, input_name="X")
+    assert_all_finite(Y, input_name="y")
+    assert_all_finite(s, input_name="sample_weight")
+    if s.size:
+        check_non_negative(s, "sample_weight")
+
+
+# ------------------------------------------------------------------ reduction
+def _tree_reduce(parts, combine):
+    """One delayed result from per-block delayed ``parts``, combined ``FAN_IN`` at a time."""
+    while len(parts) > 1:
+        parts = [dask.delayed(combine, pure=True)(*parts[i : i + FAN_IN]) for i in range(0, len(parts), FAN_IN)]
+    return parts[0]
+
+
+def _add(*parts):
+    return functools.reduce(operator.add, parts)
+
+
+def _add_elementwise(*parts):
+    return tuple(_add(*values) for values in zip(*parts))
+
+
+def data_blocks(X, Y, sample_weight):
+    """Per-block delayed ``(X, Y, sample_weight)`` triples sharing one graph.
+
+    Optimised together, so a y computed from X does not read X's block twice.
+
+    Parameters
+    ----------
+    X, Y, sample_weight : dask.array.Array
+        Chunked alike along rows, one chunk across columns.
+
+    Returns
+    -------
+    list of tuple of dask.delayed.Delayed
+    """
+    arrays = dask.optimize(X, Y, sample_weight)
+    return list(zip(*(a.to_delayed(optimize_graph=False).ravel() for a in arrays)))
+
+
+# --------------------------------------------------------------------- survey
+@dataclass
+class Survey:
+    """What the first pass over the data learns.
+
+    Parameters
+    ----------
+    weight_sum : float
+        ``sum_i s_i``.
+    reference_sums : ndarray of shape (n_targets,)
+        Weighted sums of the all-zero model's loss.
+    statistics : SufficientStatistics or None
+        Gathered for the batch solver.
+    row_scale : float or None
+        ``max_i s_i * (||x_i||^2 + fit_intercept)``, gathered for sgd.
+    """
+
+    weight_sum: float
+    reference_sums: np.ndarray
+    statistics: SufficientStatistics = None
+    row_scale: float = None
+
+    def __add__(self, other):
+        return Survey(
+            self.weight_sum + other.weight_sum,
+            self.reference_sums + other.reference_sums,
+            None if self.statistics is None else self.statistics + other.statistics,
+            None if self.row_scale is None else max(self.row_scale, other.row_scale),
+        )
+
+    def reference_loss(self):
+        """The all-zero model's loss, the scale divergence is judged against.
+
+        Returns
+        -------
+        float
+        """
+        return float(np.mean(self.reference_sums) / self.weight_sum)
+
+
+def _survey_block(X, Y, s, loss, epsilon, fit_intercept, statistics, row_scale):
+    _check_block(X, Y, s)
+    s64 = np.asarray(s, dtype=np.float64)
+    return Survey(
+        float(s64.sum()),
+        zero_model_loss_sums(loss, Y, s64, epsilon),
+        SufficientStatistics.of(X, Y, s64) if statistics else None,
+        largest_row_scale(X, s64, fit_intercept) if row_scale else None,
+    )
+
+
+def survey(problem, blocks, *, statistics, row_scale):
+    """Validate the data and gather the survey in one ``dask.compute``.
+
+    Parameters
+    ----------
+    problem : Problem
+    blocks : list
+        From ``data_blocks``.
+    statistics, row_scale : bool
+        Which optional parts to gather.
+
+    Returns
+    -------
+    Survey
+
+    Raises
+    ------
+    ValueError
+        If a block holds non-finite values or negative weights, or the
+        weights sum to zero.
+    """
+    p = problem
+    parts = [
+        dask.delayed(_survey_block, pure=True)(*block, p.loss, p.epsilon, p.fit_intercept, statistics, row_scale)
+        for block in blocks
+    ]
+    (result,) = dask.compute(_tree_reduce(parts, _add))
+    if not result.weight_sum > 0:
+        raise ValueError("Sample weights must contain at least one non-zero number.")
+    return result
+
+
+# ---------------------------------------------------------------------- paths
+class DaskStreamingBatch(StreamingBatch):
+    """Full-gradient epochs, each one distributed pass over the blocks (any loss).
+
+    Parameters
+    ----------
+    problem : Problem
+        Its X, Y and sample_weight are dask arrays.
+    survey : Survey
+    blocks : list
+        From ``data_blocks``.
+    """
+
+    def __init__(self, problem, survey, blocks):
+        self.problem = problem
+        self.survey = survey
+        self.blocks = blocks
+        self.weight_sum = survey.weight_sum
+
+    def lipschitz(self):
+        """Lipschitz constant of the smooth part's gradient, from the survey's statistics.
+
+        Returns
+        -------
+        float
+        """
+        p = self.problem
+        if self.survey.statistics is None:
+            raise ValueError(
+                f"learning_rate='auto' on dask arrays needs at most {GRAM_MAX_FEATURES} features "
+                f"(X has {p.X.shape[1]}); pass a float learning_rate."
+            )
+        return gram_lipschitz(p.loss, p.penalty, self.survey.statistics.augmented_gram(p.fit_intercept))
+
+    def sums(self, coef, intercept):
+        """Loss and gradient sums in one pass: per block, then added as a tree.
+
+        Parameters
+        ----------
+        coef : ndarray of shape (n_targets, n_features)
+        intercept : ndarray of shape (n_targets,)
+
+        Returns
+        -------
+        loss_sums, grad_coef, grad_intercept : ndarrays
+        """
+        p = self.problem
+        model = dask.delayed((coef, intercept), pure=True)
+        parts = [dask.delayed(_block_sums, pure=False)(*block, model, p.loss, p.epsilon) for block in self.blocks]
+        (result,) = dask.compute(_tree_reduce(parts, _add_elementwise))
+        return result
+
+
+def _block_sums(X, Y, s, model, loss, epsilon):
+    loss_sums, grad_coef, grad_intercept = loss_gradient_sums(loss, epsilon, X, Y, s, *model)
+    return np.asarray(loss_sums, dtype=np.float64), grad_coef, grad_intercept
+
+
+class DaskSGD:
+    """SGD epochs streaming the blocks through the compiled loop.
+
+    With ``shuffle=False`` the rows are visited in order and mini-batches run
+    across block boundaries, so an epoch equals the in-memory one. Otherwise
+    the blocks come in a seeded random order and each block's rows are shuffled.
+
+    Parameters
+    ----------
+    problem : Problem
+        Its X, Y and sample_weight are dask arrays.
+    survey : Survey
+    blocks : list
+        From ``data_blocks``.
+    """
+
+    def __init__(self, problem, survey, blocks):
+        self.problem = problem
+        self.settings = replace(problem, X=None, Y=None, sample_weight=None)
+        self.blocks = blocks
+        self.n_samples = problem.X.shape[0]
+        self.weight_mean = survey.weight_sum / self.n_samples
+        self.row_scale = survey.row_scale
+
+    def lipschitz(self):
+        """Largest per-sample Lipschitz constant, as ``SGDPath.lipschitz``.
+
+        Returns
+        -------
+        float
+        """
+        p = self.problem
+        return p.loss.curvature * self.row_scale / self.weight_mean + p.penalty.l2
+
+    def epoch(self, state, eta):
+        """One pass over the blocks; returns the epoch's loss.
+
+        The blocks are chained ``SGD_WINDOW`` to a ``dask.compute``: the state
+        moves from block to block on the workers, and the client hears back
+        once per window.
+
+        Parameters
+        ----------
+        state : TrainingState
+            Updated in place.
+        eta : float
+            Base step size.
+
+        Returns
+        -------
+        float
+        """
+        p = self.problem
+        n_blocks = len(self.blocks)
+        order = state.rng.permutation(n_blocks) if p.shuffle else range(n_blocks)
+        seeds = [state.rng.randint(np.iinfo(np.int32).max) if p.shuffle else None for _ in order]
+        progress = ({name: getattr(state, name) for name in LOOP_FIELDS}, 0.0, None)
+        for start in range(0, n_blocks, SGD_WINDOW):
+            for position in range(start, min(start + SGD_WINDOW, n_blocks)):
+                progress = dask.delayed(_sgd_block, pure=False)(
+                    *self.blocks[order[position]],
+                    progress,
+                    self.settings,
+                    seeds[position],
+                    self.weight_mean,
+                    eta,
+                    position == n_blocks - 1,
+                )
+            (progress,) = dask.compute(progress)
+        fields, total, _ = progress
+        for name, value in fields.items():
+            setattr(state, name, value)
+        return pass_loss(p, state, total, self.n_samples)
+
+
+def _sgd_block(X, Y, s, progress, settings, seed, weight_mean, eta, last):
+    """Run one block through the compiled loop, continuing ``progress``.
+
+    ``progress`` is ``(fields, total, carry)``: the loop's state, the summed
+    loss so far, and the rows of a mini-batch that earlier blocks began (fewer
+    than ``batch_size``), which this block completes first. Rows left over at
+    the end become the next carry, unless this is the last block.
+    """
+    fields, total, carry = progress
+    state = TrainingState(rng=None, **fields)
+    X = np.ascontiguousarray(X)
+    order = np.arange(X.shape[0]) if seed is None else np.random.RandomState(seed).permutation(X.shape[0])
+    batch = settings.batch_size
+    if carry is not None:
+        head, order = order[: batch - carry[0].shape[0]], order[batch - carry[0].shape[0] :]
+        rows = tuple(np.concatenate([c, a[head]]) for c, a in zip(carry, (X, Y, s)))
+        if rows[0].shape[0] < batch and not last:
+            return fields, total, rows
+        total += sgd_pass(settings, state, LoopRows(*rows, weight_mean), np.arange(rows[0].shape[0]), eta)
+    stop = order.shape[0] if last else order.shape[0] - order.shape[0] % batch
+    if stop:
+        total += sgd_pass(settings, state, LoopRows(X, Y, s, weight_mean), order[:stop], eta)
+    carry = tuple(a[order[stop:]] for a in (X, Y, s)) if stop < order.shape[0] else None
+    return {name: getattr(state, name) for name in LOOP_FIELDS}, total, carry
+
+
+def make_path(problem, solver):
+    """Survey dask data (one pass) and pick the path that trains on it.
+
+    Squared error with the batch solver takes ``GramBatch`` on the survey's
+    statistics (up to ``GRAM_MAX_FEATURES`` features); other batch problems
+    take ``DaskStreamingBatch`` and sgd ``DaskSGD``.
+
+    Parameters
+    ----------
+    problem : Problem
+        Its X, Y and sample_weight are dask arrays from ``check_training_data``.
+    solver : {"batch", "sgd"}
+
+    Returns
+    -------
+    path : GramBatch, DaskStreamingBatch or DaskSGD
+    reference_loss : float
+        The loss of the all-zero model.
+    """
+    blocks = data_blocks(problem.X, problem.Y, problem.sample_weight)
+    batch = solver == "batch"
+    found = survey(
+        problem,
+        blocks,
+        statistics=batch and problem.X.shape[1] <= GRAM_MAX_FEATURES,
+        row_scale=not batch,
+    )
+    if not batch:
+        path = DaskSGD(problem, found, blocks)
+    elif problem.loss.name == "squared_error" and found.statistics is not None:
+        path = GramBatch(problem, found.statistics)
+    else:
+        path = DaskStreamingBatch(problem, found, blocks)
+    return path, found.reference_loss()
+
+
+# ----------------------------------------------------------------- prediction
+def _predict_block(X, coef, intercept, one_d):
+    assert_all_finite(X, input_name="X")
+    prediction = linear_predict(X, coef, intercept)
+    return prediction[:, 0] if one_d else prediction
+
+
+def predict(X, coef, intercept, one_d):
+    """Lazy predictions, block by block.
+
+    Parameters
+    ----------
+    X : dask.array.Array of shape (n_samples, n_features)
+    coef : ndarray of shape (n_targets, n_features)
+    intercept : ndarray of shape (n_targets,)
+    one_d : bool
+        Whether to return 1-D predictions (the model was fitted on 1-D y).
+
+    Returns
+    -------
+    dask.array.Array of shape (n_samples,) or (n_samples, n_targets)
+        In X's floating dtype.
+    """
+    X = check_array(X)
+    if one_d:
+        return X.map_blocks(_predict_block, coef, intercept, one_d, drop_axis=1, dtype=X.dtype)
+    return X.map_blocks(_predict_block, coef, intercept, one_d, chunks=(X.chunks[0], (coef.shape[0],)), dtype=X.dtype)

@@ -1,0 +1,175 @@
+"""Losses, penalties and step-size bounds against independent definitions.
+
+- The compiled loop's losses equal the registry's Python twins, code by code.
+- Each loss is ``sgd_factor`` times scikit-learn's SGDRegressor loss of the same
+  name, value and derivative (scikit-learn's own loss objects).
+- The penalty's value, L1/L2 split and proximal step follow their formulas; the
+  proximal step minimises what it should.
+- The Lipschitz bounds equal eigenvalues computed densely with NumPy.
+"""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn._loss.loss import HalfSquaredError, HuberLoss
+from sklearn.linear_model._sgd_fast import EpsilonInsensitive, SquaredEpsilonInsensitive
+
+from skgd._batch import GramBatch, StreamingBatch
+from skgd._objective import (
+    LOSSES,
+    Penalty,
+    batch_lipschitz,
+    sample_lipschitz,
+    zero_model_loss,
+)
+from skgd._problem import Problem
+from skgd._sgd_fast import loss_and_derivative
+
+EPSILONS = [0.0, 0.1, 1.5]
+
+
+def _residuals(epsilon):
+    """A grid of residuals with the kinks (0, +-epsilon) and their neighbours."""
+    grid = np.linspace(-3.0, 3.0, 61)
+    kinks = np.array([0.0, epsilon, -epsilon])
+    return np.concatenate([grid, kinks, kinks + 1e-9, kinks - 1e-9])
+
+
+@pytest.mark.parametrize("name", list(LOSSES))
+@pytest.mark.parametrize("epsilon", EPSILONS)
+def test_compiled_losses_are_the_registry_twins(name, epsilon):
+    loss = LOSSES[name]
+    r = _residuals(epsilon)
+    compiled = np.array([loss_and_derivative(loss.code, ri, epsilon) for ri in r])
+    np.testing.assert_array_equal(compiled[:, 0], loss.value(r, epsilon))
+    np.testing.assert_array_equal(compiled[:, 1], loss.derivative(r, epsilon))
+
+
+def test_registry_codes_are_the_positions():
+    assert [loss.code for loss in LOSSES.values()] == list(range(len(LOSSES)))
+
+
+def _sklearn_loss(name, epsilon, r):
+    """SGDRegressor's loss of ``name`` and its derivative at residuals ``r`` (prediction r, target 0)."""
+    y = np.zeros_like(r)
+    if name == "squared_error":
+        peer = HalfSquaredError()
+    elif name == "huber":
+        peer = HuberLoss(delta=epsilon)
+    else:
+        peer = {"epsilon_insensitive": EpsilonInsensitive, "squared_epsilon_insensitive": SquaredEpsilonInsensitive}[
+            name
+        ](epsilon)
+        return (np.array([peer.py_loss(p, 0.0) for p in r]), np.array([peer.py_dloss(p, 0.0) for p in r]))
+    return peer.loss(y, r), peer.gradient(y, r)
+
+
+@pytest.mark.parametrize("name", list(LOSSES))
+@pytest.mark.parametrize("epsilon", [0.1, 1.5])
+def test_losses_are_sgd_factor_times_sgdregressors(name, epsilon):
+    loss = LOSSES[name]
+    r = np.linspace(-3.0, 3.0, 61)  # no exact kink: conventions at a kink may differ
+    r = r[np.abs(np.abs(r) - epsilon) > 1e-6]
+    value, derivative = _sklearn_loss(name, epsilon, r)
+    np.testing.assert_allclose(loss.value(r, epsilon), loss.sgd_factor * value, rtol=1e-14, atol=1e-15)
+    np.testing.assert_allclose(loss.derivative(r, epsilon), loss.sgd_factor * derivative, rtol=1e-14, atol=1e-15)
+
+
+@pytest.mark.parametrize("name", list(LOSSES))
+def test_derivative_is_the_slope_and_curvature_bounds_it(name):
+    loss, epsilon, h = LOSSES[name], 0.4, 1e-6
+    r = np.linspace(-2.0, 2.0, 41) + 0.013  # away from the kinks at 0 and +-0.4
+    slope = (loss.value(r + h, epsilon) - loss.value(r - h, epsilon)) / (2 * h)
+    np.testing.assert_allclose(loss.derivative(r, epsilon), slope, atol=1e-6)
+    if name != "epsilon_insensitive":  # the one non-smooth loss borrows its squared twin's bound
+        # The derivative changes no faster than `curvature` (what the automatic step relies on).
+        jumps = np.abs(np.diff(loss.derivative(r, epsilon)))
+        assert np.all(jumps <= loss.curvature * np.diff(r) + 1e-12)
+
+
+def test_float32_residuals_stay_float32():
+    r = np.linspace(-1, 1, 7, dtype=np.float32)
+    for loss in LOSSES.values():
+        assert loss.value(r, 0.1).dtype == np.float32
+        assert loss.derivative(r, 0.1).dtype == np.float32
+
+
+# ------------------------------------------------------------------ penalty
+@pytest.mark.parametrize(
+    "penalty, rho", [(None, 0.0), ("l2", 0.0), ("l1", 1.0), ("elasticnet", 0.3)]
+)
+def test_penalty_value_is_the_designed_formula(penalty, rho):
+    alpha = 0.0 if penalty is None else 0.7
+    pen = Penalty.from_params(penalty, 0.7, 0.3)
+    assert (pen.alpha, pen.rho) == (alpha, rho)
+    coef = np.array([[1.0, -2.0, 0.0], [0.5, 0.0, 3.0]])
+    expected = alpha * (rho * np.abs(coef).sum(axis=1) + (1 - rho) / 2 * (coef**2).sum(axis=1))
+    np.testing.assert_allclose(pen.value(coef), expected, rtol=1e-15)
+    assert pen.l1 == pytest.approx(alpha * rho) and pen.l2 == pytest.approx(alpha * (1 - rho))
+
+
+def test_prox_minimises_the_l1_step_objective():
+    """prox(v) = argmin_z |z - v|^2 / 2 + step * l1 * |z|_1, with exact zeros."""
+    pen = Penalty(alpha=2.0, rho=0.25)  # l1 = 0.5
+    step = 0.3
+    v = np.random.RandomState(0).standard_normal((3, 50))
+    z = v.copy()
+    pen.prox(z, step)
+
+    def objective(candidate):
+        return 0.5 * (candidate - v) ** 2 + step * pen.l1 * np.abs(candidate)
+
+    for delta in (1e-4, -1e-4):
+        assert np.all(objective(z) <= objective(z + delta) + 1e-15)
+    np.testing.assert_array_equal(z == 0.0, np.abs(v) <= step * pen.l1)
+    untouched = v.copy()
+    Penalty(alpha=2.0, rho=0.0).prox(untouched, step)
+    np.testing.assert_array_equal(untouched, v)
+
+
+# ---------------------------------------------------------------- Lipschitz
+def _problem(X, y, s, loss="squared_error", penalty=Penalty(0.0, 0.0), fit_intercept=True):
+    return Problem(
+        X=X, Y=y.reshape(len(y), -1), sample_weight=s, loss=LOSSES[loss], epsilon=0.1, penalty=penalty,
+        fit_intercept=fit_intercept, schedule="constant", power_t=0.5, momentum=0.0, nesterov=False,
+        batch_size=1, shuffle=False, average=0,
+    )
+
+
+@pytest.mark.parametrize("d", [3, 40])  # dense eigenvalue below 33, Lanczos above
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_batch_lipschitz_is_the_top_eigenvalue(d, fit_intercept, sparse):
+    rng = np.random.RandomState(d)
+    X = rng.standard_normal((300, d)) * rng.uniform(0.1, 3, d) + 1.0
+    s = rng.uniform(0.2, 2.0, 300)
+    pen = Penalty(alpha=0.4, rho=0.25)
+    Z = np.hstack([X, np.ones((300, 1))]) if fit_intercept else X
+    expected = 2.0 * np.linalg.eigvalsh(Z.T @ (s[:, None] * Z) / s.sum())[-1] + pen.l2
+    Xin = sp.csr_matrix(X) if sparse else X
+    got = batch_lipschitz(LOSSES["huber"], pen, Xin, s, fit_intercept)
+    assert got == pytest.approx(expected, rel=1e-6)
+    y = rng.standard_normal(300)
+    gram = GramBatch(_problem(Xin, y, s, penalty=pen, fit_intercept=fit_intercept)).lipschitz()
+    streaming = StreamingBatch(_problem(Xin, y, s, penalty=pen, fit_intercept=fit_intercept)).lipschitz()
+    assert gram == pytest.approx(expected, rel=1e-6) and streaming == pytest.approx(expected, rel=1e-6)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_sample_lipschitz_is_the_largest_row_bound(sparse):
+    rng = np.random.RandomState(1)
+    X = rng.standard_normal((50, 4))
+    X[X < 0] = 0.0
+    s = rng.uniform(0.5, 1.5, 50)
+    pen = Penalty(alpha=0.2, rho=0.5)
+    expected = 2.0 * np.max(s * ((X**2).sum(axis=1) + 1.0)) + 0.1
+    got = sample_lipschitz(LOSSES["squared_error"], pen, sp.csr_matrix(X) if sparse else X, s, True)
+    assert got == pytest.approx(expected, rel=1e-12)
+
+
+def test_zero_model_loss_is_the_weighted_mean_loss_of_predicting_zero():
+    Y = np.array([[1.0, -2.0], [3.0, 0.5], [-0.2, 4.0]])
+    s = np.array([1.0, 2.0, 3.0])
+    for name, loss in LOSSES.items():
+        expected = np.mean([np.average(loss.value(-Y[:, k], 0.3), weights=s) for k in range(2)])
+        assert zero_model_loss(loss, Y, s, 0.3) == pytest.approx(expected, rel=1e-14), name

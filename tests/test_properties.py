@@ -1,0 +1,106 @@
+"""Hypothesis: invariants over random shapes, dtypes, formats and control combinations.
+
+- learning_rate="auto" never diverges: the coefficients and the loss curve are
+  finite, whatever the loss, penalty, momentum, schedule or column scales.
+- ``len(loss_curve_) == n_iter_``, and ``t_`` counts the updates.
+- k calls of partial_fit equal fit(max_iter=k) with shuffle=False (tol=None,
+  or any tol while fit runs all k epochs).
+"""
+
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.exceptions import ConvergenceWarning
+
+from skgd import GradientDescentRegressor
+from skgd._objective import LOSSES
+
+PROPERTY_SETTINGS = settings(max_examples=60, deadline=None, database=None)
+
+
+@st.composite
+def problems(draw):
+    """Data (X, y, sample_weight) and estimator parameters."""
+    n = draw(st.integers(2, 25))
+    d = draw(st.integers(1, 6))
+    n_targets = draw(st.sampled_from([None, 1, 3]))
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    sparse = draw(st.booleans())
+    rng = np.random.RandomState(draw(st.integers(0, 2**31 - 1)))
+    scales = 10.0 ** rng.uniform(-2, 2, d)  # columns up to 1e4 apart
+    X = rng.standard_normal((n, d)) * scales + rng.choice([0.0, 10.0]) * scales
+    if sparse:
+        X[rng.rand(n, d) < 0.4] = 0.0
+    w = rng.standard_normal((d, n_targets or 1)) / scales[:, None]
+    w = w[:, 0] if n_targets is None else w
+    y = X @ w + rng.standard_normal(n if n_targets is None else (n, n_targets))
+    weights = draw(st.sampled_from(["none", "uniform", "random"]))
+    sample_weight = {"none": None, "uniform": np.full(n, 2.0), "random": rng.uniform(0.1, 3.0, n)}[weights]
+    X = X.astype(dtype)
+    solver = draw(st.sampled_from(["batch", "sgd"]))
+    momentum = draw(st.sampled_from([0.0, 0.5, 0.9]))
+    params = dict(
+        solver=solver,
+        loss=draw(st.sampled_from(list(LOSSES))),
+        epsilon=draw(st.sampled_from([0.0, 0.1, 1.0])),
+        penalty=draw(st.sampled_from([None, "l2", "l1", "elasticnet"])),
+        alpha=draw(st.sampled_from([1e-4, 0.1, 2.0])),
+        l1_ratio=draw(st.floats(0.0, 1.0)),
+        schedule=draw(st.sampled_from(["constant", "invscaling", "adaptive"])),
+        power_t=draw(st.sampled_from([0.25, 0.5, 1.0])),
+        momentum=momentum,
+        nesterov=momentum > 0 and draw(st.booleans()),
+        batch_size=draw(st.integers(1, n + 2)),
+        average=draw(st.sampled_from([False, True, 3])) if solver == "sgd" else False,
+        fit_intercept=draw(st.booleans()),
+        shuffle=False,
+    )
+    return (sp.csr_matrix(X) if sparse else X), y.astype(dtype), sample_weight, params
+
+
+def _fit(reg, X, y, sample_weight):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return reg.fit(X, y, sample_weight=sample_weight)
+
+
+@PROPERTY_SETTINGS
+@given(problems(), st.integers(1, 6))
+def test_auto_step_stays_finite_and_counts_its_epochs(problem, max_iter):
+    X, y, sample_weight, params = problem
+    reg = _fit(GradientDescentRegressor(max_iter=max_iter, tol=None, **params), X, y, sample_weight)
+    assert np.all(np.isfinite(reg.coef_)) and np.all(np.isfinite(reg.intercept_))
+    assert np.all(np.isfinite(reg.loss_curve_))
+    assert len(reg.loss_curve_) == reg.n_iter_ == max_iter
+    updates_per_epoch = 1 if params["solver"] == "batch" else -(-X.shape[0] // min(params["batch_size"], X.shape[0]))
+    assert reg.t_ == max_iter * updates_per_epoch
+    assert reg.coef_.dtype == X.dtype and reg.coef_.shape == (y.shape[1:] + X.shape[1:])
+    if params["solver"] == "batch" and not params["momentum"] and params["loss"] != "epsilon_insensitive":
+        # 1/L steps on a smooth objective (a proximal step for its L1 part) never raise J.
+        curve = np.array(reg.loss_curve_)
+        assert np.all(np.diff(curve) <= 1e-6 * abs(curve[0]) + 1e-12)
+
+
+@PROPERTY_SETTINGS
+@given(problems(), st.integers(1, 4), st.sampled_from([None, 1e-2]))
+def test_k_partial_fits_equal_fit_with_max_iter_k(problem, k, tol):
+    X, y, sample_weight, params = problem
+    fitted = _fit(GradientDescentRegressor(max_iter=k, tol=tol, **params), X, y, sample_weight)
+    if fitted.n_iter_ < k:  # fit stopped on a stall; partial_fit never does
+        return
+    stepped = GradientDescentRegressor(tol=tol, **params)
+    for _ in range(k):
+        stepped.partial_fit(X, y, sample_weight=sample_weight)
+    assert stepped.n_iter_ == fitted.n_iter_ == len(stepped.loss_curve_) and stepped.t_ == fitted.t_
+    assert stepped.learning_rate_ == fitted.learning_rate_
+    if params["solver"] == "sgd":  # the same compiled calls in the same order: bit for bit
+        np.testing.assert_array_equal(stepped.coef_, fitted.coef_)
+        np.testing.assert_array_equal(stepped.intercept_, fitted.intercept_)
+        np.testing.assert_array_equal(stepped.loss_curve_, fitted.loss_curve_)
+    else:
+        np.testing.assert_allclose(stepped.coef_, fitted.coef_, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(stepped.intercept_, fitted.intercept_, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(stepped.loss_curve_, fitted.loss_curve_, rtol=1e-9, atol=1e-12)

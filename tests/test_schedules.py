@@ -1,0 +1,117 @@
+"""Learning-rate schedules: the compiled twin, invscaling across calls, adaptive against SGDRegressor."""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import SGDRegressor
+
+from skgd import GradientDescentRegressor
+from skgd._objective import LOSSES
+from skgd._schedules import ADAPTIVE_DIVISOR, ADAPTIVE_MIN_RATIO, SCHEDULE_CODES, adaptive_reduce, step_size
+from skgd._sgd_fast import step_size as compiled_step_size
+
+from _helpers import make_problem
+
+
+@pytest.mark.parametrize("schedule", list(SCHEDULE_CODES))
+def test_compiled_schedule_is_the_python_twin(schedule):
+    for t in (0, 1, 7, 12345):
+        for power_t in (0.0, 0.25, 0.5, 1.0):
+            expected = step_size(schedule, 0.3, t, power_t)
+            assert compiled_step_size(SCHEDULE_CODES[schedule], 0.3, t, power_t) == expected
+
+
+def test_invscaling_is_eta_over_one_plus_t_to_the_power():
+    assert step_size("invscaling", 0.3, 0, 0.5) == 0.3
+    assert step_size("invscaling", 0.3, 3, 0.5) == pytest.approx(0.15)
+    assert step_size("constant", 0.3, 99, 0.5) == step_size("adaptive", 0.3, 99, 0.5) == 0.3
+
+
+def test_adaptive_reduce_divides_by_five_and_stops_under_one_millionth():
+    factor, reductions = 1.0, 0
+    exhausted = False
+    while not exhausted:
+        factor, exhausted = adaptive_reduce(factor)
+        reductions += 1
+    assert ADAPTIVE_DIVISOR == 5.0 and ADAPTIVE_MIN_RATIO == 1e-6
+    # 5**-8 = 2.56e-6 still trains; 5**-9 = 5.12e-7 falls under 1e-6 of the start.
+    assert reductions == 9 and factor == pytest.approx(5.0**-9)
+
+
+@pytest.mark.parametrize("solver", ["batch", "sgd"])
+def test_invscaling_counts_updates_across_partial_fit(solver):
+    X, y = make_problem(n=30, d=3)
+    params = dict(solver=solver, learning_rate=0.05, schedule="invscaling", power_t=0.7, shuffle=False, tol=None)
+    stepped = GradientDescentRegressor(**params)
+    for _ in range(4):
+        stepped.partial_fit(X, y)
+    fitted = GradientDescentRegressor(max_iter=4, **params).fit(X, y)
+    assert stepped.t_ == fitted.t_ == (4 if solver == "batch" else 120)
+    np.testing.assert_allclose(stepped.coef_, fitted.coef_, rtol=1e-12)
+    # The steps did shrink: a constant-rate run lands elsewhere.
+    constant = GradientDescentRegressor(**{**params, "schedule": "constant", "max_iter": 4}).fit(X, y)
+    assert np.max(np.abs(constant.coef_ - fitted.coef_)) > 1e-3
+
+
+def test_batch_invscaling_steps_follow_the_formula():
+    """Batch epoch k steps by eta / (1 + k)**power_t: replay the gradient steps by hand."""
+    X, y = make_problem(n=40, d=2)
+    eta, power_t, epochs = 0.1, 0.5, 6
+    reg = GradientDescentRegressor(learning_rate=eta, schedule="invscaling", power_t=power_t, tol=None,
+                                   max_iter=epochs).fit(X, y)
+    w, b = np.zeros(2), 0.0
+    for k in range(epochs):
+        r = X @ w + b - y
+        step = eta / (1 + k) ** power_t
+        w, b = w - step * 2 * X.T @ r / len(y), b - step * 2 * r.mean()
+    np.testing.assert_allclose(reg.coef_, w, rtol=1e-12)
+    np.testing.assert_allclose(reg.intercept_, b, rtol=1e-12)
+
+
+@pytest.mark.parametrize("loss", list(LOSSES))
+@pytest.mark.parametrize("max_iter", [6, 14])
+def test_adaptive_takes_sgdregressors_steps(loss, max_iter):
+    """schedule="adaptive" reduces the step on the epochs SGDRegressor(learning_rate="adaptive") does.
+
+    Our loss is sgd_factor times SGDRegressor's, so its tol is too. (The two
+    stop differently: we under 1e-6 of the starting step, SGDRegressor under
+    1e-6 absolute; these runs end before either.)
+    """
+    X, y = make_problem(n=50, d=4, noise=0.5, seed=3)
+    f = LOSSES[loss].sgd_factor
+    lr, tol = 0.05, 1e-2
+    ours = GradientDescentRegressor(solver="sgd", loss=loss, epsilon=0.3, learning_rate=lr, schedule="adaptive",
+                                    tol=f * tol, n_iter_no_change=2, shuffle=False, max_iter=max_iter)
+    peer = SGDRegressor(loss=loss, epsilon=0.3, penalty=None, eta0=f * lr, learning_rate="adaptive", tol=tol,
+                        n_iter_no_change=2, shuffle=False, max_iter=max_iter)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours.fit(X, y)
+        peer.fit(X, y)
+    assert ours.n_iter_ == peer.n_iter_ == max_iter
+    assert ours.learning_rate_ < lr  # the schedule did act
+    np.testing.assert_allclose(ours.coef_, peer.coef_, rtol=0, atol=1e-8)
+    np.testing.assert_allclose(ours.intercept_, peer.intercept_[0], rtol=0, atol=1e-8)
+
+
+@pytest.mark.parametrize("solver", ["batch", "sgd"])
+def test_adaptive_stops_once_the_step_is_under_one_millionth_of_its_start(solver):
+    X, y = make_problem(n=40, d=3, noise=0.5)
+    reg = GradientDescentRegressor(solver=solver, learning_rate=0.01, schedule="adaptive", tol=10.0,
+                                   n_iter_no_change=1, shuffle=False, max_iter=100).fit(X, y)
+    # The first epoch improves on nothing seen yet; with tol=10 every later one
+    # stalls: one reduction per epoch, and the ninth ends training.
+    assert reg.n_iter_ == 10
+    assert reg.learning_rate_ == pytest.approx(0.01 * 5.0**-9)
+
+
+@pytest.mark.parametrize("solver", ["batch", "sgd"])
+def test_adaptive_without_tol_is_constant(solver):
+    X, y = make_problem(n=40, d=3)
+    params = dict(solver=solver, learning_rate=0.01, tol=None, shuffle=False, max_iter=20)
+    adaptive = GradientDescentRegressor(schedule="adaptive", **params).fit(X, y)
+    constant = GradientDescentRegressor(schedule="constant", **params).fit(X, y)
+    np.testing.assert_array_equal(adaptive.coef_, constant.coef_)
+    assert adaptive.learning_rate_ == 0.01

@@ -1,0 +1,296 @@
+"""The compiled SGD loop against SGDRegressor, MLPRegressor and a plain NumPy loop.
+
+- With ``shuffle=False, batch_size=1`` our sgd takes SGDRegressor's steps
+  (``eta0 = f * learning_rate``, ``alpha / f``; f = 2 for squared error and
+  huber, 1 for the epsilon losses) for every loss, penalty, the constant and
+  invscaling schedules and averaging: coefficients equal to 1e-8.
+- Mini-batch momentum takes MLPRegressor's (linear, SGD optimizer) steps.
+- A plain NumPy loop, written from the design's definitions, is matched by the
+  compiled loop on dense and CSR data, float64 and float32, 1-D and 2-D y, for
+  every control the loop has.
+"""
+
+import itertools
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import SGDRegressor
+from sklearn.neural_network import MLPRegressor
+
+from skgd import GradientDescentRegressor
+from skgd._objective import LOSSES, Penalty
+
+PENALTIES = [None, "l2", "l1", "elasticnet"]
+
+
+def _data(n=40, d=5, seed=0, density=None, n_targets=None):
+    rng = np.random.RandomState(seed)
+    X = rng.standard_normal((n, d))
+    if density is not None:
+        X[rng.rand(n, d) > density] = 0.0
+    w = rng.standard_normal(d if n_targets is None else (d, n_targets))
+    w[0] = 0.0  # an irrelevant feature, for the L1 penalties to zero
+    noise = rng.standard_normal(n if n_targets is None else (n, n_targets))
+    return X, X @ w + 0.3 + 0.3 * noise
+
+
+def _fit(estimator, X, y, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return estimator.fit(X, y, **kwargs)
+
+
+# ------------------------------------------------------------ SGDRegressor
+def _pin_cases():
+    for loss, penalty, schedule, average in itertools.product(
+        LOSSES, PENALTIES, ["constant", "invscaling"], [False, True, 7]
+    ):
+        # SGDRegressor's lazy average never sees its L1 truncation (add_average
+        # only follows w.add), so with average and an L1 part its coef_ is not an
+        # average of its iterates; those cases are pinned to the NumPy loop below.
+        if average and penalty in ("l1", "elasticnet"):
+            continue
+        yield loss, penalty, schedule, average
+
+
+@pytest.mark.parametrize("loss, penalty, schedule, average", list(_pin_cases()))
+def test_sgd_takes_sgdregressors_steps(loss, penalty, schedule, average):
+    X, y = _data()
+    f = LOSSES[loss].sgd_factor
+    lr, alpha, epochs = 0.01, 0.05, 4
+    ours = GradientDescentRegressor(
+        solver="sgd", loss=loss, epsilon=0.3, penalty=penalty, alpha=alpha, l1_ratio=0.4, learning_rate=lr,
+        schedule=schedule, power_t=0.3, average=average, batch_size=1, shuffle=False, tol=None, max_iter=epochs,
+    )
+    peer = SGDRegressor(
+        loss=loss, epsilon=0.3, penalty=penalty, alpha=alpha / f, l1_ratio=0.4, eta0=f * lr,
+        learning_rate=schedule, power_t=0.3, average=average, shuffle=False, tol=None, max_iter=epochs,
+    )
+    _fit(ours, X, y)
+    _fit(peer, X, y)
+    np.testing.assert_allclose(ours.coef_, peer.coef_, rtol=0, atol=1e-8)
+    np.testing.assert_allclose(ours.intercept_, peer.intercept_[0], rtol=0, atol=1e-8)
+    assert ours.t_ == peer.t_ - 1  # SGDRegressor counts from 1
+    if penalty in ("l1", "elasticnet"):
+        np.testing.assert_array_equal(ours.coef_ == 0.0, peer.coef_ == 0.0)
+
+
+def test_l1_sgd_gives_exact_zeros_like_sgdregressor():
+    X, y = _data(n=200, d=8, seed=2)
+    X[:, 5:] *= 0.05  # weak features the penalty removes
+    ours = _fit(GradientDescentRegressor(solver="sgd", penalty="l1", alpha=0.1, learning_rate=0.005,
+                                         schedule="constant", shuffle=False, tol=None, max_iter=10), X, y)
+    peer = _fit(SGDRegressor(penalty="l1", alpha=0.05, eta0=0.01, learning_rate="constant", shuffle=False,
+                             tol=None, max_iter=10), X, y)
+    assert np.sum(ours.coef_ == 0.0) >= 2
+    np.testing.assert_array_equal(ours.coef_ == 0.0, peer.coef_ == 0.0)
+
+
+def test_sample_weights_enter_as_weight_over_mean_weight():
+    """Our step for sample i uses s_i / mean(s): SGDRegressor with those weights takes our steps."""
+    X, y = _data()
+    s = np.random.RandomState(5).uniform(0.2, 3.0, len(y))
+    ours = _fit(GradientDescentRegressor(solver="sgd", penalty="l2", alpha=0.05, learning_rate=0.01,
+                                         schedule="constant", shuffle=False, tol=None, max_iter=3), X, y,
+                sample_weight=s)
+    peer = _fit(SGDRegressor(penalty="l2", alpha=0.025, eta0=0.02, learning_rate="constant", shuffle=False,
+                             tol=None, max_iter=3), X, y, sample_weight=s / s.mean())
+    np.testing.assert_allclose(ours.coef_, peer.coef_, rtol=0, atol=1e-8)
+
+
+@pytest.mark.parametrize("penalty", PENALTIES)
+@pytest.mark.parametrize("average", [False, True])
+def test_sparse_sgd_gives_the_dense_model_without_the_intercept_decay(penalty, average):
+    """SGDRegressor damps the intercept on sparse X (intercept_decay=0.01); ours is the dense model.
+
+    With every entry stored, a CSR row touches every feature, so even the
+    cumulative L1 penalty (applied to a row's features) matches dense.
+    """
+    X, y = _data(seed=4)
+    params = dict(solver="sgd", penalty=penalty, alpha=0.05, learning_rate=0.01, schedule="invscaling",
+                  average=average, shuffle=False, tol=None, max_iter=3)
+    dense = _fit(GradientDescentRegressor(**params), X, y)
+    sparse = _fit(GradientDescentRegressor(**params), sp.csr_matrix(X), y)
+    np.testing.assert_allclose(sparse.coef_, dense.coef_, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(sparse.intercept_, dense.intercept_, rtol=1e-12)
+
+
+# ------------------------------------------------------------ MLPRegressor
+@pytest.mark.parametrize("nesterov", [False, True])
+@pytest.mark.parametrize("batch_size", [8, 40])
+def test_minibatch_momentum_takes_mlpregressors_steps(nesterov, batch_size):
+    """MLPRegressor(hidden_layer_sizes=()) is a linear model; its SGD optimizer has our momentum.
+
+    Its loss is half the mean squared error, so its rate is twice ours. It
+    starts from random weights: one throwaway fit creates its state, which is
+    then reset to zero and trained again with a fresh optimizer (warm_start).
+    """
+    X, y = _data()
+    lr, mu, epochs = 0.01, 0.9, 5
+    ours = _fit(GradientDescentRegressor(solver="sgd", learning_rate=lr, momentum=mu, nesterov=nesterov,
+                                         batch_size=batch_size, schedule="constant", shuffle=False, tol=None,
+                                         max_iter=epochs), X, y)
+    peer = MLPRegressor(hidden_layer_sizes=(), solver="sgd", learning_rate_init=2 * lr, momentum=mu,
+                        nesterovs_momentum=nesterov, alpha=0.0, batch_size=batch_size, shuffle=False,
+                        max_iter=1, tol=0.0, n_iter_no_change=100, warm_start=True)
+    _fit(peer, X, y)
+    peer.coefs_ = [np.zeros((X.shape[1], 1))]
+    peer.intercepts_ = [np.zeros(1)]
+    _fit(peer.set_params(max_iter=epochs), X, y)
+    np.testing.assert_allclose(ours.coef_, peer.coefs_[0].ravel(), rtol=0, atol=1e-10)
+    np.testing.assert_allclose(ours.intercept_, peer.intercepts_[0][0], rtol=0, atol=1e-10)
+
+
+# ------------------------------------------------------- NumPy reference loop
+def reference_sgd(X, y, *, loss="squared_error", epsilon=0.1, learning_rate, epochs, schedule="constant",
+                  power_t=0.5, penalty=None, alpha=1e-4, l1_ratio=0.15, momentum=0.0, nesterov=False,
+                  batch_size=1, fit_intercept=True, average=0, sample_weight=None):
+    """Per-(mini-)batch SGD for one target, written plainly from the design's definitions.
+
+    Returns the model a prediction uses (averaged once averaging began) and the
+    loss curve: the weighted mean of each sample's loss before its update, plus
+    R at the end of the epoch.
+    """
+    n, d = X.shape
+    rows_of = X.toarray() if sp.issparse(X) else np.asarray(X, dtype=np.float64)
+    s = np.ones(n) if sample_weight is None else sample_weight / np.mean(sample_weight)
+    pen = Penalty.from_params(penalty, alpha, l1_ratio)
+    lo = LOSSES[loss]
+    w, b, v, vb = np.zeros(d), 0.0, np.zeros(d), 0.0
+    w_avg, b_avg, n_avg = np.zeros(d), 0.0, 0
+    u, q = 0.0, np.zeros(d)  # cumulative L1 penalty: the total offered, and what each w_j took
+    t, curve = 0, []
+    for _ in range(epochs):
+        total = 0.0
+        for start in range(0, n, batch_size):
+            rows = np.arange(start, min(start + batch_size, n))
+            eta = learning_rate / (1.0 + t) ** power_t if schedule == "invscaling" else learning_rate
+            r = rows_of[rows] @ w + b - y[rows]
+            total += np.sum(s[rows] * lo.value(r, epsilon))
+            dl = s[rows] * lo.derivative(r, epsilon) / len(rows)
+            g, gb = rows_of[rows].T @ dl, dl.sum()
+            if momentum == 0.0:
+                w = max(0.0, 1.0 - eta * pen.l2) * w - eta * g
+                b -= eta * gb if fit_intercept else 0.0
+            else:
+                g = g + pen.l2 * w
+                v = momentum * v - eta * g
+                w = w + (momentum * v - eta * g if nesterov else v)
+                if fit_intercept:
+                    vb = momentum * vb - eta * gb
+                    b += momentum * vb - eta * gb if nesterov else vb
+            if pen.l1 > 0.0:
+                u += eta * pen.l1
+                # a sparse plain step touches (and penalises) only the batch's stored features
+                touched = np.unique(X[rows].indices) if sp.issparse(X) and momentum == 0.0 else range(d)
+                for j in touched:
+                    z = w[j]
+                    if z > 0.0:
+                        w[j] = max(0.0, z - (u + q[j]))
+                    elif z < 0.0:
+                        w[j] = min(0.0, z + (u - q[j]))
+                    q[j] += w[j] - z
+            t += 1
+            if average and t >= average:
+                n_avg += 1
+                w_avg += (w - w_avg) / n_avg
+                b_avg += (b - b_avg) / n_avg
+        curve.append(total / n + pen.value(w[None])[0])
+    if n_avg:
+        return w_avg, b_avg, curve
+    return w, b, curve
+
+
+def _loop_cases():
+    controls = [dict(momentum=0.0), dict(momentum=0.7), dict(momentum=0.7, nesterov=True)]
+    cases = itertools.product(LOSSES, PENALTIES, controls, [0, 5])
+    for index, (loss, penalty, control, average) in enumerate(cases):
+        yield dict(
+            loss=loss, penalty=penalty, average=average, **control,
+            # the remaining options rotate through the cases
+            schedule=("constant", "invscaling")[index % 2],
+            batch_size=(1, 4, 23)[index % 3],
+            fit_intercept=index % 5 != 0,
+            sparse=index % 4 >= 2,
+        )
+
+
+@pytest.mark.parametrize("case", list(_loop_cases()), ids=lambda c: "-".join(str(v) for v in c.values()))
+def test_compiled_loop_matches_the_numpy_loop(case):
+    case = dict(case)
+    sparse = case.pop("sparse")
+    X, y = _data(n=23, d=6, seed=1, density=0.5)
+    s = np.random.RandomState(0).uniform(0.5, 2.0, len(y))
+    params = dict(epsilon=0.3, alpha=0.1, l1_ratio=0.4, learning_rate=0.02, power_t=0.3, **case)
+    Xin = sp.csr_matrix(X) if sparse else X
+    reg = GradientDescentRegressor(solver="sgd", shuffle=False, tol=None, max_iter=3, **params)
+    reg.fit(Xin, y, sample_weight=s)
+    w, b, curve = reference_sgd(Xin, y, epochs=3, sample_weight=s, **params)
+    np.testing.assert_allclose(reg.coef_, w, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(reg.intercept_, b, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(reg.loss_curve_, curve, rtol=1e-10)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("penalty", ["l2", "elasticnet"])
+def test_float32_and_two_d_y_match_the_numpy_loop(sparse, penalty):
+    X, Y = _data(n=30, d=5, seed=2, density=0.6, n_targets=2)
+    params = dict(penalty=penalty, alpha=0.05, learning_rate=0.02, average=4, batch_size=3)
+    X32 = X.astype(np.float32)
+    Xin = sp.csr_matrix(X32) if sparse else X32
+    reg = GradientDescentRegressor(solver="sgd", shuffle=False, tol=None, max_iter=4, **params)
+    reg.fit(Xin, Y.astype(np.float32))
+    assert reg.coef_.dtype == np.float32 and reg.coef_.shape == (2, 5)
+    for k in range(2):
+        w, b, _ = reference_sgd(sp.csr_matrix(X32) if sparse else X32, Y[:, k].astype(np.float32), epochs=4,
+                                **params)
+        np.testing.assert_allclose(reg.coef_[k], w, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(reg.intercept_[k], b, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.5])
+def test_lazy_scale_and_average_survive_heavy_shrinkage(momentum):
+    """eta * l2 = 0.5 halves the scale each step: it is folded back into w (and the average) many times.
+
+    The lazy average (as scikit-learn's) holds ``w`` divided by a scale that may
+    fall to 1e-9 before it is folded back, so the average keeps about 7 digits
+    fewer than the iterate in this extreme regime; the iterate keeps them all.
+    """
+    X, y = _data(n=90, d=4, seed=3, density=0.7)
+    params = dict(penalty="elasticnet", alpha=50.0, l1_ratio=0.01, learning_rate=0.0101, momentum=momentum)
+    for Xin in (X, sp.csr_matrix(X)):
+        for average, rtol in ((0, 1e-12), (10, 1e-7)):
+            reg = GradientDescentRegressor(solver="sgd", shuffle=False, tol=None, max_iter=2, average=average,
+                                           **params).fit(Xin, y)
+            w, b, _ = reference_sgd(Xin, y, epochs=2, average=average, **params)
+            np.testing.assert_allclose(reg.coef_, w, rtol=rtol, atol=rtol * 1e-2)
+            np.testing.assert_allclose(reg.intercept_, b, rtol=1e-12)
+
+
+def test_averaging_continues_across_partial_fit_and_pickling():
+    import pickle
+
+    X, y = _data(seed=6, density=0.5)
+    params = dict(solver="sgd", penalty="l1", alpha=0.05, learning_rate=0.01, average=30, shuffle=False, tol=None)
+    Xs = sp.csr_matrix(X)
+    reg = GradientDescentRegressor(**params)
+    for _ in range(3):
+        reg = pickle.loads(pickle.dumps(reg.partial_fit(Xs, y)))
+    w, b, curve = reference_sgd(Xs, y, epochs=3, **{k: v for k, v in params.items()
+                                                     if k not in ("solver", "shuffle", "tol")})
+    np.testing.assert_allclose(reg.coef_, w, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(reg.loss_curve_, curve, rtol=1e-10)
+
+
+@pytest.mark.parametrize("params", [dict(), dict(penalty="l1", average=2), dict(momentum=0.5, penalty="elasticnet")])
+def test_csr_without_stored_entries_is_read_as_sparse(params):
+    """A CSR matrix with no stored entries has empty data and indices (once mistaken for dense data)."""
+    X, y = np.zeros((5, 3)), np.arange(5.0)
+    common = dict(solver="sgd", learning_rate=0.1, shuffle=False, tol=None, max_iter=2, **params)
+    sparse = GradientDescentRegressor(**common).fit(sp.csr_matrix(X), y)
+    dense = GradientDescentRegressor(**common).fit(X, y)
+    np.testing.assert_array_equal(sparse.coef_, 0.0)
+    np.testing.assert_allclose(sparse.intercept_, dense.intercept_, rtol=1e-15)

@@ -53,8 +53,8 @@ def main(argv=None):
         client = Client(cluster)
     try:
         X, y, w = lazy_data(args.rows, args.features, args.chunk_rows)
-        gigabytes = X.nbytes / 1e9
-        print(f"X: {args.rows:,} x {args.features} float32 = {gigabytes:.1f} GB, in {X.numblocks[0]} blocks, never stored")
+        size = f"{args.rows:,} x {args.features} float32 = {X.nbytes / 1e9:.1f} GB"
+        print(f"X: {size}, in {X.numblocks[0]} blocks, never stored")
         sampler = MemorySampler()
         reg = GradientDescentRegressor()
         with sampler.sample("fit", interval=0.25):

@@ -13,10 +13,12 @@ which the dask paths (``skgd._dask``) compute per chunk instead.
 
 ``choose_batch_path`` picks one (see its docstring for the rule). Both hand
 the gradient to ``take_step``, the single place a batch step is taken.
+
+Both run in the data's array namespace and on its device (``skgd._array_api``):
+the same code fits NumPy arrays and, say, CUDA tensors.
 """
 
-import numpy as np
-
+from ._array_api import get_namespace
 from ._objective import batch_lipschitz, gram_lipschitz
 from ._reductions import SufficientStatistics, loss_gradient_sums
 from ._schedules import step_size
@@ -63,24 +65,26 @@ def choose_batch_path(loss, X, max_iter, one_epoch):
     return GramBatch if gram else StreamingBatch
 
 
-def take_step(state, grad_coef, grad_intercept, eta, problem):
+def take_step(state, grad_coef, grad_intercept, eta, problem, xp):
     """One (proximal, optionally momentum) gradient step on ``state``, in place.
 
     Parameters
     ----------
     state : TrainingState
-    grad_coef : ndarray of shape (n_targets, n_features)
-        Gradient of the data term.
-    grad_intercept : ndarray of shape (n_targets,)
+    grad_coef : array of shape (n_targets, n_features)
+        Gradient of the data term, in the state's namespace.
+    grad_intercept : array of shape (n_targets,)
     eta : float
         The step size of this update.
     problem : Problem
         Supplies ``penalty``, ``momentum``, ``nesterov`` and ``fit_intercept``.
+    xp : array namespace
+        The state's.
     """
     penalty = problem.penalty
     grad_coef = grad_coef + penalty.l2 * state.coef
     if not problem.fit_intercept:
-        grad_intercept = np.zeros_like(grad_intercept)
+        grad_intercept = xp.zeros_like(grad_intercept)
     if problem.momentum:
         mu = problem.momentum
         state.velocity *= mu
@@ -96,7 +100,7 @@ def take_step(state, grad_coef, grad_intercept, eta, problem):
     else:
         state.coef -= eta * grad_coef
         state.intercept -= eta * grad_intercept
-    penalty.prox(state.coef, eta)
+    penalty.prox(state.coef, eta, xp=xp)
     state.t += 1
 
 
@@ -118,7 +122,7 @@ class _BatchPath:
         """
         value, grad_coef, grad_intercept = self.objective(state.coef, state.intercept)
         p = self.problem
-        take_step(state, grad_coef, grad_intercept, step_size(p.schedule, eta, state.t, p.power_t), p)
+        take_step(state, grad_coef, grad_intercept, step_size(p.schedule, eta, state.t, p.power_t), p, self.xp)
         return value
 
 
@@ -133,7 +137,8 @@ class StreamingBatch(_BatchPath):
 
     def __init__(self, problem):
         self.problem = problem
-        self.weight_sum = float(np.sum(problem.sample_weight))
+        self.xp, _ = get_namespace(problem.X, problem.sample_weight)
+        self.weight_sum = float(self.xp.sum(problem.sample_weight))
 
     def lipschitz(self):
         """Lipschitz constant of the smooth part's gradient.
@@ -161,7 +166,8 @@ class StreamingBatch(_BatchPath):
         grad_intercept : ndarray of shape (n_targets,)
         """
         loss_sums, grad_coef, grad_intercept = self.sums(coef, intercept)
-        value = float(np.mean(loss_sums / self.weight_sum + self.problem.penalty.value(coef)))
+        penalty = self.problem.penalty.value(coef, xp=self.xp)
+        value = float(self.xp.mean(loss_sums / self.weight_sum + penalty))
         return value, grad_coef / self.weight_sum, grad_intercept / self.weight_sum
 
     def sums(self, coef, intercept):
@@ -178,7 +184,7 @@ class StreamingBatch(_BatchPath):
             As ``skgd._reductions.loss_gradient_sums``.
         """
         p = self.problem
-        return loss_gradient_sums(p.loss, p.epsilon, p.X, p.Y, p.sample_weight, coef, intercept)
+        return loss_gradient_sums(p.loss, p.epsilon, p.X, p.Y, p.sample_weight, coef, intercept, xp=self.xp)
 
 
 class GramBatch(_BatchPath):
@@ -198,6 +204,7 @@ class GramBatch(_BatchPath):
         if statistics is None:
             statistics = SufficientStatistics.of(problem.X, problem.Y, problem.sample_weight)
         self.statistics = statistics
+        self.xp, _ = get_namespace(statistics.gram)
         total = statistics.weight_sum
         self.gram = statistics.gram / total
         self.cross = statistics.cross.T / total
@@ -229,19 +236,19 @@ class GramBatch(_BatchPath):
         grad_coef : ndarray of shape (n_targets, n_features)
         grad_intercept : ndarray of shape (n_targets,)
         """
-        p = self.problem
+        p, xp = self.problem, self.xp
         b = intercept
         gram_coef = coef @ self.gram
         coef_mean_x = coef @ self.mean_x
         losses = (
-            np.einsum("kd,kd->k", coef, gram_coef)
+            xp.sum(coef * gram_coef, axis=1)
             + 2.0 * b * coef_mean_x
             + b * b
-            - 2.0 * np.einsum("kd,kd->k", coef, self.cross)
+            - 2.0 * xp.sum(coef * self.cross, axis=1)
             - 2.0 * b * self.mean_y
             + self.mean_yy
         )
         grad_coef = 2.0 * (gram_coef + b[:, None] * self.mean_x - self.cross)
         grad_intercept = 2.0 * (coef_mean_x + b - self.mean_y)
-        value = float(np.mean(losses + p.penalty.value(coef)))
+        value = float(xp.mean(losses + p.penalty.value(coef, xp=xp)))
         return value, grad_coef, grad_intercept

@@ -32,6 +32,7 @@ import numpy as np
 from sklearn.utils import assert_all_finite
 from sklearn.utils.validation import check_non_negative
 
+from ._array_api import get_namespace
 from ._batch import GRAM_MAX_FEATURES, GramBatch, StreamingBatch
 from ._objective import gram_lipschitz, largest_row_scale, zero_model_loss_sums
 from ._reductions import SufficientStatistics, loss_gradient_sums
@@ -132,11 +133,16 @@ def check_training_data(X, y, sample_weight):
     Y = y[:, None] if one_d else y
     if sample_weight is None or np.isscalar(sample_weight):
         fill = 1.0 if sample_weight is None else sample_weight
-        sample_weight = da.full(X.shape[0], fill, chunks=X.chunks[0], dtype=X.dtype)
+        # Made from each X block, so they are made where the block lives.
+        sample_weight = X.map_blocks(_constant_weights, fill, drop_axis=1, dtype=X.dtype)
     sample_weight = _rows_like(sample_weight, X, "sample_weight")
     if sample_weight.ndim != 1:
         raise ValueError(f"sample_weight must be 1D; got shape {sample_weight.shape}.")
     return X, Y, sample_weight, one_d
+
+
+def _constant_weights(X, fill):
+    return np.full(X.shape[0], fill, dtype=X.dtype)
 
 
 def _check_block(X, Y, s):
@@ -160,13 +166,16 @@ def _add(*parts):
 
 
 def _add_elementwise(*parts):
-    return tuple(_add(*values) for values in zip(*parts))
+    return tuple(_add(*values) for values in zip(*parts, strict=True))
 
 
 def data_blocks(X, Y, sample_weight):
     """Per-block delayed ``(X, Y, sample_weight)`` triples sharing one graph.
 
-    Optimised together, so a y computed from X does not read X's block twice.
+    The graphs are left unoptimised: dask's blockwise fusion copies a
+    generated or loaded block into each array computed from it, so a y made
+    from X would read X's blocks twice. Unfused, each block of X is one task,
+    computed once whatever reads it.
 
     Parameters
     ----------
@@ -177,8 +186,7 @@ def data_blocks(X, Y, sample_weight):
     -------
     list of tuple of dask.delayed.Delayed
     """
-    arrays = dask.optimize(X, Y, sample_weight)
-    return list(zip(*(a.to_delayed(optimize_graph=False).ravel() for a in arrays)))
+    return list(zip(*(a.to_delayed(optimize_graph=False).ravel() for a in (X, Y, sample_weight)), strict=True))
 
 
 # --------------------------------------------------------------------- survey
@@ -282,6 +290,7 @@ class DaskStreamingBatch(StreamingBatch):
         self.survey = survey
         self.blocks = blocks
         self.weight_sum = survey.weight_sum
+        self.xp, _ = get_namespace(survey.reference_sums)  # the state's: NumPy, on the client
 
     def lipschitz(self):
         """Lipschitz constant of the smooth part's gradient, from the survey's statistics.
@@ -412,7 +421,7 @@ def _sgd_block(X, Y, s, progress, settings, seed, weight_mean, eta, last):
     batch = settings.batch_size
     if carry is not None:
         head, order = order[: batch - carry[0].shape[0]], order[batch - carry[0].shape[0] :]
-        rows = tuple(np.concatenate([c, a[head]]) for c, a in zip(carry, (X, Y, s)))
+        rows = tuple(np.concatenate([c, a[head]]) for c, a in zip(carry, (X, Y, s), strict=True))
         if rows[0].shape[0] < batch and not last:
             return fields, total, rows
         total += sgd_pass(settings, state, LoopRows(*rows, weight_mean), np.arange(rows[0].shape[0]), eta)

@@ -13,7 +13,17 @@ A solver asks a loss for ``value`` and ``derivative`` and a penalty for
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator, eigsh
+
+from ._array_api import (
+    _is_numpy_namespace,
+    _max_precision_float_dtype,
+    get_namespace,
+    get_namespace_and_device,
+    move_to,
+    widest_float,
+)
 
 
 @dataclass(frozen=True)
@@ -40,54 +50,82 @@ class Loss:
     sgd_factor: float
     curvature: float
 
-    def value(self, r, epsilon):
+    def value(self, r, epsilon, xp=None):
         """Elementwise loss of residuals ``r``.
 
         Parameters
         ----------
-        r : ndarray
-            Residuals.
+        r : array
+            Residuals, of any array API namespace.
         epsilon : float
             Width of the huber and epsilon-insensitive losses.
+        xp : namespace, default=None
+            The namespace of ``r`` (found from ``r`` when None).
 
         Returns
         -------
-        ndarray
+        array
+            In the namespace, device and dtype of ``r``.
         """
-        a = np.abs(r)
         if self.name == "squared_error":
             return r * r
+        xp, _ = get_namespace(r, xp=xp)
+        a = xp.abs(r)
         if self.name == "huber":
-            return np.where(a <= epsilon, r * r, 2.0 * epsilon * a - epsilon**2)
-        excess = np.maximum(a - epsilon, 0.0)
+            return xp.where(a <= epsilon, r * r, 2.0 * epsilon * a - epsilon**2)
+        excess = _positive_part(a - epsilon, xp)
         if self.name == "epsilon_insensitive":
             return excess
         return excess * excess
 
-    def derivative(self, r, epsilon):
+    def derivative(self, r, epsilon, xp=None):
         """Elementwise derivative ``l'(r)`` (a subgradient where ``l`` has a kink).
+
+        At a kink (``|r| = epsilon``) the subgradient taken is that of the
+        inner side, as the compiled loop takes it; ``sign(r)`` is only read
+        where ``|r| > epsilon >= 0``, so ``r = 0`` needs no convention.
 
         Parameters
         ----------
-        r : ndarray
-            Residuals.
+        r : array
+            Residuals, of any array API namespace.
         epsilon : float
             Width of the huber and epsilon-insensitive losses.
+        xp : namespace, default=None
+            The namespace of ``r`` (found from ``r`` when None).
 
         Returns
         -------
-        ndarray
+        array
+            In the namespace, device and dtype of ``r``.
         """
-        sign = np.where(r > 0, 1.0, -1.0).astype(r.dtype, copy=False)
-        a = np.abs(r)
         if self.name == "squared_error":
             return 2.0 * r
+        xp, _ = get_namespace(r, xp=xp)
+        sign = xp.sign(r)
+        a = xp.abs(r)
         if self.name == "huber":
-            return np.where(a <= epsilon, 2.0 * r, 2.0 * epsilon * sign)
-        excess = np.maximum(a - epsilon, 0.0)
+            return xp.where(a <= epsilon, 2.0 * r, 2.0 * epsilon * sign)
         if self.name == "epsilon_insensitive":
-            return np.where(a <= epsilon, 0.0, sign).astype(r.dtype, copy=False)
-        return 2.0 * excess * sign
+            return xp.where(a <= epsilon, 0.0, sign)
+        return 2.0 * _positive_part(a - epsilon, xp) * sign
+
+
+def _positive_part(x, xp):
+    """``max(x, 0)`` elementwise, in the namespace ``xp`` of ``x``.
+
+    Parameters
+    ----------
+    x : array
+    xp : namespace
+
+    Returns
+    -------
+    array
+    """
+    if _is_numpy_namespace(xp):
+        return np.maximum(x, 0.0)  # a NumPy ufunc: many times faster than the namespace's clip
+    return xp.clip(x, min=0.0)
 
 
 #: The one registry of losses; a loss's position is its compiled code.
@@ -149,33 +187,42 @@ class Penalty:
         """Strength of the L1 part, ``alpha * rho``."""
         return self.alpha * self.rho
 
-    def value(self, coef):
+    def value(self, coef, xp=None):
         """Penalty of each row of ``coef`` (one per target).
 
         Parameters
         ----------
-        coef : ndarray of shape (n_targets, n_features)
+        coef : array of shape (n_targets, n_features)
+            Of any array API namespace.
+        xp : namespace, default=None
+            The namespace of ``coef`` (found from ``coef`` when None).
 
         Returns
         -------
-        ndarray of shape (n_targets,)
+        array of shape (n_targets,)
+            In ``coef``'s namespace and device, at the highest float precision there.
         """
-        coef = np.asarray(coef, dtype=np.float64)
-        return self.l1 * np.abs(coef).sum(axis=1) + 0.5 * self.l2 * (coef * coef).sum(axis=1)
+        xp, _ = get_namespace(coef, xp=xp)
+        coef = xp.astype(coef, widest_float(xp, coef), copy=False)
+        return self.l1 * xp.sum(xp.abs(coef), axis=1) + 0.5 * self.l2 * xp.sum(coef * coef, axis=1)
 
-    def prox(self, coef, step):
+    def prox(self, coef, step, xp=None):
         """Proximal step of the L1 part (soft thresholding), in place.
 
         Parameters
         ----------
-        coef : ndarray
-            Coefficients after the gradient step; modified in place.
+        coef : array
+            Coefficients after the gradient step, of any array API namespace;
+            modified in place.
         step : float
             The step size used.
+        xp : namespace, default=None
+            The namespace of ``coef`` (found from ``coef`` when None).
         """
         if self.l1 > 0.0:
+            xp, _ = get_namespace(coef, xp=xp)
             threshold = step * self.l1
-            np.copyto(coef, np.sign(coef) * np.maximum(np.abs(coef) - threshold, 0.0))
+            coef[...] = xp.sign(coef) * _positive_part(xp.abs(coef) - threshold, xp)
 
 
 def top_eigenvalue(matvec, size):
@@ -209,12 +256,15 @@ def batch_lipschitz(loss, penalty, X, sample_weight, fit_intercept):
     ``L = curvature * lambda_max(Z^T S Z / sum(S)) + alpha * (1 - rho)`` with
     ``Z = [X, 1]`` (or ``X`` without intercept), so ``1 / L`` cannot diverge.
 
+    The products with X run in X's namespace and on its device; only the
+    vectors of the eigensolver travel to the host.
+
     Parameters
     ----------
     loss : Loss
     penalty : Penalty
-    X : ndarray or sparse matrix of shape (n_samples, n_features)
-    sample_weight : ndarray of shape (n_samples,)
+    X : array or sparse matrix of shape (n_samples, n_features)
+    sample_weight : array of shape (n_samples,)
     fit_intercept : bool
 
     Returns
@@ -222,14 +272,18 @@ def batch_lipschitz(loss, penalty, X, sample_weight, fit_intercept):
     float
     """
     d = X.shape[1]
-    s = np.asarray(sample_weight, dtype=np.float64) / np.sum(sample_weight)
+    xp, _, device = get_namespace_and_device(X, sample_weight)
+    float64 = _max_precision_float_dtype(xp, device)
+    s = xp.astype(sample_weight, float64) / xp.sum(sample_weight)
 
     def matvec(v):
-        v = np.asarray(v, dtype=np.float64).ravel()
-        z = X @ v[:d].astype(X.dtype, copy=False) + (v[d] if fit_intercept else 0.0)
+        v = xp.asarray(np.asarray(v, dtype=np.float64).ravel(), dtype=float64, device=device)
+        z = X @ xp.astype(v[:d], X.dtype, copy=False) + (v[d] if fit_intercept else 0.0)
         sz = s * z
-        out = np.asarray(X.T @ sz.astype(X.dtype, copy=False), dtype=np.float64).ravel()
-        return np.concatenate([out, [sz.sum()]]) if fit_intercept else out
+        out = xp.astype(X.T @ xp.astype(sz, X.dtype, copy=False), float64, copy=False)
+        if fit_intercept:
+            out = xp.concat([out, xp.reshape(xp.sum(sz), (1,))], axis=0)
+        return np.asarray(move_to(out, xp=np, device="cpu"), dtype=np.float64)
 
     lam = top_eigenvalue(matvec, d + int(fit_intercept))
     return loss.curvature * lam + penalty.l2
@@ -242,13 +296,15 @@ def gram_lipschitz(loss, penalty, gram):
     ----------
     loss : Loss
     penalty : Penalty
-    gram : ndarray of shape (m, m)
-        ``Z^T S Z / sum(S)``.
+    gram : array of shape (m, m)
+        ``Z^T S Z / sum(S)``, of any array API namespace (it is brought to
+        the host, where the eigensolver runs).
 
     Returns
     -------
     float
     """
+    gram = np.asarray(move_to(gram, xp=np, device="cpu"), dtype=np.float64)
     return loss.curvature * top_eigenvalue(lambda v: gram @ v, gram.shape[0]) + penalty.l2
 
 
@@ -281,8 +337,8 @@ def largest_row_scale(X, sample_weight, fit_intercept):
 
     Parameters
     ----------
-    X : ndarray or sparse matrix of shape (n_samples, n_features)
-    sample_weight : ndarray of shape (n_samples,)
+    X : array or sparse matrix of shape (n_samples, n_features)
+    sample_weight : array of shape (n_samples,)
     fit_intercept : bool
 
     Returns
@@ -290,12 +346,18 @@ def largest_row_scale(X, sample_weight, fit_intercept):
     float
         0 when there are no rows.
     """
-    if hasattr(X, "multiply"):
+    xp, _, device = get_namespace_and_device(X, sample_weight)
+    float64 = _max_precision_float_dtype(xp, device)
+    if sp.issparse(X):  # not hasattr(X, "multiply"): torch tensors have that method too
         sq_norms = np.asarray(X.multiply(X).sum(axis=1), dtype=np.float64).ravel()
-    else:
+    elif _is_numpy_namespace(xp):
         sq_norms = np.einsum("ij,ij->i", X, X, dtype=np.float64)
-    scaled = np.asarray(sample_weight, dtype=np.float64) * (sq_norms + float(fit_intercept))
-    return float(np.max(scaled, initial=0.0))
+    else:
+        sq_norms = xp.sum(xp.astype(X * X, float64), axis=1)
+    if X.shape[0] == 0:
+        return 0.0
+    scaled = xp.astype(sample_weight, float64, copy=False) * (sq_norms + float(fit_intercept))
+    return float(xp.max(scaled))
 
 
 def zero_model_loss(loss, Y, sample_weight, epsilon):
@@ -306,16 +368,17 @@ def zero_model_loss(loss, Y, sample_weight, epsilon):
     Parameters
     ----------
     loss : Loss
-    Y : ndarray of shape (n_samples, n_targets)
-    sample_weight : ndarray of shape (n_samples,)
+    Y : array of shape (n_samples, n_targets)
+    sample_weight : array of shape (n_samples,)
     epsilon : float
 
     Returns
     -------
     float
     """
-    s = np.asarray(sample_weight, dtype=np.float64)
-    return float(np.mean(zero_model_loss_sums(loss, Y, s, epsilon)) / s.sum())
+    xp, _, device = get_namespace_and_device(Y, sample_weight)
+    s = xp.astype(sample_weight, _max_precision_float_dtype(xp, device), copy=False)
+    return float(xp.mean(zero_model_loss_sums(loss, Y, s, epsilon)) / xp.sum(s))
 
 
 def zero_model_loss_sums(loss, Y, sample_weight, epsilon):
@@ -326,13 +389,16 @@ def zero_model_loss_sums(loss, Y, sample_weight, epsilon):
     Parameters
     ----------
     loss : Loss
-    Y : ndarray of shape (n_samples, n_targets)
-    sample_weight : ndarray of shape (n_samples,)
+    Y : array of shape (n_samples, n_targets)
+    sample_weight : array of shape (n_samples,)
     epsilon : float
 
     Returns
     -------
-    ndarray of shape (n_targets,)
+    array of shape (n_targets,)
+        In the namespace and on the device of Y, at the highest float precision there.
     """
-    values = loss.value(-np.asarray(Y, dtype=np.float64), epsilon)
-    return np.asarray(sample_weight, dtype=np.float64) @ values
+    xp, _, device = get_namespace_and_device(Y, sample_weight)
+    float64 = _max_precision_float_dtype(xp, device)
+    values = loss.value(-xp.astype(Y, float64, copy=False), epsilon, xp=xp)
+    return xp.astype(sample_weight, float64, copy=False) @ values

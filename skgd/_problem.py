@@ -13,12 +13,13 @@ class Problem:
 
     Parameters
     ----------
-    X : ndarray or CSR matrix of shape (n_samples, n_features)
-        Float32 or float64, C-ordered when dense.
-    Y : ndarray of shape (n_samples, n_targets)
-        Targets in X's dtype.
-    sample_weight : ndarray of shape (n_samples,)
-        Non-negative weights in X's dtype.
+    X : array or CSR matrix of shape (n_samples, n_features)
+        Float32 or float64, C-ordered when a NumPy array; dense arrays may be
+        of any array API namespace and device.
+    Y : array of shape (n_samples, n_targets)
+        Targets in X's dtype, namespace and device.
+    sample_weight : array of shape (n_samples,)
+        Non-negative weights in X's dtype, namespace and device.
     loss : Loss
     epsilon : float
     penalty : Penalty

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._array_api import _max_precision_float_dtype, get_namespace, get_namespace_and_device, widest_float
+
 #: Entries of X per row block when the sufficient statistics are accumulated,
 #: which bounds the float64 working copy.
 BLOCK_ELEMENTS = 1 << 19
@@ -25,18 +27,20 @@ class SufficientStatistics:
 
     Parameters
     ----------
-    gram : ndarray of shape (n_features, n_features)
+    gram : array of shape (n_features, n_features)
         ``X^T S X``.
-    cross : ndarray of shape (n_features, n_targets)
+    cross : array of shape (n_features, n_targets)
         ``X^T S Y``.
-    column_sums : ndarray of shape (n_features,)
+    column_sums : array of shape (n_features,)
         ``1^T S X``.
-    target_sums : ndarray of shape (n_targets,)
+    target_sums : array of shape (n_targets,)
         ``1^T S Y``.
-    target_squares : ndarray of shape (n_targets,)
+    target_squares : array of shape (n_targets,)
         ``sum_i s_i * y_ik**2`` for each target ``k``.
-    weight_sum : float
+    weight_sum : float or 0-d array
         ``sum_i s_i``.
+
+    All in the data's array namespace and on its device.
     """
 
     gram: np.ndarray
@@ -50,34 +54,40 @@ class SufficientStatistics:
     def of(cls, X, Y, sample_weight):
         """Accumulate the statistics of some rows in float64, in row blocks.
 
+        The products run in the data's array namespace and on its device (in
+        float32 where the device has no float64).
+
         Parameters
         ----------
-        X : ndarray or sparse matrix of shape (n_samples, n_features)
-        Y : ndarray of shape (n_samples, n_targets)
-        sample_weight : ndarray of shape (n_samples,)
+        X : array or sparse matrix of shape (n_samples, n_features)
+        Y : array of shape (n_samples, n_targets)
+        sample_weight : array of shape (n_samples,)
 
         Returns
         -------
         SufficientStatistics
         """
-        s = np.asarray(sample_weight, dtype=np.float64)
+        xp, _, device = get_namespace_and_device(X, Y, sample_weight)
+        float64 = _max_precision_float_dtype(xp, device)
+        s = xp.astype(sample_weight, float64, copy=False)
         n, d = X.shape
-        gram = np.zeros((d, d))
-        cross = np.zeros((d, Y.shape[1]))
-        column_sums = np.zeros(d)
+        gram = xp.zeros((d, d), dtype=float64, device=device)
+        cross = xp.zeros((d, Y.shape[1]), dtype=float64, device=device)
+        column_sums = xp.zeros(d, dtype=float64, device=device)
         rows = max(1, BLOCK_ELEMENTS // max(d, 1))
         for start in range(0, n, rows):
-            block = X[start : start + rows]
+            stop = min(start + rows, n)
+            block = X[start:stop, :]
             block = block.toarray() if hasattr(block, "toarray") else block
-            block = block.astype(np.float64, copy=False)
-            sb = s[start : start + rows]
-            root = block * np.sqrt(sb)[:, None]
+            block = xp.astype(block, float64, copy=False)
+            sb = s[start:stop]
+            root = block * xp.sqrt(sb)[:, None]
             gram += root.T @ root
-            yb = Y[start : start + rows].astype(np.float64, copy=False)
+            yb = xp.astype(Y[start:stop, :], float64, copy=False)
             cross += block.T @ (sb[:, None] * yb)
             column_sums += sb @ block
-        Y64 = Y.astype(np.float64, copy=False)
-        return cls(gram, cross, column_sums, s @ Y64, s @ (Y64 * Y64), s.sum())
+        Y64 = xp.astype(Y, float64, copy=False)
+        return cls(gram, cross, column_sums, s @ Y64, s @ (Y64 * Y64), xp.sum(s))
 
     def __add__(self, other):
         return SufficientStatistics(
@@ -100,50 +110,55 @@ class SufficientStatistics:
 
         Returns
         -------
-        ndarray of shape (n_features + fit_intercept, n_features + fit_intercept)
+        array of shape (n_features + fit_intercept, n_features + fit_intercept)
         """
         gram = self.gram / self.weight_sum
         if not fit_intercept:
             return gram
-        d = gram.shape[0]
-        augmented = np.empty((d + 1, d + 1))
-        augmented[:d, :d] = gram
-        augmented[:d, d] = augmented[d, :d] = self.column_sums / self.weight_sum
-        augmented[d, d] = 1.0
-        return augmented
+        xp, _, device = get_namespace_and_device(gram)
+        column = self.column_sums / self.weight_sum
+        corner = xp.ones(1, dtype=gram.dtype, device=device)
+        top = xp.concat([gram, column[:, None]], axis=1)
+        return xp.concat([top, xp.concat([column, corner], axis=0)[None, :]], axis=0)
 
 
-def loss_gradient_sums(loss, epsilon, X, Y, sample_weight, coef, intercept):
+def loss_gradient_sums(loss, epsilon, X, Y, sample_weight, coef, intercept, xp=None):
     """Weighted sums of the loss and of its gradient over some rows.
 
-    Residuals are formed in X's dtype; the gradient sums are returned in float64.
+    Residuals are formed in X's dtype, in X's array namespace and on its
+    device; the gradient sums are returned in float64 (the device's highest
+    float precision).
 
     Parameters
     ----------
     loss : Loss
     epsilon : float
-    X : ndarray or sparse matrix of shape (n_samples, n_features)
-    Y : ndarray of shape (n_samples, n_targets)
-    sample_weight : ndarray of shape (n_samples,)
-    coef : ndarray of shape (n_targets, n_features)
-    intercept : ndarray of shape (n_targets,)
+    X : array or sparse matrix of shape (n_samples, n_features)
+    Y : array of shape (n_samples, n_targets)
+    sample_weight : array of shape (n_samples,)
+    coef : array of shape (n_targets, n_features)
+    intercept : array of shape (n_targets,)
+    xp : namespace, default=None
+        The namespace of the arrays (found from them when None).
 
     Returns
     -------
-    loss_sums : ndarray of shape (n_targets,)
+    loss_sums : array of shape (n_targets,)
         ``sum_i s_i * l(r_ik)``.
-    grad_coef : ndarray of shape (n_targets, n_features)
+    grad_coef : array of shape (n_targets, n_features)
         ``sum_i s_i * l'(r_ik) * x_i``.
-    grad_intercept : ndarray of shape (n_targets,)
+    grad_intercept : array of shape (n_targets,)
         ``sum_i s_i * l'(r_ik)``.
     """
+    xp, _ = get_namespace(X, Y, sample_weight, xp=xp)
+    float64 = widest_float(xp, Y)
     s = sample_weight
-    residual = np.asarray(X @ coef.T.astype(X.dtype, copy=False))
-    residual += intercept.astype(X.dtype, copy=False)
+    residual = X @ xp.astype(coef, X.dtype, copy=False).T
+    residual += xp.astype(intercept, X.dtype, copy=False)
     residual -= Y
-    loss_sums = s @ loss.value(residual, epsilon)
-    weighted = loss.derivative(residual, epsilon)
+    loss_sums = s @ loss.value(residual, epsilon, xp=xp)
+    weighted = loss.derivative(residual, epsilon, xp=xp)
     weighted *= s[:, None]
-    grad_coef = np.asarray(X.T @ weighted, dtype=np.float64).T
-    grad_intercept = weighted.sum(axis=0, dtype=np.float64)
+    grad_coef = xp.astype(X.T @ weighted, float64, copy=False).T
+    grad_intercept = xp.sum(weighted, axis=0, dtype=float64)
     return loss_sums, grad_coef, grad_intercept

@@ -12,11 +12,21 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
+from ._array_api import (
+    ARRAY_API_SUPPORT,
+    _max_precision_float_dtype,
+    check_same_namespace,
+    get_namespace,
+    get_namespace_and_device,
+    move_to,
+    to_numpy,
+)
 from ._batch import choose_batch_path
 from ._callbacks import CallbackSupportMixin, TrainingTasks, with_callbacks
 from ._objective import LOSSES, Penalty, zero_model_loss
 from ._problem import Problem
-from ._sgd import SGDPath
+from ._schedules import automatic_step
+from ._sgd_namespace import sgd_path
 from ._state import TrainingState, independent_rng, linear_predict
 from ._training import Controls, run_epochs
 
@@ -25,6 +35,15 @@ def _is_dask_array(X):
     """Whether X is a dask array, found without importing dask."""
     array = sys.modules.get("dask.array")
     return array is not None and isinstance(X, array.Array)
+
+
+def _training_namespace(X):
+    """The array namespace and device a fit on X keeps its state in.
+
+    X's own; NumPy's for a dask array, whose blocks are NumPy arrays.
+    """
+    xp, _, device = get_namespace_and_device(np.empty(0) if _is_dask_array(X) else X)
+    return xp, device
 
 
 def _all_or_nothing(method):
@@ -152,6 +171,14 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
 
     Notes
     -----
+    With ``sklearn.set_config(array_api_dispatch=True)`` (scikit-learn >= 1.9,
+    ``SCIPY_ARRAY_API=1``), X of any array API namespace (PyTorch, CuPy,
+    array-api-strict...) is fitted in that namespace and on its device, and
+    ``coef_``, ``intercept_`` and predictions come back there; y and
+    ``sample_weight`` follow X. The batch solver and mini-batch sgd compute
+    on the device; per-sample sgd (``batch_size=1``) runs the compiled loop
+    on a host copy of the data and returns the model to the device.
+
     With scikit-learn >= 1.9 the estimator takes scikit-learn's callbacks
     (``set_callbacks``, from the experimental ``sklearn.callback``): each
     ``fit`` or ``partial_fit`` call is a task and each epoch one of its
@@ -261,6 +288,7 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         tags.target_tags.multi_output = True
+        tags.array_api_support = ARRAY_API_SUPPORT
         return tags
 
     # ------------------------------------------------------------------ data
@@ -275,6 +303,8 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
 
             validate_data(self, X, y, reset=reset, skip_check_array=True)
             return check_training_data(X, y, sample_weight)
+        xp, _, device = get_namespace_and_device(X)
+        y, sample_weight = move_to(y, sample_weight, xp=xp, device=device)
         X, y = validate_data(
             self,
             X,
@@ -282,17 +312,19 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
             reset=reset,
             accept_sparse=["csr", "csc"],
             accept_large_sparse=False,
-            dtype=[np.float64, np.float32],
+            dtype=[xp.float64, xp.float32],
             order="C",
             multi_output=True,
             y_numeric=True,
         )
         if hasattr(X, "tocsr"):
             X = X.tocsr()
-        Y = np.asarray(y, dtype=X.dtype)
+        Y = xp.astype(y, X.dtype, copy=False)
         one_d = Y.ndim == 1
-        Y = Y.reshape(Y.shape[0], -1)
+        Y = xp.reshape(Y, (Y.shape[0], -1))
         sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype, ensure_non_negative=True)
+        if not bool(xp.any(sample_weight)):  # scikit-learn < 1.8 lets all-zero weights through
+            raise ValueError("Sample weights must contain at least one non-zero number.")
         return X, Y, sample_weight, one_d
 
     def _check_settings(self):
@@ -338,7 +370,7 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
             path, reference_loss = make_path(problem, self.solver)
         else:
             if self.solver == "sgd":
-                path = SGDPath(problem)
+                path = sgd_path(problem)
             else:
                 path = choose_batch_path(problem.loss, X, self.max_iter, one_epoch)(problem)
             reference_loss = zero_model_loss(problem.loss, Y, sample_weight, problem.epsilon)
@@ -348,9 +380,7 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
             l1=self.solver == "sgd" and problem.penalty.l1 > 0,
         )
         if self.learning_rate == "auto":
-            auto = 1.0 / path.lipschitz()
-            if self.solver == "sgd":
-                auto *= 1.0 - problem.momentum
+            auto = automatic_step(path.lipschitz(), problem.momentum if self.solver == "sgd" else 0.0)
             state.eta0 = auto if state.eta0 is None or not one_epoch else min(state.eta0, auto)
         else:
             state.eta0 = float(self.learning_rate)
@@ -394,9 +424,11 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
             coef, intercept = state.best_model
         else:
             coef, intercept = state.model()
-        coef = np.asarray(coef, dtype=dtype)
-        intercept = np.asarray(intercept, dtype=dtype)
-        return (coef[0].copy() if one_d else coef.copy()), (intercept[0] if one_d else intercept.copy())
+        xp, _ = get_namespace(coef, intercept)
+        coef = xp.astype(coef, dtype, copy=False)
+        intercept = xp.astype(intercept, dtype, copy=False)
+        coef = xp.asarray(coef[0, :] if one_d else coef, copy=True)
+        return coef, (intercept[0] if one_d else xp.asarray(intercept, copy=True))
 
     def _commit(self, state, one_d, dtype):
         self._state = state
@@ -443,9 +475,17 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
             intercept_init = self.intercept_ if intercept_init is None else intercept_init
         coef_init = self._check_init(coef_init, (n_targets, n_features), "coef_init")
         intercept_init = self._check_init(intercept_init, (n_targets,), "intercept_init")
-        dtype = X.dtype if self.solver == "sgd" else np.float64
+        xp, device = _training_namespace(X)
+        dtype = X.dtype if self.solver == "sgd" else _max_precision_float_dtype(xp, device)
         state = TrainingState.fresh(
-            n_targets, n_features, dtype, independent_rng(self.random_state), coef_init, intercept_init
+            n_targets,
+            n_features,
+            dtype,
+            independent_rng(self.random_state),
+            coef_init,
+            intercept_init,
+            xp=xp,
+            device=device,
         )
         return self._train(X, Y, sample_weight, state, one_epoch=False, one_d=one_d)
 
@@ -453,7 +493,7 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
     def _check_init(value, shape, name):
         if value is None:
             return None
-        array = np.asarray(value, dtype=np.float64)
+        array = np.asarray(to_numpy(value), dtype=np.float64)
         if array.size != int(np.prod(shape)):
             raise ValueError(f"{name} has shape {array.shape}; expected {shape} (or its 1-D form).")
         if not np.all(np.isfinite(array)):
@@ -489,14 +529,17 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         self._check_settings()
         first = not hasattr(self, "_state")
         X, Y, sample_weight, one_d = self._validate_training_data(X, y, sample_weight, reset=first)
+        xp, device = _training_namespace(X)
+        dtype = X.dtype if self.solver == "sgd" else _max_precision_float_dtype(xp, device)
         if first:
-            dtype = X.dtype if self.solver == "sgd" else np.float64
-            state = TrainingState.fresh(Y.shape[1], X.shape[1], dtype, independent_rng(self.random_state))
+            state = TrainingState.fresh(
+                Y.shape[1], X.shape[1], dtype, independent_rng(self.random_state), xp=xp, device=device
+            )
         else:
-            state = self._state.copy()
+            state = self._state.copy().to(xp, device)
             if Y.shape[1] != state.coef.shape[0]:
                 raise ValueError(f"y has {Y.shape[1]} target(s); this model was trained on {state.coef.shape[0]}.")
-            state.set_dtype(X.dtype if self.solver == "sgd" else np.float64)
+            state.set_dtype(dtype)
         return self._train(X, Y, sample_weight, state, one_epoch=True, one_d=one_d)
 
     def predict(self, X):
@@ -505,19 +548,25 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         Parameters
         ----------
         X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
+            With array API dispatch, an array of the namespace and device the
+            model was fitted in.
 
         Returns
         -------
-        ndarray or dask array of shape (n_samples,) or (n_samples, n_targets)
-            In the floating dtype of X; lazy (a dask array) for a dask X.
+        array or dask array of shape (n_samples,) or (n_samples, n_targets)
+            In the floating dtype of X, its array namespace and device; lazy
+            (a dask array) for a dask X.
         """
         check_is_fitted(self)
-        coef = np.atleast_2d(self.coef_)
+        one_d = self.coef_.ndim == 1
         if _is_dask_array(X):
             from ._dask import predict
 
             validate_data(self, X, reset=False, skip_check_array=True)
-            return predict(X, coef, np.atleast_1d(self.intercept_), one_d=np.ndim(self.coef_) == 1)
-        X = validate_data(self, X, reset=False, accept_sparse=["csr", "csc"], dtype=[np.float64, np.float32])
-        prediction = linear_predict(X, coef, np.atleast_1d(self.intercept_))
-        return prediction.ravel() if np.ndim(self.coef_) == 1 else prediction
+            return predict(X, np.atleast_2d(self.coef_), np.atleast_1d(self.intercept_), one_d=one_d)
+        check_same_namespace(X, self, attribute="coef_", method="predict")
+        xp, _ = get_namespace(X)
+        X = validate_data(self, X, reset=False, accept_sparse=["csr", "csc"], dtype=[xp.float64, xp.float32])
+        coef = xp.reshape(self.coef_, (-1, X.shape[1]))
+        prediction = linear_predict(X, coef, xp.reshape(xp.asarray(self.intercept_), (-1,)))
+        return xp.reshape(prediction, (-1,)) if one_d else prediction

@@ -6,7 +6,11 @@
 - ``adaptive``: ``eta`` is kept until ``n_iter_no_change`` epochs fail to
   improve by ``tol``; then it is divided by 5. Training stops once it falls
   under ``1e-6`` of where it started.
+
+``learning_rate="auto"`` starts any of them at ``automatic_step``.
 """
+
+import math
 
 #: Codes of the per-update schedules in the compiled loop (adaptive changes
 #: eta between epochs only, so inside an epoch it is constant).
@@ -58,3 +62,28 @@ def adaptive_reduce(eta_factor):
     """
     new_factor = eta_factor / ADAPTIVE_DIVISOR
     return new_factor, new_factor < ADAPTIVE_MIN_RATIO
+
+
+def automatic_step(lipschitz, momentum=0.0):
+    """The step of ``learning_rate="auto"``: ``(1 - momentum) / L``.
+
+    ``L`` bounds the curvature of the smooth part of J (for SGD, of any one
+    sample's), so ``1 / L`` cannot overshoot. SGD passes its momentum: its
+    noisy heavy-ball steps add up to ``eta / (1 - momentum)``, which is held
+    to ``1 / L``; batch passes none (heavy-ball and Nesterov steps of ``1 / L``
+    are stable on a quadratic).
+
+    Parameters
+    ----------
+    lipschitz : float
+        The Lipschitz constant ``L`` (``path.lipschitz()``).
+    momentum : float, default=0.0
+
+    Returns
+    -------
+    float
+        The step; 1 where ``L`` is 0 (X all zero and nothing else smooth:
+        every step is as safe) or so small that ``1 / L`` overflows.
+    """
+    step = (1.0 - momentum) / lipschitz if lipschitz > 0.0 else math.inf
+    return step if math.isfinite(step) else 1.0

@@ -10,6 +10,7 @@ per-sample SGD, and integer weights act as repeated rows in expectation.
 
 import numpy as np
 
+from ._array_api import get_namespace
 from ._objective import sample_lipschitz
 from ._schedules import SCHEDULE_CODES
 from ._sgd_fast import sgd_epoch
@@ -29,6 +30,7 @@ class SGDPath:
 
     def __init__(self, problem):
         self.problem = problem
+        self.xp, _ = get_namespace(problem.X)
         self.n_samples = problem.X.shape[0]
         s = np.asarray(problem.sample_weight, dtype=np.float64)
         self.rows = LoopRows(problem.X, problem.Y, s, s.mean())
@@ -63,7 +65,7 @@ class SGDPath:
         p = self.problem
         order = state.rng.permutation(self.n_samples) if p.shuffle else np.arange(self.n_samples)
         total = sgd_pass(p, state, self.rows, order, eta)
-        return pass_loss(p, state, total, self.n_samples)
+        return pass_loss(p, state, total, self.n_samples, xp=self.xp)
 
 
 class LoopRows:
@@ -163,7 +165,7 @@ def sgd_pass(problem, state, rows, order, eta):
     return total
 
 
-def pass_loss(problem, state, total, n_samples):
+def pass_loss(problem, state, total, n_samples, xp=None):
     """The epoch's loss from its summed per-row losses.
 
     Parameters
@@ -175,6 +177,8 @@ def pass_loss(problem, state, total, n_samples):
         Sum returned by ``sgd_pass`` over the whole pass.
     n_samples : int
         Rows in the pass.
+    xp : namespace, default=None
+        The state's array namespace (found from it when None).
 
     Returns
     -------
@@ -182,4 +186,5 @@ def pass_loss(problem, state, total, n_samples):
         The weighted mean loss, averaged over targets, plus the penalty.
     """
     losses = total / (n_samples * state.coef.shape[0])
-    return float(losses + np.mean(problem.penalty.value(state.coef)))
+    xp, _ = get_namespace(state.coef, xp=xp)
+    return float(losses + float(xp.mean(problem.penalty.value(state.coef, xp=xp))))

@@ -141,24 +141,41 @@ cdef inline void _row_axpy(const floating *data, const int *ind, int nnz,
             w[ind[k]] += a * data[k]
 
 
+cdef inline double _l1_truncate(floating *w, int j, double wscale, double *q,
+                                double u) noexcept nogil:
+    # Cumulative (truncated) L1 penalty of Tsuruoka et al. on coefficient j,
+    # as scikit-learn's l1penalty; returns the change made to w[j].
+    cdef double z = w[j]
+    if wscale * z > 0.0:
+        w[j] = max(0.0, w[j] - (u + q[j]) / wscale)
+    elif wscale * z < 0.0:
+        w[j] = min(0.0, w[j] + (u - q[j]) / wscale)
+    q[j] += wscale * (w[j] - z)
+    return w[j] - z
+
+
 cdef inline void _l1_row(floating *w, double wscale, double *q, const int *ind,
                          int nnz, double u, double *w_avg, double avg_a) noexcept nogil:
-    # Cumulative (truncated) L1 penalty of Tsuruoka et al., as scikit-learn's
-    # l1penalty, over the features of one row (all features when ind is NULL).
-    # What it takes off w is taken off the lazy average's w_avg too, so the
-    # average stays that of the iterates after the penalty.
+    # The cumulative L1 penalty over the features of one row (all features
+    # when ind is NULL). While the lazy average holds a share of w (avg_a),
+    # what the penalty takes off w is taken off w_avg too, so the average
+    # stays that of the iterates after the penalty.
     cdef int k, j
-    cdef double z
-    for k in range(nnz):
-        j = k if ind == NULL else ind[k]
-        z = w[j]
-        if wscale * z > 0.0:
-            w[j] = max(0.0, w[j] - (u + q[j]) / wscale)
-        elif wscale * z < 0.0:
-            w[j] = min(0.0, w[j] + (u - q[j]) / wscale)
-        q[j] += wscale * (w[j] - z)
-        if avg_a != 0.0:
-            w_avg[j] -= avg_a * (w[j] - z)
+    if avg_a == 0.0:
+        for k in range(nnz):
+            _l1_truncate(w, k if ind == NULL else ind[k], wscale, q, u)
+    else:
+        for k in range(nnz):
+            j = k if ind == NULL else ind[k]
+            w_avg[j] -= avg_a * _l1_truncate(w, j, wscale, q, u)
+
+
+cdef inline double _momentum_update(floating *velocity, int j, double grad, double momentum,
+                                    double eta, bint nesterov) noexcept nogil:
+    # Heavy-ball (or Nesterov's) step of coefficient j, as MLPRegressor's SGD
+    # optimizer: updates its velocity and returns the change to make to w[j].
+    velocity[j] = momentum * velocity[j] - eta * grad
+    return momentum * velocity[j] - eta * grad if nesterov else velocity[j]
 
 
 cdef inline void _fold_average(floating *w, int n_features, double *w_avg,
@@ -266,11 +283,13 @@ cdef double _epoch(
                 else:
                     _row_axpy_d(data + indptr[i], indices + indptr[i],
                                 indptr[i + 1] - indptr[i], dl[jj - start], g)
-            for j in range(n_features):
-                velocity[j] = momentum * velocity[j] - eta * g[j]
-                upd = momentum * velocity[j] - eta * g[j] if nesterov else velocity[j]
-                w[j] += upd
-                if avg_a != 0.0:
+            if avg_a == 0.0:
+                for j in range(n_features):
+                    w[j] += _momentum_update(velocity, j, g[j], momentum, eta, nesterov)
+            else:
+                for j in range(n_features):
+                    upd = _momentum_update(velocity, j, g[j], momentum, eta, nesterov)
+                    w[j] += upd
                     w_avg[j] -= avg_a * upd
             if fit_intercept:
                 scal[S_VELOCITY_B] = momentum * scal[S_VELOCITY_B] - eta * gb

@@ -4,14 +4,31 @@ Solvers update a state in place; the estimator trains on a copy and keeps it
 only when the whole call succeeds, so a failed ``fit`` or ``partial_fit``
 leaves the estimator exactly as it was. Pickling an estimator pickles its state,
 so a resumed ``partial_fit`` continues bit for bit.
+
+The arrays live in the training data's array namespace and on its device
+(NumPy for NumPy, sparse and dask input); ``to`` moves them.
 """
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils.extmath import safe_sparse_dot
+
+from ._array_api import _max_precision_float_dtype, get_namespace, get_namespace_and_device, move_to
+
+#: The fields of a TrainingState that hold arrays (``best_model`` holds a pair).
+ARRAY_FIELDS = (
+    "coef",
+    "intercept",
+    "velocity",
+    "velocity_intercept",
+    "coef_average",
+    "intercept_average",
+    "l1_applied",
+    "l1_total",
+)
 
 
 @dataclass
@@ -48,30 +65,35 @@ class TrainingState:
     best_model: tuple = None
 
     @classmethod
-    def fresh(cls, n_targets, n_features, dtype, rng, coef_init=None, intercept_init=None):
+    def fresh(cls, n_targets, n_features, dtype, rng, coef_init=None, intercept_init=None, *, xp, device):
         """A state at the starting point.
 
         Parameters
         ----------
         n_targets, n_features : int
-        dtype : numpy dtype
+        dtype : dtype of ``xp``
             dtype of the iterate.
         rng : numpy.random.RandomState
-        coef_init : array-like of shape (n_targets, n_features), default=None
-            Starting coefficients (zeros if None).
-        intercept_init : array-like of shape (n_targets,), default=None
+        coef_init : ndarray of shape (n_targets, n_features), default=None
+            Starting coefficients (zeros if None); copied.
+        intercept_init : ndarray of shape (n_targets,), default=None
             Starting intercepts (zeros if None).
+        xp : array namespace
+            The namespace the arrays are made in: the training data's.
+        device : device of ``xp``
+            The device they are made on.
 
         Returns
         -------
         TrainingState
         """
-        coef = np.zeros((n_targets, n_features), dtype=dtype)
+        float64 = _max_precision_float_dtype(xp, device)
+        coef = xp.zeros((n_targets, n_features), dtype=dtype, device=device)
         if coef_init is not None:
-            coef[...] = coef_init
-        intercept = np.zeros(n_targets, dtype=np.float64)
+            coef = xp.asarray(coef_init, dtype=dtype, device=device, copy=True)
+        intercept = xp.zeros(n_targets, dtype=float64, device=device)
         if intercept_init is not None:
-            intercept[...] = intercept_init
+            intercept = xp.asarray(intercept_init, dtype=float64, device=device, copy=True)
         return cls(coef=coef, intercept=intercept, rng=rng)
 
     def ensure_buffers(self, *, momentum, averaging, l1):
@@ -84,29 +106,52 @@ class TrainingState:
             are in use.
         """
         shape = self.coef.shape
+        xp, _, device = get_namespace_and_device(self.coef)
+        float64 = _max_precision_float_dtype(xp, device)
         if momentum and self.velocity is None:
-            self.velocity = np.zeros(shape, dtype=self.coef.dtype)
-            self.velocity_intercept = np.zeros(shape[0])
+            self.velocity = xp.zeros(shape, dtype=self.coef.dtype, device=device)
+            self.velocity_intercept = xp.zeros(shape[0], dtype=float64, device=device)
         if averaging and self.coef_average is None:
             # float64 whatever the iterate's dtype: the compiled loop's lazy
             # average accumulates in it.
-            self.coef_average = np.zeros(shape)
-            self.intercept_average = np.zeros(shape[0])
+            self.coef_average = xp.zeros(shape, dtype=float64, device=device)
+            self.intercept_average = xp.zeros(shape[0], dtype=float64, device=device)
         if l1 and self.l1_applied is None:
-            self.l1_applied = np.zeros(shape)
-            self.l1_total = np.zeros(shape[0])
+            self.l1_applied = xp.zeros(shape, dtype=float64, device=device)
+            self.l1_total = xp.zeros(shape[0], dtype=float64, device=device)
 
     def set_dtype(self, dtype):
         """Hold the iterate and its buffers in ``dtype`` (when the solver changes).
 
         Parameters
         ----------
-        dtype : numpy dtype
+        dtype : dtype of the state's namespace
         """
         for name in ("coef", "velocity"):
             value = getattr(self, name)
             if value is not None:
-                setattr(self, name, value.astype(dtype, copy=False))
+                xp, _ = get_namespace(value)
+                setattr(self, name, xp.astype(value, dtype, copy=False))
+
+    def to(self, xp, device):
+        """This state with its arrays in the namespace ``xp``, on ``device``.
+
+        Arrays already there are kept as they are (float64 ones become float32
+        on a device without float64).
+
+        Parameters
+        ----------
+        xp : array namespace
+        device : device of ``xp``
+
+        Returns
+        -------
+        TrainingState
+            A shallow copy: it shares the random generator and the lists.
+        """
+        moved = move_to(*(getattr(self, name) for name in ARRAY_FIELDS), xp=xp, device=device)
+        best_model = None if self.best_model is None else move_to(*self.best_model, xp=xp, device=device)
+        return replace(self, best_model=best_model, **dict(zip(ARRAY_FIELDS, moved)))
 
     def copy(self):
         """An independent copy (arrays and random state included).
@@ -152,13 +197,17 @@ def linear_predict(X, coef, intercept):
 
     Parameters
     ----------
-    X : ndarray or sparse matrix of shape (n_samples, n_features)
-    coef : ndarray of shape (n_targets, n_features)
-    intercept : ndarray of shape (n_targets,)
+    X : array or sparse matrix of shape (n_samples, n_features)
+    coef : array of shape (n_targets, n_features)
+        In X's array namespace and on its device.
+    intercept : array of shape (n_targets,)
+        Likewise.
 
     Returns
     -------
-    ndarray of shape (n_samples, n_targets)
+    array of shape (n_samples, n_targets)
+        In X's namespace, on its device.
     """
-    coef = np.asarray(coef, dtype=X.dtype)
-    return np.asarray(safe_sparse_dot(X, coef.T)) + np.asarray(intercept, dtype=X.dtype)
+    xp, _ = get_namespace(X, coef, intercept)
+    coef = xp.astype(coef, X.dtype, copy=False)
+    return xp.asarray(safe_sparse_dot(X, coef.T)) + xp.astype(intercept, X.dtype, copy=False)

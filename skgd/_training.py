@@ -5,12 +5,14 @@ how many, keeps ``loss_curve_``, applies the adaptive schedule, tracks the
 validation score for early stopping and refuses to continue past a divergence.
 """
 
+import math
 import time
 from dataclasses import dataclass
 
 import numpy as np
 from sklearn.metrics import r2_score
 
+from ._array_api import get_namespace
 from ._schedules import adaptive_reduce
 from ._state import linear_predict
 
@@ -73,8 +75,10 @@ def validation_score(validation, coef, intercept):
     return float(r2_score(Y_val, linear_predict(X_val, coef, intercept), sample_weight=s_val))
 
 
-def _check_diverged(loss, state, eta, reference):
-    finite = np.isfinite(loss) and np.all(np.isfinite(state.coef)) and np.all(np.isfinite(state.intercept))
+def _check_diverged(loss, state, eta, reference, xp):
+    finite = (
+        math.isfinite(loss) and bool(xp.all(xp.isfinite(state.coef))) and bool(xp.all(xp.isfinite(state.intercept)))
+    )
     if finite and loss <= EXPLOSION_FACTOR * max(reference, 1e-300):
         return
     raise DivergenceError(
@@ -85,16 +89,22 @@ def _check_diverged(loss, state, eta, reference):
     )
 
 
+def _norm(a):
+    """Euclidean norm of all of ``a``'s entries, as a float (any array namespace)."""
+    xp, _ = get_namespace(a)
+    return float(xp.sqrt(xp.sum(a * a)))
+
+
 def _report(state, loss, eta, elapsed, score, update_norm, verbose):
     coef = state.coef
     line = f"Epoch {state.n_iter - 1}: loss={loss!r}"
-    if coef.size == 1:
-        line += f", w={float(coef.ravel()[0])!r}"
+    if math.prod(coef.shape) == 1:
+        line += f", w={float(coef[0, 0])!r}"
     line += f", step={eta:.6g}, time={elapsed:.3f}s"
     if verbose > 1:
         if score is not None:
             line += f", validation R2={score:.6f}"
-        line += f", |w|={float(np.linalg.norm(coef)):.6g}, |update|={update_norm:.6g}, t={state.t}"
+        line += f", |w|={_norm(coef):.6g}, |update|={update_norm:.6g}, t={state.t}"
     print(line)
 
 
@@ -125,15 +135,16 @@ def run_epochs(path, state, controls, callbacks=None):
         left mid-way and must be discarded.
     """
     reference = controls.reference_loss
+    xp, _ = get_namespace(state.coef)
     for _ in range(controls.max_iter):
         if callbacks is not None:
             callbacks.begin_epoch()
         eta = state.eta0 * state.eta_factor
         started = time.perf_counter()
-        before = state.coef.copy() if controls.verbose > 1 else None
+        before = xp.asarray(state.coef, copy=True) if controls.verbose > 1 else None
         with np.errstate(over="ignore", invalid="ignore"):
             loss = path.epoch(state, eta)
-        _check_diverged(loss, state, eta, reference)
+        _check_diverged(loss, state, eta, reference, xp)
         if not state.loss_curve:
             reference = max(reference, loss)
         state.loss_curve.append(loss)
@@ -146,10 +157,10 @@ def run_epochs(path, state, controls, callbacks=None):
         else:
             metric = loss
         if controls.verbose:
-            update_norm = float(np.linalg.norm(state.coef - before)) if before is not None else None
+            update_norm = _norm(state.coef - before) if before is not None else None
             _report(state, loss, eta, time.perf_counter() - started, score, update_norm, controls.verbose)
         if controls.validation is not None and metric < state.best_metric:
-            state.best_model = tuple(a.copy() for a in state.model())
+            state.best_model = tuple(xp.asarray(a, copy=True) for a in state.model())
         if callbacks is not None and callbacks.end_epoch(state):
             return True
         if controls.tol is None:

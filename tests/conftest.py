@@ -1,6 +1,12 @@
-"""Shared fixtures."""
+"""Shared fixtures, and scipy's array API support for the array API tests."""
 
-import pytest
+import os
+
+# scikit-learn's array API dispatch needs scipy's own support, read when scipy
+# is first imported: switch it on before anything imports scipy.
+os.environ.setdefault("SCIPY_ARRAY_API", "1")
+
+import pytest  # noqa: E402
 
 from _helpers import NOTE_X, NOTE_Y
 

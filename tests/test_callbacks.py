@@ -174,7 +174,7 @@ def test_progress_bar_shows_the_fit(solver, capsys):
     assert "GradientDescentRegressor - fit" in out and "100%" in out
 
 
-def test_without_sklearn_callback_skgd_trains_and_offers_no_callbacks():
+def test_without_sklearn_callback_skgd_trains_and_offers_no_callbacks(tmp_path):
     """scikit-learn < 1.9 has no sklearn.callback: simulated by hiding it from skgd's modules."""
     code = textwrap.dedent(
         """
@@ -198,7 +198,7 @@ def test_without_sklearn_callback_skgd_trains_and_offers_no_callbacks():
         print(reg.coef_.tolist())
         """
     )
-    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd=tmp_path).stdout
     X = np.arange(20.0).reshape(10, 2)
     reg = GradientDescentRegressor(solver="sgd", max_iter=5, tol=None, random_state=0).fit(X, X @ [1.0, -2.0] + 0.5)
     assert out.strip() == str(reg.partial_fit(X, X @ [1.0, -2.0] + 0.5).coef_.tolist())

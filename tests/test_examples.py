@@ -87,6 +87,27 @@ def test_penalties_example_finds_lassos_zeros(tmp_path, capsys):
     assert (tmp_path / "penalties.png").stat().st_size > 10_000
 
 
+def test_torch_example_fits_tensors_where_they_are(tmp_path, capsys):
+    from skgd._array_api import ARRAY_API_SUPPORT
+
+    if not ARRAY_API_SUPPORT:
+        pytest.skip("array API input needs scikit-learn >= 1.9")
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("matplotlib")
+    run_example("torch_tensors.py", tmp_path, "--n-samples", "3000", "--n-features", "8", "--epochs", "40")
+    out = capsys.readouterr().out
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    fits = _rows(out, r"^(\S.+?)\s+coef_: Tensor torch\.float32 on (\S+); predict: Tensor on (\S+); R2 = (\S+); "
+                      r"max \|coef - w\| = (\S+); max \|coef - NumPy fit\| = (\S+)$")
+    assert len(fits) == 3
+    for _, coef_device, prediction_device, r2, error, gap in fits:
+        assert coef_device.startswith(device) and prediction_device.startswith(device)
+        assert float(r2) > 0.99 and float(error) < 0.01 and float(gap) < 1e-4
+    ratios = _rows(out, r"^(\S.+?)\s+\S+s\s+\S+s\s+(\S+)x$")
+    assert [name for name, _ in ratios] == [name for name, *_ in fits] and all(float(r) > 0 for _, r in ratios)
+    assert (tmp_path / "torch_tensors.png").stat().st_size > 10_000
+
+
 def test_readme_shows_figures_the_examples_write():
     readme = (EXAMPLES.parent / "README.md").read_text()
     shown = re.findall(r"\]\((examples/figures/[\w.]+\.png)\)", readme)

@@ -115,6 +115,6 @@ def test_estimator_without_a_loss_curve_is_refused():
         LossCurveDisplay.from_estimator(LinearRegression().fit(X, y))
 
 
-def test_importing_skgd_does_not_import_matplotlib():
+def test_importing_skgd_does_not_import_matplotlib(tmp_path):
     code = "import sys, skgd; assert 'matplotlib' not in sys.modules"
-    subprocess.run([sys.executable, "-c", code], check=True)
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=tmp_path)

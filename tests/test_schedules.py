@@ -9,7 +9,14 @@ from sklearn.linear_model import SGDRegressor
 
 from skgd import GradientDescentRegressor
 from skgd._objective import LOSSES
-from skgd._schedules import ADAPTIVE_DIVISOR, ADAPTIVE_MIN_RATIO, SCHEDULE_CODES, adaptive_reduce, step_size
+from skgd._schedules import (
+    ADAPTIVE_DIVISOR,
+    ADAPTIVE_MIN_RATIO,
+    SCHEDULE_CODES,
+    adaptive_reduce,
+    automatic_step,
+    step_size,
+)
 from skgd._sgd_fast import step_size as compiled_step_size
 
 from _helpers import make_problem
@@ -115,3 +122,23 @@ def test_adaptive_without_tol_is_constant(solver):
     constant = GradientDescentRegressor(schedule="constant", **params).fit(X, y)
     np.testing.assert_array_equal(adaptive.coef_, constant.coef_)
     assert adaptive.learning_rate_ == 0.01
+
+
+def test_automatic_step_is_one_minus_momentum_over_l():
+    assert automatic_step(4.0) == 0.25
+    assert automatic_step(4.0, momentum=0.9) == pytest.approx(0.025)
+    # Nothing smooth to respect (X all zero, no intercept, no L2): any step is safe.
+    assert automatic_step(0.0) == 1.0 and automatic_step(5e-324) == 1.0
+
+
+@pytest.mark.parametrize("solver", ["batch", "sgd"])
+@pytest.mark.parametrize("penalty", [None, "l1"])
+def test_auto_step_on_all_zero_features_without_intercept(solver, penalty):
+    import scipy.sparse as sp
+
+    y = np.array([1.0, -2.0, 0.5])
+    for X in (np.zeros((3, 2)), sp.csr_matrix((3, 2))):
+        reg = GradientDescentRegressor(solver=solver, penalty=penalty, fit_intercept=False, tol=None, max_iter=3)
+        reg.fit(X, y)
+        np.testing.assert_array_equal(reg.coef_, 0.0)
+        assert reg.learning_rate_ == 1.0 and reg.loss_curve_[-1] == pytest.approx(np.mean(y**2))

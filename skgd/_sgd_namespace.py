@@ -1,0 +1,248 @@
+"""Stochastic gradient descent on data of any array API namespace.
+
+The compiled loop (``skgd._sgd_fast``) reads NumPy memory, so NumPy and sparse
+data keep it (``skgd._sgd.SGDPath``). Other namespaces (PyTorch, CuPy,
+array-api-strict...) take one of two paths, picked by ``sgd_path``:
+
+- ``batch_size > 1``: ``NamespaceSGDPath`` takes each mini-batch step in the
+  data's namespace and on its device, all targets at once, with the matrix
+  products on the device. It is the compiled loop's arithmetic, step for step:
+  the same sample order, losses, schedules, momentum and Nesterov, the
+  intercept, weights entering as ``s_i / mean(s)``, the cumulative L1 penalty
+  and iterate averaging; the lazy scalings the loop keeps for O(nnz) sparse
+  steps are applied directly, which dense data does not need.
+- ``batch_size=1``: a per-sample step is a few flops, so on a GPU each one
+  would cost a kernel launch per operation. ``HostSGDPath`` instead copies the
+  data to the host once per call and runs the compiled loop there, moving the
+  (small) state to the host and back around each epoch.
+
+Either way the state, and so ``coef_`` and ``intercept_``, stays in the data's
+namespace and on its device.
+"""
+
+from dataclasses import replace
+
+import numpy as np
+
+from ._array_api import _is_numpy_namespace, _max_precision_float_dtype, get_namespace_and_device, move_to
+from ._objective import sample_lipschitz
+from ._schedules import step_size
+from ._sgd import SGDPath, pass_loss
+from ._state import ARRAY_FIELDS
+
+
+def sgd_path(problem):
+    """The SGD path for the problem's data.
+
+    Parameters
+    ----------
+    problem : Problem
+
+    Returns
+    -------
+    SGDPath, HostSGDPath or NamespaceSGDPath
+        The compiled loop for NumPy and sparse data; for other namespaces, the
+        compiled loop on a host copy for per-sample steps and steps in the
+        namespace for mini-batches.
+    """
+    xp, _, _ = get_namespace_and_device(problem.X)
+    if _is_numpy_namespace(xp):
+        return SGDPath(problem)
+    if problem.batch_size == 1:
+        return HostSGDPath(problem)
+    return NamespaceSGDPath(problem)
+
+
+class HostSGDPath:
+    """Per-sample SGD on non-NumPy data: the compiled loop on a host copy.
+
+    Parameters
+    ----------
+    problem : Problem
+        The data and settings; the data is copied to the host here, once.
+    """
+
+    def __init__(self, problem):
+        self.xp, _, self.device = get_namespace_and_device(problem.X)
+        X, Y, sample_weight = move_to(problem.X, problem.Y, problem.sample_weight, xp=np, device="cpu")
+        self.host = SGDPath(replace(problem, X=np.ascontiguousarray(X), Y=Y, sample_weight=sample_weight))
+
+    def lipschitz(self):
+        """Largest per-sample Lipschitz constant, for the automatic step.
+
+        Returns
+        -------
+        float
+        """
+        return self.host.lipschitz()
+
+    def epoch(self, state, eta):
+        """One pass over the samples on the host; the state returns to the device.
+
+        Parameters
+        ----------
+        state : TrainingState
+            In the data's namespace and on its device; updated in place.
+        eta : float
+            Base step size.
+
+        Returns
+        -------
+        float
+            The epoch's loss, as ``SGDPath.epoch``.
+        """
+        on_host = state.to(np, "cpu")
+        loss = self.host.epoch(on_host, eta)
+        back = on_host.to(self.xp, self.device)
+        for name in (*ARRAY_FIELDS, "t", "n_averaged"):
+            setattr(state, name, getattr(back, name))
+        return loss
+
+
+class NamespaceSGDPath:
+    """Mini-batch SGD in the data's array namespace and on its device.
+
+    Parameters
+    ----------
+    problem : Problem
+        The data and settings; X must be dense.
+    """
+
+    def __init__(self, problem):
+        self.problem = problem
+        self.xp, _, self.device = get_namespace_and_device(problem.X)
+        xp = self.xp
+        self.float64 = _max_precision_float_dtype(xp, self.device)
+        s = xp.astype(problem.sample_weight, self.float64)
+        self.weights = xp.astype(s / xp.mean(s), problem.X.dtype)
+
+    def lipschitz(self):
+        """Largest per-sample Lipschitz constant, for the automatic step.
+
+        Returns
+        -------
+        float
+        """
+        p = self.problem
+        return sample_lipschitz(p.loss, p.penalty, p.X, self.weights, p.fit_intercept)
+
+    def epoch(self, state, eta):
+        """One pass over the samples in mini-batches; returns the epoch's loss.
+
+        The sample order is drawn from ``state.rng`` exactly as the compiled
+        path draws it.
+
+        Parameters
+        ----------
+        state : TrainingState
+            In the data's namespace and on its device; updated in place.
+        eta : float
+            Base step size.
+
+        Returns
+        -------
+        float
+            The weighted mean of each sample's loss just before its update,
+            averaged over targets, plus the penalty at the end of the pass.
+        """
+        p, xp = self.problem, self.xp
+        n = p.X.shape[0]
+        order = xp.asarray(state.rng.permutation(n), device=self.device) if p.shuffle else None
+        total = xp.zeros(state.coef.shape[0], dtype=self.float64, device=self.device)
+        for start in range(0, n, p.batch_size):
+            stop = min(start + p.batch_size, n)
+            if order is None:
+                rows = (p.X[start:stop, :], p.Y[start:stop, :], self.weights[start:stop])
+            else:
+                batch = order[start:stop]
+                rows = tuple(xp.take(a, batch, axis=0) for a in (p.X, p.Y, self.weights))
+            total += self.step(state, *rows, eta)
+        return pass_loss(p, state, float(xp.sum(total)), n, xp=xp)
+
+    def step(self, state, X, Y, weights, eta0):
+        """One mini-batch update of every target, in place.
+
+        Parameters
+        ----------
+        state : TrainingState
+        X : array of shape (batch_size, n_features)
+        Y : array of shape (batch_size, n_targets)
+        weights : array of shape (batch_size,)
+            ``s_i / mean(s)``.
+        eta0 : float
+            Base step size.
+
+        Returns
+        -------
+        array of shape (n_targets,)
+            ``sum_i weight_i * loss_i`` over the batch, before the update.
+        """
+        p, xp = self.problem, self.xp
+        eta = step_size(p.schedule, eta0, state.t, p.power_t)
+        residual = X @ state.coef.T + xp.astype(state.intercept, X.dtype) - Y
+        loss_sums = weights @ p.loss.value(residual, p.epsilon, xp=xp)
+        scaled = weights[:, None] * p.loss.derivative(residual, p.epsilon, xp=xp) / X.shape[0]
+        grad_intercept = xp.sum(scaled, axis=0)
+        grad_coef = scaled.T @ X
+        if p.momentum:
+            self._momentum_step(state, grad_coef, grad_intercept, eta)
+        else:
+            if p.penalty.l2 > 0.0:
+                state.coef *= max(1.0 - eta * p.penalty.l2, 0.0)
+            state.coef -= eta * grad_coef
+            if p.fit_intercept:
+                state.intercept -= eta * grad_intercept
+        if p.penalty.l1 > 0.0:
+            self._cumulative_l1(state, eta)
+        state.t += 1
+        if p.average and state.t >= p.average:
+            self._average(state)
+        return xp.astype(loss_sums, self.float64)
+
+    def _momentum_step(self, state, grad_coef, grad_intercept, eta):
+        # Heavy-ball / Nesterov momentum, the L2 part inside the gradient.
+        p = self.problem
+        mu = p.momentum
+        grad_coef = grad_coef + p.penalty.l2 * state.coef
+        state.velocity *= mu
+        state.velocity -= eta * grad_coef
+        if p.nesterov:
+            state.coef += mu * state.velocity - eta * grad_coef
+        else:
+            state.coef += state.velocity
+        if p.fit_intercept:
+            state.velocity_intercept *= mu
+            state.velocity_intercept -= eta * grad_intercept
+            if p.nesterov:
+                state.intercept += mu * state.velocity_intercept - eta * grad_intercept
+            else:
+                state.intercept += state.velocity_intercept
+
+    def _cumulative_l1(self, state, eta):
+        # Tsuruoka et al.'s cumulative L1 penalty over every feature: each
+        # weight is pulled towards zero, without crossing it, by the total
+        # penalty so far less what it already received.
+        xp = self.xp
+        state.l1_total += eta * self.problem.penalty.l1
+        total = state.l1_total[:, None]
+        before = xp.astype(state.coef, self.float64)
+        applied = state.l1_applied
+        shrunk = xp.where(
+            before > 0.0,
+            xp.clip(before - (total + applied), min=0.0),
+            xp.where(before < 0.0, xp.clip(before + (total - applied), max=0.0), before),
+        )
+        state.coef = xp.astype(shrunk, state.coef.dtype)
+        state.l1_applied += xp.astype(state.coef, self.float64) - before
+
+    def _average(self, state):
+        # The running mean of the iterates since averaging began.
+        xp = self.xp
+        state.n_averaged += 1
+        k = state.n_averaged
+        coef = xp.astype(state.coef, self.float64)
+        if k == 1:
+            state.coef_average = coef
+        else:
+            state.coef_average += (coef - state.coef_average) / k
+        state.intercept_average += (state.intercept - state.intercept_average) / k

@@ -89,7 +89,7 @@ def test_weighted_penalised_fit_without_intercept_lands_on_the_peer(penalty):
 
 def _lbfgs(loss, X, y, s, epsilon, alpha):
     """Minimise J (data term + alpha/2 |w|^2) with scipy's L-BFGS from an exact gradient."""
-    n, d = X.shape
+    d = X.shape[1]
 
     def objective(theta):
         w, b = theta[:d], theta[d]

@@ -128,9 +128,9 @@ def test_prox_minimises_the_l1_step_objective():
 
 
 # ---------------------------------------------------------------- Lipschitz
-def _problem(X, y, s, loss="squared_error", penalty=Penalty(0.0, 0.0), fit_intercept=True):
+def _problem(X, y, s, penalty, fit_intercept):
     return Problem(
-        X=X, Y=y.reshape(len(y), -1), sample_weight=s, loss=LOSSES[loss], epsilon=0.1, penalty=penalty,
+        X=X, Y=y.reshape(len(y), -1), sample_weight=s, loss=LOSSES["squared_error"], epsilon=0.1, penalty=penalty,
         fit_intercept=fit_intercept, schedule="constant", power_t=0.5, momentum=0.0, nesterov=False,
         batch_size=1, shuffle=False, average=0,
     )

@@ -282,6 +282,7 @@ def test_averaging_continues_across_partial_fit_and_pickling():
     w, b, curve = reference_sgd(Xs, y, epochs=3, **{k: v for k, v in params.items()
                                                      if k not in ("solver", "shuffle", "tol")})
     np.testing.assert_allclose(reg.coef_, w, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(reg.intercept_, b, rtol=1e-10)
     np.testing.assert_allclose(reg.loss_curve_, curve, rtol=1e-10)
 
 

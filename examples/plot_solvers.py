@@ -13,8 +13,8 @@ What it teaches:
 - that all of them predict held-out data as well as LinearRegression and
   scikit-learn's SGDRegressor (given the same objective: ``penalty=None``).
 
-Momentum makes the loss rise and fall while it accelerates, so the stall rule
-gets more patience (``n_iter_no_change=20``) than the default 5.
+Momentum makes the loss rise and fall while it accelerates; skgd's stall rule
+allows for that by stretching ``n_iter_no_change`` by ``1 / (1 - momentum)``.
 
 The figure is ``solvers.png``: left, each model's loss minus J* per epoch,
 drawn by ``LossCurveDisplay`` from precomputed values; right, the final gap
@@ -41,7 +41,7 @@ MODELS = {
     "batch": GradientDescentRegressor(solver="batch", max_iter=5000),
     "SGD (batch_size=1)": GradientDescentRegressor(solver="sgd", random_state=0),
     "mini-batch SGD (batch_size=32)": GradientDescentRegressor(solver="sgd", batch_size=32, random_state=0),
-    "batch + momentum 0.9": GradientDescentRegressor(solver="batch", momentum=0.9, n_iter_no_change=20),
+    "batch + momentum 0.9": GradientDescentRegressor(solver="batch", momentum=0.9),
     "SGDRegressor": SGDRegressor(penalty=None, random_state=0),
     "LinearRegression": LinearRegression(),
 }

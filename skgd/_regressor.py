@@ -28,7 +28,7 @@ from ._problem import Problem
 from ._schedules import automatic_step
 from ._sgd_namespace import sgd_path
 from ._state import TrainingState, independent_rng, linear_predict
-from ._training import Controls, run_epochs
+from ._training import Controls, patience, run_epochs
 
 
 def _is_dask_array(X):
@@ -126,7 +126,9 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         consecutive epochs. None runs ``max_iter`` epochs.
     n_iter_no_change : int, default=5
         Epochs without improvement tolerated before stopping or reducing the
-        adaptive step.
+        adaptive step. With momentum ``mu`` the window is
+        ``ceil(n_iter_no_change / (1 - mu))`` epochs, since a momentum loss
+        rises and falls on that scale while still making progress.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the data, score it after every
         epoch and keep the best coefficients seen.
@@ -387,7 +389,7 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         controls = Controls(
             max_iter=1 if one_epoch else self.max_iter,
             tol=self.tol,
-            n_iter_no_change=self.n_iter_no_change,
+            n_iter_no_change=patience(self.n_iter_no_change, self.momentum),
             adaptive=self.schedule == "adaptive",
             stop_on_stall=not one_epoch,
             validation=validation,

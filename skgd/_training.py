@@ -36,6 +36,7 @@ class Controls:
     tol : float or None
         Required improvement; None disables the progress checks.
     n_iter_no_change : int
+        Epochs without improvement that count as a stall (see ``patience``).
     adaptive : bool
         Whether stalls reduce the step (``schedule="adaptive"``).
     stop_on_stall : bool
@@ -55,6 +56,25 @@ class Controls:
     validation: tuple
     verbose: int
     reference_loss: float
+
+
+def patience(n_iter_no_change, momentum):
+    """Epochs without improvement that make a stall, given the momentum.
+
+    Momentum ``mu`` carries each step over about ``1 / (1 - mu)`` epochs, and
+    its loss rises and falls on that scale while it still makes progress, so
+    the window stretches by that factor: 5 epochs at momentum 0 are 50 at 0.9.
+
+    Parameters
+    ----------
+    n_iter_no_change : int
+    momentum : float
+
+    Returns
+    -------
+    int
+    """
+    return int(np.ceil(n_iter_no_change / (1.0 - momentum) - 1e-9))  # 1 - 0.9 is not 0.1
 
 
 def validation_score(validation, coef, intercept):

@@ -163,3 +163,26 @@ def test_auto_step_on_badly_scaled_sparse_and_float32_data(solver, fmt):
     assert _objective(X, y, "huber", pen, reg.coef_, reg.intercept_, 0.1) < _objective(
         X, y, "huber", pen, np.zeros(4), 0.0, 0.1
     )
+
+
+@pytest.mark.parametrize("solver", ["batch", "sgd"])
+def test_momentum_trains_to_least_squares_with_default_stopping(solver):
+    """Momentum's loss rises and falls; the stall window stretches by 1/(1-mu)."""
+    from sklearn.datasets import load_diabetes
+    from sklearn.linear_model import LinearRegression
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_diabetes(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    X_tr, X_te, y_tr, y_te = train_test_split(X, y, random_state=0)
+    reference = LinearRegression().fit(X_tr, y_tr).score(X_te, y_te)
+    reg = GradientDescentRegressor(solver=solver, momentum=0.9, random_state=0).fit(X_tr, y_tr)
+    assert abs(reg.score(X_te, y_te) - reference) < 0.01
+    assert reg.n_iter_ > 50
+
+
+def test_patience_stretches_by_the_momentum_time_scale():
+    from skgd._training import patience
+
+    assert patience(5, 0.0) == 5 and patience(5, 0.9) == 50 and patience(3, 0.5) == 6

@@ -74,6 +74,8 @@ class SufficientStatistics:
         gram = xp.zeros((d, d), dtype=float64, device=device)
         cross = xp.zeros((d, Y.shape[1]), dtype=float64, device=device)
         column_sums = xp.zeros(d, dtype=float64, device=device)
+        k = Y.shape[1]
+        unit_weights = bool(xp.all(s == 1.0))
         rows = max(1, BLOCK_ELEMENTS // max(d, 1))
         for start in range(0, n, rows):
             stop = min(start + rows, n)
@@ -81,11 +83,14 @@ class SufficientStatistics:
             block = block.toarray() if hasattr(block, "toarray") else block
             block = xp.astype(block, float64, copy=False)
             sb = s[start:stop]
-            root = block * xp.sqrt(sb)[:, None]
+            # X^T S X as a symmetric rank-k update (scaled rows only when weighted).
+            root = block if unit_weights else block * xp.sqrt(sb)[:, None]
             gram += root.T @ root
+            # X^T S y and the column sums in one product, while the block is in cache.
             yb = xp.astype(Y[start:stop, :], float64, copy=False)
-            cross += block.T @ (sb[:, None] * yb)
-            column_sums += sb @ block
+            both = block.T @ xp.concat([sb[:, None] * yb, sb[:, None]], axis=1)
+            cross += both[:, :k]
+            column_sums += both[:, k]
         Y64 = xp.astype(Y, float64, copy=False)
         return cls(gram, cross, column_sums, s @ Y64, s @ (Y64 * Y64), xp.sum(s))
 

@@ -119,9 +119,9 @@ def step_size(int schedule_code, double eta0, double t, double power_t):
 
 cdef inline double _row_dot(const floating *data, const int *ind, int nnz,
                             const floating *w) noexcept nogil:
-    # A dense row is summed in four independent chains so the additions
-    # overlap (a single chain waits on each addition's latency); a row of
-    # fewer than four entries is summed exactly as written.
+    # A row is summed in four independent chains so the additions overlap
+    # (a single chain waits on each addition's latency); a row of fewer than
+    # four entries is summed exactly as written.
     cdef double acc0 = 0.0, acc1 = 0.0, acc2 = 0.0, acc3 = 0.0
     cdef int k = 0
     if ind == NULL:
@@ -134,10 +134,17 @@ cdef inline double _row_dot(const floating *data, const int *ind, int nnz,
         while k < nnz:
             acc0 += data[k] * w[k]
             k += 1
-        return (acc0 + acc1) + (acc2 + acc3)
-    for k in range(nnz):
-        acc0 += data[k] * w[ind[k]]
-    return acc0
+    else:
+        while k + 4 <= nnz:
+            acc0 += data[k] * w[ind[k]]
+            acc1 += data[k + 1] * w[ind[k + 1]]
+            acc2 += data[k + 2] * w[ind[k + 2]]
+            acc3 += data[k + 3] * w[ind[k + 3]]
+            k += 4
+        while k < nnz:
+            acc0 += data[k] * w[ind[k]]
+            k += 1
+    return (acc0 + acc1) + (acc2 + acc3)
 
 
 cdef inline void _row_axpy(const floating *data, const int *ind, int nnz,
@@ -252,7 +259,9 @@ cdef double _epoch(
             p = wscale * _row_dot(row, ind, nnz, w) + b
             r = p - y[i]
             sumloss += sw[i] * _loss(loss_code, r, epsilon)
-            dl[jj - start] = sw[i] * _dloss(loss_code, r, epsilon) / nb
+            dl[jj - start] = sw[i] * _dloss(loss_code, r, epsilon)
+            if nb > 1:
+                dl[jj - start] /= nb
             gb += dl[jj - start]
 
         if momentum == 0.0:

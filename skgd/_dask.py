@@ -37,7 +37,7 @@ from ._batch import GRAM_MAX_FEATURES, GramBatch, StreamingBatch
 from ._objective import gram_lipschitz, largest_row_scale, zero_model_loss_sums
 from ._reductions import SufficientStatistics, loss_gradient_sums
 from ._sgd import LoopRows, pass_loss, sgd_pass
-from ._state import TrainingState, linear_predict
+from ._state import ARRAY_FIELDS, TrainingState, linear_predict
 
 #: Partial results added per node of a tree reduction.
 FAN_IN = 8
@@ -48,18 +48,7 @@ SGD_WINDOW = 8
 
 #: The fields of a TrainingState that the compiled loop reads and writes: what
 #: travels to the worker holding a block and back.
-LOOP_FIELDS = (
-    "coef",
-    "intercept",
-    "velocity",
-    "velocity_intercept",
-    "coef_average",
-    "intercept_average",
-    "l1_applied",
-    "l1_total",
-    "t",
-    "n_averaged",
-)
+LOOP_FIELDS = ARRAY_FIELDS + ("t", "n_averaged")
 
 
 # ----------------------------------------------------------------- validation

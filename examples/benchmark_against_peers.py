@@ -14,7 +14,8 @@ error. A last table shows how each solver's time grows with n (n, 2n, 4n).
   steps, ``Ridge(solver="cholesky")``, ``LinearRegression`` and, when torch
   is installed, ``torch.optim.SGD`` on tensors.
 - Threads: ``GridSearchCV(n_jobs=2)`` over eight sgd settings under joblib's
-  threading backend, against ``n_jobs=1`` (the compiled loop releases the GIL).
+  threading backend, against ``n_jobs=1`` (the compiled loop releases the GIL),
+  both with one BLAS thread per fit.
 
 Run ``python examples/benchmark_against_peers.py`` for small sizes (seconds)
 or ``--full`` for the sizes quoted in the README (a minute or two).
@@ -31,6 +32,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LinearRegression, Ridge, SGDRegressor
 from sklearn.model_selection import GridSearchCV
 from sklearn.neural_network import MLPRegressor
+from threadpoolctl import threadpool_limits
 
 from skgd import GradientDescentRegressor
 
@@ -157,12 +159,13 @@ def batch_scenario(table, X, y, epochs):
 
 def threads_scenario(table, X, y):
     grid = {"learning_rate": [1e-4, 3e-4, 1e-3, 3e-3], "batch_size": [1, 4]}
-    # In data order: a shuffled pass jumps through X and waits on memory, which
-    # two threads on two cores share (it scales about 1.4x here).
-    base = GradientDescentRegressor(solver="sgd", schedule="constant", tol=None, max_iter=5, shuffle=False)
+    base = GradientDescentRegressor(solver="sgd", schedule="constant", tol=None, max_iter=5)
 
     def search(n_jobs):
-        with parallel_backend("threading", n_jobs=n_jobs):
+        # One BLAS thread per fit, as joblib's process backend sets it: after a
+        # call (the scoring's predict), OpenBLAS's idle threads spin, and a
+        # spinning thread takes the core the other fit's loop runs on.
+        with threadpool_limits(limits=1, user_api="blas"), parallel_backend("threading", n_jobs=n_jobs):
             return GridSearchCV(base, grid, cv=2, n_jobs=n_jobs, refit=False).fit(X, y)
 
     t_one, _ = timed(lambda: search(1), repeat=2)

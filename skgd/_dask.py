@@ -36,7 +36,7 @@ from ._array_api import get_namespace
 from ._batch import GRAM_MAX_FEATURES, GramBatch, StreamingBatch
 from ._objective import gram_lipschitz, largest_row_scale, zero_model_loss_sums
 from ._reductions import SufficientStatistics, loss_gradient_sums
-from ._sgd import LoopRows, pass_loss, sgd_pass
+from ._sgd import LoopRows, pass_loss, sample_order, sgd_pass
 from ._state import ARRAY_FIELDS, TrainingState, linear_predict
 
 #: Partial results added per node of a tree reduction.
@@ -406,14 +406,14 @@ def _sgd_block(X, Y, s, progress, settings, seed, weight_mean, eta, last):
     fields, total, carry = progress
     state = TrainingState(rng=None, **fields)
     X = np.ascontiguousarray(X)
-    order = np.arange(X.shape[0]) if seed is None else np.random.RandomState(seed).permutation(X.shape[0])
+    order = sample_order(X.shape[0], None if seed is None else np.random.RandomState(seed))
     batch = settings.batch_size
     if carry is not None:
         head, order = order[: batch - carry[0].shape[0]], order[batch - carry[0].shape[0] :]
         rows = tuple(np.concatenate([c, a[head]]) for c, a in zip(carry, (X, Y, s), strict=True))
         if rows[0].shape[0] < batch and not last:
             return fields, total, rows
-        total += sgd_pass(settings, state, LoopRows(*rows, weight_mean), np.arange(rows[0].shape[0]), eta)
+        total += sgd_pass(settings, state, LoopRows(*rows, weight_mean), sample_order(rows[0].shape[0]), eta)
     stop = order.shape[0] if last else order.shape[0] - order.shape[0] % batch
     if stop:
         total += sgd_pass(settings, state, LoopRows(X, Y, s, weight_mean), order[:stop], eta)

@@ -6,7 +6,7 @@ The objective is the note's, generalised (see the project's DESIGN.md)::
 
 with ``l(r) = r**2`` for squared error (no factor 1/2) and
 ``R(w) = alpha * (rho * ||w||_1 + (1 - rho) / 2 * ||w||_2**2)``.
-A solver asks a loss for ``value`` and ``derivative`` and a penalty for
+A solver asks a loss for ``value_and_derivative`` and a penalty for
 ``value``, ``l2``/``l1`` strengths and ``prox``; it never branches on names.
 """
 
@@ -24,6 +24,7 @@ from ._array_api import (
     move_to,
     widest_float,
 )
+from ._reductions import TARGET_BLOCK_ROWS, row_blocks
 
 
 @dataclass(frozen=True)
@@ -50,8 +51,16 @@ class Loss:
     sgd_factor: float
     curvature: float
 
-    def value(self, r, epsilon, xp=None):
-        """Elementwise loss of residuals ``r``.
+    def value_and_derivative(self, r, epsilon, xp=None):
+        """Elementwise loss ``l(r)`` and derivative ``l'(r)`` of residuals ``r``.
+
+        Both come from one clipped residual ``c = clip(r, -epsilon, epsilon)``
+        (few array operations, as a fused pass wants them): huber is
+        ``c * (2r - c)`` with derivative ``2c``, and with ``z = r - c`` (zero
+        inside the tube) the epsilon-insensitive losses are ``|z|`` and ``z**2``
+        with derivatives ``sign(z)`` and ``2z``. At a kink (``|r| = epsilon``)
+        the subgradient taken is that of the inner side, as the compiled loop
+        takes it.
 
         Parameters
         ----------
@@ -64,59 +73,28 @@ class Loss:
 
         Returns
         -------
-        array
+        value, derivative : arrays
             In the namespace, device and dtype of ``r``.
         """
         if self.name == "squared_error":
-            return r * r
+            return r * r, 2.0 * r
         xp, _ = get_namespace(r, xp=xp)
-        a = xp.abs(r)
+        clipped = _clip(r, epsilon, xp)
         if self.name == "huber":
-            return xp.where(a <= epsilon, r * r, 2.0 * epsilon * a - epsilon**2)
-        excess = _positive_part(a - epsilon, xp)
+            return clipped * (2.0 * r - clipped), 2.0 * clipped
+        excess = r - clipped
         if self.name == "epsilon_insensitive":
-            return excess
-        return excess * excess
-
-    def derivative(self, r, epsilon, xp=None):
-        """Elementwise derivative ``l'(r)`` (a subgradient where ``l`` has a kink).
-
-        At a kink (``|r| = epsilon``) the subgradient taken is that of the
-        inner side, as the compiled loop takes it; ``sign(r)`` is only read
-        where ``|r| > epsilon >= 0``, so ``r = 0`` needs no convention.
-
-        Parameters
-        ----------
-        r : array
-            Residuals, of any array API namespace.
-        epsilon : float
-            Width of the huber and epsilon-insensitive losses.
-        xp : namespace, default=None
-            The namespace of ``r`` (found from ``r`` when None).
-
-        Returns
-        -------
-        array
-            In the namespace, device and dtype of ``r``.
-        """
-        if self.name == "squared_error":
-            return 2.0 * r
-        xp, _ = get_namespace(r, xp=xp)
-        sign = xp.sign(r)
-        a = xp.abs(r)
-        if self.name == "huber":
-            return xp.where(a <= epsilon, 2.0 * r, 2.0 * epsilon * sign)
-        if self.name == "epsilon_insensitive":
-            return xp.where(a <= epsilon, 0.0, sign)
-        return 2.0 * _positive_part(a - epsilon, xp) * sign
+            return xp.abs(excess), xp.sign(excess)
+        return excess * excess, 2.0 * excess
 
 
-def _positive_part(x, xp):
-    """``max(x, 0)`` elementwise, in the namespace ``xp`` of ``x``.
+def _clip(x, bound, xp):
+    """``x`` clipped to ``[-bound, bound]`` elementwise, in the namespace ``xp`` of ``x``.
 
     Parameters
     ----------
     x : array
+    bound : float
     xp : namespace
 
     Returns
@@ -124,8 +102,8 @@ def _positive_part(x, xp):
     array
     """
     if _is_numpy_namespace(xp):
-        return np.maximum(x, 0.0)  # a NumPy ufunc: many times faster than the namespace's clip
-    return xp.clip(x, min=0.0)
+        return np.clip(x, -bound, bound)  # a NumPy ufunc: many times faster than the namespace's clip
+    return xp.clip(x, min=-bound, max=bound)
 
 
 #: The one registry of losses; a loss's position is its compiled code.
@@ -222,7 +200,7 @@ class Penalty:
         if self.l1 > 0.0:
             xp, _ = get_namespace(coef, xp=xp)
             threshold = step * self.l1
-            coef[...] = xp.sign(coef) * _positive_part(xp.abs(coef) - threshold, xp)
+            coef[...] = coef - _clip(coef, threshold, xp)  # soft thresholding
 
 
 def top_eigenvalue(matvec, size):
@@ -274,16 +252,20 @@ def batch_lipschitz(loss, penalty, X, sample_weight, fit_intercept):
     d = X.shape[1]
     xp, _, device = get_namespace_and_device(X, sample_weight)
     float64 = _max_precision_float_dtype(xp, device)
-    s = xp.astype(sample_weight, float64) / xp.sum(sample_weight)
+    total = xp.sum(sample_weight, dtype=float64)
+    blocks = row_blocks(X, xp)
 
     def matvec(v):
         v = xp.asarray(np.asarray(v, dtype=np.float64).ravel(), dtype=float64, device=device)
-        z = X @ xp.astype(v[:d], X.dtype, copy=False) + (v[d] if fit_intercept else 0.0)
-        sz = s * z
-        out = xp.astype(X.T @ xp.astype(sz, X.dtype, copy=False), float64, copy=False)
-        if fit_intercept:
-            out = xp.concat([out, xp.reshape(xp.sum(sz), (1,))], axis=0)
-        return np.asarray(move_to(out, xp=np, device="cpu"), dtype=np.float64)
+        w = xp.astype(v[:d], X.dtype, copy=False)
+        out = xp.zeros(d + int(fit_intercept), dtype=float64, device=device)
+        for rows in blocks:
+            z = X[rows, :] @ w + (v[d] if fit_intercept else 0.0)
+            sz = xp.astype(sample_weight[rows], float64, copy=False) * z
+            out[:d] += xp.astype(X[rows, :].T @ xp.astype(sz, X.dtype, copy=False), float64, copy=False)
+            if fit_intercept:
+                out[d] += xp.sum(sz)
+        return np.asarray(move_to(out / total, xp=np, device="cpu"), dtype=np.float64)
 
     lam = top_eigenvalue(matvec, d + int(fit_intercept))
     return loss.curvature * lam + penalty.l2
@@ -348,16 +330,18 @@ def largest_row_scale(X, sample_weight, fit_intercept):
     """
     xp, _, device = get_namespace_and_device(X, sample_weight)
     float64 = _max_precision_float_dtype(xp, device)
-    if sp.issparse(X):  # not hasattr(X, "multiply"): torch tensors have that method too
-        sq_norms = np.asarray(X.multiply(X).sum(axis=1), dtype=np.float64).ravel()
-    elif _is_numpy_namespace(xp):
-        sq_norms = np.einsum("ij,ij->i", X, X, dtype=np.float64)
-    else:
-        sq_norms = xp.sum(xp.astype(X * X, float64), axis=1)
-    if X.shape[0] == 0:
-        return 0.0
-    scaled = xp.astype(sample_weight, float64, copy=False) * (sq_norms + float(fit_intercept))
-    return float(xp.max(scaled))
+    largest = 0.0
+    for rows in row_blocks(X, xp):
+        block = X[rows, :]
+        if sp.issparse(block):  # not hasattr(X, "multiply"): torch tensors have that method too
+            sq_norms = np.asarray(block.multiply(block).sum(axis=1), dtype=np.float64).ravel()
+        elif _is_numpy_namespace(xp):
+            sq_norms = np.einsum("ij,ij->i", block, block, dtype=np.float64)
+        else:
+            sq_norms = xp.sum(xp.astype(block * block, float64), axis=1)
+        scaled = xp.astype(sample_weight[rows], float64, copy=False) * (sq_norms + float(fit_intercept))
+        largest = max(largest, float(xp.max(scaled)))
+    return largest
 
 
 def zero_model_loss(loss, Y, sample_weight, epsilon):
@@ -377,8 +361,8 @@ def zero_model_loss(loss, Y, sample_weight, epsilon):
     float
     """
     xp, _, device = get_namespace_and_device(Y, sample_weight)
-    s = xp.astype(sample_weight, _max_precision_float_dtype(xp, device), copy=False)
-    return float(xp.mean(zero_model_loss_sums(loss, Y, s, epsilon)) / xp.sum(s))
+    total = xp.sum(sample_weight, dtype=_max_precision_float_dtype(xp, device))
+    return float(xp.mean(zero_model_loss_sums(loss, Y, sample_weight, epsilon)) / total)
 
 
 def zero_model_loss_sums(loss, Y, sample_weight, epsilon):
@@ -400,5 +384,8 @@ def zero_model_loss_sums(loss, Y, sample_weight, epsilon):
     """
     xp, _, device = get_namespace_and_device(Y, sample_weight)
     float64 = _max_precision_float_dtype(xp, device)
-    values = loss.value(-xp.astype(Y, float64, copy=False), epsilon, xp=xp)
-    return xp.astype(sample_weight, float64, copy=False) @ values
+    sums = xp.zeros(Y.shape[1], dtype=float64, device=device)
+    for rows in row_blocks(Y, xp, TARGET_BLOCK_ROWS * Y.shape[1]):
+        values, _ = loss.value_and_derivative(-xp.astype(Y[rows, :], float64, copy=False), epsilon, xp=xp)
+        sums += xp.astype(sample_weight[rows], float64, copy=False) @ values
+    return sums

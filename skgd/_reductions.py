@@ -1,21 +1,75 @@
 """Sums over rows: what one pass over the data accumulates.
 
-Every function here reads one block of rows and returns sums that add across
-blocks. An in-memory fit reads the whole array as one block (or, for the
-sufficient statistics, in row blocks of a bounded size); a dask fit reads one
-block per chunk and adds the results as a tree. Both run this one
-implementation, so they fit the same model.
+Every function here reads rows block by block (``row_blocks``) and returns
+sums that add across blocks, so what a pass allocates is bounded by a block,
+never by the number of rows. A dask fit calls the same functions once per
+chunk and adds the results as a tree, so both fit the same model.
 """
 
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 
-from ._array_api import _max_precision_float_dtype, get_namespace, get_namespace_and_device, widest_float
+from ._array_api import _is_numpy_namespace, _max_precision_float_dtype, get_namespace, get_namespace_and_device, widest_float
 
-#: Entries of X per row block when the sufficient statistics are accumulated,
-#: which bounds the float64 working copy.
+#: Entries of X per row block of a pass over host data: a block is read from
+#: memory once and stays in a 1 MiB cache for the product that reads it again.
+CACHE_ELEMENTS = 1 << 17
+
+#: Entries of float64 X per row block of the sufficient statistics: the
+#: blocks are views, so they can be large (float32 X, converted to float64
+#: block by block, uses ``CACHE_ELEMENTS``).
 BLOCK_ELEMENTS = 1 << 19
+
+#: Entries per row block on an accelerator, where kernel launches, not the
+#: cache, set the cost of a block.
+DEVICE_ELEMENTS = 1 << 24
+
+#: Fewest blocks the sufficient statistics of host data are cut into, so
+#: that float32 X's float64 block copy stays a small fraction of X.
+MIN_BLOCKS = 64
+
+#: Rows per block of a pass over the targets alone, which forms a few vectors
+#: of this length per target.
+TARGET_BLOCK_ROWS = 4096
+
+#: Fewest rows in a block (fewer costs more in calls than it saves in memory).
+MIN_BLOCK_ROWS = 256
+
+
+def row_blocks(X, xp, elements=CACHE_ELEMENTS, min_blocks=1):
+    """Slices of consecutive rows that cover ``X``, each of bounded size.
+
+    A block holds about ``elements`` stored entries (X's columns, or a CSR
+    matrix's mean non-zeros per row) and at most ``1 / min_blocks`` of the
+    rows on the host, ``DEVICE_ELEMENTS`` entries on an accelerator, and at
+    least ``MIN_BLOCK_ROWS`` rows. What a pass allocates per block is thus
+    bounded whatever the number of rows.
+
+    Parameters
+    ----------
+    X : array or sparse matrix of shape (n_samples, n_columns)
+    xp : array namespace
+        ``X``'s.
+    elements : int, default=CACHE_ELEMENTS
+        Entries per block on the host.
+    min_blocks : int, default=1
+        Fewest blocks on the host.
+
+    Returns
+    -------
+    list of slice
+        Empty when ``X`` has no rows.
+    """
+    n = X.shape[0]
+    per_row = max(1, X.nnz // max(n, 1) if sp.issparse(X) else X.shape[1])
+    if _is_numpy_namespace(xp):
+        rows = min(elements // per_row, -(-n // min_blocks))
+    else:
+        rows = DEVICE_ELEMENTS // per_row
+    rows = max(MIN_BLOCK_ROWS, rows)
+    return [slice(start, min(start + rows, n)) for start in range(0, n, rows)]
 
 
 @dataclass
@@ -52,10 +106,11 @@ class SufficientStatistics:
 
     @classmethod
     def of(cls, X, Y, sample_weight):
-        """Accumulate the statistics of some rows in float64, in row blocks.
+        """Accumulate the statistics of some rows in float64, block by block.
 
         The products run in the data's array namespace and on its device (in
-        float32 where the device has no float64).
+        float32 where the device has no float64). Only one block of X is ever
+        held in float64 (none for float64 X, whose blocks are views).
 
         Parameters
         ----------
@@ -69,30 +124,13 @@ class SufficientStatistics:
         """
         xp, _, device = get_namespace_and_device(X, Y, sample_weight)
         float64 = _max_precision_float_dtype(xp, device)
-        s = xp.astype(sample_weight, float64, copy=False)
-        n, d = X.shape
-        gram = xp.zeros((d, d), dtype=float64, device=device)
-        cross = xp.zeros((d, Y.shape[1]), dtype=float64, device=device)
-        column_sums = xp.zeros(d, dtype=float64, device=device)
-        k = Y.shape[1]
-        unit_weights = bool(xp.all(s == 1.0))
-        rows = max(1, BLOCK_ELEMENTS // max(d, 1))
-        for start in range(0, n, rows):
-            stop = min(start + rows, n)
-            block = X[start:stop, :]
-            block = block.toarray() if hasattr(block, "toarray") else block
-            block = xp.astype(block, float64, copy=False)
-            sb = s[start:stop]
-            # X^T S X as a symmetric rank-k update (scaled rows only when weighted).
-            root = block if unit_weights else block * xp.sqrt(sb)[:, None]
-            gram += root.T @ root
-            # X^T S y and the column sums in one product, while the block is in cache.
-            yb = xp.astype(Y[start:stop, :], float64, copy=False)
-            both = block.T @ xp.concat([sb[:, None] * yb, sb[:, None]], axis=1)
-            cross += both[:, :k]
-            column_sums += both[:, k]
-        Y64 = xp.astype(Y, float64, copy=False)
-        return cls(gram, cross, column_sums, s @ Y64, s @ (Y64 * Y64), xp.sum(s))
+        d, k = X.shape[1], Y.shape[1]
+        sums = [xp.zeros(shape, dtype=float64, device=device) for shape in ((d, d), (d, k), (d,), (k,), (k,), ())]
+        elements = BLOCK_ELEMENTS if X.dtype == float64 else CACHE_ELEMENTS
+        for rows in row_blocks(X, xp, elements, min_blocks=MIN_BLOCKS):
+            for i, part in enumerate(_block_sums(X[rows, :], Y[rows, :], sample_weight[rows], float64, xp)):
+                sums[i] += part
+        return cls(*sums)
 
     def __add__(self, other):
         return SufficientStatistics(
@@ -127,12 +165,47 @@ class SufficientStatistics:
         return xp.concat([top, xp.concat([column, corner], axis=0)[None, :]], axis=0)
 
 
-def loss_gradient_sums(loss, epsilon, X, Y, sample_weight, coef, intercept, xp=None):
-    """Weighted sums of the loss and of its gradient over some rows.
+def _block_sums(X, Y, sample_weight, float64, xp):
+    """The six sums of ``SufficientStatistics`` over one block of rows.
 
+    A function of its own, so the block's float64 copies are freed before the
+    next block is read.
+
+    Parameters
+    ----------
+    X : array or sparse matrix of shape (n_rows, n_features)
+    Y : array of shape (n_rows, n_targets)
+    sample_weight : array of shape (n_rows,)
+    float64 : dtype
+        The precision the sums are taken in.
+    xp : array namespace
+
+    Returns
+    -------
+    tuple of arrays
+        In the order of ``SufficientStatistics``' fields.
+    """
+    block = X.toarray() if hasattr(X, "toarray") else X
+    block = xp.astype(block, float64, copy=False)
+    s = xp.astype(sample_weight, float64, copy=False)
+    # X^T S X as a symmetric rank-k update (scaled rows only when weighted).
+    root = block if bool(xp.all(s == 1.0)) else block * xp.sqrt(s)[:, None]
+    # X^T S y and the column sums in one product, while the block is in cache.
+    y = xp.astype(Y, float64, copy=False)
+    both = block.T @ xp.concat([s[:, None] * y, s[:, None]], axis=1)
+    k = y.shape[1]
+    return root.T @ root, both[:, :k], both[:, k], s @ y, s @ (y * y), xp.sum(s)
+
+
+def loss_gradient_sums(loss, epsilon, X, Y, sample_weight, coef, intercept, xp=None):
+    """Weighted sums of the loss and of its gradient over some rows, in one read of X.
+
+    One fused pass: for each row block the residuals, their loss and its
+    derivative are formed and the block's gradient taken while the block is
+    still in cache, so nothing of the size of the data is allocated.
     Residuals are formed in X's dtype, in X's array namespace and on its
-    device; the gradient sums are returned in float64 (the device's highest
-    float precision).
+    device; the sums are accumulated in float64 (the device's highest float
+    precision).
 
     Parameters
     ----------
@@ -157,13 +230,21 @@ def loss_gradient_sums(loss, epsilon, X, Y, sample_weight, coef, intercept, xp=N
     """
     xp, _ = get_namespace(X, Y, sample_weight, xp=xp)
     float64 = widest_float(xp, Y)
-    s = sample_weight
-    residual = X @ xp.astype(coef, X.dtype, copy=False).T
-    residual += xp.astype(intercept, X.dtype, copy=False)
-    residual -= Y
-    loss_sums = s @ loss.value(residual, epsilon, xp=xp)
-    weighted = loss.derivative(residual, epsilon, xp=xp)
-    weighted *= s[:, None]
-    grad_coef = xp.astype(X.T @ weighted, float64, copy=False).T
-    grad_intercept = xp.sum(weighted, axis=0, dtype=float64)
-    return loss_sums, grad_coef, grad_intercept
+    device = None if _is_numpy_namespace(xp) else Y.device
+    k, d = coef.shape
+    coef_t = xp.astype(coef, X.dtype, copy=False).T
+    intercept = xp.astype(intercept, X.dtype, copy=False)
+    loss_sums = xp.zeros(k, dtype=float64, device=device)
+    grad_coef = xp.zeros((d, k), dtype=float64, device=device)
+    grad_intercept = xp.zeros(k, dtype=float64, device=device)
+    for rows in row_blocks(X, xp):
+        block, s = X[rows, :], sample_weight[rows]
+        residual = block @ coef_t
+        residual += intercept
+        residual -= Y[rows, :]
+        values, weighted = loss.value_and_derivative(residual, epsilon, xp=xp)
+        loss_sums += xp.astype(s @ values, float64, copy=False)
+        grad_intercept += xp.astype(s @ weighted, float64, copy=False)
+        weighted *= s[:, None]
+        grad_coef += xp.astype(block.T @ weighted, float64, copy=False)
+    return loss_sums, grad_coef.T, grad_intercept

@@ -32,8 +32,8 @@ class SGDPath:
         self.problem = problem
         self.xp, _ = get_namespace(problem.X)
         self.n_samples = problem.X.shape[0]
-        s = np.asarray(problem.sample_weight, dtype=np.float64)
-        self.rows = LoopRows(problem.X, problem.Y, s, s.mean())
+        s = problem.sample_weight
+        self.rows = LoopRows(problem.X, problem.Y, s, float(np.mean(s, dtype=np.float64)))
 
     def lipschitz(self):
         """Largest per-sample Lipschitz constant, for the automatic step.
@@ -63,7 +63,7 @@ class SGDPath:
         float
         """
         p = self.problem
-        order = state.rng.permutation(self.n_samples) if p.shuffle else np.arange(self.n_samples)
+        order = sample_order(self.n_samples, state.rng if p.shuffle else None)
         total = sgd_pass(p, state, self.rows, order, eta)
         return pass_loss(p, state, total, self.n_samples, xp=self.xp)
 
@@ -89,8 +89,34 @@ class LoopRows:
             self.arrays = (X.reshape(-1), _EMPTY_INT, _EMPTY_INT)
         self.n_features = X.shape[1]
         self.targets = np.ascontiguousarray(Y.T)
-        self.weights = (np.asarray(sample_weight, dtype=np.float64) / weight_mean).astype(X.dtype)
+        if weight_mean == 1.0 and sample_weight.dtype == X.dtype:
+            self.weights = sample_weight
+        else:  # divided in float64, one element at a time into X's dtype: no float64 copy
+            self.weights = np.empty(sample_weight.shape, dtype=X.dtype)
+            np.divide(sample_weight, weight_mean, out=self.weights, dtype=np.float64, casting="same_kind")
         self.empty = np.empty(0, dtype=X.dtype)
+
+
+def sample_order(n_samples, rng=None):
+    """The positions of one pass: in order, or shuffled by ``rng``.
+
+    int32 (intp from 2**31 rows on), the smallest index the compiled loop
+    reads; the shuffle draws exactly what ``rng.permutation(n_samples)`` does.
+
+    Parameters
+    ----------
+    n_samples : int
+    rng : RandomState, default=None
+        None keeps the rows in order.
+
+    Returns
+    -------
+    ndarray of shape (n_samples,)
+    """
+    order = np.arange(n_samples, dtype=np.int32 if n_samples < 2**31 else np.intp)
+    if rng is not None:
+        rng.shuffle(order)
+    return order
 
 
 def sgd_pass(problem, state, rows, order, eta):
@@ -105,8 +131,8 @@ def sgd_pass(problem, state, rows, order, eta):
         The settings (its data is not read).
     state : TrainingState
     rows : LoopRows
-    order : ndarray of intp
-        Positions in ``rows`` to visit, in order.
+    order : ndarray of int32 or intp
+        Positions in ``rows`` to visit, in order (see ``sample_order``).
     eta : float
         Base step size.
 

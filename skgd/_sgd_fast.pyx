@@ -13,6 +13,11 @@ ctypedef fused floating:
     float
     double
 
+# The sample order: int32 positions unless X has 2**31 rows or more.
+ctypedef fused index_t:
+    int
+    Py_ssize_t
+
 # Loss codes: the order of skgd._objective.LOSSES.
 cdef enum:
     SQUARED_ERROR = 0
@@ -36,13 +41,15 @@ cdef enum:
 
 
 cdef inline double _loss(int code, double r, double eps) noexcept nogil:
-    cdef double a = fabs(r)
+    cdef double a = fabs(r), c
     if code == SQUARED_ERROR:
         return r * r
     if code == HUBER:
         if a <= eps:
             return r * r
-        return 2.0 * eps * a - eps * eps
+        # c * (2r - c) with c = +-eps, the form skgd._objective's huber takes.
+        c = eps if r > 0 else -eps
+        return c * (2.0 * r - c)
     if a <= eps:
         return 0.0
     if code == EPSILON_INSENSITIVE:
@@ -220,7 +227,7 @@ cdef inline void _row_axpy_d(const floating *data, const int *ind, int nnz,
 
 cdef double _epoch(
     const floating *data, const int *indices, const int *indptr,
-    int n_features, const floating *y, const floating *sw, const Py_ssize_t *order,
+    int n_features, const floating *y, const floating *sw, const index_t *order,
     Py_ssize_t n_samples, floating *w, double *scal, floating *velocity,
     double *w_avg, double *q, double *g, double *dl,
     int loss_code, double epsilon, double eta0, int schedule_code, double power_t,
@@ -357,7 +364,7 @@ def sgd_epoch(
     int n_features,
     const floating[::1] y,
     const floating[::1] sample_weight,
-    const Py_ssize_t[::1] order,
+    const index_t[::1] order,
     floating[::1] coef,
     double[::1] scalars,
     floating[::1] velocity,
@@ -390,7 +397,7 @@ def sgd_epoch(
         One target.
     sample_weight : memoryview of shape (n_samples,)
         Weights normalised to mean one.
-    order : memoryview of intp
+    order : memoryview of int32 or intp
         The sample order of this pass.
     coef : memoryview of shape (n_features,)
         Coefficients, updated in place.

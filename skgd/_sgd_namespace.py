@@ -180,8 +180,9 @@ class NamespaceSGDPath:
         p, xp = self.problem, self.xp
         eta = step_size(p.schedule, eta0, state.t, p.power_t)
         residual = X @ state.coef.T + xp.astype(state.intercept, X.dtype) - Y
-        loss_sums = weights @ p.loss.value(residual, p.epsilon, xp=xp)
-        scaled = weights[:, None] * p.loss.derivative(residual, p.epsilon, xp=xp) / X.shape[0]
+        values, derivatives = p.loss.value_and_derivative(residual, p.epsilon, xp=xp)
+        loss_sums = weights @ values
+        scaled = weights[:, None] * derivatives / X.shape[0]
         grad_intercept = xp.sum(scaled, axis=0)
         grad_coef = scaled.T @ X
         if p.momentum:

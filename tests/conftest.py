@@ -15,3 +15,21 @@ from _helpers import NOTE_X, NOTE_Y
 def note_data():
     """The note's three points, as X of shape (3, 1) and y of shape (3,)."""
     return NOTE_X.copy(), NOTE_Y.copy()
+
+
+@pytest.fixture(params=["blocks as sized", "7-row blocks"])
+def row_block_size(request, monkeypatch):
+    """Run a pass with its blocks as sized, then cut into 7-row blocks.
+
+    Sums over rows must not depend on where the blocks end.
+    """
+    if request.param == "7-row blocks":
+        import skgd._objective
+        import skgd._reductions
+
+        def seven_rows(X, xp, elements=None, min_blocks=1):
+            return [slice(start, min(start + 7, X.shape[0])) for start in range(0, X.shape[0], 7)]
+
+        monkeypatch.setattr(skgd._reductions, "row_blocks", seven_rows)
+        monkeypatch.setattr(skgd._objective, "row_blocks", seven_rows)
+    return request.param

@@ -22,6 +22,7 @@ from sklearn.neural_network import MLPRegressor
 
 from skgd import GradientDescentRegressor
 from skgd._objective import LOSSES, Penalty
+from skgd._sgd import sample_order
 
 PENALTIES = [None, "l2", "l1", "elasticnet"]
 
@@ -169,8 +170,9 @@ def reference_sgd(X, y, *, loss="squared_error", epsilon=0.1, learning_rate, epo
             rows = np.arange(start, min(start + batch_size, n))
             eta = learning_rate / (1.0 + t) ** power_t if schedule == "invscaling" else learning_rate
             r = rows_of[rows] @ w + b - y[rows]
-            total += np.sum(s[rows] * lo.value(r, epsilon))
-            dl = s[rows] * lo.derivative(r, epsilon) / len(rows)
+            value, derivative = lo.value_and_derivative(r, epsilon)
+            total += np.sum(s[rows] * value)
+            dl = s[rows] * derivative / len(rows)
             g, gb = rows_of[rows].T @ dl, dl.sum()
             if momentum == 0.0:
                 w = max(0.0, 1.0 - eta * pen.l2) * w - eta * g
@@ -295,3 +297,11 @@ def test_csr_without_stored_entries_is_read_as_sparse(params):
     dense = GradientDescentRegressor(**common).fit(X, y)
     np.testing.assert_array_equal(sparse.coef_, 0.0)
     np.testing.assert_allclose(sparse.intercept_, dense.intercept_, rtol=1e-15)
+
+
+@pytest.mark.parametrize("n", [1, 10, 100_003])
+def test_sample_order_is_int32_and_draws_what_permutation_draws(n):
+    shuffled = sample_order(n, np.random.RandomState(3))
+    assert shuffled.dtype == np.int32
+    np.testing.assert_array_equal(shuffled, np.random.RandomState(3).permutation(n))
+    np.testing.assert_array_equal(sample_order(n), np.arange(n))

@@ -1,0 +1,98 @@
+"""Sums over rows, block by block, against the same sums written out whole.
+
+- ``row_blocks`` covers every row once, within its size bounds.
+- ``loss_gradient_sums`` equals the loss and gradient written from the losses'
+  textbook piecewise forms over the whole array, whatever the blocks.
+- ``SufficientStatistics.of`` equals ``X^T S X``, ``X^T S y``... formed whole in
+  float64, also for float32 X and CSR X.
+"""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from skgd._objective import LOSSES
+from skgd._reductions import MIN_BLOCK_ROWS, SufficientStatistics, loss_gradient_sums, row_blocks
+
+EPSILON = 0.7
+
+
+def _textbook(name, r):
+    """Loss and derivative as the documentation states them, piece by piece."""
+    a = np.abs(r)
+    inside = a <= EPSILON
+    if name == "squared_error":
+        return r**2, 2 * r
+    if name == "huber":
+        return np.where(inside, r**2, 2 * EPSILON * a - EPSILON**2), np.where(inside, 2 * r, 2 * EPSILON * np.sign(r))
+    if name == "epsilon_insensitive":
+        return np.where(inside, 0.0, a - EPSILON), np.where(inside, 0.0, np.sign(r))
+    return np.where(inside, 0.0, (a - EPSILON) ** 2), np.where(inside, 0.0, 2 * (a - EPSILON) * np.sign(r))
+
+
+def _data(n=60, d=5, k=2, seed=0):
+    rng = np.random.RandomState(seed)
+    X = rng.standard_normal((n, d))
+    X[rng.uniform(size=X.shape) < 0.3] = 0.0
+    Y = rng.standard_normal((n, k)) * 2.0
+    s = rng.uniform(0.0, 3.0, n)
+    return X, Y, s
+
+
+@pytest.mark.parametrize("n", [0, 1, 255, 256, 1000, 70_001])
+@pytest.mark.parametrize("d", [1, 40, 3000])
+@pytest.mark.parametrize("min_blocks", [1, 64])
+def test_row_blocks_cover_every_row_once_within_bounds(n, d, min_blocks):
+    X = np.empty((n, d))
+    elements = 1 << 17
+    blocks = row_blocks(X, np, elements, min_blocks=min_blocks)
+    covered = np.concatenate([np.arange(n)[b] for b in blocks]) if blocks else np.arange(0)
+    np.testing.assert_array_equal(covered, np.arange(n))
+    largest = max(MIN_BLOCK_ROWS, min(elements // d, -(-n // min_blocks)))
+    assert all(b.stop - b.start <= largest for b in blocks)
+
+
+def test_row_blocks_of_csr_count_its_non_zeros():
+    n = 100_000
+    indices = np.random.RandomState(0).randint(0, 10_000, 10 * n).astype(np.int32)
+    X = sp.csr_matrix((np.ones(10 * n), indices, np.arange(0, 10 * n + 1, 10)), shape=(n, 10_000))
+    blocks = row_blocks(X, np, 1 << 17)
+    # 10 non-zeros a row: 13,107 rows a block, not the 256 that 10,000 columns would give.
+    assert blocks[0].stop == (1 << 17) // 10 and len(blocks) == 8
+
+
+@pytest.mark.parametrize("name", list(LOSSES))
+@pytest.mark.parametrize("fmt", ["dense", "csr", "float32"])
+def test_loss_gradient_sums_equal_the_whole_array_formulas(name, fmt, row_block_size):
+    X, Y, s = _data()
+    rng = np.random.RandomState(1)
+    coef, intercept = rng.standard_normal((2, 5)), rng.standard_normal(2)
+    r = X @ coef.T + intercept - Y
+    value, derivative = _textbook(name, r)
+    Xin = {"dense": X, "csr": sp.csr_matrix(X), "float32": X.astype(np.float32)}[fmt]
+    dtype = np.float32 if fmt == "float32" else np.float64
+    got = loss_gradient_sums(LOSSES[name], EPSILON, Xin, Y.astype(dtype), s.astype(dtype), coef, intercept)
+    rtol = 1e-5 if fmt == "float32" else 1e-12
+    np.testing.assert_allclose(got[0], s @ value, rtol=rtol)
+    np.testing.assert_allclose(got[1], (s[:, None] * derivative).T @ X, rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(got[2], s @ derivative, rtol=rtol, atol=rtol)
+    assert all(part.dtype == np.float64 for part in got)
+
+
+@pytest.mark.parametrize("fmt", ["dense", "csr", "float32"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_sufficient_statistics_equal_the_products_formed_whole(fmt, weighted, row_block_size):
+    X, Y, s = _data(n=50)
+    s = s if weighted else np.ones(50)
+    Xin = {"dense": X, "csr": sp.csr_matrix(X), "float32": X.astype(np.float32)}[fmt]
+    dtype = np.float32 if fmt == "float32" else np.float64
+    Yin, sin = Y.astype(dtype), s.astype(dtype)
+    stats = SufficientStatistics.of(Xin, Yin, sin)
+    X64 = (Xin.toarray() if sp.issparse(Xin) else Xin).astype(np.float64)
+    Y64, s64 = Yin.astype(np.float64), sin.astype(np.float64)
+    expected = (X64.T @ (s64[:, None] * X64), X64.T @ (s64[:, None] * Y64), s64 @ X64, s64 @ Y64, s64 @ Y64**2, s64.sum())
+    names = ("gram", "cross", "column_sums", "target_sums", "target_squares", "weight_sum")
+    for name, want in zip(names, expected, strict=True):
+        got = getattr(stats, name)
+        assert np.asarray(got).dtype == np.float64, name
+        np.testing.assert_allclose(got, want, rtol=1e-12, err_msg=name)

@@ -3,7 +3,8 @@
 Two ways to get ``J`` and its gradient at the current iterate, the same maths:
 
 - ``StreamingBatch`` reads X each epoch (any loss): residuals, loss and
-  gradient in one pass, O(n * d) per epoch.
+  gradient in one fused pass over row blocks, O(n * d) per epoch and nothing
+  of the data's size allocated.
 - ``GramBatch`` (squared error only) reads X once for the weighted sufficient
   statistics ``X^T S X, X^T S y, y^T S y`` and the column sums, in float64 and in
   row blocks (no copy of X); every epoch then costs O(d^2) per target.

@@ -32,6 +32,11 @@ class Problem:
     shuffle : bool
     average : int
         Update count (1-based) at which averaging begins; 0 for none.
+    train_rows : ndarray of shape (n_train,) or None, default=None
+        The positions in X of the rows to train on, in the order a pass
+        without shuffling visits them (int32, intp from 2**31 rows; NumPy and
+        sparse data only). The other rows are held out for early stopping and
+        carry zero weight in ``sample_weight``. None trains on every row.
     """
 
     X: object
@@ -48,3 +53,4 @@ class Problem:
     batch_size: int
     shuffle: bool
     average: int
+    train_rows: np.ndarray = None

@@ -38,7 +38,7 @@ TARGET_BLOCK_ROWS = 4096
 MIN_BLOCK_ROWS = 256
 
 
-def row_blocks(X, xp, elements=CACHE_ELEMENTS, min_blocks=1):
+def row_blocks(X, xp, elements=CACHE_ELEMENTS, min_blocks=1, per_row=None):
     """Slices of consecutive rows that cover ``X``, each of bounded size.
 
     A block holds about ``elements`` stored entries (X's columns, or a CSR
@@ -56,6 +56,9 @@ def row_blocks(X, xp, elements=CACHE_ELEMENTS, min_blocks=1):
         Entries per block on the host.
     min_blocks : int, default=1
         Fewest blocks on the host.
+    per_row : int, default=None
+        Entries a row takes in the pass; None counts X's stored entries (a
+        pass that densifies sparse blocks gives X's columns).
 
     Returns
     -------
@@ -63,7 +66,9 @@ def row_blocks(X, xp, elements=CACHE_ELEMENTS, min_blocks=1):
         Empty when ``X`` has no rows.
     """
     n = X.shape[0]
-    per_row = max(1, X.nnz // max(n, 1) if sp.issparse(X) else X.shape[1])
+    if per_row is None:
+        per_row = X.nnz // max(n, 1) if sp.issparse(X) else X.shape[1]
+    per_row = max(1, per_row)
     if _is_numpy_namespace(xp):
         rows = min(elements // per_row, -(-n // min_blocks))
     else:
@@ -127,7 +132,7 @@ class SufficientStatistics:
         d, k = X.shape[1], Y.shape[1]
         sums = [xp.zeros(shape, dtype=float64, device=device) for shape in ((d, d), (d, k), (d,), (k,), (k,), ())]
         elements = BLOCK_ELEMENTS if X.dtype == float64 else CACHE_ELEMENTS
-        for rows in row_blocks(X, xp, elements, min_blocks=MIN_BLOCKS):
+        for rows in row_blocks(X, xp, elements, min_blocks=MIN_BLOCKS, per_row=d):
             for i, part in enumerate(_block_sums(X[rows, :], Y[rows, :], sample_weight[rows], float64, xp)):
                 sums[i] += part
         return cls(*sums)

@@ -8,7 +8,6 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import train_test_split
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
@@ -28,7 +27,7 @@ from ._problem import Problem
 from ._schedules import automatic_step
 from ._sgd_namespace import sgd_path
 from ._state import TrainingState, independent_rng, linear_predict
-from ._training import Controls, patience, run_epochs
+from ._training import Controls, hold_out, patience, run_epochs
 
 
 def _is_dask_array(X):
@@ -131,7 +130,9 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         rises and falls on that scale while still making progress.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the data, score it after every
-        epoch and keep the best coefficients seen.
+        epoch and keep the best coefficients seen. Only the held-out rows are
+        copied (for NumPy and sparse X; other array namespaces also copy the
+        training rows); not supported for dask arrays.
     validation_fraction : float, default=0.1
         Share of the training data held out for early stopping.
     fit_intercept : bool, default=True
@@ -333,7 +334,7 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         if self.solver == "batch" and self.average:
             raise ValueError("average is an option of solver='sgd'; the batch solver's iterates are not noisy.")
 
-    def _problem(self, X, Y, sample_weight):
+    def _problem(self, X, Y, sample_weight, train_rows=None):
         average = int(self.average) if self.solver == "sgd" else 0
         return Problem(
             X=X,
@@ -347,9 +348,10 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
             power_t=float(self.power_t),
             momentum=float(self.momentum),
             nesterov=bool(self.nesterov),
-            batch_size=min(int(self.batch_size), X.shape[0]),
+            batch_size=min(int(self.batch_size), X.shape[0] if train_rows is None else train_rows.shape[0]),
             shuffle=bool(self.shuffle),
             average=average,
+            train_rows=train_rows,
         )
 
     # -------------------------------------------------------------- training
@@ -362,10 +364,10 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
             sample_weight=sample_weight,
             fitted_model=functools.partial(self._fitted_model, one_d=one_d, dtype=X.dtype),
         )
-        validation = None
+        train_rows, validation = None, None
         if self.early_stopping:
-            X, Y, sample_weight, validation = self._split_validation(X, Y, sample_weight, state.rng)
-        problem = self._problem(X, Y, sample_weight)
+            X, Y, sample_weight, train_rows, validation = self._split_validation(X, Y, sample_weight, state.rng)
+        problem = self._problem(X, Y, sample_weight, train_rows)
         if _is_dask_array(X):
             from ._dask import make_path
 
@@ -414,11 +416,7 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
                 f"validation_fraction={self.validation_fraction} leaves {n_val} validation "
                 f"sample(s) of {X.shape[0]}; early stopping needs at least 2 and one to train on."
             )
-        seed = rng.randint(np.iinfo(np.int32).max)
-        X_tr, X_val, Y_tr, Y_val, s_tr, s_val = train_test_split(
-            X, Y, sample_weight, test_size=n_val, random_state=seed
-        )
-        return X_tr, Y_tr, s_tr, (X_val, Y_val, s_val)
+        return hold_out(X, Y, sample_weight, n_val, rng.randint(np.iinfo(np.int32).max))
 
     def _fitted_model(self, state, one_d, dtype):
         """``(coef_, intercept_)`` as training leaves them at ``state``."""

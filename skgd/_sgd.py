@@ -6,6 +6,10 @@ module prepares its inputs once per call, draws the sample order of each epoch
 
 Weights enter each step as ``s_i / mean(s)``: unit weights give the note's
 per-sample SGD, and integer weights act as repeated rows in expectation.
+
+Under early stopping a pass visits only the training rows of X
+(``Problem.train_rows``), and the mean is taken over them; the held-out rows
+carry zero weight, so the automatic step ignores them too.
 """
 
 import numpy as np
@@ -31,9 +35,12 @@ class SGDPath:
     def __init__(self, problem):
         self.problem = problem
         self.xp, _ = get_namespace(problem.X)
-        self.n_samples = problem.X.shape[0]
+        rows = problem.train_rows
+        self.n_samples = problem.X.shape[0] if rows is None else rows.shape[0]
+        # Zero on the held-out rows, so its sum is the training rows'.
         s = problem.sample_weight
-        self.rows = LoopRows(problem.X, problem.Y, s, float(np.mean(s, dtype=np.float64)))
+        weight_mean = float(np.sum(s, dtype=np.float64)) / self.n_samples
+        self.rows = LoopRows(problem.X, problem.Y, s, weight_mean)
 
     def lipschitz(self):
         """Largest per-sample Lipschitz constant, for the automatic step.
@@ -46,7 +53,7 @@ class SGDPath:
         return sample_lipschitz(p.loss, p.penalty, p.X, self.rows.weights, p.fit_intercept)
 
     def epoch(self, state, eta):
-        """One pass over the samples; returns the epoch's loss.
+        """One pass over the training rows; returns the epoch's loss.
 
         The loss is the weighted mean of each sample's loss just before its
         update, averaged over targets, plus the penalty at the end of the pass.
@@ -63,7 +70,7 @@ class SGDPath:
         float
         """
         p = self.problem
-        order = sample_order(self.n_samples, state.rng if p.shuffle else None)
+        order = sample_order(self.n_samples, state.rng if p.shuffle else None, positions=p.train_rows)
         total = sgd_pass(p, state, self.rows, order, eta)
         return pass_loss(p, state, total, self.n_samples, xp=self.xp)
 
@@ -97,23 +104,46 @@ class LoopRows:
         self.empty = np.empty(0, dtype=X.dtype)
 
 
-def sample_order(n_samples, rng=None):
-    """The positions of one pass: in order, or shuffled by ``rng``.
-
-    int32 (intp from 2**31 rows on), the smallest index the compiled loop
-    reads; the shuffle draws exactly what ``rng.permutation(n_samples)`` does.
+def index_dtype(n_samples):
+    """The smallest index dtype the compiled loop reads for ``n_samples`` rows.
 
     Parameters
     ----------
     n_samples : int
+
+    Returns
+    -------
+    numpy dtype
+        int32, intp from 2**31 rows on.
+    """
+    return np.dtype(np.int32 if n_samples < 2**31 else np.intp)
+
+
+def sample_order(n_samples, rng=None, positions=None):
+    """The positions of one pass: in order, or shuffled by ``rng``.
+
+    The shuffle draws exactly what ``rng.permutation(n_samples)`` does, so
+    shuffled ``positions`` are ``positions[rng.permutation(n_samples)]``.
+
+    Parameters
+    ----------
+    n_samples : int
+        Rows in the pass.
     rng : RandomState, default=None
         None keeps the rows in order.
+    positions : ndarray of shape (n_samples,), default=None
+        The rows to visit, in their unshuffled order (see ``index_dtype``);
+        None for ``0, ..., n_samples - 1``. Returned as is when not shuffled.
 
     Returns
     -------
     ndarray of shape (n_samples,)
+        Of ``index_dtype(n_samples)``, or of ``positions``' dtype.
     """
-    order = np.arange(n_samples, dtype=np.int32 if n_samples < 2**31 else np.intp)
+    if positions is None:
+        order = np.arange(n_samples, dtype=index_dtype(n_samples))
+    else:
+        order = positions if rng is None else positions.copy()
     if rng is not None:
         rng.shuffle(order)
     return order

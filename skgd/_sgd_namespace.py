@@ -18,6 +18,10 @@ array-api-strict...) take one of two paths, picked by ``sgd_path``:
 
 Either way the state, and so ``coef_`` and ``intercept_``, stays in the data's
 namespace and on its device.
+
+Early stopping hands these paths copies of the training rows rather than
+training positions in X (``skgd._training.hold_out``): the mini-batch path
+steps through its rows by slicing X, and the host path copies X anyway.
 """
 
 from dataclasses import replace

@@ -11,9 +11,11 @@ from dataclasses import dataclass
 
 import numpy as np
 from sklearn.metrics import r2_score
+from sklearn.model_selection import ShuffleSplit
 
-from ._array_api import get_namespace
+from ._array_api import _is_numpy_namespace, get_namespace, get_namespace_and_device
 from ._schedules import adaptive_reduce
+from ._sgd import index_dtype
 from ._state import linear_predict
 
 #: A loss this many times the reference loss (that of the all-zero model, or
@@ -75,6 +77,58 @@ def patience(n_iter_no_change, momentum):
     int
     """
     return int(np.ceil(n_iter_no_change / (1.0 - momentum) - 1e-9))  # 1 - 0.9 is not 0.1
+
+
+def hold_out(X, Y, sample_weight, n_val, seed):
+    """Hold out ``n_val`` rows for early stopping, copying only those.
+
+    The rows are the ones ``train_test_split(X, test_size=n_val,
+    random_state=seed)`` holds out (its ``ShuffleSplit``), and the training
+    rows keep its order. NumPy and sparse data are not copied: training reads
+    all of X, with zero weight on the held-out rows and the training positions
+    in ``train_rows``, which is the objective, gradient and step bound of the
+    training rows alone. Other array namespaces get a copy of the training
+    rows instead, as the namespace mini-batch path steps through its rows by
+    slicing X.
+
+    Parameters
+    ----------
+    X : array or CSR matrix of shape (n_samples, n_features)
+    Y : array of shape (n_samples, n_targets)
+    sample_weight : array of shape (n_samples,)
+    n_val : int
+        Rows to hold out, at least one fewer than ``n_samples``.
+    seed : int
+        The split's ``random_state``.
+
+    Returns
+    -------
+    X, Y : arrays
+        The data to train on: the same X and Y, or copies of the training rows.
+    sample_weight : array
+        The training weights: a copy with zeros on the held-out rows, or those
+        of the training rows.
+    train_rows : ndarray of shape (n_samples - n_val,) or None
+        The training positions in X (of ``index_dtype(n_samples)``), or None
+        when X holds only the training rows.
+    validation : tuple
+        ``(X_val, Y_val, sample_weight_val)``, copies of the held-out rows.
+    """
+    split = ShuffleSplit(n_splits=1, test_size=n_val, random_state=seed)
+    train, val = next(split.split(X))
+    xp, _, device = get_namespace_and_device(X)
+    if not _is_numpy_namespace(xp):
+        train, val = xp.asarray(train, device=device), xp.asarray(val, device=device)
+        (X, Y, sample_weight), validation = (
+            tuple(xp.take(a, rows, axis=0) for a in (X, Y, sample_weight)) for rows in (train, val)
+        )
+        return X, Y, sample_weight, None, validation
+    dtype = index_dtype(X.shape[0])
+    train, val = train.astype(dtype), val.astype(dtype)  # frees the int64 permutation
+    validation = (X[val], Y[val], sample_weight[val])
+    sample_weight = sample_weight.copy()
+    sample_weight[val] = 0
+    return X, Y, sample_weight, train, validation
 
 
 def validation_score(validation, coef, intercept):

@@ -27,7 +27,7 @@ def row_block_size(request, monkeypatch):
         import skgd._objective
         import skgd._reductions
 
-        def seven_rows(X, xp, elements=None, min_blocks=1):
+        def seven_rows(X, xp, elements=None, min_blocks=1, per_row=None):
             return [slice(start, min(start + 7, X.shape[0])) for start in range(0, X.shape[0], 7)]
 
         monkeypatch.setattr(skgd._reductions, "row_blocks", seven_rows)

@@ -18,7 +18,9 @@ import pytest
 import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import r2_score
+from sklearn.model_selection import train_test_split
 
+import skgd._regressor
 from skgd import GradientDescentRegressor
 from skgd._objective import LOSSES, Penalty
 from skgd._state import independent_rng
@@ -87,7 +89,8 @@ def test_early_stopping_scores_held_out_data_and_restores_the_best(solver, learn
     assert reg.best_validation_score_ == scores[best]
 
     # The split the estimator draws: 20 held-out rows, the other 60 trained on.
-    X_tr, y_tr, _, (X_val, y_val, _) = reg._split_validation(X, y[:, None], np.ones(80), independent_rng(0))
+    _, _, _, train, (X_val, y_val, _) = reg._split_validation(X, y[:, None], np.ones(80), independent_rng(0))
+    X_tr, y_tr = X[train], y[train]
     assert X_val.shape[0] == 20 and X_tr.shape[0] == 60
     for epoch in (0, best, 199):
         model = GradientDescentRegressor(tol=None, max_iter=epoch + 1, **params).fit(X_tr, y_tr.ravel())
@@ -96,6 +99,56 @@ def test_early_stopping_scores_held_out_data_and_restores_the_best(solver, learn
             np.testing.assert_allclose(reg.coef_, model.coef_, rtol=1e-12)
             np.testing.assert_allclose(reg.intercept_, model.intercept_, rtol=1e-12)
     assert reg.score(X_val, y_val.ravel()) == pytest.approx(reg.best_validation_score_, rel=1e-9)
+
+
+def _copying_hold_out(X, Y, sample_weight, n_val, seed):
+    """The split as early stopping drew it by copying: train_test_split's train and validation rows."""
+    X_tr, X_val, Y_tr, Y_val, s_tr, s_val = train_test_split(X, Y, sample_weight, test_size=n_val, random_state=seed)
+    return X_tr, Y_tr, s_tr, None, (X_val, Y_val, s_val)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"solver": "batch"},
+        {"solver": "batch", "loss": "huber", "learning_rate": 0.05},
+        *({"solver": "sgd", "shuffle": shuffle, "batch_size": b} for shuffle in (True, False) for b in (1, 8)),
+    ],
+)
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_early_stopping_trains_on_the_rows_train_test_split_keeps(params, weighted, sparse, monkeypatch):
+    # Training in place (zero weight on the held-out rows, the training
+    # positions in train_test_split's order) is the fit on copies of the
+    # training rows, up to rounding: same split seed from the state's rng,
+    # same shuffles after it, same automatic step.
+    X, y = make_problem(n=300, d=4, seed=3)
+    X = sp.csr_matrix(X) if sparse else X
+    s = np.random.RandomState(4).uniform(0.2, 3.0, 300) if weighted else None
+    common = dict(early_stopping=True, validation_fraction=0.2, tol=None, max_iter=12, random_state=5, **params)
+    fits = [_quiet_fit(GradientDescentRegressor(**common), X, y, sample_weight=s)]
+    with monkeypatch.context() as m:
+        m.setattr(skgd._regressor, "hold_out", _copying_hold_out)
+        fits.append(_quiet_fit(GradientDescentRegressor(**common), X, y, sample_weight=s))
+    in_place, copied = fits
+    for name in ("coef_", "intercept_", "loss_curve_", "validation_scores_"):
+        np.testing.assert_allclose(getattr(in_place, name), getattr(copied, name), rtol=1e-10, err_msg=name)
+
+    # The positions are train_test_split's, in its order, drawn with the seed
+    # that follows independent_rng(random_state).
+    seed = independent_rng(5).randint(np.iinfo(np.int32).max)
+    n_val, weights = 60, np.ones(300) if s is None else s
+    _, _, s_train, train, (X_val, _, _) = skgd._regressor.hold_out(X, y[:, None], weights, n_val, seed)
+    X_tr, X_te = train_test_split(X, test_size=n_val, random_state=seed)
+    assert train.dtype == np.int32
+    np.testing.assert_array_equal(_dense(X[train]), _dense(X_tr))
+    np.testing.assert_array_equal(_dense(X_val), _dense(X_te))
+    held_out = np.setdiff1d(np.arange(300), train)
+    assert np.all(s_train[held_out] == 0) and np.array_equal(s_train[train], weights[train])
+
+
+def _dense(X):
+    return X.toarray() if sp.issparse(X) else X
 
 
 def test_early_stopping_stops_n_iter_no_change_epochs_after_the_best():
@@ -127,7 +180,7 @@ def _badly_scaled():
 
 def _objective(X, y, loss, penalty, coef, intercept, epsilon):
     residual = np.asarray(X @ coef).ravel() + intercept - y
-    return float(np.mean(LOSSES[loss].value(residual, epsilon)) + penalty.value(np.atleast_2d(coef))[0])
+    return float(np.mean(LOSSES[loss].value_and_derivative(residual, epsilon)[0]) + penalty.value(np.atleast_2d(coef))[0])
 
 
 AUTO_CASES = list(itertools.product(

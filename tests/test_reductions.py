@@ -59,6 +59,8 @@ def test_row_blocks_of_csr_count_its_non_zeros():
     blocks = row_blocks(X, np, 1 << 17)
     # 10 non-zeros a row: 13,107 rows a block, not the 256 that 10,000 columns would give.
     assert blocks[0].stop == (1 << 17) // 10 and len(blocks) == 8
+    # A pass that densifies its blocks counts the columns.
+    assert row_blocks(X, np, 1 << 17, per_row=X.shape[1])[0].stop == MIN_BLOCK_ROWS
 
 
 @pytest.mark.parametrize("name", list(LOSSES))

@@ -107,6 +107,22 @@ def test_fit_allocates_at_most_a_tenth_of_x(params, dtype):
 
 
 @pytest.mark.parametrize("solver", SOLVERS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_early_stopping_copies_only_the_validation_rows(solver, dtype):
+    # On top of what any fit may allocate (0.10, as above): the held-out tenth
+    # of X, copied, and under 0.05 for its targets and weights, the training
+    # weights (zeros on the held-out rows) and positions. X is read in place;
+    # copying the training rows would add 0.9.
+    X, y = make_problem(n=50_000, d=40, dtype=dtype)
+    reg = GradientDescentRegressor(max_iter=3, tol=None, solver=solver, early_stopping=True, validation_fraction=0.1)
+    tracemalloc.start()
+    reg.fit(X, y)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak <= (0.10 + 0.10 + 0.05) * X.nbytes
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
 def test_multi_output_is_one_problem_per_target(solver):
     X, Y = make_problem(n=100, d=3, n_targets=3)
     params = dict(solver=solver, learning_rate=0.02, max_iter=15, tol=None, shuffle=False)

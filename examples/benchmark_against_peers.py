@@ -168,8 +168,8 @@ def threads_scenario(table, X, y):
         with threadpool_limits(limits=1, user_api="blas"), parallel_backend("threading", n_jobs=n_jobs):
             return GridSearchCV(base, grid, cv=2, n_jobs=n_jobs, refit=False).fit(X, y)
 
-    t_one, _ = timed(lambda: search(1), repeat=2)
-    t_two, _ = timed(lambda: search(2), repeat=2)
+    t_one, _ = timed(lambda: search(1), repeat=3)
+    t_two, _ = timed(lambda: search(2), repeat=3)
     scenario = f"GridSearchCV 8 sgd settings {X.shape[0]}x{X.shape[1]}"
     table.append((scenario, "skgd n_jobs=2 (threads)", t_two, t_one / t_two, np.nan, "speed-up over n_jobs=1"))
     table.append((scenario, "skgd n_jobs=1", t_one, 1.0, np.nan, ""))

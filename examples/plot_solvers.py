@@ -39,8 +39,8 @@ from skgd import GradientDescentRegressor, LossCurveDisplay
 
 MODELS = {
     "batch": GradientDescentRegressor(solver="batch", max_iter=5000),
-    "SGD (batch_size=1)": GradientDescentRegressor(solver="sgd", random_state=0),
-    "mini-batch SGD (batch_size=32)": GradientDescentRegressor(solver="sgd", batch_size=32, random_state=0),
+    "SGD (batch_size=1)": GradientDescentRegressor(solver="sgd", random_state=1),
+    "mini-batch SGD (batch_size=32)": GradientDescentRegressor(solver="sgd", batch_size=32, random_state=1),
     "batch + momentum 0.9": GradientDescentRegressor(solver="batch", momentum=0.9),
     "SGDRegressor": SGDRegressor(penalty=None, random_state=0),
     "LinearRegression": LinearRegression(),

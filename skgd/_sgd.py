@@ -17,7 +17,7 @@ import numpy as np
 from ._array_api import get_namespace
 from ._objective import sample_lipschitz
 from ._schedules import SCHEDULE_CODES
-from ._sgd_fast import sgd_epoch
+from ._sgd_fast import sgd_epoch, shuffle
 
 _EMPTY_INT = np.empty(0, dtype=np.int32)
 _EMPTY_64 = np.empty(0)
@@ -122,8 +122,8 @@ def index_dtype(n_samples):
 def sample_order(n_samples, rng=None, positions=None):
     """The positions of one pass: in order, or shuffled by ``rng``.
 
-    The shuffle draws exactly what ``rng.permutation(n_samples)`` does, so
-    shuffled ``positions`` are ``positions[rng.permutation(n_samples)]``.
+    A shuffle takes one seed from ``rng`` and runs the compiled Fisher-Yates
+    pass (``_sgd_fast.shuffle``), which leaves the GIL to other threads.
 
     Parameters
     ----------
@@ -145,7 +145,7 @@ def sample_order(n_samples, rng=None, positions=None):
     else:
         order = positions if rng is None else positions.copy()
     if rng is not None:
-        rng.shuffle(order)
+        shuffle(order, int(rng.randint(np.iinfo(np.int64).max, dtype=np.int64)))
     return order
 
 

@@ -7,6 +7,7 @@ codes in ``skgd._schedules``. Every array is owned by the caller and updated in
 place, so an epoch can be retried on copies and nothing is lost on failure.
 """
 from libc.math cimport fabs, pow
+from libc.stdint cimport uint32_t, uint64_t
 from libc.stdlib cimport malloc, free
 
 cdef extern from *:
@@ -377,6 +378,57 @@ cdef double _epoch(
             w[j] *= wscale
     scal[S_INTERCEPT] = b
     return sumloss
+
+
+cdef inline uint64_t _splitmix64(uint64_t *state) noexcept nogil:
+    # One draw of the splitmix64 generator (Steele, Lea and Flood, 2014).
+    cdef uint64_t z
+    state[0] += <uint64_t> 0x9E3779B97F4A7C15
+    z = state[0]
+    z = (z ^ (z >> 30)) * <uint64_t> 0xBF58476D1CE4E5B9
+    z = (z ^ (z >> 27)) * <uint64_t> 0x94D049BB133111EB
+    return z ^ (z >> 31)
+
+
+cdef inline uint64_t _below(uint64_t bound, uint64_t *state) noexcept nogil:
+    # A uniform integer in [0, bound): Lemire's multiply-and-reject for bounds
+    # below 2**32, the (bias below 2**-31) remainder above.
+    cdef uint64_t m
+    cdef uint32_t low, threshold
+    if bound > <uint64_t> 0xFFFFFFFF:
+        return _splitmix64(state) % bound
+    m = (_splitmix64(state) >> 32) * bound
+    low = <uint32_t> m
+    if low < bound:
+        threshold = <uint32_t> ((<uint32_t> 0 - <uint32_t> bound) % <uint32_t> bound)
+        while low < threshold:
+            m = (_splitmix64(state) >> 32) * bound
+            low = <uint32_t> m
+    return m >> 32
+
+
+def shuffle(index_t[::1] order, uint64_t seed):
+    """Shuffle ``order`` in place: a Fisher-Yates pass without the GIL.
+
+    Every permutation is equally likely; the draws come from a splitmix64
+    stream started at ``seed``, so a seed gives one order.
+
+    Parameters
+    ----------
+    order : memoryview of int32 or intp
+        Updated in place.
+    seed : int
+        Start of the random stream, in ``[0, 2**64)``.
+    """
+    cdef Py_ssize_t i, j
+    cdef index_t swap
+    cdef uint64_t state = seed
+    with nogil:
+        for i in range(order.shape[0] - 1, 0, -1):
+            j = <Py_ssize_t> _below(<uint64_t> (i + 1), &state)
+            swap = order[i]
+            order[i] = order[j]
+            order[j] = swap
 
 
 def sgd_epoch(

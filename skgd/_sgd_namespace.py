@@ -31,7 +31,7 @@ import numpy as np
 from ._array_api import _is_numpy_namespace, _max_precision_float_dtype, get_namespace_and_device, move_to
 from ._objective import sample_lipschitz
 from ._schedules import step_size
-from ._sgd import SGDPath, pass_loss
+from ._sgd import SGDPath, pass_loss, sample_order
 from ._state import ARRAY_FIELDS
 
 
@@ -151,7 +151,7 @@ class NamespaceSGDPath:
         """
         p, xp = self.problem, self.xp
         n = p.X.shape[0]
-        order = xp.asarray(state.rng.permutation(n), device=self.device) if p.shuffle else None
+        order = xp.asarray(sample_order(n, state.rng), device=self.device) if p.shuffle else None
         total = xp.zeros(state.coef.shape[0], dtype=self.float64, device=self.device)
         for start in range(0, n, p.batch_size):
             stop = min(start + p.batch_size, n)

@@ -300,8 +300,34 @@ def test_csr_without_stored_entries_is_read_as_sparse(params):
 
 
 @pytest.mark.parametrize("n", [1, 10, 100_003])
-def test_sample_order_is_int32_and_draws_what_permutation_draws(n):
+def test_sample_order_is_a_seeded_int32_permutation(n):
     shuffled = sample_order(n, np.random.RandomState(3))
     assert shuffled.dtype == np.int32
-    np.testing.assert_array_equal(shuffled, np.random.RandomState(3).permutation(n))
+    np.testing.assert_array_equal(np.sort(shuffled), np.arange(n))
+    np.testing.assert_array_equal(shuffled, sample_order(n, np.random.RandomState(3)))
+    if n > 2:
+        assert not np.array_equal(shuffled, sample_order(n, np.random.RandomState(4)))
     np.testing.assert_array_equal(sample_order(n), np.arange(n))
+
+
+def test_every_order_of_four_samples_is_equally_likely():
+    # Fisher-Yates draws each of the 24 orders with probability 1/24; a biased
+    # draw (for example the naive swap with any position) fails this chi-square.
+    rng = np.random.RandomState(0)
+    draws = 24_000
+    counts = {}
+    for _ in range(draws):
+        key = tuple(sample_order(4, rng))
+        counts[key] = counts.get(key, 0) + 1
+    assert len(counts) == 24
+    expected = draws / 24
+    chi2 = sum((c - expected) ** 2 / expected for c in counts.values())
+    assert chi2 < 49.7  # the chi-square(23) quantile 0.999
+
+
+def test_positions_shuffle_as_a_permutation_of_themselves():
+    positions = np.array([7, 3, 11, 0, 5], dtype=np.int32)
+    np.testing.assert_array_equal(sample_order(5, None, positions), positions)
+    shuffled = sample_order(5, np.random.RandomState(1), positions)
+    np.testing.assert_array_equal(np.sort(shuffled), np.sort(positions))
+    np.testing.assert_array_equal(positions, [7, 3, 11, 0, 5])  # the positions are not shuffled in place

@@ -11,9 +11,9 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 def run_example(name, tmp_path, *args):
-    """Run ``examples/<name>`` as a script with ``--out tmp_path`` and extra args."""
+    """Run ``examples/<name>`` as a script with ``--out tmp_path`` (unless None) and extra args."""
     argv = sys.argv
-    sys.argv = [name, "--out", str(tmp_path), *args]
+    sys.argv = [name, *(["--out", str(tmp_path)] if tmp_path is not None else []), *args]
     try:
         runpy.run_path(str(EXAMPLES / name), run_name="__main__")
     finally:
@@ -116,3 +116,22 @@ def test_readme_shows_figures_the_examples_write():
     for figure in shown:
         assert (EXAMPLES.parent / figure).stat().st_size > 10_000
         assert f'"{Path(figure).name}"' in sources
+
+
+def test_benchmark_example_times_every_peer_on_the_same_problem(capsys):
+    # Times are not asserted (they belong to the machine); what is: every
+    # scenario ran against its peers, same-step peers land on our coefficients,
+    # and every batch fit reaches the closed form's objective.
+    run_example("benchmark_against_peers.py", None)
+    out = capsys.readouterr().out
+    rows = _rows(out, r"^(.{40}) (\S.{25})\s+(\S+)\s+(\S+)\s+(\S+)  ?(.*)$")
+    names = {name.strip() for _, name, *_ in rows}
+    expected = {"skgd sgd", "SGDRegressor", "MLPRegressor", "skgd batch", "NumPy two-pass loop", "Ridge(cholesky)",
+                "LinearRegression", "skgd n_jobs=2 (threads)", "skgd n_jobs=1"}
+    assert expected <= names
+    gaps = [float(note.split()[-1]) for *_, note in rows if note.startswith("max |coef diff|")]
+    assert len(gaps) == 3 and max(gaps) < 1e-6  # dense and CSR vs SGDRegressor, batch vs the NumPy loop
+    batch = {name.strip(): float(value) for scenario, name, _, _, value, _ in rows if scenario.startswith("batch")}
+    assert batch["skgd batch"] == pytest.approx(batch["LinearRegression"], rel=1e-5)
+    growth = _rows(out, r"^(skgd \S+(?: \(.*\))?)\s+(\S+)\s+(\S+)\s+(\S+)$")
+    assert len(growth) == 3 and all(float(t) > 0 for row in growth for t in row[1:])

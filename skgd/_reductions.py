@@ -17,9 +17,9 @@ from ._array_api import _is_numpy_namespace, _max_precision_float_dtype, get_nam
 #: memory once and stays in a 1 MiB cache for the product that reads it again.
 CACHE_ELEMENTS = 1 << 17
 
-#: Entries of float64 X per row block of the sufficient statistics: the
+#: Entries of float64 X per row block of the sufficient statistics: dense
 #: blocks are views, so they can be large (float32 X, converted to float64
-#: block by block, uses ``CACHE_ELEMENTS``).
+#: block by block, uses ``CACHE_ELEMENTS``; sparse blocks are densified).
 BLOCK_ELEMENTS = 1 << 19
 
 #: Entries per row block on an accelerator, where kernel launches, not the
@@ -114,8 +114,9 @@ class SufficientStatistics:
         """Accumulate the statistics of some rows in float64, block by block.
 
         The products run in the data's array namespace and on its device (in
-        float32 where the device has no float64). Only one block of X is ever
-        held in float64 (none for float64 X, whose blocks are views).
+        float32 where the device has no float64). At most one block of X is
+        held in float64 at a time (none for dense float64 X, whose blocks are
+        views).
 
         Parameters
         ----------
@@ -207,7 +208,8 @@ def loss_gradient_sums(loss, epsilon, X, Y, sample_weight, coef, intercept, xp=N
 
     One fused pass: for each row block the residuals, their loss and its
     derivative are formed and the block's gradient taken while the block is
-    still in cache, so nothing of the size of the data is allocated.
+    still in cache, so nothing of the size of the data is allocated (a CSR
+    block is a bounded copy of its rows).
     Residuals are formed in X's dtype, in X's array namespace and on its
     device; the sums are accumulated in float64 (the device's highest float
     precision).
@@ -248,8 +250,8 @@ def loss_gradient_sums(loss, epsilon, X, Y, sample_weight, coef, intercept, xp=N
         residual += intercept
         residual -= Y[rows, :]
         values, weighted = loss.value_and_derivative(residual, epsilon, xp=xp)
-        loss_sums += xp.astype(s @ values, float64, copy=False)
-        grad_intercept += xp.astype(s @ weighted, float64, copy=False)
+        loss_sums += xp.astype(s, float64, copy=False) @ xp.astype(values, float64, copy=False)
         weighted *= s[:, None]
         grad_coef += xp.astype(block.T @ weighted, float64, copy=False)
+        grad_intercept += xp.sum(weighted, axis=0, dtype=float64)
     return loss_sums, grad_coef.T, grad_intercept

@@ -97,7 +97,7 @@ class LoopRows:
         self.n_features = X.shape[1]
         self.targets = np.ascontiguousarray(Y.T)
         if weight_mean == 1.0 and sample_weight.dtype == X.dtype:
-            self.weights = sample_weight
+            self.weights = np.ascontiguousarray(sample_weight)
         else:  # divided in float64, one element at a time into X's dtype: no float64 copy
             self.weights = np.empty(sample_weight.shape, dtype=X.dtype)
             np.divide(sample_weight, weight_mean, out=self.weights, dtype=np.float64, casting="same_kind")

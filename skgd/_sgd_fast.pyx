@@ -11,7 +11,17 @@ from libc.stdint cimport uint32_t, uint64_t
 from libc.stdlib cimport malloc, free
 
 cdef extern from *:
-    void _prefetch "__builtin_prefetch"(const void *address) noexcept nogil
+    """
+    #if defined(_MSC_VER) && (defined(_M_X64) || defined(_M_IX86))
+    #include <xmmintrin.h>
+    #define SKGD_PREFETCH(address) _mm_prefetch((const char *)(address), _MM_HINT_T0)
+    #elif defined(__GNUC__) || defined(__clang__)
+    #define SKGD_PREFETCH(address) __builtin_prefetch(address)
+    #else
+    #define SKGD_PREFETCH(address) ((void)(address))
+    #endif
+    """
+    void _prefetch "SKGD_PREFETCH"(const void *address) noexcept nogil
 
 # How many samples ahead a pass asks for a row: a shuffled pass jumps through
 # X, and each jump would otherwise wait on memory.
@@ -392,11 +402,16 @@ cdef inline uint64_t _splitmix64(uint64_t *state) noexcept nogil:
 
 cdef inline uint64_t _below(uint64_t bound, uint64_t *state) noexcept nogil:
     # A uniform integer in [0, bound): Lemire's multiply-and-reject for bounds
-    # below 2**32, the (bias below 2**-31) remainder above.
-    cdef uint64_t m
+    # below 2**32; above, a remainder of a draw from the largest multiple of
+    # bound (the draws below 2**64 mod bound are rejected).
+    cdef uint64_t m, x, skip
     cdef uint32_t low, threshold
     if bound > <uint64_t> 0xFFFFFFFF:
-        return _splitmix64(state) % bound
+        skip = (<uint64_t> 0 - bound) % bound
+        x = _splitmix64(state)
+        while x < skip:
+            x = _splitmix64(state)
+        return x % bound
     m = (_splitmix64(state) >> 32) * bound
     low = <uint32_t> m
     if low < bound:

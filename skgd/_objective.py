@@ -24,7 +24,7 @@ from ._array_api import (
     move_to,
     widest_float,
 )
-from ._reductions import TARGET_BLOCK_ROWS, row_blocks
+from ._reductions import TARGET_BLOCK_ROWS, loss_gradient_sums, row_blocks
 
 
 @dataclass(frozen=True)
@@ -253,19 +253,18 @@ def batch_lipschitz(loss, penalty, X, sample_weight, fit_intercept):
     xp, _, device = get_namespace_and_device(X, sample_weight)
     float64 = _max_precision_float_dtype(xp, device)
     total = xp.sum(sample_weight, dtype=float64)
-    blocks = row_blocks(X, xp)
+    # Squared error's gradient sums at targets 0 are 2 Z^T S Z v: the fused pass is the product.
+    zero_targets = xp.broadcast_to(xp.zeros((1, 1), dtype=X.dtype, device=device), (X.shape[0], 1))
+    no_intercept = xp.zeros(1, dtype=float64, device=device)
 
     def matvec(v):
         v = xp.asarray(np.asarray(v, dtype=np.float64).ravel(), dtype=float64, device=device)
-        w = xp.astype(v[:d], X.dtype, copy=False)
-        out = xp.zeros(d + int(fit_intercept), dtype=float64, device=device)
-        for rows in blocks:
-            z = X[rows, :] @ w + (v[d] if fit_intercept else 0.0)
-            sz = xp.astype(sample_weight[rows], float64, copy=False) * z
-            out[:d] += xp.astype(X[rows, :].T @ xp.astype(sz, X.dtype, copy=False), float64, copy=False)
-            if fit_intercept:
-                out[d] += xp.sum(sz)
-        return np.asarray(move_to(out / total, xp=np, device="cpu"), dtype=np.float64)
+        intercept = v[d:] if fit_intercept else no_intercept
+        _, grad_coef, grad_intercept = loss_gradient_sums(
+            LOSSES["squared_error"], 0.0, X, zero_targets, sample_weight, xp.reshape(v[:d], (1, d)), intercept, xp=xp
+        )
+        out = xp.concat([grad_coef[0, :], grad_intercept]) if fit_intercept else grad_coef[0, :]
+        return np.asarray(move_to(out / (2.0 * total), xp=np, device="cpu"), dtype=np.float64)
 
     lam = top_eigenvalue(matvec, d + int(fit_intercept))
     return loss.curvature * lam + penalty.l2

@@ -85,39 +85,65 @@ def linear_data(n, d, seed=0, density=None):
 
 def row(table, scenario, name, seconds, reference, value, note=""):
     """Append one result; the ratio is this peer's time over skgd's."""
-    table.append((scenario, name, seconds, reference / seconds if name.startswith("skgd") else seconds / reference,
-                  value, note))
+    table.append(
+        (scenario, name, seconds, reference / seconds if name.startswith("skgd") else seconds / reference, value, note)
+    )
 
 
 def sgd_scenario(table, X, y, scenario, fit_intercept=True, shuffle=False):
     lr = SGD_STEPS["learning_rate"]
     ours = GradientDescentRegressor(solver="sgd", fit_intercept=fit_intercept, **{**SGD_STEPS, "shuffle": shuffle})
-    peer = SGDRegressor(eta0=2 * lr, learning_rate="constant", penalty=None, alpha=0.0, shuffle=shuffle,
-                        tol=None, max_iter=SGD_STEPS["max_iter"], fit_intercept=fit_intercept, random_state=0)
+    peer = SGDRegressor(
+        eta0=2 * lr,
+        learning_rate="constant",
+        penalty=None,
+        alpha=0.0,
+        shuffle=shuffle,
+        tol=None,
+        max_iter=SGD_STEPS["max_iter"],
+        fit_intercept=fit_intercept,
+        random_state=0,
+    )
     (t_ours, ours), (t_peer, peer) = timed_pair(lambda: ours.fit(X, y), lambda: peer.fit(X, y))
     gap = float(np.max(np.abs(ours.coef_ - peer.coef_)))
     row(table, scenario, "skgd sgd", t_ours, t_ours, objective(X, y, ours.coef_, ours.intercept_))
     # Shuffled, each draws its own order: the same work, not the same steps.
-    row(table, scenario, "SGDRegressor", t_peer, t_ours, objective(X, y, peer.coef_, peer.intercept_),
-        "own sample order" if shuffle else f"max |coef diff| {gap:.1e}")
+    row(
+        table,
+        scenario,
+        "SGDRegressor",
+        t_peer,
+        t_ours,
+        objective(X, y, peer.coef_, peer.intercept_),
+        "own sample order" if shuffle else f"max |coef diff| {gap:.1e}",
+    )
 
 
 def minibatch_scenario(table, X, y):
     lr, batch, epochs = 1e-3, 32, 5
-    ours = GradientDescentRegressor(solver="sgd", learning_rate=lr, batch_size=batch, schedule="constant",
-                                    shuffle=False, tol=None, max_iter=epochs)
+    ours = GradientDescentRegressor(
+        solver="sgd", learning_rate=lr, batch_size=batch, schedule="constant", shuffle=False, tol=None, max_iter=epochs
+    )
     t_ours, ours = timed(lambda: ours.fit(X, y))
     # MLPRegressor minimises half the mean squared error: same steps at twice the rate.
-    peer = MLPRegressor(hidden_layer_sizes=(), solver="sgd", learning_rate_init=2 * lr, momentum=0.0,
-                        alpha=0.0, batch_size=batch, shuffle=False, max_iter=epochs, tol=0.0,
-                        n_iter_no_change=epochs + 1)
+    peer = MLPRegressor(
+        hidden_layer_sizes=(),
+        solver="sgd",
+        learning_rate_init=2 * lr,
+        momentum=0.0,
+        alpha=0.0,
+        batch_size=batch,
+        shuffle=False,
+        max_iter=epochs,
+        tol=0.0,
+        n_iter_no_change=epochs + 1,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         t_peer, peer = timed(lambda: peer.fit(X, y))
     scenario = f"mini-batch {batch} {X.shape[0]}x{X.shape[1]}"
     row(table, scenario, "skgd sgd", t_ours, t_ours, objective(X, y, ours.coef_, ours.intercept_))
-    row(table, scenario, "MLPRegressor", t_peer, t_ours,
-        objective(X, y, peer.coefs_[0].ravel(), peer.intercepts_[0]))
+    row(table, scenario, "MLPRegressor", t_peer, t_ours, objective(X, y, peer.coefs_[0].ravel(), peer.intercepts_[0]))
 
 
 def numpy_loop(X, y, lr, epochs):
@@ -154,13 +180,26 @@ def batch_scenario(table, X, y, epochs):
     lr = ours.learning_rate_
     row(table, scenario, "skgd batch", t_ours, t_ours, objective(X, y, ours.coef_, ours.intercept_))
     t_np, (w, b) = timed(lambda: numpy_loop(X, y, lr, epochs), repeat=1)
-    row(table, scenario, "NumPy two-pass loop", t_np, t_ours, objective(X, y, w, b),
-        f"max |coef diff| {np.max(np.abs(w - ours.coef_)):.1e}")
-    row(table, scenario, "Ridge(cholesky)", t_ridge, t_ours, objective(X, y, ridge.coef_, ridge.intercept_),
-        "closed form")
+    row(
+        table,
+        scenario,
+        "NumPy two-pass loop",
+        t_np,
+        t_ours,
+        objective(X, y, w, b),
+        f"max |coef diff| {np.max(np.abs(w - ours.coef_)):.1e}",
+    )
+    row(
+        table,
+        scenario,
+        "Ridge(cholesky)",
+        t_ridge,
+        t_ours,
+        objective(X, y, ridge.coef_, ridge.intercept_),
+        "closed form",
+    )
     t_ols, ols = timed(lambda: LinearRegression().fit(X, y), repeat=2)
-    row(table, scenario, "LinearRegression", t_ols, t_ours, objective(X, y, ols.coef_, ols.intercept_),
-        "closed form")
+    row(table, scenario, "LinearRegression", t_ols, t_ours, objective(X, y, ols.coef_, ols.intercept_), "closed form")
     try:
         import torch  # noqa: F401
     except ImportError:

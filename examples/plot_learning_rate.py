@@ -68,12 +68,8 @@ def main(out):
     out.mkdir(parents=True, exist_ok=True)
     X, y = load_diabetes(return_X_y=True)
 
-    pipe = make_pipeline(
-        StandardScaler(), GradientDescentRegressor(schedule="constant", max_iter=EPOCHS, tol=None)
-    )
-    search = GridSearchCV(
-        pipe, {"gradientdescentregressor__learning_rate": list(CANDIDATES)}, cv=5, error_score=np.nan
-    )
+    pipe = make_pipeline(StandardScaler(), GradientDescentRegressor(schedule="constant", max_iter=EPOCHS, tol=None))
+    search = GridSearchCV(pipe, {"gradientdescentregressor__learning_rate": list(CANDIDATES)}, cv=5, error_score=np.nan)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", FitFailedWarning)
         search.fit(X, y)
@@ -101,8 +97,9 @@ def main(out):
         except ValueError as error:
             print(f"learning_rate={rate}: {error}")
             reg = diverging_curve(X_scaled, y, rate)
-            print(f"  partial_fit kept the {reg.n_iter_} epochs before the refusal; "
-                  f"last loss {reg.loss_curve_[-1]:.3g}")
+            print(
+                f"  partial_fit kept the {reg.n_iter_} epochs before the refusal; last loss {reg.loss_curve_[-1]:.3g}"
+            )
             LossCurveDisplay.from_estimator(
                 reg, ax=ax_all, name=f"{rate} (diverged at epoch {reg.n_iter_})", log_scale=True, color=color
             )

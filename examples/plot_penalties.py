@@ -58,8 +58,10 @@ def main(out, n_alphas=25):
     print(f"{'alpha':>9}{'zeros (skgd)':>14}{'zeros (Lasso)':>15}{'max |coef difference|':>24}")
     for alpha, z_ours, z_theirs, a, b in zip(alphas, zeros_ours, zeros_theirs, ours, theirs):
         print(f"{alpha:>9.3g}{z_ours:>14d}{z_theirs:>15d}{np.max(np.abs(a - b)):>24.2g}")
-    print(f"largest coefficient: {np.abs(theirs).max():.1f}; the zeros agree at "
-          f"{int(np.sum(zeros_ours == zeros_theirs))} of {n_alphas} alphas")
+    print(
+        f"largest coefficient: {np.abs(theirs).max():.1f}; the zeros agree at "
+        f"{int(np.sum(zeros_ours == zeros_theirs))} of {n_alphas} alphas"
+    )
 
     fig, (ax_path, ax_zeros) = plt.subplots(1, 2, figsize=(12, 4.5), gridspec_kw={"width_ratios": [3, 2]})
     for j, feature in enumerate(data.feature_names):

@@ -75,10 +75,13 @@ def main(out, n_chunks=60, chunk_size=250):
             reg.partial_fit(X, y)
             excess[name].append(float(np.sum((reg.coef_ - TRUE_COEF) ** 2) + (reg.intercept_ - TRUE_INTERCEPT) ** 2))
         if k % 20 == 0 or k == n_chunks - 1:
-            print(f"chunk {k:3d}: " + "; ".join(
-                f"{name}: held-out MSE {np.mean((reg.predict(X_held) - y_held) ** 2):.4f}, step {reg.learning_rate_:.2g}"
-                for name, reg in models.items()
-            ))
+            print(
+                f"chunk {k:3d}: "
+                + "; ".join(
+                    f"{name}: held-out MSE {np.mean((reg.predict(X_held) - y_held) ** 2):.4f}, step {reg.learning_rate_:.2g}"
+                    for name, reg in models.items()
+                )
+            )
     print(f"{n_chunks * chunk_size} rows seen, at most {chunk_size} in memory at once")
     for name, reg in models.items():
         print(f"{name}: excess error {excess[name][-1]:.5f}, held-out R2 {reg.score(X_held, y_held):.4f}")
@@ -88,7 +91,7 @@ def main(out, n_chunks=60, chunk_size=250):
     for (name, reg), color in zip(models.items(), ("C0", "C1")):
         LossCurveDisplay.from_estimator(reg, ax=ax_loss, name=name, log_scale=True, color=color)
         ax_held.semilogy(chunks, excess[name], color=color, label=name)
-    ax_loss.axhline(NOISE**2, color="0.4", linestyle=":", label=f"noise floor ({NOISE ** 2})")
+    ax_loss.axhline(NOISE**2, color="0.4", linestyle=":", label=f"noise floor ({NOISE**2})")
     for ax in (ax_loss, ax_held):
         ax.legend(loc="upper right")
     ax_loss.set_xlabel("chunk (one partial_fit call = one epoch)")

@@ -11,7 +11,13 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from ._array_api import _is_numpy_namespace, _max_precision_float_dtype, get_namespace, get_namespace_and_device, widest_float
+from ._array_api import (
+    _is_numpy_namespace,
+    _max_precision_float_dtype,
+    get_namespace,
+    get_namespace_and_device,
+    widest_float,
+)
 
 #: Entries of X per row block of a pass over host data: a block is read from
 #: memory once and stays in a 1 MiB cache for the product that reads it again.

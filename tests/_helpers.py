@@ -1,7 +1,8 @@
 """Test helpers: the note's data and small regression problems."""
 
-import numpy as np
 from pathlib import Path
+
+import numpy as np
 
 #: The note's two programs and their printed output, copied from the seed.
 SEED_DIR = Path(__file__).resolve().parent / "note"

@@ -7,7 +7,6 @@ import os
 os.environ.setdefault("SCIPY_ARRAY_API", "1")
 
 import pytest  # noqa: E402
-
 from _helpers import NOTE_X, NOTE_Y
 
 

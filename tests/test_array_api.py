@@ -11,6 +11,7 @@ import pickle
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from _helpers import make_problem
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn import config_context
 from sklearn.base import clone
@@ -20,8 +21,6 @@ from skgd import GradientDescentRegressor
 from skgd._array_api import ARRAY_API_SUPPORT
 from skgd._batch import GramBatch, choose_batch_path
 from skgd._objective import LOSSES
-
-from _helpers import make_problem
 
 if not ARRAY_API_SUPPORT:
     pytest.skip("array API input needs scikit-learn >= 1.9", allow_module_level=True)
@@ -254,7 +253,9 @@ def test_array_api_support_is_declared():
 
 
 @pytest.mark.parametrize("name, device", NAMESPACES[1:4], ids=NAMESPACE_IDS[1:4])
-@pytest.mark.parametrize("estimator", [GradientDescentRegressor(), GradientDescentRegressor(solver="sgd", batch_size=8)])
+@pytest.mark.parametrize(
+    "estimator", [GradientDescentRegressor(), GradientDescentRegressor(solver="sgd", batch_size=8)]
+)
 def test_scikit_learn_values_check(name, device, estimator):
     # check_array_api_input_and_values is not among the checks scikit-learn
     # yields: it compares attributes and predictions with the NumPy fit.

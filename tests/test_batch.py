@@ -51,8 +51,7 @@ def _peer(penalty, alpha, l1_ratio, n, fit_intercept):
     if penalty == "l1":
         return Lasso(alpha=alpha / 2, fit_intercept=fit_intercept, tol=1e-14, max_iter=100_000)
     if penalty == "elasticnet":
-        return ElasticNet(alpha=alpha / 2, l1_ratio=l1_ratio, fit_intercept=fit_intercept, tol=1e-14,
-                          max_iter=100_000)
+        return ElasticNet(alpha=alpha / 2, l1_ratio=l1_ratio, fit_intercept=fit_intercept, tol=1e-14, max_iter=100_000)
     return Ridge(alpha=n * alpha / 2, fit_intercept=fit_intercept)
 
 
@@ -140,8 +139,9 @@ def test_momentum_gets_ten_times_closer_to_least_squares(nesterov, fmt):
     target = np.append(ols.coef_, ols.intercept_)
     distances = []
     for momentum in (0.0, 0.9):
-        reg = GradientDescentRegressor(momentum=momentum, nesterov=nesterov, schedule="constant", tol=None,
-                                       max_iter=300).fit(FORMATS[fmt](X), y)
+        reg = GradientDescentRegressor(
+            momentum=momentum, nesterov=nesterov, schedule="constant", tol=None, max_iter=300
+        ).fit(FORMATS[fmt](X), y)
         distances.append(np.linalg.norm(np.append(reg.coef_, reg.intercept_) - target))
     plain, heavy = distances
     assert heavy * 10 <= plain, (plain, heavy)
@@ -156,12 +156,31 @@ def test_batch_momentum_takes_mlpregressors_steps(nesterov):
     """
     X, y = _data(n=60, d=4)
     lr, mu, epochs, mlp_alpha = 0.01, 0.9, 20, 0.6
-    ours = GradientDescentRegressor(learning_rate=lr, momentum=mu, nesterov=nesterov, penalty="l2",
-                                    alpha=2 * mlp_alpha / len(y), schedule="constant", tol=None, max_iter=epochs)
+    ours = GradientDescentRegressor(
+        learning_rate=lr,
+        momentum=mu,
+        nesterov=nesterov,
+        penalty="l2",
+        alpha=2 * mlp_alpha / len(y),
+        schedule="constant",
+        tol=None,
+        max_iter=epochs,
+    )
     ours.fit(X, y)
-    peer = MLPRegressor(hidden_layer_sizes=(), solver="sgd", learning_rate_init=2 * lr, momentum=mu,
-                        nesterovs_momentum=nesterov, alpha=mlp_alpha, batch_size=len(y), shuffle=False,
-                        max_iter=1, tol=0.0, n_iter_no_change=100, warm_start=True)
+    peer = MLPRegressor(
+        hidden_layer_sizes=(),
+        solver="sgd",
+        learning_rate_init=2 * lr,
+        momentum=mu,
+        nesterovs_momentum=nesterov,
+        alpha=mlp_alpha,
+        batch_size=len(y),
+        shuffle=False,
+        max_iter=1,
+        tol=0.0,
+        n_iter_no_change=100,
+        warm_start=True,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         peer.fit(X, y)  # creates its state; then start it from zero with a fresh optimizer
@@ -174,8 +193,20 @@ def test_batch_momentum_takes_mlpregressors_steps(nesterov):
 # --------------------------------------------------------------- the two paths
 def _problem(X, Y, s, penalty):
     return Problem(
-        X=X, Y=Y, sample_weight=s, loss=LOSSES["squared_error"], epsilon=0.1, penalty=penalty, fit_intercept=True,
-        schedule="constant", power_t=0.5, momentum=0.0, nesterov=False, batch_size=1, shuffle=False, average=0,
+        X=X,
+        Y=Y,
+        sample_weight=s,
+        loss=LOSSES["squared_error"],
+        epsilon=0.1,
+        penalty=penalty,
+        fit_intercept=True,
+        schedule="constant",
+        power_t=0.5,
+        momentum=0.0,
+        nesterov=False,
+        batch_size=1,
+        shuffle=False,
+        average=0,
     )
 
 

@@ -11,13 +11,12 @@ import warnings
 
 import numpy as np
 import pytest
+from _helpers import make_problem
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skgd import GradientDescentRegressor
-
-from _helpers import make_problem
 
 try:
     from sklearn import callback

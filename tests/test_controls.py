@@ -16,6 +16,7 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from _helpers import make_problem
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import r2_score
 from sklearn.model_selection import train_test_split
@@ -24,8 +25,6 @@ import skgd._regressor
 from skgd import GradientDescentRegressor
 from skgd._objective import LOSSES, Penalty
 from skgd._state import independent_rng
-
-from _helpers import make_problem
 
 
 def _quiet_fit(reg, X, y, **kwargs):
@@ -41,8 +40,16 @@ def test_coef_is_the_mean_of_the_iterates(average, sparse):
     """With batch_size = n every epoch is one update: fit(max_iter=k) without averaging is iterate k."""
     X, y = make_problem(n=30, d=3, seed=1)
     X = sp.csr_matrix(X) if sparse else X
-    params = dict(solver="sgd", batch_size=30, learning_rate=0.05, penalty="elasticnet", alpha=0.1,
-                  momentum=0.5, shuffle=False, tol=None)
+    params = dict(
+        solver="sgd",
+        batch_size=30,
+        learning_rate=0.05,
+        penalty="elasticnet",
+        alpha=0.1,
+        momentum=0.5,
+        shuffle=False,
+        tol=None,
+    )
     iterates = [GradientDescentRegressor(max_iter=k, **params).fit(X, y) for k in range(1, 9)]
     averaged = GradientDescentRegressor(max_iter=8, average=average, **params).fit(X, y)
     start = int(average) - 1
@@ -153,9 +160,16 @@ def _dense(X):
 
 def test_early_stopping_stops_n_iter_no_change_epochs_after_the_best():
     X, y = _overfitting_problem()
-    reg = GradientDescentRegressor(learning_rate=0.01, schedule="constant", early_stopping=True,
-                                   validation_fraction=0.25, tol=1e-3, n_iter_no_change=7, max_iter=500,
-                                   random_state=0).fit(X, y)
+    reg = GradientDescentRegressor(
+        learning_rate=0.01,
+        schedule="constant",
+        early_stopping=True,
+        validation_fraction=0.25,
+        tol=1e-3,
+        n_iter_no_change=7,
+        max_iter=500,
+        random_state=0,
+    ).fit(X, y)
     scores = np.array(reg.validation_scores_)
     best = int(np.argmax(scores))
     assert reg.n_iter_ == len(scores) < 500
@@ -180,20 +194,34 @@ def _badly_scaled():
 
 def _objective(X, y, loss, penalty, coef, intercept, epsilon):
     residual = np.asarray(X @ coef).ravel() + intercept - y
-    return float(np.mean(LOSSES[loss].value_and_derivative(residual, epsilon)[0]) + penalty.value(np.atleast_2d(coef))[0])
+    return float(
+        np.mean(LOSSES[loss].value_and_derivative(residual, epsilon)[0]) + penalty.value(np.atleast_2d(coef))[0]
+    )
 
 
-AUTO_CASES = list(itertools.product(
-    ["batch", "sgd"], LOSSES, [None, "l2", "l1", "elasticnet"], [(0.0, False), (0.9, False), (0.9, True)]
-))
+AUTO_CASES = list(
+    itertools.product(
+        ["batch", "sgd"], LOSSES, [None, "l2", "l1", "elasticnet"], [(0.0, False), (0.9, False), (0.9, True)]
+    )
+)
 
 
 @pytest.mark.parametrize("solver, loss, penalty, momentum", AUTO_CASES)
 def test_auto_step_decreases_the_loss_on_badly_scaled_data(solver, loss, penalty, momentum):
     X, y = _badly_scaled()
-    reg = GradientDescentRegressor(solver=solver, loss=loss, epsilon=0.5, penalty=penalty, alpha=0.01,
-                                   momentum=momentum[0], nesterov=momentum[1], batch_size=1 + 7 * momentum[1],
-                                   max_iter=30, tol=None, random_state=0).fit(X, y)
+    reg = GradientDescentRegressor(
+        solver=solver,
+        loss=loss,
+        epsilon=0.5,
+        penalty=penalty,
+        alpha=0.01,
+        momentum=momentum[0],
+        nesterov=momentum[1],
+        batch_size=1 + 7 * momentum[1],
+        max_iter=30,
+        tol=None,
+        random_state=0,
+    ).fit(X, y)
     pen = Penalty.from_params(penalty, 0.01, 0.15)
     start = _objective(X, y, loss, pen, np.zeros(4), 0.0, 0.5)
     end = _objective(X, y, loss, pen, reg.coef_, reg.intercept_, 0.5)
@@ -209,8 +237,13 @@ def test_auto_step_decreases_the_loss_on_badly_scaled_data(solver, loss, penalty
 def test_auto_step_on_badly_scaled_sparse_and_float32_data(solver, fmt):
     X, y = _badly_scaled()
     Xin = sp.csr_matrix(X) if fmt == "csr" else X.astype(np.float32)
-    reg = _quiet_fit(GradientDescentRegressor(solver=solver, loss="huber", penalty="elasticnet", alpha=0.01,
-                                              momentum=0.9, max_iter=30, random_state=0), Xin, y)
+    reg = _quiet_fit(
+        GradientDescentRegressor(
+            solver=solver, loss="huber", penalty="elasticnet", alpha=0.01, momentum=0.9, max_iter=30, random_state=0
+        ),
+        Xin,
+        y,
+    )
     pen = Penalty.from_params("elasticnet", 0.01, 0.15)
     assert np.all(np.isfinite(reg.coef_))
     assert _objective(X, y, "huber", pen, reg.coef_, reg.intercept_, 0.1) < _objective(

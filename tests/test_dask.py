@@ -11,11 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _helpers import make_problem
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
 from skgd import GradientDescentRegressor
-
-from _helpers import make_problem
 
 da = pytest.importorskip("dask.array")
 distributed = pytest.importorskip("distributed")

@@ -54,9 +54,11 @@ def test_solvers_example_matches_the_peers(tmp_path, capsys):
     pytest.importorskip("matplotlib")
     run_example("plot_solvers.py", tmp_path)
     out = capsys.readouterr().out
-    rows = {name.strip(): (float(gap), float(r2)) for name, gap, r2 in _rows(
-        out, r"^(\S.{0,31}?)\s+(?:\d+|-)\s+(\S+)\s+(\S+)\s+\S+$"
-    ) if name != "model"}
+    rows = {
+        name.strip(): (float(gap), float(r2))
+        for name, gap, r2 in _rows(out, r"^(\S.{0,31}?)\s+(?:\d+|-)\s+(\S+)\s+(\S+)\s+\S+$")
+        if name != "model"
+    }
     assert len(rows) == 6
     least_squares_r2 = rows["LinearRegression"][1]
     assert all(abs(r2 - least_squares_r2) < 0.01 for _, r2 in rows.values())
@@ -97,8 +99,11 @@ def test_torch_example_fits_tensors_where_they_are(tmp_path, capsys):
     run_example("torch_tensors.py", tmp_path, "--n-samples", "3000", "--n-features", "8", "--epochs", "40")
     out = capsys.readouterr().out
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    fits = _rows(out, r"^(\S.+?)\s+coef_: Tensor torch\.float32 on (\S+); predict: Tensor on (\S+); R2 = (\S+); "
-                      r"max \|coef - w\| = (\S+); max \|coef - NumPy fit\| = (\S+)$")
+    fits = _rows(
+        out,
+        r"^(\S.+?)\s+coef_: Tensor torch\.float32 on (\S+); predict: Tensor on (\S+); R2 = (\S+); "
+        r"max \|coef - w\| = (\S+); max \|coef - NumPy fit\| = (\S+)$",
+    )
     assert len(fits) == 3
     for _, coef_device, prediction_device, r2, error, gap in fits:
         assert coef_device.startswith(device) and prediction_device.startswith(device)
@@ -126,8 +131,17 @@ def test_benchmark_example_times_every_peer_on_the_same_problem(capsys):
     out = capsys.readouterr().out
     rows = _rows(out, r"^(.{40}) (\S.{25})\s+(\S+)\s+(\S+)\s+(\S+)  ?(.*)$")
     names = {name.strip() for _, name, *_ in rows}
-    expected = {"skgd sgd", "SGDRegressor", "MLPRegressor", "skgd batch", "NumPy two-pass loop", "Ridge(cholesky)",
-                "LinearRegression", "skgd n_jobs=2 (threads)", "skgd n_jobs=1"}
+    expected = {
+        "skgd sgd",
+        "SGDRegressor",
+        "MLPRegressor",
+        "skgd batch",
+        "NumPy two-pass loop",
+        "Ridge(cholesky)",
+        "LinearRegression",
+        "skgd n_jobs=2 (threads)",
+        "skgd n_jobs=1",
+    }
     assert expected <= names
     gaps = [float(note.split()[-1]) for *_, note in rows if note.startswith("max |coef diff|")]
     assert len(gaps) == 3 and max(gaps) < 1e-6  # dense and CSR vs SGDRegressor, batch vs the NumPy loop

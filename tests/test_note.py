@@ -4,10 +4,9 @@ import re
 
 import numpy as np
 import pytest
+from _helpers import SEED_DIR
 
 from skgd import GradientDescentRegressor
-
-from _helpers import SEED_DIR
 
 NOTE = dict(learning_rate=0.01, max_iter=100, tol=None, fit_intercept=False)
 

@@ -11,6 +11,7 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from skgd._sgd_fast import loss_and_derivative
 from sklearn._loss.loss import HalfSquaredError, HuberLoss
 from sklearn.linear_model._sgd_fast import EpsilonInsensitive, SquaredEpsilonInsensitive
 
@@ -23,7 +24,6 @@ from skgd._objective import (
     zero_model_loss,
 )
 from skgd._problem import Problem
-from skgd._sgd_fast import loss_and_derivative
 
 EPSILONS = [0.0, 0.1, 1.5]
 
@@ -98,9 +98,7 @@ def test_float32_residuals_stay_float32():
 
 
 # ------------------------------------------------------------------ penalty
-@pytest.mark.parametrize(
-    "penalty, rho", [(None, 0.0), ("l2", 0.0), ("l1", 1.0), ("elasticnet", 0.3)]
-)
+@pytest.mark.parametrize("penalty, rho", [(None, 0.0), ("l2", 0.0), ("l1", 1.0), ("elasticnet", 0.3)])
 def test_penalty_value_is_the_designed_formula(penalty, rho):
     alpha = 0.0 if penalty is None else 0.7
     pen = Penalty.from_params(penalty, 0.7, 0.3)
@@ -133,9 +131,20 @@ def test_prox_minimises_the_l1_step_objective():
 # ---------------------------------------------------------------- Lipschitz
 def _problem(X, y, s, penalty, fit_intercept):
     return Problem(
-        X=X, Y=y.reshape(len(y), -1), sample_weight=s, loss=LOSSES["squared_error"], epsilon=0.1, penalty=penalty,
-        fit_intercept=fit_intercept, schedule="constant", power_t=0.5, momentum=0.0, nesterov=False,
-        batch_size=1, shuffle=False, average=0,
+        X=X,
+        Y=y.reshape(len(y), -1),
+        sample_weight=s,
+        loss=LOSSES["squared_error"],
+        epsilon=0.1,
+        penalty=penalty,
+        fit_intercept=fit_intercept,
+        schedule="constant",
+        power_t=0.5,
+        momentum=0.0,
+        nesterov=False,
+        batch_size=1,
+        shuffle=False,
+        average=0,
     )
 
 

@@ -5,14 +5,13 @@ import sys
 
 import numpy as np
 import pytest
+from _helpers import make_problem
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LinearRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skgd import GradientDescentRegressor, LossCurveDisplay
-
-from _helpers import make_problem
 
 plt = pytest.importorskip("matplotlib.pyplot")
 

@@ -92,7 +92,14 @@ def test_sufficient_statistics_equal_the_products_formed_whole(fmt, weighted, ro
     stats = SufficientStatistics.of(Xin, Yin, sin)
     X64 = (Xin.toarray() if sp.issparse(Xin) else Xin).astype(np.float64)
     Y64, s64 = Yin.astype(np.float64), sin.astype(np.float64)
-    expected = (X64.T @ (s64[:, None] * X64), X64.T @ (s64[:, None] * Y64), s64 @ X64, s64 @ Y64, s64 @ Y64**2, s64.sum())
+    expected = (
+        X64.T @ (s64[:, None] * X64),
+        X64.T @ (s64[:, None] * Y64),
+        s64 @ X64,
+        s64 @ Y64,
+        s64 @ Y64**2,
+        s64.sum(),
+    )
     names = ("gram", "cross", "column_sums", "target_sums", "target_squares", "weight_sum")
     for name, want in zip(names, expected, strict=True):
         got = getattr(stats, name)

@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from _helpers import make_problem
 from sklearn.base import clone
 from sklearn.datasets import load_diabetes
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
@@ -16,8 +17,6 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skgd import GradientDescentRegressor
-
-from _helpers import make_problem
 
 SOLVERS = ["batch", "sgd"]
 
@@ -166,7 +165,9 @@ def test_bad_input_gets_a_clear_error(note_data, bad, message):
         GradientDescentRegressor().fit(args.pop("X"), args.pop("y"), **args)
 
 
-@pytest.mark.parametrize("params", [dict(learning_rate=-1.0), dict(solver="newton"), dict(max_iter=0), dict(momentum=1.0)])
+@pytest.mark.parametrize(
+    "params", [dict(learning_rate=-1.0), dict(solver="newton"), dict(max_iter=0), dict(momentum=1.0)]
+)
 def test_bad_parameters_get_sklearns_error(note_data, params):
     with pytest.raises(ValueError, match="parameter of GradientDescentRegressor must be"):
         GradientDescentRegressor(**params).fit(*note_data)
@@ -225,10 +226,16 @@ def test_partial_fit_honours_set_params_between_calls(note_data):
     reg.set_params(learning_rate=0.02)
     reg.partial_fit(X, y)
     w = reg.coef_[0]
-    ref = GradientDescentRegressor(solver="sgd", learning_rate=0.02, max_iter=1, tol=None, shuffle=False,
-                                   fit_intercept=False)
-    ref.fit(X, y, coef_init=GradientDescentRegressor(solver="sgd", learning_rate=0.01, shuffle=False,
-                                                     fit_intercept=False).partial_fit(X, y).coef_)
+    ref = GradientDescentRegressor(
+        solver="sgd", learning_rate=0.02, max_iter=1, tol=None, shuffle=False, fit_intercept=False
+    )
+    ref.fit(
+        X,
+        y,
+        coef_init=GradientDescentRegressor(solver="sgd", learning_rate=0.01, shuffle=False, fit_intercept=False)
+        .partial_fit(X, y)
+        .coef_,
+    )
     assert w == ref.coef_[0] and reg.learning_rate_ == 0.02
 
 
@@ -309,8 +316,10 @@ def test_pipeline_grid_search_over_learning_rate_and_solver():
     pipe = make_pipeline(StandardScaler(), GradientDescentRegressor(random_state=0, max_iter=200))
     grid = GridSearchCV(
         pipe,
-        {"gradientdescentregressor__learning_rate": [0.001, 0.01, "auto"],
-         "gradientdescentregressor__solver": ["batch", "sgd"]},
+        {
+            "gradientdescentregressor__learning_rate": [0.001, 0.01, "auto"],
+            "gradientdescentregressor__solver": ["batch", "sgd"],
+        },
         n_jobs=2,
         cv=3,
     )

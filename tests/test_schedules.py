@@ -4,6 +4,8 @@ import warnings
 
 import numpy as np
 import pytest
+from _helpers import make_problem
+from skgd._sgd_fast import step_size as compiled_step_size
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import SGDRegressor
 
@@ -17,9 +19,6 @@ from skgd._schedules import (
     automatic_step,
     step_size,
 )
-from skgd._sgd_fast import step_size as compiled_step_size
-
-from _helpers import make_problem
 
 
 @pytest.mark.parametrize("schedule", list(SCHEDULE_CODES))
@@ -66,8 +65,9 @@ def test_batch_invscaling_steps_follow_the_formula():
     """Batch epoch k steps by eta / (1 + k)**power_t: replay the gradient steps by hand."""
     X, y = make_problem(n=40, d=2)
     eta, power_t, epochs = 0.1, 0.5, 6
-    reg = GradientDescentRegressor(learning_rate=eta, schedule="invscaling", power_t=power_t, tol=None,
-                                   max_iter=epochs).fit(X, y)
+    reg = GradientDescentRegressor(
+        learning_rate=eta, schedule="invscaling", power_t=power_t, tol=None, max_iter=epochs
+    ).fit(X, y)
     w, b = np.zeros(2), 0.0
     for k in range(epochs):
         r = X @ w + b - y
@@ -89,10 +89,28 @@ def test_adaptive_takes_sgdregressors_steps(loss, max_iter):
     X, y = make_problem(n=50, d=4, noise=0.5, seed=3)
     f = LOSSES[loss].sgd_factor
     lr, tol = 0.05, 1e-2
-    ours = GradientDescentRegressor(solver="sgd", loss=loss, epsilon=0.3, learning_rate=lr, schedule="adaptive",
-                                    tol=f * tol, n_iter_no_change=2, shuffle=False, max_iter=max_iter)
-    peer = SGDRegressor(loss=loss, epsilon=0.3, penalty=None, eta0=f * lr, learning_rate="adaptive", tol=tol,
-                        n_iter_no_change=2, shuffle=False, max_iter=max_iter)
+    ours = GradientDescentRegressor(
+        solver="sgd",
+        loss=loss,
+        epsilon=0.3,
+        learning_rate=lr,
+        schedule="adaptive",
+        tol=f * tol,
+        n_iter_no_change=2,
+        shuffle=False,
+        max_iter=max_iter,
+    )
+    peer = SGDRegressor(
+        loss=loss,
+        epsilon=0.3,
+        penalty=None,
+        eta0=f * lr,
+        learning_rate="adaptive",
+        tol=tol,
+        n_iter_no_change=2,
+        shuffle=False,
+        max_iter=max_iter,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         ours.fit(X, y)
@@ -106,8 +124,15 @@ def test_adaptive_takes_sgdregressors_steps(loss, max_iter):
 @pytest.mark.parametrize("solver", ["batch", "sgd"])
 def test_adaptive_stops_once_the_step_is_under_one_millionth_of_its_start(solver):
     X, y = make_problem(n=40, d=3, noise=0.5)
-    reg = GradientDescentRegressor(solver=solver, learning_rate=0.01, schedule="adaptive", tol=10.0,
-                                   n_iter_no_change=1, shuffle=False, max_iter=100).fit(X, y)
+    reg = GradientDescentRegressor(
+        solver=solver,
+        learning_rate=0.01,
+        schedule="adaptive",
+        tol=10.0,
+        n_iter_no_change=1,
+        shuffle=False,
+        max_iter=100,
+    ).fit(X, y)
     # The first epoch improves on nothing seen yet; with tol=10 every later one
     # stalls: one reduction per epoch, and the ninth ends training.
     assert reg.n_iter_ == 10

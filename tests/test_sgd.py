@@ -63,12 +63,34 @@ def test_sgd_takes_sgdregressors_steps(loss, penalty, schedule, average):
     f = LOSSES[loss].sgd_factor
     lr, alpha, epochs = 0.01, 0.05, 4
     ours = GradientDescentRegressor(
-        solver="sgd", loss=loss, epsilon=0.3, penalty=penalty, alpha=alpha, l1_ratio=0.4, learning_rate=lr,
-        schedule=schedule, power_t=0.3, average=average, batch_size=1, shuffle=False, tol=None, max_iter=epochs,
+        solver="sgd",
+        loss=loss,
+        epsilon=0.3,
+        penalty=penalty,
+        alpha=alpha,
+        l1_ratio=0.4,
+        learning_rate=lr,
+        schedule=schedule,
+        power_t=0.3,
+        average=average,
+        batch_size=1,
+        shuffle=False,
+        tol=None,
+        max_iter=epochs,
     )
     peer = SGDRegressor(
-        loss=loss, epsilon=0.3, penalty=penalty, alpha=alpha / f, l1_ratio=0.4, eta0=f * lr,
-        learning_rate=schedule, power_t=0.3, average=average, shuffle=False, tol=None, max_iter=epochs,
+        loss=loss,
+        epsilon=0.3,
+        penalty=penalty,
+        alpha=alpha / f,
+        l1_ratio=0.4,
+        eta0=f * lr,
+        learning_rate=schedule,
+        power_t=0.3,
+        average=average,
+        shuffle=False,
+        tol=None,
+        max_iter=epochs,
     )
     _fit(ours, X, y)
     _fit(peer, X, y)
@@ -82,10 +104,27 @@ def test_sgd_takes_sgdregressors_steps(loss, penalty, schedule, average):
 def test_l1_sgd_gives_exact_zeros_like_sgdregressor():
     X, y = _data(n=200, d=8, seed=2)
     X[:, 5:] *= 0.05  # weak features the penalty removes
-    ours = _fit(GradientDescentRegressor(solver="sgd", penalty="l1", alpha=0.1, learning_rate=0.005,
-                                         schedule="constant", shuffle=False, tol=None, max_iter=10), X, y)
-    peer = _fit(SGDRegressor(penalty="l1", alpha=0.05, eta0=0.01, learning_rate="constant", shuffle=False,
-                             tol=None, max_iter=10), X, y)
+    ours = _fit(
+        GradientDescentRegressor(
+            solver="sgd",
+            penalty="l1",
+            alpha=0.1,
+            learning_rate=0.005,
+            schedule="constant",
+            shuffle=False,
+            tol=None,
+            max_iter=10,
+        ),
+        X,
+        y,
+    )
+    peer = _fit(
+        SGDRegressor(
+            penalty="l1", alpha=0.05, eta0=0.01, learning_rate="constant", shuffle=False, tol=None, max_iter=10
+        ),
+        X,
+        y,
+    )
     assert np.sum(ours.coef_ == 0.0) >= 2
     np.testing.assert_array_equal(ours.coef_ == 0.0, peer.coef_ == 0.0)
 
@@ -94,11 +133,29 @@ def test_sample_weights_enter_as_weight_over_mean_weight():
     """Our step for sample i uses s_i / mean(s): SGDRegressor with those weights takes our steps."""
     X, y = _data()
     s = np.random.RandomState(5).uniform(0.2, 3.0, len(y))
-    ours = _fit(GradientDescentRegressor(solver="sgd", penalty="l2", alpha=0.05, learning_rate=0.01,
-                                         schedule="constant", shuffle=False, tol=None, max_iter=3), X, y,
-                sample_weight=s)
-    peer = _fit(SGDRegressor(penalty="l2", alpha=0.025, eta0=0.02, learning_rate="constant", shuffle=False,
-                             tol=None, max_iter=3), X, y, sample_weight=s / s.mean())
+    ours = _fit(
+        GradientDescentRegressor(
+            solver="sgd",
+            penalty="l2",
+            alpha=0.05,
+            learning_rate=0.01,
+            schedule="constant",
+            shuffle=False,
+            tol=None,
+            max_iter=3,
+        ),
+        X,
+        y,
+        sample_weight=s,
+    )
+    peer = _fit(
+        SGDRegressor(
+            penalty="l2", alpha=0.025, eta0=0.02, learning_rate="constant", shuffle=False, tol=None, max_iter=3
+        ),
+        X,
+        y,
+        sample_weight=s / s.mean(),
+    )
     np.testing.assert_allclose(ours.coef_, peer.coef_, rtol=0, atol=1e-8)
 
 
@@ -111,8 +168,17 @@ def test_sparse_sgd_gives_the_dense_model_without_the_intercept_decay(penalty, a
     cumulative L1 penalty (applied to a row's features) matches dense.
     """
     X, y = _data(seed=4)
-    params = dict(solver="sgd", penalty=penalty, alpha=0.05, learning_rate=0.01, schedule="invscaling",
-                  average=average, shuffle=False, tol=None, max_iter=3)
+    params = dict(
+        solver="sgd",
+        penalty=penalty,
+        alpha=0.05,
+        learning_rate=0.01,
+        schedule="invscaling",
+        average=average,
+        shuffle=False,
+        tol=None,
+        max_iter=3,
+    )
     dense = _fit(GradientDescentRegressor(**params), X, y)
     sparse = _fit(GradientDescentRegressor(**params), sp.csr_matrix(X), y)
     np.testing.assert_allclose(sparse.coef_, dense.coef_, rtol=1e-12, atol=1e-14)
@@ -131,12 +197,35 @@ def test_minibatch_momentum_takes_mlpregressors_steps(nesterov, batch_size):
     """
     X, y = _data()
     lr, mu, epochs = 0.01, 0.9, 5
-    ours = _fit(GradientDescentRegressor(solver="sgd", learning_rate=lr, momentum=mu, nesterov=nesterov,
-                                         batch_size=batch_size, schedule="constant", shuffle=False, tol=None,
-                                         max_iter=epochs), X, y)
-    peer = MLPRegressor(hidden_layer_sizes=(), solver="sgd", learning_rate_init=2 * lr, momentum=mu,
-                        nesterovs_momentum=nesterov, alpha=0.0, batch_size=batch_size, shuffle=False,
-                        max_iter=1, tol=0.0, n_iter_no_change=100, warm_start=True)
+    ours = _fit(
+        GradientDescentRegressor(
+            solver="sgd",
+            learning_rate=lr,
+            momentum=mu,
+            nesterov=nesterov,
+            batch_size=batch_size,
+            schedule="constant",
+            shuffle=False,
+            tol=None,
+            max_iter=epochs,
+        ),
+        X,
+        y,
+    )
+    peer = MLPRegressor(
+        hidden_layer_sizes=(),
+        solver="sgd",
+        learning_rate_init=2 * lr,
+        momentum=mu,
+        nesterovs_momentum=nesterov,
+        alpha=0.0,
+        batch_size=batch_size,
+        shuffle=False,
+        max_iter=1,
+        tol=0.0,
+        n_iter_no_change=100,
+        warm_start=True,
+    )
     _fit(peer, X, y)
     peer.coefs_ = [np.zeros((X.shape[1], 1))]
     peer.intercepts_ = [np.zeros(1)]
@@ -146,9 +235,26 @@ def test_minibatch_momentum_takes_mlpregressors_steps(nesterov, batch_size):
 
 
 # ------------------------------------------------------- NumPy reference loop
-def reference_sgd(X, y, *, loss="squared_error", epsilon=0.1, learning_rate, epochs, schedule="constant",
-                  power_t=0.5, penalty=None, alpha=1e-4, l1_ratio=0.15, momentum=0.0, nesterov=False,
-                  batch_size=1, fit_intercept=True, average=0, sample_weight=None):
+def reference_sgd(
+    X,
+    y,
+    *,
+    loss="squared_error",
+    epsilon=0.1,
+    learning_rate,
+    epochs,
+    schedule="constant",
+    power_t=0.5,
+    penalty=None,
+    alpha=1e-4,
+    l1_ratio=0.15,
+    momentum=0.0,
+    nesterov=False,
+    batch_size=1,
+    fit_intercept=True,
+    average=0,
+    sample_weight=None,
+):
     """Per-(mini-)batch SGD for one target, written plainly from the design's definitions.
 
     Returns the model a prediction uses (averaged once averaging began) and the
@@ -211,7 +317,10 @@ def _loop_cases():
     cases = itertools.product(LOSSES, PENALTIES, controls, [0, 5])
     for index, (loss, penalty, control, average) in enumerate(cases):
         yield dict(
-            loss=loss, penalty=penalty, average=average, **control,
+            loss=loss,
+            penalty=penalty,
+            average=average,
+            **control,
             # the remaining options rotate through the cases
             schedule=("constant", "invscaling")[index % 2],
             batch_size=(1, 4, 23)[index % 3],
@@ -247,8 +356,7 @@ def test_float32_and_two_d_y_match_the_numpy_loop(sparse, penalty):
     reg.fit(Xin, Y.astype(np.float32))
     assert reg.coef_.dtype == np.float32 and reg.coef_.shape == (2, 5)
     for k in range(2):
-        w, b, _ = reference_sgd(sp.csr_matrix(X32) if sparse else X32, Y[:, k].astype(np.float32), epochs=4,
-                                **params)
+        w, b, _ = reference_sgd(sp.csr_matrix(X32) if sparse else X32, Y[:, k].astype(np.float32), epochs=4, **params)
         np.testing.assert_allclose(reg.coef_[k], w, rtol=1e-4, atol=1e-5)
         np.testing.assert_allclose(reg.intercept_[k], b, rtol=1e-4, atol=1e-5)
 
@@ -265,8 +373,9 @@ def test_lazy_scale_and_average_survive_heavy_shrinkage(momentum):
     params = dict(penalty="elasticnet", alpha=50.0, l1_ratio=0.01, learning_rate=0.0101, momentum=momentum)
     for Xin in (X, sp.csr_matrix(X)):
         for average, rtol in ((0, 1e-12), (10, 1e-7)):
-            reg = GradientDescentRegressor(solver="sgd", shuffle=False, tol=None, max_iter=2, average=average,
-                                           **params).fit(Xin, y)
+            reg = GradientDescentRegressor(
+                solver="sgd", shuffle=False, tol=None, max_iter=2, average=average, **params
+            ).fit(Xin, y)
             w, b, _ = reference_sgd(Xin, y, epochs=2, average=average, **params)
             np.testing.assert_allclose(reg.coef_, w, rtol=rtol, atol=rtol * 1e-2)
             np.testing.assert_allclose(reg.intercept_, b, rtol=1e-12)
@@ -281,8 +390,9 @@ def test_averaging_continues_across_partial_fit_and_pickling():
     reg = GradientDescentRegressor(**params)
     for _ in range(3):
         reg = pickle.loads(pickle.dumps(reg.partial_fit(Xs, y)))
-    w, b, curve = reference_sgd(Xs, y, epochs=3, **{k: v for k, v in params.items()
-                                                     if k not in ("solver", "shuffle", "tol")})
+    w, b, curve = reference_sgd(
+        Xs, y, epochs=3, **{k: v for k, v in params.items() if k not in ("solver", "shuffle", "tol")}
+    )
     np.testing.assert_allclose(reg.coef_, w, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(reg.intercept_, b, rtol=1e-10)
     np.testing.assert_allclose(reg.loss_curve_, curve, rtol=1e-10)

@@ -6,14 +6,17 @@ Two ways to get ``J`` and its gradient at the current iterate, the same maths:
   gradient in one fused pass over row blocks, O(n * d) per epoch and nothing
   of the data's size allocated.
 - ``GramBatch`` (squared error only) reads X once for the weighted sufficient
-  statistics ``X^T S X, X^T S y, y^T S y`` and the column sums, in float64 and in
-  row blocks (no copy of X); every epoch then costs O(d^2) per target.
+  statistics (means and centred second moments of X and y, in float64 and in
+  row blocks, no copy of X); every epoch then costs O(d^2) per target.
 
 Both read the data through ``skgd._reductions``, the sums a pass accumulates,
 which the dask paths (``skgd._dask``) compute per chunk instead.
 
 ``choose_batch_path`` picks one (see its docstring for the rule). Both hand
-the gradient to ``take_step``, the single place a batch step is taken.
+the gradient to ``take_step``, the single place a batch step is taken, or to
+``accelerated_step`` (FISTA with adaptive restart) for smooth losses with
+``learning_rate="auto"``; with ``"auto"`` steps are taken in the conditioned
+coordinates of ``skgd._conditioning``.
 
 Both run in the data's array namespace and on its device (``skgd._array_api``):
 the same code fits NumPy arrays and, say, CUDA tensors.
@@ -21,7 +24,7 @@ the same code fits NumPy arrays and, say, CUDA tensors.
 
 from ._array_api import get_namespace
 from ._objective import batch_lipschitz, gram_lipschitz
-from ._reductions import SufficientStatistics, loss_gradient_sums
+from ._reductions import ColumnMoments, SufficientStatistics, loss_gradient_sums
 from ._schedules import step_size
 
 #: Below this many entries of X an epoch costs microseconds either way, and
@@ -69,6 +72,10 @@ def choose_batch_path(loss, X, max_iter, one_epoch):
 def take_step(state, grad_coef, grad_intercept, eta, problem, xp):
     """One (proximal, optionally momentum) gradient step on ``state``, in place.
 
+    With a conditioning on the state (``learning_rate="auto"``) the step is
+    taken in its coordinates (``skgd._conditioning``): the direction is
+    ``P g`` and the L1 part's proximal step is weighted there.
+
     Parameters
     ----------
     state : TrainingState
@@ -82,10 +89,12 @@ def take_step(state, grad_coef, grad_intercept, eta, problem, xp):
     xp : array namespace
         The state's.
     """
-    penalty = problem.penalty
+    penalty, conditioning = problem.penalty, state.conditioning
     grad_coef = grad_coef + penalty.l2 * state.coef
     if not problem.fit_intercept:
         grad_intercept = xp.zeros_like(grad_intercept)
+    if conditioning is not None:
+        grad_coef, grad_intercept = conditioning.direction(grad_coef, grad_intercept, problem.fit_intercept)
     if problem.momentum:
         mu = problem.momentum
         state.velocity *= mu
@@ -101,15 +110,68 @@ def take_step(state, grad_coef, grad_intercept, eta, problem, xp):
     else:
         state.coef -= eta * grad_coef
         state.intercept -= eta * grad_intercept
-    penalty.prox(state.coef, eta, xp=xp)
+    if conditioning is None:
+        penalty.prox(state.coef, eta, xp=xp)
+    else:
+        conditioning.prox(state.coef, state.intercept, eta, penalty.l1, problem.fit_intercept)
     state.t += 1
+
+
+def accelerated_step(state, objective, eta, problem, xp):
+    """One step of FISTA with adaptive restart (O'Donoghue and Candes), in place.
+
+    The gradient is taken at the extrapolated point ``y = x + beta (x - x_prev)``,
+    ``beta = (t_prev - 1) / t``; the momentum restarts (``t = 1``, no
+    extrapolation next) when the step turns back against the last
+    displacement, measured in the conditioned coordinates, or when J at the
+    extrapolated point rose. The state keeps ``x`` (the proximal step's
+    result) in ``coef``/``intercept`` and ``x_prev`` in
+    ``coef_previous``/``intercept_previous``.
+
+    Parameters
+    ----------
+    state : TrainingState
+        With ``coef_previous``, ``intercept_previous`` and ``momentum_t``.
+    objective : callable
+        ``(coef, intercept) -> (J, grad_coef, grad_intercept)``.
+    eta : float
+        The step, at most ``1 / L`` in the conditioned coordinates.
+    problem : Problem
+    xp : array namespace
+
+    Returns
+    -------
+    float
+        J at the extrapolated point the step was taken from.
+    """
+    t_next = 0.5 * (1.0 + (1.0 + 4.0 * state.momentum_t**2) ** 0.5)
+    beta = (state.momentum_t - 1.0) / t_next
+    x_coef, x_intercept = state.coef, state.intercept
+    state.coef = x_coef + beta * (x_coef - state.coef_previous)
+    state.intercept = x_intercept + beta * (x_intercept - state.intercept_previous)
+    y_coef, y_intercept = xp.asarray(state.coef, copy=True), xp.asarray(state.intercept, copy=True)
+    value, grad_coef, grad_intercept = objective(state.coef, state.intercept)
+    take_step(state, grad_coef, grad_intercept, eta, problem, xp)
+    state.coef_previous, state.intercept_previous = x_coef, x_intercept
+    turned = state.conditioning.inner(
+        y_coef - state.coef, y_intercept - state.intercept, state.coef - x_coef, state.intercept - x_intercept, True
+    )
+    rose = bool(state.loss_curve) and value > state.loss_curve[-1]
+    state.momentum_t = 1.0 if turned > 0.0 or rose else t_next
+    return value
 
 
 class _BatchPath:
     """What both batch paths share: an epoch is one step from ``objective``."""
 
+    #: Batch steps can be taken in conditioned coordinates (``skgd._conditioning``).
+    conditions = True
+
     def epoch(self, state, eta):
-        """One full-gradient step; returns J before it.
+        """One full-gradient step; returns J at the point it was taken from.
+
+        Plain (proximal) gradient descent, with momentum when asked; FISTA
+        (``accelerated_step``) when the problem is accelerated.
 
         Parameters
         ----------
@@ -121,10 +183,26 @@ class _BatchPath:
         -------
         float
         """
-        value, grad_coef, grad_intercept = self.objective(state.coef, state.intercept)
         p = self.problem
+        if p.accelerated:
+            return accelerated_step(state, self.objective, eta, p, self.xp)
+        value, grad_coef, grad_intercept = self.objective(state.coef, state.intercept)
         take_step(state, grad_coef, grad_intercept, step_size(p.schedule, eta, state.t, p.power_t), p, self.xp)
         return value
+
+    def value(self, coef, intercept):
+        """J at ``(coef, intercept)``, averaged over targets.
+
+        Parameters
+        ----------
+        coef : array of shape (n_targets, n_features)
+        intercept : array of shape (n_targets,)
+
+        Returns
+        -------
+        float
+        """
+        return self.objective(coef, intercept)[0]
 
 
 class StreamingBatch(_BatchPath):
@@ -141,15 +219,28 @@ class StreamingBatch(_BatchPath):
         self.xp, _ = get_namespace(problem.X, problem.sample_weight)
         self.weight_sum = float(self.xp.sum(problem.sample_weight))
 
-    def lipschitz(self):
-        """Lipschitz constant of the smooth part's gradient.
+    def moments(self):
+        """The training rows' weighted column moments (one pass over X).
+
+        Returns
+        -------
+        ColumnMoments
+        """
+        return ColumnMoments.of(self.problem.X, self.problem.sample_weight)
+
+    def lipschitz(self, conditioning):
+        """Lipschitz constant of the smooth part's gradient in the conditioned coordinates.
+
+        Parameters
+        ----------
+        conditioning : Conditioning
 
         Returns
         -------
         float
         """
         p = self.problem
-        return batch_lipschitz(p.loss, p.penalty, p.X, p.sample_weight, p.fit_intercept)
+        return batch_lipschitz(p.loss, p.penalty, p.X, p.sample_weight, p.fit_intercept, conditioning)
 
     def objective(self, coef, intercept):
         """J at ``(coef, intercept)`` and its data-term gradient.
@@ -205,26 +296,42 @@ class GramBatch(_BatchPath):
         if statistics is None:
             statistics = SufficientStatistics.of(problem.X, problem.Y, problem.sample_weight)
         self.statistics = statistics
-        self.xp, _ = get_namespace(statistics.gram)
+        self.xp, _ = get_namespace(statistics.scatter_xx)
         total = statistics.weight_sum
-        self.gram = statistics.gram / total
-        self.cross = statistics.cross.T / total
-        self.mean_x = statistics.column_sums / total
-        self.mean_y = statistics.target_sums / total
-        self.mean_yy = statistics.target_squares / total
+        self.covariance = statistics.scatter_xx / total
+        self.cross = statistics.scatter_xy.T / total
+        self.variance_y = statistics.scatter_yy / total
 
-    def lipschitz(self):
+    def moments(self):
+        """The column moments the statistics hold (no pass over X).
+
+        Returns
+        -------
+        ColumnMoments
+        """
+        return self.statistics.moments()
+
+    def lipschitz(self, conditioning):
         """Lipschitz constant of the smooth part's gradient, from the statistics.
+
+        Parameters
+        ----------
+        conditioning : Conditioning
 
         Returns
         -------
         float
         """
         p = self.problem
-        return gram_lipschitz(p.loss, p.penalty, self.statistics.augmented_gram(p.fit_intercept))
+        return gram_lipschitz(p.loss, p.penalty, self.statistics, p.fit_intercept, conditioning)
 
     def objective(self, coef, intercept):
         """J at ``(coef, intercept)`` and its data-term gradient, in O(d^2) per target.
+
+        With the means ``mu``, ``nu`` and the centred moments, the residuals'
+        mean is ``mu . w + b - nu`` and J's data term is
+        ``w^T Cxx w - 2 w . Cxy + Cyy`` (divided by the weight sum) plus that
+        mean squared.
 
         Parameters
         ----------
@@ -237,19 +344,11 @@ class GramBatch(_BatchPath):
         grad_coef : ndarray of shape (n_targets, n_features)
         grad_intercept : ndarray of shape (n_targets,)
         """
-        p, xp = self.problem, self.xp
-        b = intercept
-        gram_coef = coef @ self.gram
-        coef_mean_x = coef @ self.mean_x
-        losses = (
-            xp.sum(coef * gram_coef, axis=1)
-            + 2.0 * b * coef_mean_x
-            + b * b
-            - 2.0 * xp.sum(coef * self.cross, axis=1)
-            - 2.0 * b * self.mean_y
-            + self.mean_yy
-        )
-        grad_coef = 2.0 * (gram_coef + b[:, None] * self.mean_x - self.cross)
-        grad_intercept = 2.0 * (coef_mean_x + b - self.mean_y)
+        p, xp, stats = self.problem, self.xp, self.statistics
+        mean_residual = coef @ stats.mean_x + intercept - stats.mean_y
+        covariance_coef = coef @ self.covariance
+        losses = xp.sum(coef * (covariance_coef - 2.0 * self.cross), axis=1) + self.variance_y + mean_residual**2
+        grad_coef = 2.0 * (covariance_coef - self.cross + mean_residual[:, None] * stats.mean_x)
+        grad_intercept = 2.0 * mean_residual
         value = float(xp.mean(losses + p.penalty.value(coef, xp=xp)))
         return value, grad_coef, grad_intercept

@@ -32,9 +32,8 @@ import numpy as np
 from sklearn.utils import assert_all_finite
 from sklearn.utils.validation import check_non_negative
 
-from ._array_api import get_namespace
 from ._batch import GRAM_MAX_FEATURES, GramBatch, StreamingBatch
-from ._objective import gram_lipschitz, largest_row_scale, zero_model_loss_sums
+from ._objective import gram_lipschitz, largest_row_scale
 from ._reductions import SufficientStatistics, loss_gradient_sums
 from ._sgd import LoopRows, pass_loss, sample_order, sgd_pass
 from ._state import ARRAY_FIELDS, TrainingState, linear_predict
@@ -187,8 +186,6 @@ class Survey:
     ----------
     weight_sum : float
         ``sum_i s_i``.
-    reference_sums : ndarray of shape (n_targets,)
-        Weighted sums of the all-zero model's loss.
     statistics : SufficientStatistics or None
         Gathered for the batch solver.
     row_scale : float or None
@@ -196,34 +193,22 @@ class Survey:
     """
 
     weight_sum: float
-    reference_sums: np.ndarray
     statistics: SufficientStatistics = None
     row_scale: float = None
 
     def __add__(self, other):
         return Survey(
             self.weight_sum + other.weight_sum,
-            self.reference_sums + other.reference_sums,
             None if self.statistics is None else self.statistics + other.statistics,
             None if self.row_scale is None else max(self.row_scale, other.row_scale),
         )
 
-    def reference_loss(self):
-        """The all-zero model's loss, the scale divergence is judged against.
 
-        Returns
-        -------
-        float
-        """
-        return float(np.mean(self.reference_sums) / self.weight_sum)
-
-
-def _survey_block(X, Y, s, loss, epsilon, fit_intercept, statistics, row_scale):
+def _survey_block(X, Y, s, fit_intercept, statistics, row_scale):
     _check_block(X, Y, s)
     s64 = np.asarray(s, dtype=np.float64)
     return Survey(
         float(s64.sum()),
-        zero_model_loss_sums(loss, Y, s64, epsilon),
         SufficientStatistics.of(X, Y, s64) if statistics else None,
         largest_row_scale(X, s64, fit_intercept) if row_scale else None,
     )
@@ -251,10 +236,7 @@ def survey(problem, blocks, *, statistics, row_scale):
         weights sum to zero.
     """
     p = problem
-    parts = [
-        dask.delayed(_survey_block, pure=True)(*block, p.loss, p.epsilon, p.fit_intercept, statistics, row_scale)
-        for block in blocks
-    ]
+    parts = [dask.delayed(_survey_block, pure=True)(*block, p.fit_intercept, statistics, row_scale) for block in blocks]
     (result,) = dask.compute(_tree_reduce(parts, _add))
     if not result.weight_sum > 0:
         raise ValueError("Sample weights must contain at least one non-zero number.")
@@ -279,22 +261,39 @@ class DaskStreamingBatch(StreamingBatch):
         self.survey = survey
         self.blocks = blocks
         self.weight_sum = survey.weight_sum
-        self.xp, _ = get_namespace(survey.reference_sums)  # the state's: NumPy, on the client
+        self.xp = np  # the state's: NumPy, on the client
+        self.conditions = survey.statistics is not None
 
-    def lipschitz(self):
+    def moments(self):
+        """The column moments the survey's statistics hold.
+
+        Returns
+        -------
+        ColumnMoments
+        """
+        return self._statistics().moments()
+
+    def lipschitz(self, conditioning):
         """Lipschitz constant of the smooth part's gradient, from the survey's statistics.
+
+        Parameters
+        ----------
+        conditioning : Conditioning
 
         Returns
         -------
         float
         """
         p = self.problem
+        return gram_lipschitz(p.loss, p.penalty, self._statistics(), p.fit_intercept, conditioning)
+
+    def _statistics(self):
         if self.survey.statistics is None:
             raise ValueError(
                 f"learning_rate='auto' on dask arrays needs at most {GRAM_MAX_FEATURES} features "
-                f"(X has {p.X.shape[1]}); pass a float learning_rate."
+                f"(X has {self.problem.X.shape[1]}); pass a float learning_rate."
             )
-        return gram_lipschitz(p.loss, p.penalty, self.survey.statistics.augmented_gram(p.fit_intercept))
+        return self.survey.statistics
 
     def sums(self, coef, intercept):
         """Loss and gradient sums in one pass: per block, then added as a tree.
@@ -343,9 +342,18 @@ class DaskSGD:
         self.n_samples = problem.X.shape[0]
         self.weight_mean = survey.weight_sum / self.n_samples
         self.row_scale = survey.row_scale
+        self.evaluator = DaskStreamingBatch(problem, survey, blocks)
 
-    def lipschitz(self):
+    #: The blocks step in the user's coordinates.
+    conditions = False
+
+    def lipschitz(self, conditioning):
         """Largest per-sample Lipschitz constant, as ``SGDPath.lipschitz``.
+
+        Parameters
+        ----------
+        conditioning : Conditioning
+            Unused: the blocks step in the user's coordinates.
 
         Returns
         -------
@@ -353,6 +361,20 @@ class DaskSGD:
         """
         p = self.problem
         return p.loss.curvature * self.row_scale / self.weight_mean + p.penalty.l2
+
+    def value(self, coef, intercept):
+        """J at ``(coef, intercept)``: one distributed pass.
+
+        Parameters
+        ----------
+        coef : ndarray of shape (n_targets, n_features)
+        intercept : ndarray of shape (n_targets,)
+
+        Returns
+        -------
+        float
+        """
+        return self.evaluator.value(coef, intercept)
 
     def epoch(self, state, eta):
         """One pass over the blocks; returns the epoch's loss.
@@ -436,9 +458,7 @@ def make_path(problem, solver):
 
     Returns
     -------
-    path : GramBatch, DaskStreamingBatch or DaskSGD
-    reference_loss : float
-        The loss of the all-zero model.
+    GramBatch, DaskStreamingBatch or DaskSGD
     """
     blocks = data_blocks(problem.X, problem.Y, problem.sample_weight)
     batch = solver == "batch"
@@ -454,7 +474,7 @@ def make_path(problem, solver):
         path = GramBatch(problem, found.statistics)
     else:
         path = DaskStreamingBatch(problem, found, blocks)
-    return path, found.reference_loss()
+    return path
 
 
 # ----------------------------------------------------------------- prediction

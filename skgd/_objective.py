@@ -44,12 +44,16 @@ class Loss:
     curvature : float
         Upper bound on ``l''(r)`` used for the automatic step (the subgradient
         losses use that of their squared counterpart).
+    smooth : bool
+        Whether ``l'`` is continuous, so full-batch steps of ``1 / L`` decrease J
+        and may be accelerated.
     """
 
     name: str
     code: int
     sgd_factor: float
     curvature: float
+    smooth: bool
 
     def value_and_derivative(self, r, epsilon, xp=None):
         """Elementwise loss ``l(r)`` and derivative ``l'(r)`` of residuals ``r``.
@@ -110,10 +114,10 @@ def _clip(x, bound, xp):
 LOSSES = {
     loss.name: loss
     for loss in (
-        Loss("squared_error", 0, 2.0, 2.0),
-        Loss("huber", 1, 2.0, 2.0),
-        Loss("epsilon_insensitive", 2, 1.0, 2.0),
-        Loss("squared_epsilon_insensitive", 3, 1.0, 2.0),
+        Loss("squared_error", 0, 2.0, 2.0, True),
+        Loss("huber", 1, 2.0, 2.0, True),
+        Loss("epsilon_insensitive", 2, 1.0, 2.0, False),
+        Loss("squared_epsilon_insensitive", 3, 1.0, 2.0, True),
     )
 }
 
@@ -203,6 +207,10 @@ class Penalty:
             coef[...] = coef - _clip(coef, threshold, xp)  # soft thresholding
 
 
+#: Largest matrix whose eigenvalues are found densely when it is at hand.
+DENSE_EIGEN_SIZE = 1024
+
+
 def top_eigenvalue(matvec, size):
     """Largest eigenvalue of a symmetric positive semi-definite operator.
 
@@ -228,11 +236,13 @@ def top_eigenvalue(matvec, size):
     return float(eigsh(operator, k=1, which="LA", v0=v0, tol=1e-6, return_eigenvectors=False)[0])
 
 
-def batch_lipschitz(loss, penalty, X, sample_weight, fit_intercept):
-    """Lipschitz constant of the gradient of J's smooth part over ``(w, b)``.
+def batch_lipschitz(loss, penalty, X, sample_weight, fit_intercept, conditioning):
+    """Lipschitz constant of the gradient of J's smooth part in the solver's coordinates.
 
-    ``L = curvature * lambda_max(Z^T S Z / sum(S)) + alpha * (1 - rho)`` with
-    ``Z = [X, 1]`` (or ``X`` without intercept), so ``1 / L`` cannot diverge.
+    ``L = lambda_max(curvature * T^T (Z^T S Z / sum(S)) T + diag(l2 * s**2))``
+    with ``Z = [X, 1]`` (or ``X`` without intercept) and ``T`` the map from the
+    conditioned coordinates to the user's (``skgd._conditioning``), so ``1 / L``
+    cannot diverge there.
 
     The products with X run in X's namespace and on its device; only the
     vectors of the eigensolver travel to the host.
@@ -244,6 +254,7 @@ def batch_lipschitz(loss, penalty, X, sample_weight, fit_intercept):
     X : array or sparse matrix of shape (n_samples, n_features)
     sample_weight : array of shape (n_samples,)
     fit_intercept : bool
+    conditioning : Conditioning
 
     Returns
     -------
@@ -256,37 +267,49 @@ def batch_lipschitz(loss, penalty, X, sample_weight, fit_intercept):
     # Squared error's gradient sums at targets 0 are 2 Z^T S Z v: the fused pass is the product.
     zero_targets = xp.broadcast_to(xp.zeros((1, 1), dtype=X.dtype, device=device), (X.shape[0], 1))
     no_intercept = xp.zeros(1, dtype=float64, device=device)
+    penalty_diagonal = penalty.l2 * np.asarray(move_to(conditioning.scale, xp=np, device="cpu"), dtype=np.float64) ** 2
 
-    def matvec(v):
-        v = xp.asarray(np.asarray(v, dtype=np.float64).ravel(), dtype=float64, device=device)
+    def matvec(u):
+        u = np.asarray(u, dtype=np.float64).ravel()
+        v = xp.asarray(conditioning.to_user(u, fit_intercept), dtype=float64, device=device)
         intercept = v[d:] if fit_intercept else no_intercept
         _, grad_coef, grad_intercept = loss_gradient_sums(
             LOSSES["squared_error"], 0.0, X, zero_targets, sample_weight, xp.reshape(v[:d], (1, d)), intercept, xp=xp
         )
         out = xp.concat([grad_coef[0, :], grad_intercept]) if fit_intercept else grad_coef[0, :]
-        return np.asarray(move_to(out / (2.0 * total), xp=np, device="cpu"), dtype=np.float64)
+        product = np.asarray(move_to(out / (2.0 * total), xp=np, device="cpu"), dtype=np.float64)
+        product = loss.curvature * conditioning.to_conditioned(product, fit_intercept)
+        product[:d] += penalty_diagonal * u[:d]
+        return product
 
-    lam = top_eigenvalue(matvec, d + int(fit_intercept))
-    return loss.curvature * lam + penalty.l2
+    return top_eigenvalue(matvec, d + int(fit_intercept))
 
 
-def gram_lipschitz(loss, penalty, gram):
-    """Lipschitz constant from a normalised augmented Gram matrix.
+def gram_lipschitz(loss, penalty, statistics, fit_intercept, conditioning):
+    """Lipschitz constant of the smooth part's gradient from the sufficient statistics.
+
+    The same constant as ``batch_lipschitz``, with the curvature matrix formed
+    from the centred statistics (``Conditioning.hessian``).
 
     Parameters
     ----------
     loss : Loss
     penalty : Penalty
-    gram : array of shape (m, m)
-        ``Z^T S Z / sum(S)``, of any array API namespace (it is brought to
-        the host, where the eigensolver runs).
+    statistics : SufficientStatistics
+        Of any array API namespace (the matrix is brought to the host, where
+        the eigensolver runs).
+    fit_intercept : bool
+    conditioning : Conditioning
 
     Returns
     -------
     float
     """
-    gram = np.asarray(move_to(gram, xp=np, device="cpu"), dtype=np.float64)
-    return loss.curvature * top_eigenvalue(lambda v: gram @ v, gram.shape[0]) + penalty.l2
+    hessian = conditioning.hessian(statistics, loss.curvature, penalty.l2, fit_intercept)
+    hessian = np.asarray(move_to(hessian, xp=np, device="cpu"), dtype=np.float64)
+    if hessian.shape[0] <= DENSE_EIGEN_SIZE:
+        return float(np.linalg.eigvalsh(0.5 * (hessian + hessian.T))[-1])
+    return top_eigenvalue(lambda v: hessian @ v, hessian.shape[0])
 
 
 def sample_lipschitz(loss, penalty, X, sample_weight, fit_intercept):

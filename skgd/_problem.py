@@ -37,6 +37,8 @@ class Problem:
         without shuffling visits them (int32, intp from 2**31 rows; NumPy and
         sparse data only). The other rows are held out for early stopping and
         carry zero weight in ``sample_weight``. None trains on every row.
+    accelerated : bool, default=False
+        Whether batch epochs are FISTA steps (``skgd._batch.accelerated_step``).
     """
 
     X: object
@@ -54,3 +56,4 @@ class Problem:
     shuffle: bool
     average: int
     train_rows: np.ndarray = None
+    accelerated: bool = False

@@ -83,46 +83,140 @@ def row_blocks(X, xp, elements=CACHE_ELEMENTS, min_blocks=1, per_row=None):
     return [slice(start, min(start + rows, n)) for start in range(0, n, rows)]
 
 
-@dataclass
-class SufficientStatistics:
-    """The weighted sums from which squared error and its gradient follow.
-
-    With ``S = diag(sample_weight)``, ``J`` and its gradient at any iterate cost
-    O(d^2) per target from these, whatever the number of rows.
+def _merge_weights(weight_a, weight_b):
+    """How two weighted groups' means and scatters combine (Chan, Golub and LeVeque).
 
     Parameters
     ----------
-    gram : array of shape (n_features, n_features)
-        ``X^T S X``.
-    cross : array of shape (n_features, n_targets)
-        ``X^T S Y``.
-    column_sums : array of shape (n_features,)
-        ``1^T S X``.
-    target_sums : array of shape (n_targets,)
-        ``1^T S Y``.
-    target_squares : array of shape (n_targets,)
-        ``sum_i s_i * y_ik**2`` for each target ``k``.
+    weight_a, weight_b : float or 0-d array
+        The groups' weight sums.
+
+    Returns
+    -------
+    share_b : float or 0-d array
+        ``weight_b / (weight_a + weight_b)``: the second mean's share of the merged mean.
+    cross : float or 0-d array
+        ``weight_a * weight_b / (weight_a + weight_b)``: the weight of the two means'
+        difference in the merged scatter.
+    """
+    total = weight_a + weight_b
+    if not total > 0:
+        return 0.0, 0.0
+    return weight_b / total, weight_a * weight_b / total
+
+
+@dataclass
+class ColumnMoments:
+    """Weighted means and centred sums of squares of X's columns.
+
+    Parameters
+    ----------
     weight_sum : float or 0-d array
         ``sum_i s_i``.
+    mean : array of shape (n_features,)
+        ``sum_i s_i x_i / sum_i s_i``.
+    squares : array of shape (n_features,)
+        ``sum_i s_i (x_ij - mean_j)**2``.
+    """
+
+    weight_sum: float
+    mean: np.ndarray
+    squares: np.ndarray
+
+    @classmethod
+    def of(cls, X, sample_weight):
+        """Accumulate the moments of some rows in float64, block by block.
+
+        Dense blocks are centred at their own mean before squaring, so a
+        column far from zero keeps its spread to full precision; at most one
+        centred float64 block (a small share of X) is held at a time.
+
+        Parameters
+        ----------
+        X : array or sparse matrix of shape (n_samples, n_features)
+        sample_weight : array of shape (n_samples,)
+
+        Returns
+        -------
+        ColumnMoments
+        """
+        xp, _, device = get_namespace_and_device(X, sample_weight)
+        float64 = _max_precision_float_dtype(xp, device)
+        d = X.shape[1]
+        moments = cls(0.0, xp.zeros(d, dtype=float64, device=device), xp.zeros(d, dtype=float64, device=device))
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported by Conditioning.from_moments
+            for rows in row_blocks(X, xp, min_blocks=MIN_BLOCKS, per_row=d):
+                moments = moments + _block_moments(X[rows, :], sample_weight[rows], float64, xp)
+        return moments
+
+    def __add__(self, other):
+        share, cross = _merge_weights(self.weight_sum, other.weight_sum)
+        delta = other.mean - self.mean
+        return ColumnMoments(
+            self.weight_sum + other.weight_sum,
+            self.mean + share * delta,
+            self.squares + other.squares + cross * delta * delta,
+        )
+
+
+def _block_moments(X, sample_weight, float64, xp):
+    """``ColumnMoments`` of one block of rows (its float64 copies are freed on return)."""
+    s = xp.astype(sample_weight, float64, copy=False)
+    total = xp.sum(s)
+    if sp.issparse(X):
+        mean = np.asarray(X.T @ s).ravel() / total if total > 0 else np.zeros(X.shape[1])
+        squares = np.asarray(X.multiply(X).T @ s).ravel() - total * mean * mean
+        return ColumnMoments(total, mean, np.maximum(squares, 0.0))
+    block = xp.astype(X, float64, copy=True)  # the one block-sized copy: centred and squared in place
+    mean = (s @ block) / total if total > 0 else xp.zeros(X.shape[1], dtype=float64, device=s.device)
+    block -= mean
+    block *= block
+    return ColumnMoments(total, mean, s @ block)
+
+
+@dataclass
+class SufficientStatistics:
+    """The weighted moments from which squared error and its gradient follow.
+
+    With ``S = diag(sample_weight)``, ``W = sum(S)``, the weighted means
+    ``mu`` of X and ``nu`` of Y and the centred ``Xc = X - mu``,
+    ``Yc = Y - nu``, ``J`` and its gradient at any iterate cost O(d^2) per
+    target from these, whatever the number of rows. Kept centred (merged
+    block by block as Chan, Golub and LeVeque do), so columns far from zero
+    lose nothing to cancellation.
+
+    Parameters
+    ----------
+    weight_sum : float or 0-d array
+        ``W``.
+    mean_x : array of shape (n_features,)
+        ``mu``.
+    mean_y : array of shape (n_targets,)
+        ``nu``.
+    scatter_xx : array of shape (n_features, n_features)
+        ``Xc^T S Xc``.
+    scatter_xy : array of shape (n_features, n_targets)
+        ``Xc^T S Yc``.
+    scatter_yy : array of shape (n_targets,)
+        ``sum_i s_i * Yc_ik**2`` for each target ``k``.
 
     All in the data's array namespace and on its device.
     """
 
-    gram: np.ndarray
-    cross: np.ndarray
-    column_sums: np.ndarray
-    target_sums: np.ndarray
-    target_squares: np.ndarray
     weight_sum: float
+    mean_x: np.ndarray
+    mean_y: np.ndarray
+    scatter_xx: np.ndarray
+    scatter_xy: np.ndarray
+    scatter_yy: np.ndarray
 
     @classmethod
     def of(cls, X, Y, sample_weight):
         """Accumulate the statistics of some rows in float64, block by block.
 
         The products run in the data's array namespace and on its device (in
-        float32 where the device has no float64). At most one block of X is
-        held in float64 at a time (none for dense float64 X, whose blocks are
-        views).
+        float32 where the device has no float64). At most one centred float64
+        copy of a block is held at a time.
 
         Parameters
         ----------
@@ -137,48 +231,41 @@ class SufficientStatistics:
         xp, _, device = get_namespace_and_device(X, Y, sample_weight)
         float64 = _max_precision_float_dtype(xp, device)
         d, k = X.shape[1], Y.shape[1]
-        sums = [xp.zeros(shape, dtype=float64, device=device) for shape in ((d, d), (d, k), (d,), (k,), (k,), ())]
+        statistics = cls(
+            *(xp.zeros(shape, dtype=float64, device=device) for shape in ((), (d,), (k,), (d, d), (d, k), (k,)))
+        )
         elements = BLOCK_ELEMENTS if X.dtype == float64 else CACHE_ELEMENTS
-        for rows in row_blocks(X, xp, elements, min_blocks=MIN_BLOCKS, per_row=d):
-            for i, part in enumerate(_block_sums(X[rows, :], Y[rows, :], sample_weight[rows], float64, xp)):
-                sums[i] += part
-        return cls(*sums)
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported by Conditioning.from_moments
+            for rows in row_blocks(X, xp, elements, min_blocks=MIN_BLOCKS, per_row=d):
+                statistics = statistics + _block_statistics(X[rows, :], Y[rows, :], sample_weight[rows], float64, xp)
+        return statistics
 
     def __add__(self, other):
+        share, cross = _merge_weights(self.weight_sum, other.weight_sum)
+        dx = other.mean_x - self.mean_x
+        dy = other.mean_y - self.mean_y
         return SufficientStatistics(
-            self.gram + other.gram,
-            self.cross + other.cross,
-            self.column_sums + other.column_sums,
-            self.target_sums + other.target_sums,
-            self.target_squares + other.target_squares,
             self.weight_sum + other.weight_sum,
+            self.mean_x + share * dx,
+            self.mean_y + share * dy,
+            self.scatter_xx + other.scatter_xx + cross * (dx[:, None] * dx[None, :]),
+            self.scatter_xy + other.scatter_xy + cross * (dx[:, None] * dy[None, :]),
+            self.scatter_yy + other.scatter_yy + cross * dy * dy,
         )
 
-    def augmented_gram(self, fit_intercept):
-        """``Z^T S Z / sum(S)`` with ``Z = [X, 1]`` (``X`` without intercept).
-
-        Its largest eigenvalue bounds the curvature of the data term.
-
-        Parameters
-        ----------
-        fit_intercept : bool
+    def moments(self):
+        """The column moments these statistics hold.
 
         Returns
         -------
-        array of shape (n_features + fit_intercept, n_features + fit_intercept)
+        ColumnMoments
         """
-        gram = self.gram / self.weight_sum
-        if not fit_intercept:
-            return gram
-        xp, _, device = get_namespace_and_device(gram)
-        column = self.column_sums / self.weight_sum
-        corner = xp.ones(1, dtype=gram.dtype, device=device)
-        top = xp.concat([gram, column[:, None]], axis=1)
-        return xp.concat([top, xp.concat([column, corner], axis=0)[None, :]], axis=0)
+        xp, _ = get_namespace(self.scatter_xx)
+        return ColumnMoments(self.weight_sum, self.mean_x, xp.linalg.diagonal(self.scatter_xx))
 
 
-def _block_sums(X, Y, sample_weight, float64, xp):
-    """The six sums of ``SufficientStatistics`` over one block of rows.
+def _block_statistics(X, Y, sample_weight, float64, xp):
+    """``SufficientStatistics`` of one block of rows, centred at the block's means.
 
     A function of its own, so the block's float64 copies are freed before the
     next block is read.
@@ -194,19 +281,26 @@ def _block_sums(X, Y, sample_weight, float64, xp):
 
     Returns
     -------
-    tuple of arrays
-        In the order of ``SufficientStatistics``' fields.
+    SufficientStatistics
     """
     block = X.toarray() if hasattr(X, "toarray") else X
-    block = xp.astype(block, float64, copy=False)
+    block = xp.astype(block, float64, copy=True)
+    y = xp.astype(Y, float64, copy=True)
     s = xp.astype(sample_weight, float64, copy=False)
-    # X^T S X as a symmetric rank-k update (scaled rows only when weighted).
+    total = xp.sum(s)
+    if not total > 0:
+        d, k = block.shape[1], y.shape[1]
+        zeros = (xp.zeros(shape, dtype=float64, device=s.device) for shape in ((d,), (k,), (d, d), (d, k), (k,)))
+        return SufficientStatistics(total, *zeros)
+    mean_x, mean_y = (s @ block) / total, (s @ y) / total
+    block -= mean_x
+    y -= mean_y
+    # Xc^T S Xc as a symmetric rank-k update (scaled rows only when weighted).
     root = block if bool(xp.all(s == 1.0)) else block * xp.sqrt(s)[:, None]
-    # X^T S y and the column sums in one product, while the block is in cache.
-    y = xp.astype(Y, float64, copy=False)
-    both = block.T @ xp.concat([s[:, None] * y, s[:, None]], axis=1)
-    k = y.shape[1]
-    return root.T @ root, both[:, :k], both[:, k], s @ y, s @ (y * y), xp.sum(s)
+    weighted_y = s[:, None] * y
+    return SufficientStatistics(
+        total, mean_x, mean_y, root.T @ root, block.T @ weighted_y, xp.sum(weighted_y * y, axis=0)
+    )
 
 
 def loss_gradient_sums(loss, epsilon, X, Y, sample_weight, coef, intercept, xp=None):

@@ -22,12 +22,37 @@ from ._array_api import (
 )
 from ._batch import choose_batch_path
 from ._callbacks import CallbackSupportMixin, TrainingTasks, with_callbacks
-from ._objective import LOSSES, Penalty, zero_model_loss
+from ._conditioning import Conditioning
+from ._objective import LOSSES, Penalty
 from ._problem import Problem
 from ._schedules import automatic_step
 from ._sgd_namespace import sgd_path
 from ._state import TrainingState, independent_rng, linear_predict
-from ._training import Controls, hold_out, patience, run_epochs
+from ._training import STOP_REASONS, Controls, hold_out, patience, run_epochs
+
+#: Relative rise of a full-batch call's objective taken for rounding (plain and accelerated steps).
+CALL_NOISE = 1e-9
+
+
+def call_noise(batch, momentum):
+    """Relative rise of a call's objective that is not divergence.
+
+    Full-batch steps: rounding. An sgd pass is noisy and may end up to twice
+    where it began near the optimum. Momentum ``mu`` carries the iterate past
+    the minimum and back while stable; its loss may rise by the factor
+    ``1 / (1 - mu)**2`` of its stored energy on top.
+
+    Parameters
+    ----------
+    batch : bool
+    momentum : float
+
+    Returns
+    -------
+    float
+    """
+    base = 1.0 + (CALL_NOISE if batch else 1.0)
+    return base / (1.0 - momentum) ** 2 - 1.0
 
 
 def _is_dask_array(X):
@@ -323,6 +348,12 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         if hasattr(X, "tocsr"):
             X = X.tocsr()
         Y = xp.astype(y, X.dtype, copy=False)
+        if not bool(xp.all(xp.isfinite(Y))):
+            raise ValueError(
+                f"y holds values too large for X's dtype {X.dtype} (largest |y| is "
+                f"{float(xp.max(xp.abs(xp.astype(y, _max_precision_float_dtype(xp, device))))):.3g}); "
+                "pass X as float64 or rescale y."
+            )
         one_d = Y.ndim == 1
         Y = xp.reshape(Y, (Y.shape[0], -1))
         sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype, ensure_non_negative=True)
@@ -334,7 +365,7 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         if self.solver == "batch" and self.average:
             raise ValueError("average is an option of solver='sgd'; the batch solver's iterates are not noisy.")
 
-    def _problem(self, X, Y, sample_weight, train_rows=None):
+    def _problem(self, X, Y, sample_weight, train_rows=None, accelerated=False):
         average = int(self.average) if self.solver == "sgd" else 0
         return Problem(
             X=X,
@@ -352,6 +383,7 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
             shuffle=bool(self.shuffle),
             average=average,
             train_rows=train_rows,
+            accelerated=accelerated,
         )
 
     # -------------------------------------------------------------- training
@@ -365,27 +397,42 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
             fitted_model=functools.partial(self._fitted_model, one_d=one_d, dtype=X.dtype),
         )
         train_rows, validation = None, None
-        if self.early_stopping:
+        early_stopping = self.early_stopping and not one_epoch
+        if not early_stopping:
+            state.best_model = None
+        else:
             X, Y, sample_weight, train_rows, validation = self._split_validation(X, Y, sample_weight, state.rng)
-        problem = self._problem(X, Y, sample_weight, train_rows)
+        batch, auto = self.solver == "batch", self.learning_rate == "auto"
+        loss = LOSSES[self.loss]
+        accelerated = batch and auto and loss.smooth and self.momentum == 0 and self.schedule != "invscaling"
+        problem = self._problem(X, Y, sample_weight, train_rows, accelerated)
         if _is_dask_array(X):
             from ._dask import make_path
 
-            path, reference_loss = make_path(problem, self.solver)
+            path = make_path(problem, self.solver)
+        elif not batch:
+            path = sgd_path(problem)
         else:
-            if self.solver == "sgd":
-                path = sgd_path(problem)
-            else:
-                path = choose_batch_path(problem.loss, X, self.max_iter, one_epoch)(problem)
-            reference_loss = zero_model_loss(problem.loss, Y, sample_weight, problem.epsilon)
+            path = choose_batch_path(problem.loss, X, self.max_iter, one_epoch)(problem)
+        if auto and state.conditioning is None and state.n_iter == 0 and path.conditions:
+            state.conditioning = Conditioning.from_moments(
+                path.moments(), problem.fit_intercept, loss.curvature, problem.penalty.l2
+            )
         state.ensure_buffers(
             momentum=problem.momentum > 0,
             averaging=problem.average > 0,
-            l1=self.solver == "sgd" and problem.penalty.l1 > 0,
+            l1=not batch and problem.penalty.l1 > 0,
+            accelerated=accelerated,
         )
-        if self.learning_rate == "auto":
-            auto = automatic_step(path.lipschitz(), problem.momentum if self.solver == "sgd" else 0.0)
-            state.eta0 = auto if state.eta0 is None or not one_epoch else min(state.eta0, auto)
+        xp, device = _training_namespace(X)
+        conditioning = state.conditioning or Conditioning.identity(X.shape[1], xp, device)
+
+        def safe_step():
+            return automatic_step(path.lipschitz(conditioning), 0.0 if batch else problem.momentum)
+
+        if auto:
+            step = safe_step()
+            state.eta0 = step if state.eta0 is None or not one_epoch else min(state.eta0, step)
         else:
             state.eta0 = float(self.learning_rate)
         controls = Controls(
@@ -396,18 +443,30 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
             stop_on_stall=not one_epoch,
             validation=validation,
             verbose=self.verbose,
-            reference_loss=reference_loss,
+            rule="window" if batch and loss.smooth else "improvement",
+            monotone=batch and loss.smooth and not accelerated and self.momentum == 0,
+            noise=call_noise(batch, self.momentum),
+            safe_step=safe_step,
         )
-        converged = run_epochs(path, state, controls, tasks)
-        self._commit(state, one_d, X.dtype)
+        state.stop_reason = run_epochs(path, state, controls, tasks)
+        self._commit(state, one_d, X.dtype, early_stopping)
         tasks.end()
-        if not converged:
-            warnings.warn(
-                f"Maximum number of epochs ({self.max_iter}) reached before the loss "
-                f"stopped improving by tol={self.tol}; consider raising max_iter.",
-                ConvergenceWarning,
-            )
+        if not STOP_REASONS[state.stop_reason] and self.tol is not None:
+            warnings.warn(self._stop_message(state), ConvergenceWarning, stacklevel=3)
         return self
+
+    def _stop_message(self, state):
+        """What to tell the user when training ended before it converged."""
+        if state.stop_reason == "step_exhausted":
+            return (
+                f"The adaptive step fell under 1e-6 of its start after {state.n_iter} epochs while the loss still "
+                "improved: training crawled rather than converged. Use learning_rate='auto' (steps in conditioned "
+                "coordinates), scale X, or raise tol."
+            )
+        return (
+            f"Maximum number of epochs ({self.max_iter}) reached before convergence (tol={self.tol}, relative to "
+            "the objective); consider raising max_iter or using learning_rate='auto'."
+        )
 
     def _split_validation(self, X, Y, sample_weight, rng):
         n_val = int(np.ceil(self.validation_fraction * X.shape[0]))
@@ -416,11 +475,26 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
                 f"validation_fraction={self.validation_fraction} leaves {n_val} validation "
                 f"sample(s) of {X.shape[0]}; early stopping needs at least 2 and one to train on."
             )
-        return hold_out(X, Y, sample_weight, n_val, rng.randint(np.iinfo(np.int32).max))
+        X, Y, train_weight, train_rows, validation = hold_out(
+            X, Y, sample_weight, n_val, rng.randint(np.iinfo(np.int32).max)
+        )
+        xp, _ = get_namespace(train_weight)
+        if not bool(xp.any(train_weight > 0)):
+            raise ValueError(
+                "early_stopping=True: every sample with positive weight fell in the held-out validation split, "
+                "so the training split has zero total weight. Use a smaller validation_fraction, another "
+                "random_state, or early_stopping=False."
+            )
+        if not bool(xp.any(validation[2] > 0)):
+            raise ValueError(
+                "early_stopping=True: the held-out validation split has zero total weight, so it cannot be "
+                "scored. Use a larger validation_fraction, another random_state, or early_stopping=False."
+            )
+        return X, Y, train_weight, train_rows, validation
 
     def _fitted_model(self, state, one_d, dtype):
         """``(coef_, intercept_)`` as training leaves them at ``state``."""
-        if self.early_stopping and state.best_model is not None:
+        if state.best_model is not None:
             coef, intercept = state.best_model
         else:
             coef, intercept = state.model()
@@ -430,14 +504,15 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         coef = xp.asarray(coef[0, :] if one_d else coef, copy=True)
         return coef, (intercept[0] if one_d else xp.asarray(intercept, copy=True))
 
-    def _commit(self, state, one_d, dtype):
+    def _commit(self, state, one_d, dtype, early_stopping):
         self._state = state
         self.coef_, self.intercept_ = self._fitted_model(state, one_d, dtype)
         self.loss_curve_ = list(state.loss_curve)
         self.n_iter_ = state.n_iter
         self.t_ = state.t
         self.learning_rate_ = state.eta0 * state.eta_factor
-        if self.early_stopping:
+        self.stop_reason_ = state.stop_reason
+        if early_stopping:
             self.validation_scores_ = list(state.validation_scores)
             self.best_validation_score_ = max(state.validation_scores)
 
@@ -471,6 +546,12 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         X, Y, sample_weight, one_d = self._validate_training_data(X, y, sample_weight, reset=True)
         n_targets, n_features = Y.shape[1], X.shape[1]
         if coef_init is None and self.warm_start and hasattr(self, "_state"):
+            if self._state.coef.shape != (n_targets, n_features):
+                raise ValueError(
+                    f"warm_start=True continues from the previous fit, which had {self._state.coef.shape[1]} "
+                    f"feature(s) and {self._state.coef.shape[0]} target(s); this X has {n_features} and y "
+                    f"{n_targets}. Set warm_start=False to start afresh."
+                )
             coef_init = self.coef_
             intercept_init = self.intercept_ if intercept_init is None else intercept_init
         coef_init = self._check_init(coef_init, (n_targets, n_features), "coef_init")
@@ -524,8 +605,8 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         self : object
             The updated estimator.
         """
-        if self.early_stopping:
-            raise ValueError("partial_fit does not support early_stopping=True; use fit, or hold out data yourself.")
+        # scikit-learn's _fit_context validates only a first partial_fit; every call is validated here.
+        self._validate_params()
         self._check_settings()
         first = not hasattr(self, "_state")
         X, Y, sample_weight, one_d = self._validate_training_data(X, y, sample_weight, reset=first)

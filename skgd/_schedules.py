@@ -84,6 +84,16 @@ def automatic_step(lipschitz, momentum=0.0):
     float
         The step; 1 where ``L`` is 0 (X all zero and nothing else smooth:
         every step is as safe) or so small that ``1 / L`` overflows.
+
+    Raises
+    ------
+    ValueError
+        If ``L`` is not finite: the data's squares overflow, so no step can be measured.
     """
+    if not math.isfinite(lipschitz):
+        raise ValueError(
+            f"The curvature of the objective measured from the data is {lipschitz!r}: X (or sample_weight) holds "
+            "values whose squares overflow. Rescale X (for example with StandardScaler or MaxAbsScaler)."
+        )
     step = (1.0 - momentum) / lipschitz if lipschitz > 0.0 else math.inf
     return step if math.isfinite(step) else 1.0

@@ -15,6 +15,7 @@ carry zero weight, so the automatic step ignores them too.
 import numpy as np
 
 from ._array_api import get_namespace
+from ._batch import StreamingBatch
 from ._objective import sample_lipschitz
 from ._schedules import SCHEDULE_CODES
 from ._sgd_fast import sgd_epoch, shuffle
@@ -41,9 +42,18 @@ class SGDPath:
         s = problem.sample_weight
         weight_mean = float(np.sum(s, dtype=np.float64)) / self.n_samples
         self.rows = LoopRows(problem.X, problem.Y, s, weight_mean)
+        self.evaluator = StreamingBatch(problem)
 
-    def lipschitz(self):
+    #: The compiled loop steps in the user's coordinates.
+    conditions = False
+
+    def lipschitz(self, conditioning):
         """Largest per-sample Lipschitz constant, for the automatic step.
+
+        Parameters
+        ----------
+        conditioning : Conditioning
+            Unused: the loop steps in the user's coordinates.
 
         Returns
         -------
@@ -51,6 +61,20 @@ class SGDPath:
         """
         p = self.problem
         return sample_lipschitz(p.loss, p.penalty, p.X, self.rows.weights, p.fit_intercept)
+
+    def value(self, coef, intercept):
+        """J at ``(coef, intercept)`` on the training rows (one vectorised pass).
+
+        Parameters
+        ----------
+        coef : ndarray of shape (n_targets, n_features)
+        intercept : ndarray of shape (n_targets,)
+
+        Returns
+        -------
+        float
+        """
+        return self.evaluator.value(coef, intercept)
 
     def epoch(self, state, eta):
         """One pass over the training rows; returns the epoch's loss.

@@ -29,6 +29,7 @@ from dataclasses import replace
 import numpy as np
 
 from ._array_api import _is_numpy_namespace, _max_precision_float_dtype, get_namespace_and_device, move_to
+from ._batch import StreamingBatch
 from ._objective import sample_lipschitz
 from ._schedules import step_size
 from ._sgd import SGDPath, pass_loss, sample_order
@@ -70,15 +71,38 @@ class HostSGDPath:
         self.xp, _, self.device = get_namespace_and_device(problem.X)
         X, Y, sample_weight = move_to(problem.X, problem.Y, problem.sample_weight, xp=np, device="cpu")
         self.host = SGDPath(replace(problem, X=np.ascontiguousarray(X), Y=Y, sample_weight=sample_weight))
+        self.evaluator = StreamingBatch(problem)
 
-    def lipschitz(self):
+    #: The compiled loop steps in the user's coordinates.
+    conditions = False
+
+    def lipschitz(self, conditioning):
         """Largest per-sample Lipschitz constant, for the automatic step.
+
+        Parameters
+        ----------
+        conditioning : Conditioning
+            Unused: the loop steps in the user's coordinates.
 
         Returns
         -------
         float
         """
-        return self.host.lipschitz()
+        return self.host.lipschitz(conditioning)
+
+    def value(self, coef, intercept):
+        """J at ``(coef, intercept)``, computed on the device.
+
+        Parameters
+        ----------
+        coef : array of shape (n_targets, n_features)
+        intercept : array of shape (n_targets,)
+
+        Returns
+        -------
+        float
+        """
+        return self.evaluator.value(coef, intercept)
 
     def epoch(self, state, eta):
         """One pass over the samples on the host; the state returns to the device.
@@ -119,9 +143,18 @@ class NamespaceSGDPath:
         self.float64 = _max_precision_float_dtype(xp, self.device)
         s = xp.astype(problem.sample_weight, self.float64)
         self.weights = xp.astype(s / xp.mean(s), problem.X.dtype)
+        self.evaluator = StreamingBatch(problem)
 
-    def lipschitz(self):
+    #: Mini-batches step in the user's coordinates.
+    conditions = False
+
+    def lipschitz(self, conditioning):
         """Largest per-sample Lipschitz constant, for the automatic step.
+
+        Parameters
+        ----------
+        conditioning : Conditioning
+            Unused: mini-batches step in the user's coordinates.
 
         Returns
         -------
@@ -129,6 +162,20 @@ class NamespaceSGDPath:
         """
         p = self.problem
         return sample_lipschitz(p.loss, p.penalty, p.X, self.weights, p.fit_intercept)
+
+    def value(self, coef, intercept):
+        """J at ``(coef, intercept)``, computed on the device.
+
+        Parameters
+        ----------
+        coef : array of shape (n_targets, n_features)
+        intercept : array of shape (n_targets,)
+
+        Returns
+        -------
+        float
+        """
+        return self.evaluator.value(coef, intercept)
 
     def epoch(self, state, eta):
         """One pass over the samples in mini-batches; returns the epoch's loss.

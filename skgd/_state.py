@@ -28,6 +28,8 @@ ARRAY_FIELDS = (
     "intercept_average",
     "l1_applied",
     "l1_total",
+    "coef_previous",
+    "intercept_previous",
 )
 
 
@@ -42,6 +44,16 @@ class TrainingState:
     intercept : ndarray of shape (n_targets,)
     rng : numpy.random.RandomState
         Source of the sample order; carried across ``partial_fit`` calls.
+    conditioning : Conditioning or None
+        The coordinates steps are taken in (``learning_rate="auto"``), chosen
+        by the call that made the state and kept by later ``partial_fit``
+        calls; None for the user's own (a float learning rate).
+    coef_previous, intercept_previous : arrays
+        The iterate before the last accelerated step (FISTA's ``x_prev``).
+    momentum_t : float
+        FISTA's momentum sequence (1 after a restart).
+    stop_reason : str
+        Why the last call ended (``GradientDescentRegressor.stop_reason_``).
     """
 
     coef: np.ndarray
@@ -63,6 +75,11 @@ class TrainingState:
     n_no_improvement: int = 0
     validation_scores: list = field(default_factory=list)
     best_model: tuple = None
+    conditioning: object = None
+    coef_previous: np.ndarray = None
+    intercept_previous: np.ndarray = None
+    momentum_t: float = 1.0
+    stop_reason: str = None
 
     @classmethod
     def fresh(cls, n_targets, n_features, dtype, rng, coef_init=None, intercept_init=None, *, xp, device):
@@ -96,7 +113,7 @@ class TrainingState:
             intercept = xp.asarray(intercept_init, dtype=float64, device=device, copy=True)
         return cls(coef=coef, intercept=intercept, rng=rng)
 
-    def ensure_buffers(self, *, momentum, averaging, l1):
+    def ensure_buffers(self, *, momentum, averaging, l1, accelerated=False):
         """Allocate the optimiser buffers the current settings need.
 
         Parameters
@@ -104,6 +121,8 @@ class TrainingState:
         momentum, averaging, l1 : bool
             Whether momentum, iterate averaging and the cumulative L1 penalty
             are in use.
+        accelerated : bool, default=False
+            Whether FISTA runs (its previous iterate starts at the iterate).
         """
         shape = self.coef.shape
         xp, _, device = get_namespace_and_device(self.coef)
@@ -116,6 +135,9 @@ class TrainingState:
             # average accumulates in it.
             self.coef_average = xp.zeros(shape, dtype=float64, device=device)
             self.intercept_average = xp.zeros(shape[0], dtype=float64, device=device)
+        if accelerated and self.coef_previous is None:
+            self.coef_previous = xp.asarray(self.coef, copy=True)
+            self.intercept_previous = xp.asarray(self.intercept, copy=True)
         if l1 and self.l1_applied is None:
             self.l1_applied = xp.zeros(shape, dtype=float64, device=device)
             self.l1_total = xp.zeros(shape[0], dtype=float64, device=device)
@@ -127,7 +149,7 @@ class TrainingState:
         ----------
         dtype : dtype of the state's namespace
         """
-        for name in ("coef", "velocity"):
+        for name in ("coef", "velocity", "coef_previous"):
             value = getattr(self, name)
             if value is not None:
                 xp, _ = get_namespace(value)
@@ -151,7 +173,13 @@ class TrainingState:
         """
         moved = move_to(*(getattr(self, name) for name in ARRAY_FIELDS), xp=xp, device=device)
         best_model = None if self.best_model is None else move_to(*self.best_model, xp=xp, device=device)
-        return replace(self, best_model=best_model, **dict(zip(ARRAY_FIELDS, moved)))
+        conditioning = self.conditioning
+        if conditioning is not None:
+            shift, scale = move_to(conditioning.shift, conditioning.scale, xp=xp, device=device)
+            conditioning = replace(conditioning, shift=shift, scale=scale)
+        return replace(
+            self, best_model=best_model, conditioning=conditioning, **dict(zip(ARRAY_FIELDS, moved, strict=True))
+        )
 
     def copy(self):
         """An independent copy (arrays and random state included).

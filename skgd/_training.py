@@ -18,13 +18,38 @@ from ._schedules import adaptive_reduce
 from ._sgd import index_dtype
 from ._state import linear_predict
 
-#: A loss this many times the reference loss (that of the all-zero model, or
-#: the first epoch's, whichever is larger) counts as exploding.
-EXPLOSION_FACTOR = 1e10
+#: An epoch loss this many times the call's starting objective counts as exploding.
+EXPLOSION_FACTOR = 1e4
+
+#: Relative rise of one plain full-batch epoch's loss still taken for rounding.
+ROUNDING = 1e-10
+
+#: Share of the starting objective below which changes are rounding (for a loss near zero).
+FLOOR = 1e-13
+
+#: Adaptive reductions in a row that bring no improvement before training is
+#: taken to have converged (a smaller step no longer lowers the loss).
+FRUITLESS_REDUCTIONS = 2
+
+#: The full-batch rule stops once the objective is estimated within this share
+#: of ``tol`` of its limit (relative): tol=1e-4 aims at 1e-6, a margin of 100
+#: for the estimate, so a fit that stops silently is within ``tol`` of the optimum.
+WINDOW_GAP_SHARE = 1e-2
 
 
 class DivergenceError(ValueError):
-    """Raised when an epoch makes the objective non-finite or explode."""
+    """Raised when training makes the objective non-finite, explode or end above its start."""
+
+
+#: Why a training call ended (``GradientDescentRegressor.stop_reason_``), and
+#: whether that is convergence.
+STOP_REASONS = {
+    "converged": True,
+    "max_iter": False,
+    "step_exhausted": False,
+    "callback": True,
+    "partial_fit": True,
+}
 
 
 @dataclass
@@ -36,18 +61,35 @@ class Controls:
     max_iter : int
         Epochs to run at most.
     tol : float or None
-        Required improvement; None disables the progress checks.
+        Required relative improvement; None disables the progress checks.
     n_iter_no_change : int
         Epochs without improvement that count as a stall (see ``patience``).
     adaptive : bool
         Whether stalls reduce the step (``schedule="adaptive"``).
     stop_on_stall : bool
-        Whether a stall may end training (False for ``partial_fit``).
+        Whether training may stop before ``max_iter`` (False for ``partial_fit``).
     validation : tuple or None
         ``(X_val, Y_val, sample_weight_val)`` for early stopping.
     verbose : int
-    reference_loss : float
-        Scale against which an exploding loss is judged.
+    rule : {"window", "improvement"}
+        How convergence is judged: ``"window"`` (full-batch steps on a smooth
+        loss) extrapolates the objective's decrease over the last
+        ``n_iter_no_change`` epochs to its limit and stops when the objective
+        is within ``tol / 100`` of it (relative); ``"improvement"`` (sgd,
+        non-smooth losses) counts epochs that fail to improve on the best
+        loss by ``tol`` times it, reduces the adaptive step on a stall, and
+        stops when ``FRUITLESS_REDUCTIONS`` reductions in a row bring no such
+        improvement.
+    monotone : bool
+        Whether every epoch must decrease the loss (plain full-batch steps on a
+        smooth loss): any rise beyond rounding is divergence.
+    noise : float
+        Relative rise of the objective over a whole call that is still noise
+        (0 for full batch up to rounding; sgd passes may end a little above
+        where they began).
+    safe_step : callable
+        ``() -> float``: the largest safe step measured from the data, named
+        when training diverges.
     """
 
     max_iter: int
@@ -57,7 +99,10 @@ class Controls:
     stop_on_stall: bool
     validation: tuple
     verbose: int
-    reference_loss: float
+    rule: str
+    monotone: bool
+    noise: float
+    safe_step: object
 
 
 def patience(n_iter_no_change, momentum):
@@ -149,18 +194,87 @@ def validation_score(validation, coef, intercept):
     return float(r2_score(Y_val, linear_predict(X_val, coef, intercept), sample_weight=s_val))
 
 
-def _check_diverged(loss, state, eta, reference, xp):
+def _diverged(state, what, eta, controls):
+    """The error for a call whose objective ``what``, at the current epoch."""
+    return DivergenceError(
+        f"Gradient descent diverged at epoch {state.n_iter}: {what}, with learning rate {eta!r}. "
+        f"The largest safe step measured from the data is {controls.safe_step():.6g} "
+        "(learning_rate='auto' takes it); use a smaller learning_rate, learning_rate='auto', "
+        "or scale X (for example with StandardScaler). The estimator keeps the state it had before this call."
+    )
+
+
+def _check_epoch(loss, losses, state, eta, start, controls, xp):
+    """Raise ``DivergenceError`` when the epoch's loss shows the step is too large.
+
+    Parameters
+    ----------
+    loss : float
+        This epoch's loss.
+    losses : list of float
+        The call's earlier epoch losses.
+    state : TrainingState
+    eta : float
+    start : float
+        J at the model the call started from.
+    controls : Controls
+    xp : array namespace
+    """
     finite = (
         math.isfinite(loss) and bool(xp.all(xp.isfinite(state.coef))) and bool(xp.all(xp.isfinite(state.intercept)))
     )
-    if finite and loss <= EXPLOSION_FACTOR * max(reference, 1e-300):
-        return
-    raise DivergenceError(
-        f"Gradient descent diverged at epoch {state.n_iter}: the loss became {loss!r} "
-        f"with learning rate {eta!r}. Use a smaller learning_rate, "
-        "learning_rate='auto', or scale X (for example with StandardScaler). "
-        "The estimator keeps the state it had before this call."
-    )
+    if not finite:
+        raise _diverged(state, f"the objective became {loss!r}", eta, controls)
+    floor = FLOOR * start + 1e-300
+    if loss > EXPLOSION_FACTOR * start + floor:
+        raise _diverged(state, f"the objective rose to {loss!r} from {start!r}", eta, controls)
+    if controls.monotone and losses and loss > losses[-1] * (1.0 + ROUNDING) + floor:
+        raise _diverged(
+            state, f"the objective rose from {losses[-1]!r} to {loss!r} in one full-batch step", eta, controls
+        )
+    window = losses[-controls.n_iter_no_change :] + [loss]
+    rising = len(window) > controls.n_iter_no_change and all(a < b for a, b in zip(window, window[1:]))
+    if rising and loss > start + floor:
+        raise _diverged(
+            state,
+            f"the objective rose for {controls.n_iter_no_change} epochs in a row, to {loss!r} from {start!r}",
+            eta,
+            controls,
+        )
+
+
+def _window_converged(best, n, tol, floor):
+    """Whether the best loss, extrapolated to its limit, is within ``tol / 100`` of it (relative).
+
+    ``D`` is the decrease of the best loss over the last ``n`` epochs and
+    ``D_prev`` over the ``n`` before; with the ratio ``rho = D / D_prev`` of a
+    geometric tail, what is left to gain is ``D * rho / (1 - rho)``, so the
+    loss is within ``D / (1 - rho)`` of its limit.
+
+    Parameters
+    ----------
+    best : list of float
+        The best loss after each epoch of the call.
+    n : int
+        The window.
+    tol : float
+    floor : float
+        Changes at or under it are rounding.
+
+    Returns
+    -------
+    bool
+    """
+    if len(best) <= n:
+        return False
+    decrease = best[-1 - n] - best[-1]
+    if decrease <= floor:
+        return True
+    if len(best) <= 2 * n:
+        return False
+    previous = best[-1 - 2 * n] - best[-1 - n]
+    rho = decrease / previous if previous > 0.0 else 1.0
+    return rho < 1.0 and decrease / (1.0 - rho) <= WINDOW_GAP_SHARE * tol * best[-1]
 
 
 def _norm(a):
@@ -182,34 +296,18 @@ def _report(state, loss, eta, elapsed, score, update_norm, verbose):
     print(line)
 
 
-def run_epochs(path, state, controls, callbacks=None):
-    """Train ``state`` in place with ``path`` under ``controls``.
+def _committed_model(state, controls):
+    """The model the call leaves: the best one under early stopping, else the state's."""
+    if controls.validation is not None and state.best_model is not None:
+        return state.best_model
+    return state.model()
 
-    Parameters
-    ----------
-    path : StreamingBatch, GramBatch or SGDPath
-        Runs one epoch: ``path.epoch(state, eta) -> loss``.
-    state : TrainingState
-    controls : Controls
-    callbacks : TrainingTasks or None, default=None
-        Told when each epoch begins and ends; a callback may end training
-        after an epoch.
 
-    Returns
-    -------
-    converged : bool
-        Whether training stopped before ``max_iter`` because progress stalled
-        (always True when ``tol`` is None or ``stop_on_stall`` is False, or
-        when a callback ended training).
-
-    Raises
-    ------
-    DivergenceError
-        If an epoch makes the loss non-finite or explode; ``state`` is then
-        left mid-way and must be discarded.
-    """
-    reference = controls.reference_loss
-    xp, _ = get_namespace(state.coef)
+def _epochs(path, state, controls, callbacks, start, xp):
+    """The epoch loop of ``run_epochs``; returns why it stopped."""
+    losses, best = [], []
+    floor = FLOOR * start + 1e-300
+    fruitless = 0  # adaptive reductions in a row that brought no improvement
     for _ in range(controls.max_iter):
         if callbacks is not None:
             callbacks.begin_epoch()
@@ -218,9 +316,8 @@ def run_epochs(path, state, controls, callbacks=None):
         before = xp.asarray(state.coef, copy=True) if controls.verbose > 1 else None
         with np.errstate(over="ignore", invalid="ignore"):
             loss = path.epoch(state, eta)
-        _check_diverged(loss, state, eta, reference, xp)
-        if not state.loss_curve:
-            reference = max(reference, loss)
+        _check_epoch(loss, losses, state, eta, start, controls, xp)
+        losses.append(loss)
         state.loss_curve.append(loss)
         state.n_iter += 1
         score = None
@@ -230,29 +327,90 @@ def run_epochs(path, state, controls, callbacks=None):
             metric = -score
         else:
             metric = loss
+        best.append(min(metric, best[-1]) if best else metric)
         if controls.verbose:
             update_norm = _norm(state.coef - before) if before is not None else None
             _report(state, loss, eta, time.perf_counter() - started, score, update_norm, controls.verbose)
         if controls.validation is not None and metric < state.best_metric:
             state.best_model = tuple(xp.asarray(a, copy=True) for a in state.model())
         if callbacks is not None and callbacks.end_epoch(state):
-            return True
+            return "callback"
         if controls.tol is None:
             state.best_metric = min(state.best_metric, metric)
             continue
-        if metric > state.best_metric - controls.tol:
+        if controls.rule == "window" and controls.validation is None:
+            if controls.stop_on_stall and _window_converged(best, controls.n_iter_no_change, controls.tol, floor):
+                return "converged"
+            continue
+        # Relative for a loss (scale-free), absolute for a validation R^2 (already scale-free).
+        scale = abs(state.best_metric) if controls.validation is None and math.isfinite(state.best_metric) else 1.0
+        if metric > state.best_metric - controls.tol * scale:
             state.n_no_improvement += 1
         else:
             state.n_no_improvement = 0
+            fruitless = 0
         state.best_metric = min(state.best_metric, metric)
-        if state.n_no_improvement >= controls.n_iter_no_change:
-            state.n_no_improvement = 0
-            if controls.adaptive:
-                state.eta_factor, exhausted = adaptive_reduce(state.eta_factor)
-                if controls.verbose:
-                    print(f"Step reduced to {state.eta0 * state.eta_factor:.6g}")
-                if exhausted and controls.stop_on_stall:
-                    return True
-            elif controls.stop_on_stall:
-                return True
-    return controls.tol is None or not controls.stop_on_stall
+        if state.n_no_improvement < controls.n_iter_no_change:
+            continue
+        state.n_no_improvement = 0
+        if controls.adaptive and fruitless < FRUITLESS_REDUCTIONS and controls.validation is None:
+            state.eta_factor, exhausted = adaptive_reduce(state.eta_factor)
+            fruitless += 1
+            if controls.verbose:
+                print(f"Step reduced to {state.eta0 * state.eta_factor:.6g}")
+            if exhausted and controls.stop_on_stall:
+                return "step_exhausted"
+        elif controls.stop_on_stall:
+            return "converged"
+    return "max_iter" if controls.stop_on_stall else "partial_fit"
+
+
+def run_epochs(path, state, controls, callbacks=None):
+    """Train ``state`` in place with ``path`` under ``controls``.
+
+    The call's objective is measured at its starting model and at the model it
+    leaves: training that ends above its start (beyond ``controls.noise``)
+    raises, as does an epoch whose loss is non-finite, explodes, rises in a
+    plain full-batch step, or rises for ``n_iter_no_change`` epochs in a row.
+
+    Parameters
+    ----------
+    path : batch or SGD path
+        Runs one epoch, ``path.epoch(state, eta) -> loss``, and measures J,
+        ``path.value(coef, intercept) -> float``.
+    state : TrainingState
+    controls : Controls
+    callbacks : TrainingTasks or None, default=None
+        Told when each epoch begins and ends; a callback may end training
+        after an epoch.
+
+    Returns
+    -------
+    str
+        Why training stopped: a key of ``STOP_REASONS``.
+
+    Raises
+    ------
+    DivergenceError
+        If training diverged; ``state`` is then left mid-way and must be
+        discarded.
+    """
+    xp, _ = get_namespace(state.coef)
+    start = path.value(*_committed_model(state, controls))
+    if not math.isfinite(start):
+        raise ValueError(
+            f"The objective at the starting model is {start!r}: the data or the initial model is too large."
+        )
+    reason = _epochs(path, state, controls, callbacks, start, xp)
+    end = path.value(*_committed_model(state, controls))
+    floor = FLOOR * start + 1e-300
+    if not (math.isfinite(end) and end <= start * (1.0 + controls.noise) + floor):
+        raise _diverged(
+            state,
+            f"the call ended at objective {end!r}, above {start!r} where it began",
+            state.eta0 * state.eta_factor,
+            controls,
+        )
+    if controls.verbose:
+        print(f"Stopped after epoch {state.n_iter - 1}: {reason} (objective {end!r})")
+    return reason

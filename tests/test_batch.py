@@ -134,13 +134,17 @@ def _ill_conditioned():
 @pytest.mark.parametrize("nesterov", [False, True])
 @pytest.mark.parametrize("fmt", list(FORMATS))
 def test_momentum_gets_ten_times_closer_to_least_squares(nesterov, fmt):
+    # Plain steps in the user's coordinates (a float learning rate: "auto" would
+    # condition the problem away): 1 / L of the augmented Hessian.
     X, y = _ill_conditioned()
     ols = LinearRegression().fit(X, y)
     target = np.append(ols.coef_, ols.intercept_)
+    Z = np.column_stack([X, np.ones(len(X))])
+    step = 1.0 / (2.0 * np.linalg.eigvalsh(Z.T @ Z / len(X))[-1])
     distances = []
     for momentum in (0.0, 0.9):
         reg = GradientDescentRegressor(
-            momentum=momentum, nesterov=nesterov, schedule="constant", tol=None, max_iter=300
+            learning_rate=step, momentum=momentum, nesterov=nesterov, schedule="constant", tol=None, max_iter=300
         ).fit(FORMATS[fmt](X), y)
         distances.append(np.linalg.norm(np.append(reg.coef_, reg.intercept_) - target))
     plain, heavy = distances

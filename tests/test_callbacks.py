@@ -214,5 +214,6 @@ def test_verbose_two_adds_validation_score_and_update_norm(note_data, capsys):
     assert ", |w|=1.09333, |update|=0.0933333, t=1" in first
     X, y = make_problem(n=60, d=2)
     GradientDescentRegressor(max_iter=2, tol=None, early_stopping=True, random_state=0, verbose=2).fit(X, y)
-    lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 2 and all("validation R2=" in line and "|update|=" in line for line in lines)
+    *epochs, last = capsys.readouterr().out.splitlines()
+    assert len(epochs) == 2 and all("validation R2=" in line and "|update|=" in line for line in epochs)
+    assert last.startswith("Stopped after epoch 1: max_iter (objective ")

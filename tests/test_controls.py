@@ -176,12 +176,14 @@ def test_early_stopping_stops_n_iter_no_change_epochs_after_the_best():
     assert np.all(scores[best + 1 :] < scores[best] + 1e-3) and len(scores) - 1 - best <= 7
 
 
-def test_partial_fit_refuses_early_stopping():
+def test_partial_fit_trains_without_early_stopping():
+    # As MLPRegressor and SGDRegressor: partial_fit ignores early_stopping, so
+    # it trains on all the rows it is given and holds nothing out.
     X, y = make_problem(n=20, d=2)
-    reg = GradientDescentRegressor(early_stopping=True)
-    with pytest.raises(ValueError, match="partial_fit does not support early_stopping=True"):
-        reg.partial_fit(X, y)
-    assert not hasattr(reg, "coef_")
+    stopping = GradientDescentRegressor(early_stopping=True, random_state=0).partial_fit(X, y).partial_fit(X, y)
+    plain = GradientDescentRegressor(random_state=0).partial_fit(X, y).partial_fit(X, y)
+    np.testing.assert_array_equal(stopping.coef_, plain.coef_)
+    assert stopping.n_iter_ == 2 and not hasattr(stopping, "validation_scores_")
 
 
 # ------------------------------------------------------- learning_rate="auto"
@@ -228,8 +230,8 @@ def test_auto_step_decreases_the_loss_on_badly_scaled_data(solver, loss, penalty
     assert np.all(np.isfinite(reg.coef_)) and np.all(np.isfinite(reg.loss_curve_))
     assert end < start
     if solver == "batch" and not momentum[0] and loss != "epsilon_insensitive":
-        # 1/L is a descent step for a smooth objective: the curve never rises.
-        assert np.all(np.diff(reg.loss_curve_) <= 1e-12 * reg.loss_curve_[0])
+        # Accelerated steps of 1/L on a smooth objective, restarted when J rises: never above the start.
+        assert max(reg.loss_curve_) <= reg.loss_curve_[0]
 
 
 @pytest.mark.parametrize("solver", ["batch", "sgd"])

@@ -146,8 +146,9 @@ def _reads(log):
     "params, passes",
     [
         (dict(), lambda reg: 1),  # the statistics, once
-        (dict(loss="huber", max_iter=7, tol=None), lambda reg: 1 + reg.n_iter_),  # survey + one per epoch
-        (dict(solver="sgd", max_iter=4, tol=None), lambda reg: 1 + reg.n_iter_),
+        # The survey, one per epoch, and the objective at the call's start and end.
+        (dict(loss="huber", max_iter=7, tol=None), lambda reg: 3 + reg.n_iter_),
+        (dict(solver="sgd", max_iter=4, tol=None), lambda reg: 3 + reg.n_iter_),
     ],
     ids=["batch-squared", "batch-huber", "sgd"],
 )

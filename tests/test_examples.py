@@ -43,10 +43,13 @@ def test_learning_rate_example_searches_draws_and_reports_the_divergence(tmp_pat
     scores = dict(_rows(out, r"^learning_rate=(\S+)\s+mean CV R2 = (\S+)"))
     assert list(scores) == ["0.001", "0.01", "0.1", "auto", "0.2", "0.3"]
     assert scores["0.3"] == "nan" and all(float(s) > 0.47 for k, s in scores.items() if k not in ("0.001", "0.3"))
-    assert "best: {'gradientdescentregressor__learning_rate': 0.2}" in out
+    # Accelerated steps in conditioned coordinates beat every fixed rate.
+    assert "best: {'gradientdescentregressor__learning_rate': 'auto'}" in out
     assert "GridSearchCV warned: 5 fits failed out of a total of 30." in out
-    assert "learning_rate=0.3: Gradient descent diverged at epoch 38" in out
-    assert "partial_fit kept the 38 epochs before the refusal" in out
+    # A plain full-batch step that raises J is refused at once, naming the safe step.
+    assert "learning_rate=0.3: Gradient descent diverged at epoch 2: the objective rose from" in out
+    assert "The largest safe step measured from the data is 0.124248" in out
+    assert "partial_fit kept the 1 epochs before the refusal" in out
     assert (tmp_path / "learning_rate.png").stat().st_size > 10_000
 
 
@@ -61,7 +64,10 @@ def test_solvers_example_matches_the_peers(tmp_path, capsys):
     }
     assert len(rows) == 6
     least_squares_r2 = rows["LinearRegression"][1]
-    assert all(abs(r2 - least_squares_r2) < 0.01 for _, r2 in rows.values())
+    # Mini-batches take 11 steps an epoch on these correlated columns: with the
+    # relative stopping rule they stop within 0.015 of least squares (test R2).
+    assert all(abs(r2 - least_squares_r2) < 0.01 for name, (_, r2) in rows.items() if not name.startswith("mini"))
+    assert abs(rows["mini-batch SGD (batch_size=32)"][1] - least_squares_r2) < 0.015
     # Momentum gets closest to the least-squares loss, plain batch next.
     assert rows["batch + momentum 0.9"][0] < 1e-3 and rows["batch"][0] < 0.1
     assert (tmp_path / "solvers.png").stat().st_size > 10_000

@@ -64,7 +64,9 @@ def test_verbose_prints_epoch_loss_and_w_like_the_note(note_data, capsys, solver
     X, y = note_data
     GradientDescentRegressor(solver=solver, shuffle=False, verbose=1, **NOTE).fit(X, y, coef_init=[1.0])
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 100
+    # One line per epoch, then why training stopped and the objective it left.
+    assert len(lines) == 101
+    assert lines[-1].startswith("Stopped after epoch 99: max_iter (objective ")
     if solver == "batch":
         assert lines[0].startswith("Epoch 0: loss=4.666666666666667, w=1.0933333333333333")
     else:

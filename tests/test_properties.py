@@ -79,9 +79,9 @@ def test_auto_step_stays_finite_and_counts_its_epochs(problem, max_iter):
     assert reg.t_ == max_iter * updates_per_epoch
     assert reg.coef_.dtype == X.dtype and reg.coef_.shape == (y.shape[1:] + X.shape[1:])
     if params["solver"] == "batch" and not params["momentum"] and params["loss"] != "epsilon_insensitive":
-        # 1/L steps on a smooth objective (a proximal step for its L1 part) never raise J.
+        # Accelerated 1/L steps on a smooth objective, restarted when J rises, never go above the start.
         curve = np.array(reg.loss_curve_)
-        assert np.all(np.diff(curve) <= 1e-6 * abs(curve[0]) + 1e-12)
+        assert np.all(curve <= curve[0] * (1 + 1e-9) + 1e-12)
 
 
 @PROPERTY_SETTINGS

@@ -12,7 +12,7 @@ import pytest
 import scipy.sparse as sp
 
 from skgd._objective import LOSSES
-from skgd._reductions import MIN_BLOCK_ROWS, SufficientStatistics, loss_gradient_sums, row_blocks
+from skgd._reductions import MIN_BLOCK_ROWS, ColumnMoments, SufficientStatistics, loss_gradient_sums, row_blocks
 
 EPSILON = 0.7
 
@@ -92,16 +92,35 @@ def test_sufficient_statistics_equal_the_products_formed_whole(fmt, weighted, ro
     stats = SufficientStatistics.of(Xin, Yin, sin)
     X64 = (Xin.toarray() if sp.issparse(Xin) else Xin).astype(np.float64)
     Y64, s64 = Yin.astype(np.float64), sin.astype(np.float64)
+    mean_x, mean_y = s64 @ X64 / s64.sum(), s64 @ Y64 / s64.sum()
+    Xc, Yc = X64 - mean_x, Y64 - mean_y
     expected = (
-        X64.T @ (s64[:, None] * X64),
-        X64.T @ (s64[:, None] * Y64),
-        s64 @ X64,
-        s64 @ Y64,
-        s64 @ Y64**2,
         s64.sum(),
+        mean_x,
+        mean_y,
+        Xc.T @ (s64[:, None] * Xc),
+        Xc.T @ (s64[:, None] * Yc),
+        s64 @ Yc**2,
     )
-    names = ("gram", "cross", "column_sums", "target_sums", "target_squares", "weight_sum")
+    names = ("weight_sum", "mean_x", "mean_y", "scatter_xx", "scatter_xy", "scatter_yy")
     for name, want in zip(names, expected, strict=True):
         got = getattr(stats, name)
         assert np.asarray(got).dtype == np.float64, name
-        np.testing.assert_allclose(got, want, rtol=1e-12, err_msg=name)
+        np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-12, err_msg=name)
+    moments = ColumnMoments.of(Xin, sin)
+    np.testing.assert_allclose(moments.mean, mean_x, rtol=1e-12)
+    np.testing.assert_allclose(moments.squares, np.diag(expected[3]), rtol=1e-10)
+
+
+def test_statistics_of_columns_far_from_zero_keep_their_spread():
+    # An offset of 1e8 on a unit spread: raw sums would lose the spread to
+    # cancellation (1e16 - 1e16, all digits); centred blocks merged by Chan's
+    # update keep it to the 1e-8 that storing 1e8 + x already costs.
+    rng = np.random.RandomState(0)
+    X = rng.standard_normal((1000, 2)) + [1e8, -1e8]
+    y = X[:, :1] - 1e8
+    s = np.ones(1000)
+    stats = SufficientStatistics.of(X, y, s)
+    Xc = X - X.mean(axis=0)
+    np.testing.assert_allclose(stats.scatter_xx, Xc.T @ Xc, rtol=1e-6)
+    np.testing.assert_allclose(ColumnMoments.of(X, s).squares, (Xc**2).sum(axis=0), rtol=1e-6)

@@ -1,16 +1,11 @@
 """Learning-rate schedules: the compiled twin, invscaling across calls, adaptive against SGDRegressor."""
 
-import warnings
-
 import numpy as np
 import pytest
 from _helpers import make_problem
 from skgd._sgd_fast import step_size as compiled_step_size
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import SGDRegressor
 
 from skgd import GradientDescentRegressor
-from skgd._objective import LOSSES
 from skgd._schedules import (
     ADAPTIVE_DIVISOR,
     ADAPTIVE_MIN_RATIO,
@@ -75,68 +70,6 @@ def test_batch_invscaling_steps_follow_the_formula():
         w, b = w - step * 2 * X.T @ r / len(y), b - step * 2 * r.mean()
     np.testing.assert_allclose(reg.coef_, w, rtol=1e-12)
     np.testing.assert_allclose(reg.intercept_, b, rtol=1e-12)
-
-
-@pytest.mark.parametrize("loss", list(LOSSES))
-@pytest.mark.parametrize("max_iter", [6, 14])
-def test_adaptive_takes_sgdregressors_steps(loss, max_iter):
-    """schedule="adaptive" reduces the step on the epochs SGDRegressor(learning_rate="adaptive") does.
-
-    Our loss is sgd_factor times SGDRegressor's, so its tol is too. (The two
-    stop differently: we under 1e-6 of the starting step, SGDRegressor under
-    1e-6 absolute; these runs end before either.)
-    """
-    X, y = make_problem(n=50, d=4, noise=0.5, seed=3)
-    f = LOSSES[loss].sgd_factor
-    lr, tol = 0.05, 1e-2
-    ours = GradientDescentRegressor(
-        solver="sgd",
-        loss=loss,
-        epsilon=0.3,
-        learning_rate=lr,
-        schedule="adaptive",
-        tol=f * tol,
-        n_iter_no_change=2,
-        shuffle=False,
-        max_iter=max_iter,
-    )
-    peer = SGDRegressor(
-        loss=loss,
-        epsilon=0.3,
-        penalty=None,
-        eta0=f * lr,
-        learning_rate="adaptive",
-        tol=tol,
-        n_iter_no_change=2,
-        shuffle=False,
-        max_iter=max_iter,
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        ours.fit(X, y)
-        peer.fit(X, y)
-    assert ours.n_iter_ == peer.n_iter_ == max_iter
-    assert ours.learning_rate_ < lr  # the schedule did act
-    np.testing.assert_allclose(ours.coef_, peer.coef_, rtol=0, atol=1e-8)
-    np.testing.assert_allclose(ours.intercept_, peer.intercept_[0], rtol=0, atol=1e-8)
-
-
-@pytest.mark.parametrize("solver", ["batch", "sgd"])
-def test_adaptive_stops_once_the_step_is_under_one_millionth_of_its_start(solver):
-    X, y = make_problem(n=40, d=3, noise=0.5)
-    reg = GradientDescentRegressor(
-        solver=solver,
-        learning_rate=0.01,
-        schedule="adaptive",
-        tol=10.0,
-        n_iter_no_change=1,
-        shuffle=False,
-        max_iter=100,
-    ).fit(X, y)
-    # The first epoch improves on nothing seen yet; with tol=10 every later one
-    # stalls: one reduction per epoch, and the ninth ends training.
-    assert reg.n_iter_ == 10
-    assert reg.learning_rate_ == pytest.approx(0.01 * 5.0**-9)
 
 
 @pytest.mark.parametrize("solver", ["batch", "sgd"])

@@ -347,7 +347,8 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         )
         if hasattr(X, "tocsr"):
             X = X.tocsr()
-        Y = xp.astype(y, X.dtype, copy=False)
+        with np.errstate(over="ignore"):  # an overflow is reported just below
+            Y = xp.astype(y, X.dtype, copy=False)
         if not bool(xp.all(xp.isfinite(Y))):
             raise ValueError(
                 f"y holds values too large for X's dtype {X.dtype} (largest |y| is "

@@ -104,3 +104,51 @@ def test_k_partial_fits_equal_fit_with_max_iter_k(problem, k, tol):
         np.testing.assert_allclose(stepped.coef_, fitted.coef_, rtol=1e-9, atol=1e-12)
         np.testing.assert_allclose(stepped.intercept_, fitted.intercept_, rtol=1e-9, atol=1e-12)
         np.testing.assert_allclose(stepped.loss_curve_, fitted.loss_curve_, rtol=1e-9, atol=1e-12)
+
+
+def _objective(reg, X, y, sample_weight, params):
+    """J of the fitted model (the zero model before a fit) on the training data, averaged over targets."""
+    from skgd._objective import Penalty
+
+    Y = y.reshape(len(y), -1).astype(np.float64)
+    if not hasattr(reg, "coef_"):
+        return float(
+            np.mean(
+                np.average(
+                    LOSSES[params["loss"]].value_and_derivative(-Y, params["epsilon"])[0], axis=0, weights=sample_weight
+                )
+            )
+        )
+    residual = np.asarray(reg.predict(X), dtype=np.float64).reshape(Y.shape) - Y
+    values, _ = LOSSES[params["loss"]].value_and_derivative(residual, params["epsilon"])
+    s = np.ones(len(Y)) if sample_weight is None else sample_weight
+    coef = np.atleast_2d(np.asarray(reg.coef_, dtype=np.float64))
+    penalty = Penalty.from_params(params["penalty"], params["alpha"], params["l1_ratio"]).value(coef)
+    return float(np.mean(s @ values / s.sum() + penalty))
+
+
+@PROPERTY_SETTINGS
+@given(problems(), st.sampled_from(["auto", 1e-3, 0.1, 10.0]), st.integers(1, 8))
+def test_a_call_never_leaves_a_model_worse_than_it_found_it(problem, learning_rate, max_iter):
+    # Fit once, then a second call (partial_fit, continuing): each either lowers
+    # J from where it started (an sgd call or momentum may end a little above,
+    # within their noise) or raises ValueError and leaves the model as it was.
+    X, y, sample_weight, params = problem
+    reg = GradientDescentRegressor(learning_rate=learning_rate, max_iter=max_iter, **params)
+    momentum, batch = params["momentum"], params["solver"] == "batch"
+    allowed = (1.0 + (1e-9 if batch else 1.0)) / (1.0 - momentum) ** 2
+    for method in ("fit", "partial_fit"):
+        before = _objective(reg, X, y, sample_weight, params)
+        snapshot = (np.copy(reg.coef_), np.copy(reg.intercept_)) if hasattr(reg, "coef_") else None
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                getattr(reg, method)(X, y, sample_weight=sample_weight)
+        except ValueError:
+            if snapshot is not None:
+                np.testing.assert_array_equal(reg.coef_, snapshot[0])
+                np.testing.assert_array_equal(reg.intercept_, snapshot[1])
+            return
+        after = _objective(reg, X, y, sample_weight, params)
+        # float32 data: J by the formula differs from training's own by rounding.
+        assert after <= before * allowed * (1 + 1e-5) + 1e-12

@@ -5,6 +5,7 @@ import runpy
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -155,3 +156,18 @@ def test_benchmark_example_times_every_peer_on_the_same_problem(capsys):
     assert batch["skgd batch"] == pytest.approx(batch["LinearRegression"], rel=1e-5)
     growth = _rows(out, r"^(skgd \S+(?: \(.*\))?)\s+(\S+)\s+(\S+)\s+(\S+)$")
     assert len(growth) == 3 and all(float(t) > 0 for row in growth for t in row[1:])
+
+
+def test_time_to_accuracy_example_reaches_its_gaps_and_times_the_peer_to_them(capsys):
+    # At a small size and without asserting times: every default fit lands
+    # within 1e-6 of the optimum (the rows' targets), and each peer is timed
+    # to a gap at least as small.
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        import benchmark_time_to_accuracy as example
+    finally:
+        sys.path.remove(str(EXAMPLES))
+    rows = [example.least_squares_row(2000), example.huber_row(2000, repeat=1), example.lasso_row(2000)]
+    for row in rows:
+        assert row["gap"] <= 1e-6 and row["peer_gap"] <= row["gap"] and np.isfinite(row["ratio"])
+    assert len(capsys.readouterr().out.splitlines()) == 3

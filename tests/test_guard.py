@@ -4,11 +4,11 @@ import warnings
 
 import numpy as np
 import pytest
+from _helpers import make_problem
 from sklearn.datasets import load_diabetes
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
 
-from _helpers import make_problem
 from skgd import GradientDescentRegressor
 
 

@@ -120,17 +120,26 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
     l1_ratio : float, default=0.15
         ``rho`` of the elastic net.
     learning_rate : "auto" or float, default="auto"
-        The step size. ``"auto"`` derives a step that cannot diverge from the
-        data: ``1 / L`` with ``L`` the Lipschitz constant of the smooth part's
-        gradient for batch, and the largest per-sample constant (times
-        ``1 - momentum``) for sgd.
+        The step size. ``"auto"`` fits raw data (features in their own units)
+        as well as least squares does: the solver steps in better coordinates
+        for the same objective (columns centred when there is an intercept and
+        scaled by Jacobi's diagonal preconditioner, ``skgd._conditioning``;
+        never densifying sparse X), with the step ``1 / L`` measured there
+        (``L`` the Lipschitz constant of the smooth part's gradient for
+        batch, the largest per-sample one, times ``1 - momentum``, for sgd).
+        With a smooth loss and no momentum the batch solver is accelerated
+        (FISTA with adaptive restart). ``coef_`` and ``intercept_`` stay in
+        the user's units and the penalty applies to them. A float is a plain
+        step in the user's coordinates (the note's steps, to the last bit).
+        The coordinates are chosen by the call that starts training (``fit``,
+        or the first ``partial_fit``) and kept by later ``partial_fit`` calls.
     schedule : {"constant", "invscaling", "adaptive"}, default="adaptive"
         How the step changes: constant; ``eta / (1 + t) ** power_t`` with
         ``t`` the updates made so far; or kept until ``n_iter_no_change``
-        epochs fail to improve by ``tol``, then divided by 5 (training stops
-        once it is under 1e-6 of its start). The adaptive default lets
-        constant-step SGD settle below its noise floor; with ``tol=None`` it
-        is the constant schedule.
+        epochs fail to improve the loss by ``tol`` (relative), then divided
+        by 5 (sgd and non-smooth losses; see ``tol``). The adaptive default
+        lets constant-step SGD settle below its noise floor; with
+        ``tol=None`` it is the constant schedule.
     power_t : float, default=0.5
         Exponent of the invscaling schedule.
     momentum : float, default=0.0
@@ -145,17 +154,28 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
     max_iter : int, default=1000
         Maximum number of epochs of ``fit``.
     tol : float or None, default=1e-4
-        Training stops when the loss (or, with early stopping, the validation
-        score) fails to improve by ``tol`` for ``n_iter_no_change``
-        consecutive epochs. None runs ``max_iter`` epochs.
+        When training has converged, scale-free (multiplying y by ``c``
+        changes neither ``n_iter_`` nor ``coef_ / c``). Batch with a smooth
+        loss: the objective's decrease over the last ``n_iter_no_change``
+        epochs, extrapolated geometrically to its limit, puts it within
+        ``tol / 100`` of the optimum (relative). Sgd and non-smooth losses:
+        ``n_iter_no_change`` epochs in a row that fail to improve on the best
+        loss by ``tol`` times it make a stall; the adaptive schedule divides
+        the step by 5, and training has converged when two reductions in a
+        row bring no such improvement. With early stopping the validation R^2
+        must improve by ``tol`` (absolute). Any other end of ``fit`` (the
+        epoch limit, or an adaptive step under 1e-6 of its start while the
+        loss still improves) raises ``ConvergenceWarning`` and is recorded in
+        ``stop_reason_``. None runs ``max_iter`` epochs, quietly.
     n_iter_no_change : int, default=5
-        Epochs without improvement tolerated before stopping or reducing the
-        adaptive step. With momentum ``mu`` the window is
-        ``ceil(n_iter_no_change / (1 - mu))`` epochs, since a momentum loss
-        rises and falls on that scale while still making progress.
+        The window of epochs the stopping rules look at. With momentum ``mu``
+        it is ``ceil(n_iter_no_change / (1 - mu))`` epochs, since a momentum
+        loss rises and falls on that scale while still making progress.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the data, score it after every
-        epoch and keep the best coefficients seen. Only the held-out rows are
+        epoch and keep the best coefficients seen (``fit`` only: as in
+        MLPRegressor and SGDRegressor, ``partial_fit`` trains on all the rows
+        it is given). Only the held-out rows are
         copied (for NumPy and sparse X; other array namespaces also copy the
         training rows); not supported for dask arrays.
     validation_fraction : float, default=0.1
@@ -187,7 +207,13 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
     t_ : int
         Updates made.
     learning_rate_ : float
-        The step size in use at the end of training.
+        The step size in use at the end of training (in the conditioned
+        coordinates with ``learning_rate="auto"``).
+    stop_reason_ : str
+        Why the last call ended: ``"converged"``, ``"max_iter"``,
+        ``"step_exhausted"`` (the adaptive step fell under 1e-6 of its start
+        while the loss still improved: a crawl), ``"callback"`` (a callback
+        asked to stop) or ``"partial_fit"`` (one epoch, as asked).
     validation_scores_ : list of float
         Held-out R^2 per epoch (early stopping only).
     best_validation_score_ : float

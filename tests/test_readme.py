@@ -27,3 +27,18 @@ def test_quick_start_runs_and_says_what_the_code_does():
     assert reg.coef_[0] == 1.9999444396553017
     assert reg.loss_curve_[:2] == [4.666666666666667, 3.8362074074074086]
     assert np.array2string(reg.coef_) in README
+
+
+def test_quick_start_raw_data_fit_is_least_squares_and_quiet():
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LinearRegression
+
+    namespace = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        exec(_blocks("python")[0], namespace)
+    raw, X, y = namespace["raw"], namespace["X_raw"], namespace["y_raw"]
+    assert raw.stop_reason_ == "converged" and raw.n_iter_ < 20
+    assert abs(raw.score(X, y) - LinearRegression().fit(X, y).score(X, y)) < 1e-9

@@ -497,10 +497,10 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
 
     def _split_validation(self, X, Y, sample_weight, rng):
         n_val = int(np.ceil(self.validation_fraction * X.shape[0]))
-        if n_val < 2 or X.shape[0] - n_val < 1:
+        if X.shape[0] - n_val < 1:
             raise ValueError(
-                f"validation_fraction={self.validation_fraction} leaves {n_val} validation "
-                f"sample(s) of {X.shape[0]}; early stopping needs at least 2 and one to train on."
+                f"validation_fraction={self.validation_fraction} leaves no sample to train on of "
+                f"n_samples={X.shape[0]}; early stopping needs one to train on and one to validate."
             )
         X, Y, train_weight, train_rows, validation = hold_out(
             X, Y, sample_weight, n_val, rng.randint(np.iinfo(np.int32).max)

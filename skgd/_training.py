@@ -10,10 +10,9 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.metrics import r2_score
 from sklearn.model_selection import ShuffleSplit
 
-from ._array_api import _is_numpy_namespace, get_namespace, get_namespace_and_device
+from ._array_api import _is_numpy_namespace, get_namespace, get_namespace_and_device, widest_float
 from ._schedules import adaptive_reduce
 from ._sgd import index_dtype
 from ._state import linear_predict
@@ -179,6 +178,10 @@ def hold_out(X, Y, sample_weight, n_val, seed):
 def validation_score(validation, coef, intercept):
     """R^2 of the linear model on the validation data (uniform over targets).
 
+    Weighted as ``r2_score`` weighs it, and finite as its ``force_finite``
+    makes it also for a single validation row: a target without spread scores
+    1 when predicted exactly and 0 otherwise.
+
     Parameters
     ----------
     validation : tuple
@@ -191,7 +194,18 @@ def validation_score(validation, coef, intercept):
     float
     """
     X_val, Y_val, s_val = validation
-    return float(r2_score(Y_val, linear_predict(X_val, coef, intercept), sample_weight=s_val))
+    xp, _ = get_namespace(Y_val)
+    float64 = widest_float(xp, Y_val)
+    Y = xp.astype(Y_val, float64)
+    s = xp.astype(s_val, float64)[:, None]
+    residual = Y - xp.astype(linear_predict(X_val, coef, intercept), float64)
+    unexplained = xp.sum(s * residual * residual, axis=0)
+    centred = Y - xp.sum(s * Y, axis=0) / xp.sum(s)
+    total = xp.sum(s * centred * centred, axis=0)
+    spread, ones = total > 0.0, xp.ones_like(total)
+    exact = xp.where(unexplained == 0.0, ones, 0.0 * ones)
+    scores = xp.where(spread, 1.0 - unexplained / xp.where(spread, total, ones), exact)
+    return float(xp.mean(scores))
 
 
 def _diverged(state, what, eta, controls):

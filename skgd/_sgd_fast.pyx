@@ -8,7 +8,7 @@ place, so an epoch can be retried on copies and nothing is lost on failure.
 """
 from libc.math cimport fabs, pow
 from libc.stdint cimport uint32_t, uint64_t
-from libc.stdlib cimport malloc, free
+from libc.stdlib cimport calloc, free, malloc
 
 cdef extern from *:
     """
@@ -221,6 +221,70 @@ cdef inline double _momentum_update(floating *velocity, int j, double grad, doub
     return momentum * velocity[j] - eta * grad if nesterov else velocity[j]
 
 
+cdef enum:
+    # Binary powers kept of the untouched-coordinate map (enough for 2**62 updates),
+    # and the doubles each one takes: its 2x2 matrix and the row that adds up w.
+    MAX_POWERS = 63
+    POWER_SIZE = 6
+
+
+cdef void _untouched_powers(double eta, double l2, double momentum, bint nesterov,
+                            double *powers) noexcept nogil:
+    # A momentum step of a coordinate that no row of the batch stores sees the
+    # gradient l2 * w alone, a linear map of (w, v):
+    #   heavy ball  v' = momentum v - eta l2 w,  w' = (1 - eta l2) w + momentum v
+    #   Nesterov    v' = momentum v - eta l2 w,  w' = (1 - eta l2 (1 + momentum)) w + momentum**2 v
+    # The running sum of the iterates (averaging) is a third state, s' = s + w',
+    # so k such steps are the matrix [[A, 0], [c, 1]]**k with A = the 2x2 map and
+    # c = e0^T (A + A**2 + ... + A**k). Level i holds (A**(2**i), c for 2**i
+    # steps); squaring gives level i + 1: A -> A A, c -> c + c A.
+    cdef double *P = powers
+    cdef double *Q
+    cdef int i
+    P[0] = 1.0 - eta * l2 * (1.0 + momentum if nesterov else 1.0)
+    P[1] = momentum * momentum if nesterov else momentum
+    P[2] = -eta * l2
+    P[3] = momentum
+    P[4] = P[0]
+    P[5] = P[1]
+    for i in range(MAX_POWERS - 1):
+        Q = P + POWER_SIZE
+        Q[0] = P[0] * P[0] + P[1] * P[2]
+        Q[1] = P[0] * P[1] + P[1] * P[3]
+        Q[2] = P[2] * P[0] + P[3] * P[2]
+        Q[3] = P[2] * P[1] + P[3] * P[3]
+        Q[4] = P[4] + P[4] * P[0] + P[5] * P[2]
+        Q[5] = P[5] + P[4] * P[1] + P[5] * P[3]
+        P = Q
+
+
+cdef inline void _catch_up(int j, Py_ssize_t now, Py_ssize_t *last, floating *w,
+                           floating *velocity, double *w_sum, const double *powers) noexcept nogil:
+    # Bring coefficient j (and its velocity, and its running sum when w_sum is
+    # not NULL) through the untouched steps since last[j], to step ``now``:
+    # one product with the level-i power for each bit i of the count.
+    cdef Py_ssize_t k = now - last[j]
+    cdef double x = w[j], v = velocity[j], s, x_next
+    cdef const double *P = powers
+    if x == 0.0 and v == 0.0:  # at rest it stays there (and adds nothing to the sum)
+        last[j] = now
+        return
+    s = w_sum[j] if w_sum != NULL else 0.0
+    while k:
+        if k & 1:
+            s += P[4] * x + P[5] * v
+            x_next = P[0] * x + P[1] * v
+            v = P[2] * x + P[3] * v
+            x = x_next
+        k >>= 1
+        P += POWER_SIZE
+    w[j] = x
+    velocity[j] = v
+    if w_sum != NULL:
+        w_sum[j] = s
+    last[j] = now
+
+
 cdef inline void _fold_average(floating *w, int n_features, double *w_avg,
                                double *avg_a, double *avg_b) noexcept nogil:
     # Turn the lazy average (w_avg + avg_a * w) / avg_b into w_avg itself.
@@ -248,7 +312,7 @@ cdef double _epoch(
     const floating *data, const int *indices, const int *indptr,
     int n_features, const floating *y, const floating *sw, const index_t *order,
     Py_ssize_t n_samples, floating *w, double *scal, floating *velocity,
-    double *w_avg, double *q, double *g, double *dl,
+    double *w_avg, double *q, double *g, double *dl, Py_ssize_t *last,
     int loss_code, double epsilon, double eta0, int schedule_code, double power_t,
     double l2, double l1, double momentum, bint nesterov, int batch_size,
     bint fit_intercept, double average_start,
@@ -257,15 +321,34 @@ cdef double _epoch(
     # WeightVector); with averaging their running mean is
     # (w_avg + avg_a * w) / avg_b (lazy averaging, as WeightVector's
     # average_a / average_b), so a sparse step costs O(nnz) either way.
-    cdef Py_ssize_t start, stop, jj, i, nb, offset, ahead_end
+    #
+    # Momentum on CSR rows is lazy too when ``last`` is given (the caller gives
+    # it for a constant step only): a coefficient that the batch does not store
+    # follows a fixed linear map (see ``_untouched_powers``), so it is left
+    # behind and brought up to date (``_catch_up``) when a row reads it, when
+    # averaging begins and at the end of the pass; ``last[j]`` is the step of
+    # the pass it is up to date with. ``g`` then holds the batch's data
+    # gradient on the stored features only and is zero between steps, and with
+    # averaging ``w_avg`` holds the running sum of the iterates during the pass.
+    cdef Py_ssize_t start, stop, jj, i, nb, offset, ahead_end, step = 0
     cdef const char *ahead
-    cdef int j, nnz
+    cdef int j, nnz, kk
     cdef const floating *row
     cdef const int *ind = NULL
     cdef double eta, p, r, wscale = 1.0, shrink, gb, upd, coeff, k, sumloss = 0.0
     cdef double avg_a = 0.0, avg_b = 1.0
     cdef double b = scal[S_INTERCEPT]
     cdef bint dense = indptr == NULL  # a CSR indptr is never empty; its indices may be
+    cdef bint lazy = last != NULL
+    cdef double *w_sum = NULL  # lazy momentum's running sum of the iterates, once averaging runs
+    cdef double powers[MAX_POWERS * POWER_SIZE]
+
+    if lazy:
+        _untouched_powers(eta0, l2, momentum, nesterov, powers)
+        if w_avg != NULL and scal[S_N_AVERAGED] > 0.0:
+            w_sum = w_avg
+            for j in range(n_features):
+                w_sum[j] *= scal[S_N_AVERAGED]
 
     start = 0
     while start < n_samples:
@@ -296,6 +379,9 @@ cdef double _epoch(
                 row = data + indptr[i]
                 ind = indices + indptr[i]
                 nnz = indptr[i + 1] - indptr[i]
+                if lazy:
+                    for kk in range(nnz):
+                        _catch_up(ind[kk], step, last, w, velocity, w_sum, powers)
             p = wscale * _row_dot(row, ind, nnz, w) + b
             r = p - y[i]
             sumloss += sw[i] * _loss(loss_code, r, epsilon)
@@ -304,6 +390,8 @@ cdef double _epoch(
                 dl[jj - start] /= nb
             gb += dl[jj - start]
 
+        if l1 > 0.0:
+            scal[S_L1_U] += eta * l1
         if momentum == 0.0:
             if l2 > 0.0:
                 shrink = 1.0 - eta * l2
@@ -331,33 +419,56 @@ cdef double _epoch(
             if fit_intercept:
                 b -= eta * gb
         else:
-            # Heavy-ball / Nesterov momentum, as MLPRegressor's SGD optimizer:
-            # the step touches every coefficient.
-            for j in range(n_features):
-                g[j] = l2 * w[j]
-            for jj in range(start, stop):
-                i = order[jj]
-                if dense:
-                    _row_axpy_d(data + i * n_features, NULL, n_features, dl[jj - start], g)
-                else:
+            # Heavy-ball / Nesterov momentum, as MLPRegressor's SGD optimizer.
+            if lazy:
+                # The stored features of the batch take their step here, each
+                # once (last[j] moves past this step when it is taken), with
+                # the cumulative L1 penalty and the running sum after it.
+                for jj in range(start, stop):
+                    i = order[jj]
                     _row_axpy_d(data + indptr[i], indices + indptr[i],
                                 indptr[i + 1] - indptr[i], dl[jj - start], g)
-            if avg_a == 0.0:
-                for j in range(n_features):
-                    w[j] += _momentum_update(velocity, j, g[j], momentum, eta, nesterov)
+                for jj in range(start, stop):
+                    i = order[jj]
+                    for kk in range(indptr[i], indptr[i + 1]):
+                        j = indices[kk]
+                        if last[j] != step:
+                            continue
+                        w[j] += _momentum_update(velocity, j, g[j] + l2 * w[j], momentum, eta, nesterov)
+                        g[j] = 0.0
+                        if l1 > 0.0:
+                            _l1_truncate(w, j, 1.0, q, scal[S_L1_U])
+                        if w_sum != NULL:
+                            w_sum[j] += w[j]
+                        last[j] = step + 1
             else:
+                # Eager: the step touches every coefficient.
                 for j in range(n_features):
-                    upd = _momentum_update(velocity, j, g[j], momentum, eta, nesterov)
-                    w[j] += upd
-                    w_avg[j] -= avg_a * upd
+                    g[j] = l2 * w[j]
+                for jj in range(start, stop):
+                    i = order[jj]
+                    if dense:
+                        _row_axpy_d(data + i * n_features, NULL, n_features, dl[jj - start], g)
+                    else:
+                        _row_axpy_d(data + indptr[i], indices + indptr[i],
+                                    indptr[i + 1] - indptr[i], dl[jj - start], g)
+                if avg_a == 0.0:
+                    for j in range(n_features):
+                        w[j] += _momentum_update(velocity, j, g[j], momentum, eta, nesterov)
+                else:
+                    for j in range(n_features):
+                        upd = _momentum_update(velocity, j, g[j], momentum, eta, nesterov)
+                        w[j] += upd
+                        w_avg[j] -= avg_a * upd
             if fit_intercept:
                 scal[S_VELOCITY_B] = momentum * scal[S_VELOCITY_B] - eta * gb
                 upd = momentum * scal[S_VELOCITY_B] - eta * gb if nesterov else scal[S_VELOCITY_B]
                 b += upd
 
-        if l1 > 0.0:
-            scal[S_L1_U] += eta * l1
-            if dense or momentum != 0.0:
+        # The cumulative L1 penalty: on every feature of dense rows, on the
+        # stored features of CSR rows (lazy momentum applied it above).
+        if l1 > 0.0 and not lazy:
+            if dense:
                 _l1_row(w, wscale, q, NULL, n_features, scal[S_L1_U], w_avg, avg_a)
             else:
                 for jj in range(start, stop):
@@ -366,22 +477,35 @@ cdef double _epoch(
                             indptr[i + 1] - indptr[i], scal[S_L1_U], w_avg, avg_a)
 
         scal[S_T] += 1.0
+        step += 1
         if average_start > 0.0 and scal[S_T] >= average_start:
             scal[S_N_AVERAGED] += 1.0
             k = scal[S_N_AVERAGED]
             if k == 1.0:
                 # The first averaged iterate is the iterate itself.
-                for j in range(n_features):
-                    w_avg[j] = 0.0
-                avg_a = wscale
-                avg_b = 1.0
-            else:
+                if lazy:
+                    for j in range(n_features):
+                        _catch_up(j, step, last, w, velocity, NULL, powers)
+                        w_avg[j] = w[j]
+                    w_sum = w_avg
+                else:
+                    for j in range(n_features):
+                        w_avg[j] = 0.0
+                    avg_a = wscale
+                    avg_b = 1.0
+            elif not lazy:
                 avg_b /= 1.0 - 1.0 / k
                 avg_a += avg_b * wscale / k
             scal[S_AVERAGE_B] += (b - scal[S_AVERAGE_B]) / k
         start = stop
 
-    if w_avg != NULL:
+    if lazy:
+        for j in range(n_features):
+            _catch_up(j, step, last, w, velocity, w_sum, powers)
+        if w_sum != NULL:
+            for j in range(n_features):
+                w_avg[j] = w_sum[j] / scal[S_N_AVERAGED]
+    elif w_avg != NULL:
         _fold_average(w, n_features, w_avg, &avg_a, &avg_b)
     if wscale != 1.0:
         for j in range(n_features):
@@ -508,16 +632,33 @@ def sgd_epoch(
     sum_loss : float
         Sum over the pass of ``sample_weight * loss`` evaluated just before
         each sample's update.
+
+    Notes
+    -----
+    On CSR rows a step costs O(nnz of the batch): plain steps shrink through
+    a lazy weight scale, and momentum steps with a constant step size leave
+    the coefficients the batch does not store behind, to be brought up to
+    date exactly when next read (their steps are a fixed linear map). The
+    cumulative L1 penalty is applied to the batch's stored features only;
+    on dense rows, to every feature.
     """
     cdef Py_ssize_t n_samples = order.shape[0]
     cdef double result
     cdef double *g = NULL
     cdef double *dl = <double *> malloc(batch_size * sizeof(double))
+    cdef Py_ssize_t *last = NULL
+    # Momentum on CSR rows is lazy (O(nnz) a step) when the step is the same
+    # for the whole pass; invscaling changes it every update, so there the
+    # untouched coefficients take their steps eagerly, as on dense rows.
+    cdef bint lazy = momentum != 0.0 and indptr.shape[0] > 0 and schedule_code == CONSTANT
     if momentum != 0.0:
-        g = <double *> malloc(n_features * sizeof(double))
-    if dl == NULL or (momentum != 0.0 and g == NULL):
+        g = <double *> calloc(n_features, sizeof(double))
+    if lazy:
+        last = <Py_ssize_t *> calloc(n_features, sizeof(Py_ssize_t))
+    if dl == NULL or (momentum != 0.0 and g == NULL) or (lazy and last == NULL):
         free(dl)
         free(g)
+        free(last)
         raise MemoryError()
     with nogil:
         result = _epoch(
@@ -529,9 +670,10 @@ def sgd_epoch(
             &velocity[0] if velocity.shape[0] > 0 else NULL,
             &coef_average[0] if coef_average.shape[0] > 0 else NULL,
             &l1_accumulated[0] if l1_accumulated.shape[0] > 0 else NULL,
-            g, dl, loss_code, epsilon, eta0, schedule_code, power_t, l2, l1,
+            g, dl, last, loss_code, epsilon, eta0, schedule_code, power_t, l2, l1,
             momentum, nesterov, batch_size, fit_intercept, average_start,
         )
     free(dl)
     free(g)
+    free(last)
     return result

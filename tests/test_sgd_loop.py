@@ -1,0 +1,98 @@
+"""The compiled loop's own contracts, pinned to the plain NumPy loop (``_helpers.reference_sgd``).
+
+- Momentum on CSR rows is lazy: a coefficient no row of the batch stores is
+  brought up to date only when it is read, yet the pass equals the eager
+  NumPy loop (and the compiled eager path) to rounding.
+"""
+
+import itertools
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from _helpers import reference_sgd
+
+from skgd import GradientDescentRegressor
+
+
+def _sgd(X, y, epochs=3, **params):
+    """Our sgd, in order, for ``epochs`` passes; the other parameters are the reference's."""
+    return GradientDescentRegressor(solver="sgd", shuffle=False, tol=None, max_iter=epochs, **params).fit(X, y)
+
+
+def _csr_problem(n=60, d=40, density=0.12, seed=0, dtype=np.float64):
+    """Sparse rows whose column norms span four decades; a column nothing stores."""
+    rng = np.random.RandomState(seed)
+    X = sp.random(n, d, density=density, format="csr", random_state=rng)
+    X.data = rng.standard_normal(X.nnz)
+    X = sp.csr_matrix(X @ sp.diags(np.logspace(-2, 2, d)[rng.permutation(d)]))
+    X.data[X.indices == 3] = 0.0
+    X.eliminate_zeros()
+    y = X @ (rng.standard_normal(d) / 10) + rng.standard_normal(n)
+    return X.astype(dtype), y.astype(dtype)
+
+
+def _momentum_cases():
+    for nesterov, penalty, average, batch_size in itertools.product(
+        [False, True], [None, "l2", "l1", "elasticnet"], [0, 7], [1, 4]
+    ):
+        yield dict(nesterov=nesterov, penalty=penalty, average=average, batch_size=batch_size)
+
+
+# ------------------------------------------------------------- lazy momentum
+@pytest.mark.parametrize("case", list(_momentum_cases()), ids=lambda c: "-".join(str(v) for v in c.values()))
+def test_sparse_momentum_is_the_eager_loop(case):
+    """Three passes of lazy momentum equal the eager NumPy loop to 1e-12, coefficient by coefficient.
+
+    The step and penalty are large enough that every untouched coefficient
+    keeps moving (velocity) and shrinking (eta * l2 = 0.02 a step) between the
+    rows that store it; averaging starts inside the first pass (update 7) and
+    continues across passes. The compiled eager path (invscaling with
+    ``power_t=0``, the same constant step) agrees too.
+    """
+    X, y = _csr_problem()
+    mu = 0.9
+    lr = 0.3 * (1 - mu) / (2 * X.multiply(X).sum(axis=1).max())
+    params = dict(learning_rate=lr, momentum=mu, alpha=0.02 / lr, l1_ratio=0.5, **case)
+    lazy = _sgd(X, y, schedule="constant", **params)
+    eager = _sgd(X, y, schedule="invscaling", power_t=0.0, **params)
+    w, b, curve = reference_sgd(X, y, epochs=3, **params)
+    assert np.any(w != 0.0)
+    np.testing.assert_allclose(lazy.coef_, w, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(lazy.intercept_, b, rtol=1e-12)
+    np.testing.assert_allclose(lazy.loss_curve_, curve, rtol=1e-12)
+    np.testing.assert_allclose(lazy.coef_, eager.coef_, rtol=1e-12, atol=0)
+    if case["penalty"] in ("l1", "elasticnet"):
+        np.testing.assert_array_equal(lazy.coef_ == 0.0, w == 0.0)
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+@pytest.mark.parametrize("penalty", [None, "l2"])
+def test_a_long_untouched_stretch_is_caught_up_exactly(nesterov, penalty):
+    """A column stored in the first and last of 3000 rows: 2998 steps caught up at once (12 binary powers)."""
+    rng = np.random.RandomState(1)
+    n = 3000
+    dense = np.zeros((n, 3))
+    dense[:, 0] = rng.standard_normal(n)
+    dense[[0, -1], 1] = [3.0, -2.0]
+    dense[::500, 2] = 1.0
+    X, y = sp.csr_matrix(dense), dense @ [0.5, 1.0, -1.0] + 0.1 * rng.standard_normal(n)
+    params = dict(learning_rate=0.002, momentum=0.95, nesterov=nesterov, penalty=penalty, alpha=0.05, average=1500)
+    lazy = _sgd(X, y, epochs=2, **params)
+    w, b, _ = reference_sgd(X, y, epochs=2, **params)
+    np.testing.assert_allclose(lazy.coef_, w, rtol=1e-12)
+    np.testing.assert_allclose(lazy.intercept_, b, rtol=1e-12)
+    np.testing.assert_allclose(lazy.coef_, _sgd(dense, y, epochs=2, **params).coef_, rtol=1e-12)
+
+
+@pytest.mark.parametrize("batch_size", [1, 4])
+def test_float32_sparse_momentum_matches_the_numpy_loop(batch_size):
+    """The eager loop rounds w and v to float32 every step, the lazy one once per catch-up: equal to that rounding."""
+    X, y = _csr_problem(dtype=np.float32)
+    lr = 0.3 * 0.1 / (2 * X.multiply(X).sum(axis=1).max())
+    params = dict(learning_rate=float(lr), momentum=0.9, penalty="elasticnet", alpha=0.02 / lr, average=7)
+    lazy = _sgd(X, y, batch_size=batch_size, **params)
+    w, b, _ = reference_sgd(X, y, epochs=3, batch_size=batch_size, **params)
+    assert lazy.coef_.dtype == np.float32
+    np.testing.assert_allclose(lazy.coef_, w, rtol=2e-4, atol=1e-6 * np.abs(w).max())
+    np.testing.assert_allclose(lazy.intercept_, b, rtol=2e-4)

@@ -43,11 +43,13 @@ cdef enum:
     HUBER = 1
     EPSILON_INSENSITIVE = 2
     SQUARED_EPSILON_INSENSITIVE = 3
+    N_LOSSES = 4
 
 # Schedule codes: skgd._schedules.SCHEDULE_CODES.
 cdef enum:
     CONSTANT = 0
     INVSCALING = 1
+    N_SCHEDULES = 2
 
 # Slots of the per-target scalar state array (see ``sgd_epoch``'s ``scalars``).
 cdef enum:
@@ -57,6 +59,14 @@ cdef enum:
     S_L1_U = 3
     S_T = 4
     S_N_AVERAGED = 5
+
+
+cdef int _known_code(int code, int n_codes, str kind) except -1:
+    # Every entry point checks its codes here, with the GIL: the nogil
+    # dispatch below reads any code it does not know as the last one.
+    if code < 0 or code >= n_codes:
+        raise ValueError(f"Unknown {kind} code {code}: the compiled loop knows 0 to {n_codes - 1}.")
+    return code
 
 
 cdef inline double _loss(int code, double r, double eps) noexcept nogil:
@@ -73,7 +83,7 @@ cdef inline double _loss(int code, double r, double eps) noexcept nogil:
         return 0.0
     if code == EPSILON_INSENSITIVE:
         return a - eps
-    return (a - eps) * (a - eps)
+    return (a - eps) * (a - eps)  # SQUARED_EPSILON_INSENSITIVE (codes are checked on entry)
 
 
 cdef inline double _dloss(int code, double r, double eps) noexcept nogil:
@@ -89,7 +99,7 @@ cdef inline double _dloss(int code, double r, double eps) noexcept nogil:
         return 0.0
     if code == EPSILON_INSENSITIVE:
         return sign
-    return 2.0 * (a - eps) * sign
+    return 2.0 * (a - eps) * sign  # SQUARED_EPSILON_INSENSITIVE (codes are checked on entry)
 
 
 def loss_and_derivative(int code, double r, double eps):
@@ -109,7 +119,13 @@ def loss_and_derivative(int code, double r, double eps):
     Returns
     -------
     loss, derivative : tuple of float
+
+    Raises
+    ------
+    ValueError
+        If ``code`` is not a loss code.
     """
+    _known_code(code, N_LOSSES, "loss")
     return _loss(code, r, eps), _dloss(code, r, eps)
 
 
@@ -139,7 +155,13 @@ def step_size(int schedule_code, double eta0, double t, double power_t):
     Returns
     -------
     float
+
+    Raises
+    ------
+    ValueError
+        If ``schedule_code`` is not a schedule code.
     """
+    _known_code(schedule_code, N_SCHEDULES, "schedule")
     return _step_size(schedule_code, eta0, t, power_t)
 
 
@@ -633,6 +655,11 @@ def sgd_epoch(
         Sum over the pass of ``sample_weight * loss`` evaluated just before
         each sample's update.
 
+    Raises
+    ------
+    ValueError
+        If ``batch_size`` is below 1 or a code is unknown, before any work.
+
     Notes
     -----
     On CSR rows a step costs O(nnz of the batch): plain steps shrink through
@@ -645,16 +672,21 @@ def sgd_epoch(
     cdef Py_ssize_t n_samples = order.shape[0]
     cdef double result
     cdef double *g = NULL
-    cdef double *dl = <double *> malloc(batch_size * sizeof(double))
+    cdef double *dl = NULL
     cdef Py_ssize_t *last = NULL
     # Momentum on CSR rows is lazy (O(nnz) a step) when the step is the same
     # for the whole pass; invscaling changes it every update, so there the
     # untouched coefficients take their steps eagerly, as on dense rows.
     cdef bint lazy = momentum != 0.0 and indptr.shape[0] > 0 and schedule_code == CONSTANT
+    _known_code(loss_code, N_LOSSES, "loss")
+    _known_code(schedule_code, N_SCHEDULES, "schedule")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1; got {batch_size}.")
+    dl = <double *> malloc(batch_size * sizeof(double))
     if momentum != 0.0:
-        g = <double *> calloc(n_features, sizeof(double))
+        g = <double *> calloc(max(n_features, 1), sizeof(double))
     if lazy:
-        last = <Py_ssize_t *> calloc(n_features, sizeof(Py_ssize_t))
+        last = <Py_ssize_t *> calloc(max(n_features, 1), sizeof(Py_ssize_t))
     if dl == NULL or (momentum != 0.0 and g == NULL) or (lazy and last == NULL):
         free(dl)
         free(g)

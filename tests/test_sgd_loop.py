@@ -3,16 +3,24 @@
 - Momentum on CSR rows is lazy: a coefficient no row of the batch stores is
   brought up to date only when it is read, yet the pass equals the eager
   NumPy loop (and the compiled eager path) to rounding.
+- The loop never spins and never guesses: a batch size below 1 or an unknown
+  loss or schedule code raises ValueError before any work.
 """
 
 import itertools
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
 from _helpers import reference_sgd
+from skgd._sgd_fast import loss_and_derivative, sgd_epoch, step_size
 
 from skgd import GradientDescentRegressor
+from skgd._objective import LOSSES
+from skgd._schedules import SCHEDULE_CODES
 
 
 def _sgd(X, y, epochs=3, **params):
@@ -96,3 +104,79 @@ def test_float32_sparse_momentum_matches_the_numpy_loop(batch_size):
     assert lazy.coef_.dtype == np.float32
     np.testing.assert_allclose(lazy.coef_, w, rtol=2e-4, atol=1e-6 * np.abs(w).max())
     np.testing.assert_allclose(lazy.intercept_, b, rtol=2e-4)
+
+
+# ------------------------------------------------------------ loud refusals
+def _epoch_call(coef, **overrides):
+    """One pass over three dense rows of two features with plain, valid settings, updating ``coef``."""
+    X, y, s = np.arange(6.0), np.array([1.0, 2.0, 3.0]), np.ones(3)
+    empty_int, empty = np.empty(0, dtype=np.int32), np.empty(0)
+    settings = dict(
+        loss_code=0,
+        epsilon=0.1,
+        eta0=0.01,
+        schedule_code=0,
+        power_t=0.5,
+        l2=0.0,
+        l1=0.0,
+        momentum=0.0,
+        nesterov=False,
+        batch_size=1,
+        fit_intercept=True,
+        average_start=0.0,
+    )
+    settings.update(overrides)
+    order = np.arange(3, dtype=np.int32)
+    return sgd_epoch(X, empty_int, empty_int, 2, y, s, order, coef, np.zeros(6), empty, empty, empty, **settings)
+
+
+def test_batch_size_zero_raises_instead_of_spinning():
+    """It once looped forever without the GIL; a child process gets ValueError or is killed after a minute."""
+    code = textwrap.dedent(
+        """
+        import numpy as np
+        from skgd._sgd_fast import sgd_epoch
+        empty_int, empty = np.empty(0, dtype=np.int32), np.empty(0)
+        try:
+            sgd_epoch(np.ones(2), empty_int, empty_int, 2, np.ones(1), np.ones(1), np.zeros(1, dtype=np.int32),
+                      np.zeros(2), np.zeros(6), empty, empty, empty, loss_code=0, epsilon=0.1, eta0=0.1,
+                      schedule_code=0, power_t=0.5, l2=0.0, l1=0.0, momentum=0.0, nesterov=False,
+                      batch_size=0, fit_intercept=True, average_start=0.0)
+        except ValueError as error:
+            print("ValueError:", error)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("ValueError: batch_size must be at least 1")
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (dict(batch_size=-3), "batch_size must be at least 1"),
+        (dict(loss_code=len(LOSSES)), "Unknown loss code"),
+        (dict(loss_code=-1), "Unknown loss code"),
+        (dict(schedule_code=max(SCHEDULE_CODES.values()) + 1), "Unknown schedule code"),
+    ],
+)
+def test_the_loop_refuses_before_any_work(overrides, message):
+    coef = np.zeros(2)
+    _epoch_call(coef)  # the valid call trains
+    assert np.all(coef != 0.0)
+    trained = coef.copy()
+    with pytest.raises(ValueError, match=message):
+        _epoch_call(coef, **overrides)
+    np.testing.assert_array_equal(coef, trained)
+
+
+def test_the_twins_know_exactly_the_registry_codes():
+    """Every code of the registries is known to the compiled twins, and the next one is not."""
+    for loss in LOSSES.values():
+        loss_and_derivative(loss.code, 0.5, 0.1)
+    for code in set(SCHEDULE_CODES.values()):
+        step_size(code, 0.1, 3, 0.5)
+    with pytest.raises(ValueError, match="Unknown loss code 4"):
+        loss_and_derivative(len(LOSSES), 0.5, 0.1)
+    with pytest.raises(ValueError, match="Unknown schedule code"):
+        step_size(len(set(SCHEDULE_CODES.values())), 0.1, 3, 0.5)

@@ -25,6 +25,7 @@ from ._callbacks import CallbackSupportMixin, TrainingTasks, with_callbacks
 from ._objective import LOSSES, Penalty, zero_model_loss
 from ._problem import Problem
 from ._schedules import automatic_step
+from ._sgd import int32_indices
 from ._sgd_namespace import sgd_path
 from ._state import TrainingState, independent_rng, linear_predict
 from ._training import Controls, hold_out, patience, run_epochs
@@ -314,14 +315,13 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
             y,
             reset=reset,
             accept_sparse=["csr", "csc"],
-            accept_large_sparse=False,
             dtype=[xp.float64, xp.float32],
             order="C",
             multi_output=True,
             y_numeric=True,
         )
         if hasattr(X, "tocsr"):
-            X = X.tocsr()
+            X = int32_indices(X.tocsr())
         Y = xp.astype(y, X.dtype, copy=False)
         one_d = Y.ndim == 1
         Y = xp.reshape(Y, (Y.shape[0], -1))

@@ -104,6 +104,38 @@ class LoopRows:
         self.empty = np.empty(0, dtype=X.dtype)
 
 
+def int32_indices(X):
+    """X with int32 ``indices`` and ``indptr``, the index type the compiled loop reads.
+
+    Wider indices (``scipy.sparse`` gives int64 ones to some constructions)
+    are cast once; the data is shared, not copied.
+
+    Parameters
+    ----------
+    X : CSR matrix or array
+
+    Returns
+    -------
+    CSR matrix or array
+        Of X's type; X itself when its indices are already int32.
+
+    Raises
+    ------
+    ValueError
+        If X has 2**31 columns or stored entries or more, which int32 cannot index.
+    """
+    if X.indices.dtype == np.int32 and X.indptr.dtype == np.int32:
+        return X
+    limit = np.iinfo(np.int32).max
+    if X.shape[1] > limit or X.nnz > limit:
+        raise ValueError(
+            f"X has {X.shape[1]} columns and {X.nnz} stored entries; skgd indexes sparse X "
+            f"with int32, so both must be at most {limit}."
+        )
+    indices, indptr = X.indices.astype(np.int32, copy=False), X.indptr.astype(np.int32, copy=False)
+    return type(X)((X.data, indices, indptr), shape=X.shape, copy=False)
+
+
 def index_dtype(n_samples):
     """The smallest index dtype the compiled loop reads for ``n_samples`` rows.
 

@@ -5,6 +5,8 @@
   NumPy loop (and the compiled eager path) to rounding.
 - The loop never spins and never guesses: a batch size below 1 or an unknown
   loss or schedule code raises ValueError before any work.
+- Sparse X with int64 indices trains as with int32 ones (cast once, the data
+  shared), and is refused clearly when int32 cannot index it.
 """
 
 import itertools
@@ -21,6 +23,7 @@ from skgd._sgd_fast import loss_and_derivative, sgd_epoch, step_size
 from skgd import GradientDescentRegressor
 from skgd._objective import LOSSES
 from skgd._schedules import SCHEDULE_CODES
+from skgd._sgd import int32_indices
 
 
 def _sgd(X, y, epochs=3, **params):
@@ -180,3 +183,46 @@ def test_the_twins_know_exactly_the_registry_codes():
         loss_and_derivative(len(LOSSES), 0.5, 0.1)
     with pytest.raises(ValueError, match="Unknown schedule code"):
         step_size(len(set(SCHEDULE_CODES.values())), 0.1, 3, 0.5)
+
+
+# ------------------------------------------------------- int64 sparse indices
+def _with_int64_indices(X):
+    X = X.copy()
+    X.indices, X.indptr = X.indices.astype(np.int64), X.indptr.astype(np.int64)
+    return X
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+@pytest.mark.parametrize("solver", ["sgd", "batch"])
+def test_int64_indices_train_as_int32_ones(fmt, solver):
+    X, y = _csr_problem(d=8, density=0.4)
+    X = X.asformat(fmt)
+    wide = _with_int64_indices(X)
+    assert wide.indices.dtype == np.int64
+    params = dict(solver=solver, momentum=0.5, max_iter=4, tol=None, random_state=0)
+    got = GradientDescentRegressor(**params).fit(wide, y)
+    expected = GradientDescentRegressor(**params).fit(X, y)
+    np.testing.assert_array_equal(got.coef_, expected.coef_)
+    np.testing.assert_array_equal(got.intercept_, expected.intercept_)
+    np.testing.assert_array_equal(got.predict(wide), expected.predict(X))
+
+
+@pytest.mark.parametrize("container", [sp.csr_matrix, sp.csr_array])
+def test_int32_indices_share_the_data(container):
+    X = _with_int64_indices(container(_csr_problem(d=8)[0]))
+    narrow = int32_indices(X)
+    assert type(narrow) is container
+    assert narrow.indices.dtype == narrow.indptr.dtype == np.int32
+    assert np.shares_memory(narrow.data, X.data)
+    np.testing.assert_array_equal(narrow.toarray(), X.toarray())
+    assert int32_indices(narrow) is narrow
+
+
+def test_sparse_x_int32_cannot_index_is_refused():
+    columns = 2**31 + 10
+    X = sp.csr_matrix(
+        (np.ones(2), np.array([columns - 5, 3], dtype=np.int64), np.array([0, 1, 2], dtype=np.int64)),
+        shape=(2, columns),
+    )
+    with pytest.raises(ValueError, match="int32, so both must be at most 2147483647"):
+        GradientDescentRegressor(solver="sgd").fit(X, [1.0, 2.0])

@@ -340,8 +340,7 @@ class DaskSGD:
         self.problem = problem
         self.settings = replace(problem, X=None, Y=None, sample_weight=None)
         self.blocks = blocks
-        self.n_samples = problem.X.shape[0]
-        self.weight_mean = survey.weight_sum / self.n_samples
+        self.weight_sum = survey.weight_sum
         self.row_scale = survey.row_scale
 
     def lipschitz(self):
@@ -352,7 +351,7 @@ class DaskSGD:
         float
         """
         p = self.problem
-        return p.loss.curvature * self.row_scale / self.weight_mean + p.penalty.l2
+        return p.loss.curvature * self.row_scale + p.penalty.l2
 
     def epoch(self, state, eta):
         """One pass over the blocks; returns the epoch's loss.
@@ -384,7 +383,6 @@ class DaskSGD:
                     progress,
                     self.settings,
                     seeds[position],
-                    self.weight_mean,
                     eta,
                     position == n_blocks - 1,
                 )
@@ -392,10 +390,10 @@ class DaskSGD:
         fields, total, _ = progress
         for name, value in fields.items():
             setattr(state, name, value)
-        return pass_loss(p, state, total, self.n_samples)
+        return pass_loss(p, state, total, self.weight_sum)
 
 
-def _sgd_block(X, Y, s, progress, settings, seed, weight_mean, eta, last):
+def _sgd_block(X, Y, s, progress, settings, seed, eta, last):
     """Run one block through the compiled loop, continuing ``progress``.
 
     ``progress`` is ``(fields, total, carry)``: the loop's state, the summed
@@ -413,10 +411,10 @@ def _sgd_block(X, Y, s, progress, settings, seed, weight_mean, eta, last):
         rows = tuple(np.concatenate([c, a[head]]) for c, a in zip(carry, (X, Y, s), strict=True))
         if rows[0].shape[0] < batch and not last:
             return fields, total, rows
-        total += sgd_pass(settings, state, LoopRows(*rows, weight_mean), sample_order(rows[0].shape[0]), eta)
+        total += sgd_pass(settings, state, LoopRows(*rows), sample_order(rows[0].shape[0]), eta)
     stop = order.shape[0] if last else order.shape[0] - order.shape[0] % batch
     if stop:
-        total += sgd_pass(settings, state, LoopRows(X, Y, s, weight_mean), order[:stop], eta)
+        total += sgd_pass(settings, state, LoopRows(X, Y, s), order[:stop], eta)
     carry = tuple(a[order[stop:]] for a in (X, Y, s)) if stop < order.shape[0] else None
     return {name: getattr(state, name) for name in LOOP_FIELDS}, total, carry
 

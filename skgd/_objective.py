@@ -292,8 +292,9 @@ def gram_lipschitz(loss, penalty, gram):
 def sample_lipschitz(loss, penalty, X, sample_weight, fit_intercept):
     """Largest per-sample Lipschitz constant, the bound behind SGD's automatic step.
 
-    ``max_i curvature * (s_i / mean(s)) * (||x_i||^2 + fit_intercept) + alpha * (1 - rho)``:
-    a step of ``1 / L`` cannot overshoot any single sample's loss.
+    ``max_i curvature * s_i * (||x_i||^2 + fit_intercept) + alpha * (1 - rho)``:
+    a step of ``1 / L`` cannot overshoot any single sample's loss, whose step
+    the raw weight ``s_i`` multiplies.
 
     Parameters
     ----------
@@ -301,7 +302,7 @@ def sample_lipschitz(loss, penalty, X, sample_weight, fit_intercept):
     penalty : Penalty
     X : ndarray or sparse matrix of shape (n_samples, n_features)
     sample_weight : ndarray of shape (n_samples,)
-        Weights normalised to mean one.
+        The weights as the steps take them (not normalised).
     fit_intercept : bool
 
     Returns

@@ -4,12 +4,17 @@ The compiled loop (``_sgd_fast.sgd_epoch``) runs a pass for one target; this
 module prepares its inputs once per call, draws the sample order of each epoch
 (the same order for every target) and moves the state in and out of it.
 
-Weights enter each step as ``s_i / mean(s)``: unit weights give the note's
-per-sample SGD, and integer weights act as repeated rows in expectation.
+A weight multiplies its sample's step, as in scikit-learn's SGDRegressor:
+unit weights give the note's per-sample SGD, integer weights act as repeated
+rows in expectation, and a weight means the same wherever its row comes in a
+stream, so a stream's model does not depend on how it is cut into
+``partial_fit`` calls. (The loss part of each step is thus scaled by the
+weights' mean against the penalty's: with a penalty, weights of mean c move
+the fixed point as a penalty divided by c would.)
 
 Under early stopping a pass visits only the training rows of X
-(``Problem.train_rows``), and the mean is taken over them; the held-out rows
-carry zero weight, so the automatic step ignores them too.
+(``Problem.train_rows``); the held-out rows carry zero weight, so the
+automatic step ignores them too.
 """
 
 import numpy as np
@@ -38,9 +43,8 @@ class SGDPath:
         rows = problem.train_rows
         self.n_samples = problem.X.shape[0] if rows is None else rows.shape[0]
         # Zero on the held-out rows, so its sum is the training rows'.
-        s = problem.sample_weight
-        weight_mean = float(np.sum(s, dtype=np.float64)) / self.n_samples
-        self.rows = LoopRows(problem.X, problem.Y, s, weight_mean)
+        self.weight_sum = float(np.sum(problem.sample_weight, dtype=np.float64))
+        self.rows = LoopRows(problem.X, problem.Y, problem.sample_weight)
 
     def lipschitz(self):
         """Largest per-sample Lipschitz constant, for the automatic step.
@@ -72,7 +76,7 @@ class SGDPath:
         p = self.problem
         order = sample_order(self.n_samples, state.rng if p.shuffle else None, positions=p.train_rows)
         total = sgd_pass(p, state, self.rows, order, eta)
-        return pass_loss(p, state, total, self.n_samples, xp=self.xp)
+        return pass_loss(p, state, total, self.weight_sum, xp=self.xp)
 
 
 class LoopRows:
@@ -84,23 +88,17 @@ class LoopRows:
         Dense X should be C-ordered (it is flattened, which copies otherwise).
     Y : ndarray of shape (n_rows, n_targets)
     sample_weight : ndarray of shape (n_rows,)
-    weight_mean : float
-        The mean weight over all the training rows: weights enter the loop as
-        ``s_i / weight_mean``, so rows read in blocks step as they do together.
+        Each multiplies its row's step; read in X's dtype.
     """
 
-    def __init__(self, X, Y, sample_weight, weight_mean):
+    def __init__(self, X, Y, sample_weight):
         if hasattr(X, "indptr"):
             self.arrays = (X.data, X.indices, X.indptr)
         else:
             self.arrays = (X.reshape(-1), _EMPTY_INT, _EMPTY_INT)
         self.n_features = X.shape[1]
         self.targets = np.ascontiguousarray(Y.T)
-        if weight_mean == 1.0 and sample_weight.dtype == X.dtype:
-            self.weights = np.ascontiguousarray(sample_weight)
-        else:  # divided in float64, one element at a time into X's dtype: no float64 copy
-            self.weights = np.empty(sample_weight.shape, dtype=X.dtype)
-            np.divide(sample_weight, weight_mean, out=self.weights, dtype=np.float64, casting="same_kind")
+        self.weights = np.ascontiguousarray(sample_weight, dtype=X.dtype)
         self.empty = np.empty(0, dtype=X.dtype)
 
 
@@ -253,7 +251,7 @@ def sgd_pass(problem, state, rows, order, eta):
     return total
 
 
-def pass_loss(problem, state, total, n_samples, xp=None):
+def pass_loss(problem, state, total, weight_sum, xp=None):
     """The epoch's loss from its summed per-row losses.
 
     Parameters
@@ -263,8 +261,8 @@ def pass_loss(problem, state, total, n_samples, xp=None):
         At the end of the pass.
     total : float
         Sum returned by ``sgd_pass`` over the whole pass.
-    n_samples : int
-        Rows in the pass.
+    weight_sum : float
+        Sum of the weights of the rows in the pass.
     xp : namespace, default=None
         The state's array namespace (found from it when None).
 
@@ -273,6 +271,6 @@ def pass_loss(problem, state, total, n_samples, xp=None):
     float
         The weighted mean loss, averaged over targets, plus the penalty.
     """
-    losses = total / (n_samples * state.coef.shape[0])
+    losses = total / (weight_sum * state.coef.shape[0])
     xp, _ = get_namespace(state.coef, xp=xp)
     return float(losses + float(xp.mean(problem.penalty.value(state.coef, xp=xp))))

@@ -631,7 +631,7 @@ def sgd_epoch(
     y : memoryview of shape (n_samples,)
         One target.
     sample_weight : memoryview of shape (n_samples,)
-        Weights normalised to mean one.
+        Each multiplies its sample's step (as SGDRegressor's).
     order : memoryview of int32 or intp
         The sample order of this pass.
     coef : memoryview of shape (n_features,)

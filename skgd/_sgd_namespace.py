@@ -8,7 +8,7 @@ array-api-strict...) take one of two paths, picked by ``sgd_path``:
   data's namespace and on its device, all targets at once, with the matrix
   products on the device. It is the compiled loop's arithmetic, step for step:
   the same sample order, losses, schedules, momentum and Nesterov, the
-  intercept, weights entering as ``s_i / mean(s)``, the cumulative L1 penalty
+  intercept, each weight multiplying its sample's step, the cumulative L1 penalty
   and iterate averaging; the lazy scalings the loop keeps for O(nnz) sparse
   steps are applied directly, which dense data does not need.
 - ``batch_size=1``: a per-sample step is a few flops, so on a GPU each one
@@ -117,8 +117,8 @@ class NamespaceSGDPath:
         self.xp, _, self.device = get_namespace_and_device(problem.X)
         xp = self.xp
         self.float64 = _max_precision_float_dtype(xp, self.device)
-        s = xp.astype(problem.sample_weight, self.float64)
-        self.weights = xp.astype(s / xp.mean(s), problem.X.dtype)
+        self.weights = xp.astype(problem.sample_weight, problem.X.dtype)
+        self.weight_sum = float(xp.sum(xp.astype(problem.sample_weight, self.float64)))
 
     def lipschitz(self):
         """Largest per-sample Lipschitz constant, for the automatic step.
@@ -161,7 +161,7 @@ class NamespaceSGDPath:
                 batch = order[start:stop]
                 rows = tuple(xp.take(a, batch, axis=0) for a in (p.X, p.Y, self.weights))
             total += self.step(state, *rows, eta)
-        return pass_loss(p, state, float(xp.sum(total)), n, xp=xp)
+        return pass_loss(p, state, float(xp.sum(total)), self.weight_sum, xp=xp)
 
     def step(self, state, X, Y, weights, eta0):
         """One mini-batch update of every target, in place.
@@ -172,7 +172,7 @@ class NamespaceSGDPath:
         X : array of shape (batch_size, n_features)
         Y : array of shape (batch_size, n_targets)
         weights : array of shape (batch_size,)
-            ``s_i / mean(s)``.
+            Each multiplies its sample's share of the step.
         eta0 : float
             Base step size.
 

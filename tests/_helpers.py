@@ -53,7 +53,7 @@ def reference_sgd(
     """
     n, d = X.shape
     rows_of = X.toarray() if sp.issparse(X) else np.asarray(X, dtype=np.float64)
-    s = np.ones(n) if sample_weight is None else sample_weight / np.mean(sample_weight)
+    s = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
     pen = Penalty.from_params(penalty, alpha, l1_ratio)
     lo = LOSSES[loss]
     w, b, v, vb = np.zeros(d), 0.0, np.zeros(d), 0.0
@@ -96,7 +96,7 @@ def reference_sgd(
                 n_avg += 1
                 w_avg += (w - w_avg) / n_avg
                 b_avg += (b - b_avg) / n_avg
-        curve.append(total / n + pen.value(w[None])[0])
+        curve.append(total / s.sum() + pen.value(w[None])[0])
     if n_avg:
         return w_avg, b_avg, curve
     return w, b, curve

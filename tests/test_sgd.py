@@ -130,8 +130,8 @@ def test_l1_sgd_gives_exact_zeros_like_sgdregressor():
     np.testing.assert_array_equal(ours.coef_ == 0.0, peer.coef_ == 0.0)
 
 
-def test_sample_weights_enter_as_weight_over_mean_weight():
-    """Our step for sample i uses s_i / mean(s): SGDRegressor with those weights takes our steps."""
+def test_sample_weights_scale_each_step_as_sgdregressors():
+    """Our step for sample i is s_i times its unweighted step, as SGDRegressor's with the same weights."""
     X, y = _data()
     s = np.random.RandomState(5).uniform(0.2, 3.0, len(y))
     ours = _fit(
@@ -155,7 +155,7 @@ def test_sample_weights_enter_as_weight_over_mean_weight():
         ),
         X,
         y,
-        sample_weight=s / s.mean(),
+        sample_weight=s,
     )
     np.testing.assert_allclose(ours.coef_, peer.coef_, rtol=0, atol=1e-8)
 

@@ -7,6 +7,8 @@
   loss or schedule code raises ValueError before any work.
 - Sparse X with int64 indices trains as with int32 ones (cast once, the data
   shared), and is refused clearly when int32 cannot index it.
+- Weights act per sample, as SGDRegressor's: a stream's model does not depend
+  on how it is chunked into ``partial_fit`` calls.
 """
 
 import itertools
@@ -226,3 +228,61 @@ def test_sparse_x_int32_cannot_index_is_refused():
     )
     with pytest.raises(ValueError, match="int32, so both must be at most 2147483647"):
         GradientDescentRegressor(solver="sgd").fit(X, [1.0, 2.0])
+
+
+# ------------------------------------------------------------ weights in a stream
+STREAMS = {
+    "plain": dict(),
+    "l2-invscaling": dict(penalty="l2", alpha=0.1, schedule="invscaling", power_t=0.3),
+    "momentum-elasticnet-average": dict(momentum=0.6, nesterov=True, penalty="elasticnet", alpha=0.05, average=20),
+}
+
+
+def _stream(X, y, s, rows_per_call, **params):
+    """``partial_fit`` over the rows in order, ``rows_per_call`` at a time."""
+    settings = dict(solver="sgd", shuffle=False, learning_rate=0.02, schedule="constant")
+    reg = GradientDescentRegressor(**{**settings, **params})
+    for start in range(0, len(y), rows_per_call):
+        stop = start + rows_per_call
+        reg.partial_fit(X[start:stop], y[start:stop], sample_weight=s[start:stop])
+    return reg
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("params", STREAMS.values(), ids=STREAMS.keys())
+def test_a_weighted_stream_does_not_depend_on_its_chunks(params, sparse):
+    rng = np.random.RandomState(3)
+    X = rng.standard_normal((60, 6)) * (rng.rand(60, 6) < 0.6)
+    y = X @ rng.standard_normal(6) + 0.5 + 0.3 * rng.standard_normal(60)
+    s = rng.uniform(0.1, 3.0, 60)
+    X = sp.csr_matrix(X) if sparse else X
+    whole = _stream(X, y, s, 60, **params)
+    for rows_per_call in (1, 10):
+        chunked = _stream(X, y, s, rows_per_call, **params)
+        np.testing.assert_allclose(chunked.coef_, whole.coef_, rtol=1e-10, atol=1e-14)
+        np.testing.assert_allclose(chunked.intercept_, whole.intercept_, rtol=1e-10)
+    unweighted = _stream(X, y, np.ones(60), 60, **params)
+    assert np.max(np.abs(unweighted.coef_ - whole.coef_)) > 1e-3 * np.max(np.abs(whole.coef_))
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_the_automatic_step_follows_the_raw_weights(sparse):
+    """learning_rate="auto" bounds each raw-weighted step: weights 1000 times larger give the same model.
+
+    The per-sample bound grows with the weights, so without a penalty each
+    sample's step (weight times step size) is unchanged; and the loss curve,
+    a weighted mean, is too.
+    """
+    rng = np.random.RandomState(4)
+    X = rng.standard_normal((80, 5)) * [1.0, 10.0, 0.1, 1.0, 3.0]
+    y = X @ rng.standard_normal(5) + 1.0 + 0.1 * rng.standard_normal(80)
+    s = rng.uniform(0.2, 5.0, 80)
+    X = sp.csr_matrix(X) if sparse else X
+    params = dict(solver="sgd", momentum=0.5, shuffle=False, tol=None, max_iter=5)
+    light = GradientDescentRegressor(**params).fit(X, y, sample_weight=s)
+    heavy = GradientDescentRegressor(**params).fit(X, y, sample_weight=1000.0 * s)
+    np.testing.assert_allclose(heavy.coef_, light.coef_, rtol=1e-10)
+    np.testing.assert_allclose(heavy.intercept_, light.intercept_, rtol=1e-10)
+    np.testing.assert_allclose(heavy.loss_curve_, light.loss_curve_, rtol=1e-10)
+    np.testing.assert_allclose(heavy.learning_rate_, light.learning_rate_ / 1000.0, rtol=1e-12)
+    assert light.loss_curve_[-1] < 0.1 * light.loss_curve_[0]

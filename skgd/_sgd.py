@@ -17,6 +17,8 @@ Under early stopping a pass visits only the training rows of X
 automatic step ignores them too.
 """
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ._array_api import get_namespace
@@ -102,6 +104,25 @@ class LoopRows:
         self.empty = np.empty(0, dtype=X.dtype)
 
 
+@dataclass(frozen=True)
+class Conditioning:
+    """A per-feature reparametrisation of dense rows for the compiled loop.
+
+    The loop then runs SGD on ``z = (x - shift) * scale``: the state's
+    coefficients are the coefficients ``v`` of z and its intercept is z's
+    ``c``, so the user's model is ``w = scale * v`` and
+    ``b = c - shift . w``. The penalty stays that of the user's ``w``.
+
+    Parameters
+    ----------
+    shift : ndarray of float64 of shape (n_features,)
+    scale : ndarray of float64 of shape (n_features,)
+    """
+
+    shift: np.ndarray
+    scale: np.ndarray
+
+
 def int32_indices(X):
     """X with int32 ``indices`` and ``indptr``, the index type the compiled loop reads.
 
@@ -179,7 +200,7 @@ def sample_order(n_samples, rng=None, positions=None):
     return order
 
 
-def sgd_pass(problem, state, rows, order, eta):
+def sgd_pass(problem, state, rows, order, eta, conditioning=None):
     """Run the compiled loop over ``order`` of ``rows`` for every target.
 
     The same rows in the same order for each target; ``state`` is updated in
@@ -195,6 +216,9 @@ def sgd_pass(problem, state, rows, order, eta):
         Positions in ``rows`` to visit, in order (see ``sample_order``).
     eta : float
         Base step size.
+    conditioning : Conditioning, default=None
+        Run in the conditioned coordinates of dense rows (``state`` then holds
+        the conditioned coefficients and intercepts); None for the user's.
 
     Returns
     -------
@@ -237,6 +261,8 @@ def sgd_pass(problem, state, rows, order, eta):
             batch_size=p.batch_size,
             fit_intercept=p.fit_intercept,
             average_start=p.average,
+            shift=None if conditioning is None else conditioning.shift,
+            scale=None if conditioning is None else conditioning.scale,
         )
         if p.fit_intercept:
             state.intercept[j] = scalars[0]

@@ -307,6 +307,16 @@ cdef inline void _catch_up(int j, Py_ssize_t now, Py_ssize_t *last, floating *w,
     last[j] = now
 
 
+cdef inline double _intercept_step(double *scal, double gb, double eta, double momentum,
+                                   bint nesterov) noexcept nogil:
+    # The intercept's change for the batch's gradient gb: a plain step, or a
+    # heavy-ball / Nesterov one with its velocity in scal.
+    if momentum == 0.0:
+        return -eta * gb
+    scal[S_VELOCITY_B] = momentum * scal[S_VELOCITY_B] - eta * gb
+    return momentum * scal[S_VELOCITY_B] - eta * gb if nesterov else scal[S_VELOCITY_B]
+
+
 cdef inline void _fold_average(floating *w, int n_features, double *w_avg,
                                double *avg_a, double *avg_b) noexcept nogil:
     # Turn the lazy average (w_avg + avg_a * w) / avg_b into w_avg itself.
@@ -438,8 +448,6 @@ cdef double _epoch(
                         if avg_a != 0.0:
                             _row_axpy_d(data + indptr[i], indices + indptr[i],
                                         indptr[i + 1] - indptr[i], -avg_a * coeff, w_avg)
-            if fit_intercept:
-                b -= eta * gb
         else:
             # Heavy-ball / Nesterov momentum, as MLPRegressor's SGD optimizer.
             if lazy:
@@ -482,10 +490,8 @@ cdef double _epoch(
                         upd = _momentum_update(velocity, j, g[j], momentum, eta, nesterov)
                         w[j] += upd
                         w_avg[j] -= avg_a * upd
-            if fit_intercept:
-                scal[S_VELOCITY_B] = momentum * scal[S_VELOCITY_B] - eta * gb
-                upd = momentum * scal[S_VELOCITY_B] - eta * gb if nesterov else scal[S_VELOCITY_B]
-                b += upd
+        if fit_intercept:
+            b += _intercept_step(scal, gb, eta, momentum, nesterov)
 
         # The cumulative L1 penalty: on every feature of dense rows, on the
         # stored features of CSR rows (lazy momentum applied it above).
@@ -532,6 +538,87 @@ cdef double _epoch(
     if wscale != 1.0:
         for j in range(n_features):
             w[j] *= wscale
+    scal[S_INTERCEPT] = b
+    return sumloss
+
+
+cdef double _conditioned_epoch(
+    const floating *data, int n_features, const floating *y, const floating *sw,
+    const index_t *order, Py_ssize_t n_samples, const double *shift, const double *scale,
+    floating *v, double *scal, floating *velocity, double *v_avg, double *q, double *g,
+    int loss_code, double epsilon, double eta0, int schedule_code, double power_t,
+    double l2, double l1, double momentum, bint nesterov, int batch_size,
+    bint fit_intercept, double average_start,
+) noexcept nogil:
+    # SGD in conditioned coordinates on dense rows: the loop sees the row
+    # z = (x - shift) * scale, formed as it reads x, and ``v`` holds the
+    # coefficients of z (the user's are w = scale * v). The penalty stays the
+    # user's R(w): per coordinate, l2 * scale_j**2 * v_j**2 / 2 and
+    # l1 * |scale_j| * |v_j|. So the L2 shrink differs from coordinate to
+    # coordinate and is applied eagerly (no lazy scale: the rows are dense
+    # anyway), the cumulative L1 threshold of coordinate j is u * |scale_j|,
+    # and the average is kept eagerly.
+    cdef Py_ssize_t start, stop, jj, i, nb, offset
+    cdef const char *ahead
+    cdef const floating *row
+    cdef int j
+    cdef double eta, p, r, d, shrink, gb, k, sumloss = 0.0
+    cdef double b = scal[S_INTERCEPT]
+
+    start = 0
+    while start < n_samples:
+        stop = min(start + batch_size, n_samples)
+        nb = stop - start
+        eta = _step_size(schedule_code, eta0, scal[S_T], power_t)
+        # Residuals of the (mini-)batch at the current iterate, and the
+        # gradient of its loss in v.
+        gb = 0.0
+        for j in range(n_features):
+            g[j] = 0.0
+        for jj in range(start, stop):
+            if jj + PREFETCH_DISTANCE < n_samples:
+                ahead = <const char *> (data + order[jj + PREFETCH_DISTANCE] * n_features)
+                for offset in range(0, n_features * sizeof(floating), 64):
+                    _prefetch(ahead + offset)
+            i = order[jj]
+            row = data + i * n_features
+            p = b
+            for j in range(n_features):
+                p += (row[j] - shift[j]) * scale[j] * v[j]
+            r = p - y[i]
+            sumloss += sw[i] * _loss(loss_code, r, epsilon)
+            d = sw[i] * _dloss(loss_code, r, epsilon)
+            if nb > 1:
+                d /= nb
+            gb += d
+            for j in range(n_features):
+                g[j] += d * ((row[j] - shift[j]) * scale[j])
+
+        if momentum == 0.0:
+            for j in range(n_features):
+                shrink = 1.0 - eta * l2 * scale[j] * scale[j]
+                v[j] = (shrink if shrink > 0.0 else 0.0) * v[j] - eta * g[j]
+        else:
+            for j in range(n_features):
+                v[j] += _momentum_update(velocity, j, g[j] + l2 * scale[j] * scale[j] * v[j],
+                                         momentum, eta, nesterov)
+        if fit_intercept:
+            b += _intercept_step(scal, gb, eta, momentum, nesterov)
+        if l1 > 0.0:
+            scal[S_L1_U] += eta * l1
+            for j in range(n_features):
+                _l1_truncate(v, j, 1.0, q, scal[S_L1_U] * fabs(scale[j]))
+
+        scal[S_T] += 1.0
+        if average_start > 0.0 and scal[S_T] >= average_start:
+            scal[S_N_AVERAGED] += 1.0
+            k = scal[S_N_AVERAGED]
+            for j in range(n_features):
+                # The first averaged iterate is the iterate itself.
+                v_avg[j] = v[j] if k == 1.0 else v_avg[j] + (v[j] - v_avg[j]) / k
+            scal[S_AVERAGE_B] += (b - scal[S_AVERAGE_B]) / k
+        start = stop
+
     scal[S_INTERCEPT] = b
     return sumloss
 
@@ -618,6 +705,8 @@ def sgd_epoch(
     int batch_size,
     bint fit_intercept,
     double average_start,
+    const double[::1] shift=None,
+    const double[::1] scale=None,
 ):
     """Run one pass of (mini-)batch SGD over ``order`` for one target.
 
@@ -648,6 +737,14 @@ def sgd_epoch(
         The step's settings, already decided by the caller. ``l2`` and ``l1``
         are ``alpha * (1 - rho)`` and ``alpha * rho``; ``average_start`` is the
         update count at which averaging begins (0 for none).
+    shift, scale : memoryviews of float64 of shape (n_features,), default=None
+        Conditioning of dense rows: the pass runs in the coordinates of
+        ``z = (x - shift) * scale``, ``coef`` (and ``coef_average``) hold the
+        coefficients ``v`` of z and ``scalars``' intercept is z's, so the
+        user's coefficients are ``scale * v`` and intercept ``c - shift . (scale * v)``.
+        The penalty stays the user's: per coordinate ``l2 * scale_j**2 * v_j**2 / 2``
+        and ``l1 * |scale_j| * |v_j|`` (``l1_accumulated`` in v's units). None
+        (or empty) for none; both or neither.
 
     Returns
     -------
@@ -658,7 +755,9 @@ def sgd_epoch(
     Raises
     ------
     ValueError
-        If ``batch_size`` is below 1 or a code is unknown, before any work.
+        If ``batch_size`` is below 1, a code is unknown, or ``shift`` and
+        ``scale`` are not both of length ``n_features`` on dense rows, before
+        any work.
 
     Notes
     -----
@@ -678,33 +777,56 @@ def sgd_epoch(
     # for the whole pass; invscaling changes it every update, so there the
     # untouched coefficients take their steps eagerly, as on dense rows.
     cdef bint lazy = momentum != 0.0 and indptr.shape[0] > 0 and schedule_code == CONSTANT
+    cdef Py_ssize_t n_shift = 0 if shift is None else shift.shape[0]
+    cdef Py_ssize_t n_scale = 0 if scale is None else scale.shape[0]
+    cdef bint conditioned = n_scale > 0
     _known_code(loss_code, N_LOSSES, "loss")
     _known_code(schedule_code, N_SCHEDULES, "schedule")
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1; got {batch_size}.")
+    if n_shift > 0 or n_scale > 0:
+        if n_shift != n_features or n_scale != n_features:
+            raise ValueError(
+                f"shift and scale must both have n_features={n_features} elements; "
+                f"got {n_shift} and {n_scale}."
+            )
+        if indptr.shape[0] > 0:
+            raise ValueError("shift and scale condition dense rows; X is CSR.")
     dl = <double *> malloc(batch_size * sizeof(double))
-    if momentum != 0.0:
+    if momentum != 0.0 or conditioned:
         g = <double *> calloc(max(n_features, 1), sizeof(double))
     if lazy:
         last = <Py_ssize_t *> calloc(max(n_features, 1), sizeof(Py_ssize_t))
-    if dl == NULL or (momentum != 0.0 and g == NULL) or (lazy and last == NULL):
+    if dl == NULL or ((momentum != 0.0 or conditioned) and g == NULL) or (lazy and last == NULL):
         free(dl)
         free(g)
         free(last)
         raise MemoryError()
     with nogil:
-        result = _epoch(
-            &data[0] if data.shape[0] > 0 else NULL,
-            &indices[0] if indices.shape[0] > 0 else NULL,
-            &indptr[0] if indptr.shape[0] > 0 else NULL,
-            n_features, &y[0], &sample_weight[0], &order[0], n_samples,
-            &coef[0] if coef.shape[0] > 0 else NULL, &scalars[0],
-            &velocity[0] if velocity.shape[0] > 0 else NULL,
-            &coef_average[0] if coef_average.shape[0] > 0 else NULL,
-            &l1_accumulated[0] if l1_accumulated.shape[0] > 0 else NULL,
-            g, dl, last, loss_code, epsilon, eta0, schedule_code, power_t, l2, l1,
-            momentum, nesterov, batch_size, fit_intercept, average_start,
-        )
+        if conditioned:
+            result = _conditioned_epoch(
+                &data[0] if data.shape[0] > 0 else NULL, n_features,
+                &y[0], &sample_weight[0], &order[0], n_samples, &shift[0], &scale[0],
+                &coef[0], &scalars[0],
+                &velocity[0] if velocity.shape[0] > 0 else NULL,
+                &coef_average[0] if coef_average.shape[0] > 0 else NULL,
+                &l1_accumulated[0] if l1_accumulated.shape[0] > 0 else NULL,
+                g, loss_code, epsilon, eta0, schedule_code, power_t, l2, l1,
+                momentum, nesterov, batch_size, fit_intercept, average_start,
+            )
+        else:
+            result = _epoch(
+                &data[0] if data.shape[0] > 0 else NULL,
+                &indices[0] if indices.shape[0] > 0 else NULL,
+                &indptr[0] if indptr.shape[0] > 0 else NULL,
+                n_features, &y[0], &sample_weight[0], &order[0], n_samples,
+                &coef[0] if coef.shape[0] > 0 else NULL, &scalars[0],
+                &velocity[0] if velocity.shape[0] > 0 else NULL,
+                &coef_average[0] if coef_average.shape[0] > 0 else NULL,
+                &l1_accumulated[0] if l1_accumulated.shape[0] > 0 else NULL,
+                g, dl, last, loss_code, epsilon, eta0, schedule_code, power_t, l2, l1,
+                momentum, nesterov, batch_size, fit_intercept, average_start,
+            )
     free(dl)
     free(g)
     free(last)

@@ -44,12 +44,20 @@ def reference_sgd(
     fit_intercept=True,
     average=0,
     sample_weight=None,
+    shift=None,
+    scale=None,
 ):
     """Per-(mini-)batch SGD for one target, written plainly from the design's definitions.
 
     Returns the model a prediction uses (averaged once averaging began) and the
     loss curve: the weighted mean of each sample's loss before its update, plus
     R at the end of the epoch.
+
+    With ``shift`` and ``scale`` (dense X) the steps are taken on the rows
+    ``z = (x - shift) * scale`` and the coefficients returned are z's, ``v``;
+    the penalty is the user's ``R(scale * v)``, so its L2 part has the
+    gradient ``l2 * scale**2 * v`` and its L1 part the proximal threshold
+    ``eta * l1 * |scale|`` in v.
     """
     n, d = X.shape
     rows_of = X.toarray() if sp.issparse(X) else np.asarray(X, dtype=np.float64)
@@ -59,22 +67,25 @@ def reference_sgd(
     w, b, v, vb = np.zeros(d), 0.0, np.zeros(d), 0.0
     w_avg, b_avg, n_avg = np.zeros(d), 0.0, 0
     u, q = 0.0, np.zeros(d)  # cumulative L1 penalty: the total offered, and what each w_j took
+    m = np.zeros(d) if shift is None else shift
+    c = np.ones(d) if scale is None else scale
     t, curve = 0, []
     for _ in range(epochs):
         total = 0.0
         for start in range(0, n, batch_size):
             rows = np.arange(start, min(start + batch_size, n))
             eta = learning_rate / (1.0 + t) ** power_t if schedule == "invscaling" else learning_rate
-            r = rows_of[rows] @ w + b - y[rows]
+            Z = (rows_of[rows] - m) * c
+            r = Z @ w + b - y[rows]
             value, derivative = lo.value_and_derivative(r, epsilon)
             total += np.sum(s[rows] * value)
             dl = s[rows] * derivative / len(rows)
-            g, gb = rows_of[rows].T @ dl, dl.sum()
+            g, gb = Z.T @ dl, dl.sum()
             if momentum == 0.0:
-                w = max(0.0, 1.0 - eta * pen.l2) * w - eta * g
+                w = np.maximum(0.0, 1.0 - eta * pen.l2 * c**2) * w - eta * g
                 b -= eta * gb if fit_intercept else 0.0
             else:
-                g = g + pen.l2 * w
+                g = g + pen.l2 * c**2 * w
                 v = momentum * v - eta * g
                 w = w + (momentum * v - eta * g if nesterov else v)
                 if fit_intercept:
@@ -87,16 +98,16 @@ def reference_sgd(
                 for j in touched:
                     z = w[j]
                     if z > 0.0:
-                        w[j] = max(0.0, z - (u + q[j]))
+                        w[j] = max(0.0, z - (u * abs(c[j]) + q[j]))
                     elif z < 0.0:
-                        w[j] = min(0.0, z + (u - q[j]))
+                        w[j] = min(0.0, z + (u * abs(c[j]) - q[j]))
                     q[j] += w[j] - z
             t += 1
             if average and t >= average:
                 n_avg += 1
                 w_avg += (w - w_avg) / n_avg
                 b_avg += (b - b_avg) / n_avg
-        curve.append(total / s.sum() + pen.value(w[None])[0])
+        curve.append(total / s.sum() + pen.value((c * w)[None])[0])
     if n_avg:
         return w_avg, b_avg, curve
     return w, b, curve

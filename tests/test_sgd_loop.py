@@ -9,12 +9,16 @@
   shared), and is refused clearly when int32 cannot index it.
 - Weights act per sample, as SGDRegressor's: a stream's model does not depend
   on how it is chunked into ``partial_fit`` calls.
+- The conditioned dense epoch (``sgd_pass(..., conditioning=...)``) is the NumPy
+  loop run on ``z = (x - shift) * scale`` with the user's penalty, and with
+  ``shift=0, scale=1`` it is the unconditioned loop.
 """
 
 import itertools
 import subprocess
 import sys
 import textwrap
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -23,9 +27,10 @@ from _helpers import reference_sgd
 from skgd._sgd_fast import loss_and_derivative, sgd_epoch, step_size
 
 from skgd import GradientDescentRegressor
-from skgd._objective import LOSSES
+from skgd._objective import LOSSES, Penalty
+from skgd._problem import Problem
 from skgd._schedules import SCHEDULE_CODES
-from skgd._sgd import int32_indices
+from skgd._sgd import Conditioning, LoopRows, int32_indices, sample_order, sgd_pass
 
 
 def _sgd(X, y, epochs=3, **params):
@@ -286,3 +291,153 @@ def test_the_automatic_step_follows_the_raw_weights(sparse):
     np.testing.assert_allclose(heavy.loss_curve_, light.loss_curve_, rtol=1e-10)
     np.testing.assert_allclose(heavy.learning_rate_, light.learning_rate_ / 1000.0, rtol=1e-12)
     assert light.loss_curve_[-1] < 0.1 * light.loss_curve_[0]
+
+
+# ------------------------------------------------------- the conditioned epoch
+def _loop_problem(X, y, sample_weight, *, penalty=None, alpha=1e-4, l1_ratio=0.15, loss="squared_error", **settings):
+    """The settings ``sgd_pass`` reads, in ``reference_sgd``'s terms, for an in-order pass."""
+    defaults = dict(
+        epsilon=0.1,
+        schedule="constant",
+        power_t=0.5,
+        momentum=0.0,
+        nesterov=False,
+        batch_size=1,
+        fit_intercept=True,
+        average=0,
+    )
+    return Problem(
+        X=X,
+        Y=y[:, None],
+        sample_weight=sample_weight,
+        loss=LOSSES[loss],
+        penalty=Penalty.from_params(penalty, alpha, l1_ratio),
+        shuffle=False,
+        **(defaults | settings),
+    )
+
+
+def _loop_state(d, dtype):
+    """The plain record of one target's state that ``sgd_pass`` reads and writes, at zero."""
+    return SimpleNamespace(
+        coef=np.zeros((1, d), dtype),
+        intercept=np.zeros(1),
+        velocity=np.zeros((1, d), dtype),
+        velocity_intercept=np.zeros(1),
+        coef_average=np.zeros((1, d)),
+        intercept_average=np.zeros(1),
+        l1_applied=np.zeros((1, d)),
+        l1_total=np.zeros(1),
+        t=0,
+        n_averaged=0,
+    )
+
+
+def _passes(X, y, sample_weight, conditioning, *, epochs, learning_rate, **params):
+    """``epochs`` in-order passes of ``sgd_pass`` from zero: the model, and the curve as ``reference_sgd`` defines it.
+
+    The curve's penalty is that of the user's coefficients, ``scale * v``.
+    """
+    problem = _loop_problem(X, y, sample_weight, **params)
+    state = _loop_state(X.shape[1], X.dtype)
+    rows, curve = LoopRows(X, problem.Y, sample_weight), []
+    scale = np.ones(X.shape[1]) if conditioning is None else conditioning.scale
+    for _ in range(epochs):
+        total = sgd_pass(problem, state, rows, sample_order(X.shape[0]), learning_rate, conditioning)
+        curve.append(total / sample_weight.sum() + problem.penalty.value(scale * state.coef)[0])
+    model = (state.coef_average, state.intercept_average) if state.n_averaged else (state.coef, state.intercept)
+    return model[0][0], model[1][0], curve
+
+
+def _raw_columns(dtype=np.float64, n=23):
+    """Columns with offsets and scales of their own; their mean and 1 / std as the conditioning."""
+    rng = np.random.RandomState(7)
+    X = rng.standard_normal((n, 6)) * [0.1, 1.0, 10.0, 3.0, 0.5, 2.0] + [100.0, -5.0, 0.0, 1e3, 2.0, -50.0]
+    w = rng.standard_normal(6) / [0.1, 1.0, 10.0, 3.0, 0.5, 2.0]
+    w[0] = 0.0  # an irrelevant feature, for the L1 penalties to zero
+    y = (X - X.mean(axis=0)) @ w + 0.3 + 0.3 * rng.standard_normal(n)
+    s = rng.uniform(0.5, 2.0, n)
+    conditioning = Conditioning(shift=X.mean(axis=0), scale=1.0 / X.std(axis=0))
+    return X.astype(dtype), y.astype(dtype), s, conditioning
+
+
+PENALTIES = [None, "l2", "l1", "elasticnet"]
+CONTROLS = {"plain": dict(), "momentum": dict(momentum=0.7), "nesterov": dict(momentum=0.7, nesterov=True)}
+
+
+def _conditioned_cases():
+    cases = itertools.product([np.float64, np.float32], PENALTIES, CONTROLS, [1, 5], [0, 6])
+    for index, (dtype, penalty, control, batch_size, average) in enumerate(cases):
+        yield pytest.param(
+            dict(
+                dtype=dtype,
+                penalty=penalty,
+                batch_size=batch_size,
+                average=average,
+                **CONTROLS[control],
+                # the remaining options rotate through the cases
+                loss=list(LOSSES)[index % len(LOSSES)],
+                schedule=("constant", "invscaling")[index % 2],
+                fit_intercept=index % 5 != 0,
+            ),
+            id=f"{np.dtype(dtype).name}-{penalty}-{control}-b{batch_size}-avg{average}",
+        )
+
+
+@pytest.mark.parametrize("case", list(_conditioned_cases()))
+def test_the_conditioned_epoch_is_the_numpy_loop_on_conditioned_rows(case):
+    case = dict(case)
+    dtype = case.pop("dtype")
+    X, y, s, conditioning = _raw_columns(dtype)
+    params = dict(learning_rate=0.02, alpha=0.05, l1_ratio=0.4, epsilon=0.3, power_t=0.3, **case)
+    v, c, curve = _passes(X, y, s, conditioning, epochs=3, **params)
+    w, b, expected = reference_sgd(
+        X, y, epochs=3, sample_weight=s, shift=conditioning.shift, scale=conditioning.scale, **params
+    )
+    assert v.dtype == (dtype if not params["average"] else np.float64)
+    rtol, atol = (1e-10, 1e-12) if dtype == np.float64 else (2e-4, 2e-5)
+    np.testing.assert_allclose(v, w, rtol=rtol, atol=atol)
+    np.testing.assert_allclose(c, b, rtol=rtol, atol=atol)
+    np.testing.assert_allclose(curve, expected, rtol=rtol)
+    if dtype == np.float64 and case["penalty"] in ("l1", "elasticnet"):
+        np.testing.assert_array_equal(v == 0.0, w == 0.0)
+
+
+@pytest.mark.parametrize("penalty", PENALTIES)
+@pytest.mark.parametrize("control", CONTROLS)
+@pytest.mark.parametrize("batch_size", [1, 5])
+@pytest.mark.parametrize("average", [0, 6])
+def test_conditioning_by_zero_and_one_is_the_unconditioned_loop(penalty, control, batch_size, average):
+    X, y, s, conditioning = _raw_columns()
+    X = (X - conditioning.shift) * conditioning.scale
+    identity = Conditioning(shift=np.zeros(6), scale=np.ones(6))
+    params = dict(
+        learning_rate=0.02,
+        alpha=0.05,
+        l1_ratio=0.4,
+        penalty=penalty,
+        batch_size=batch_size,
+        average=average,
+        **CONTROLS[control],
+    )
+    v, c, curve = _passes(X, y, s, identity, epochs=3, **params)
+    w, b, expected = _passes(X, y, s, None, epochs=3, **params)
+    np.testing.assert_allclose(v, w, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(c, b, rtol=1e-12)
+    np.testing.assert_allclose(curve, expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "X, shift, scale, message",
+    [
+        (sp.csr_matrix(np.eye(3)), np.zeros(3), np.ones(3), "condition dense rows; X is CSR"),
+        (np.eye(3), np.zeros(3), np.ones(2), "both have n_features=3 elements; got 3 and 2"),
+        (np.eye(3), np.zeros(3), None, "got 3 and 0"),
+    ],
+)
+def test_conditioning_is_refused_where_it_does_not_apply(X, shift, scale, message):
+    problem, state = _loop_problem(X, np.ones(3), np.ones(3)), _loop_state(3, np.float64)
+    rows = LoopRows(X, problem.Y, problem.sample_weight)
+    with pytest.raises(ValueError, match=message):
+        sgd_pass(problem, state, rows, sample_order(3), 0.1, Conditioning(shift=shift, scale=scale))
+    np.testing.assert_array_equal(state.coef, 0.0)

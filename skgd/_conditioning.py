@@ -107,6 +107,54 @@ class Conditioning:
         shift = mean if fit_intercept else xp.zeros_like(mean)
         return cls(shift=shift, scale=scale)
 
+    def to_namespace(self, xp, device):
+        """This conditioning with its arrays in the namespace ``xp``, on ``device``.
+
+        Parameters
+        ----------
+        xp : array namespace
+        device : device of ``xp``
+
+        Returns
+        -------
+        Conditioning
+        """
+        shift, scale = move_to(self.shift, self.scale, xp=xp, device=device)
+        return Conditioning(shift=shift, scale=scale)
+
+    def convert(self, state, *, to_conditioned):
+        """Move a state's iterates, velocities and averages between the coordinates, in place.
+
+        The map from ``(w, b)`` to ``(v, c)`` is linear (``v = w / s``,
+        ``c = b + m . w``), so velocities and running averages move as the
+        iterate does; each array keeps its dtype. The cumulative L1 penalty's
+        record stays in the conditioned coordinates, where the loop applies it.
+
+        Parameters
+        ----------
+        state : TrainingState
+        to_conditioned : bool
+            True for ``(w, b) -> (v, c)``, False for the way back.
+        """
+        xp, _ = get_namespace(state.coef)
+        for coef_name, intercept_name in (
+            ("coef", "intercept"),
+            ("velocity", "velocity_intercept"),
+            ("coef_average", "intercept_average"),
+        ):
+            coef, intercept = getattr(state, coef_name), getattr(state, intercept_name)
+            if coef is None:
+                continue
+            wide = xp.astype(coef, self.scale.dtype)  # the maps run in float64 whatever the iterate's dtype
+            if to_conditioned:
+                moved = wide / self.scale
+                moved_intercept = intercept + wide @ self.shift
+            else:
+                moved = wide * self.scale
+                moved_intercept = intercept - moved @ self.shift
+            setattr(state, coef_name, xp.asarray(xp.astype(moved, coef.dtype), copy=True))
+            setattr(state, intercept_name, xp.astype(moved_intercept, intercept.dtype))
+
     def direction(self, grad_coef, grad_intercept, fit_intercept):
         """The step direction ``P g`` in the user's coordinates for a gradient ``g``.
 

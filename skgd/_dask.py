@@ -33,8 +33,8 @@ from sklearn.utils import assert_all_finite
 from sklearn.utils.validation import check_non_negative
 
 from ._batch import GRAM_MAX_FEATURES, GramBatch, StreamingBatch
-from ._objective import gram_lipschitz, largest_row_scale
-from ._reductions import SufficientStatistics, loss_gradient_sums
+from ._objective import gram_lipschitz, largest_row_scale, per_sample_bound
+from ._reductions import ColumnMoments, SufficientStatistics, loss_gradient_sums
 from ._sgd import LoopRows, pass_loss, sample_order, sgd_pass
 from ._state import ARRAY_FIELDS, TrainingState, linear_predict
 
@@ -190,17 +190,25 @@ class Survey:
         Gathered for the batch solver.
     row_scale : float or None
         ``max_i s_i * (||x_i||^2 + fit_intercept)``, gathered for sgd.
+    largest_weight : float
+        ``max_i s_i``.
+    moments : ColumnMoments or None
+        X's weighted column moments, gathered for sgd (its conditioning).
     """
 
     weight_sum: float
     statistics: SufficientStatistics = None
     row_scale: float = None
+    largest_weight: float = 0.0
+    moments: ColumnMoments = None
 
     def __add__(self, other):
         return Survey(
             self.weight_sum + other.weight_sum,
             None if self.statistics is None else self.statistics + other.statistics,
             None if self.row_scale is None else max(self.row_scale, other.row_scale),
+            max(self.largest_weight, other.largest_weight),
+            None if self.moments is None else self.moments + other.moments,
         )
 
 
@@ -211,6 +219,8 @@ def _survey_block(X, Y, s, fit_intercept, statistics, row_scale):
         float(s64.sum()),
         SufficientStatistics.of(X, Y, s64) if statistics else None,
         largest_row_scale(X, s64, fit_intercept) if row_scale else None,
+        float(s64.max()) if s64.size else 0.0,
+        ColumnMoments.of(X, s64) if row_scale else None,
     )
 
 
@@ -339,28 +349,46 @@ class DaskSGD:
         self.problem = problem
         self.settings = replace(problem, X=None, Y=None, sample_weight=None)
         self.blocks = blocks
-        self.n_samples = problem.X.shape[0]
-        self.weight_mean = survey.weight_sum / self.n_samples
-        self.row_scale = survey.row_scale
+        self.weight_sum = survey.weight_sum
+        self.survey = survey
         self.evaluator = DaskStreamingBatch(problem, survey, blocks)
 
-    #: The blocks step in the user's coordinates.
-    conditions = False
+    #: The blocks can step in conditioned coordinates (they are dense).
+    conditions = True
+
+    def moments(self):
+        """X's column moments, from the survey.
+
+        Returns
+        -------
+        ColumnMoments
+        """
+        return self.survey.moments
 
     def lipschitz(self, conditioning):
         """Largest per-sample Lipschitz constant, as ``SGDPath.lipschitz``.
 
+        In conditioned coordinates the rows' largest scale takes one more
+        distributed pass.
+
         Parameters
         ----------
-        conditioning : Conditioning
-            Unused: the blocks step in the user's coordinates.
+        conditioning : Conditioning or None
+            The coordinates the blocks step in.
 
         Returns
         -------
         float
         """
         p = self.problem
-        return p.loss.curvature * self.row_scale / self.weight_mean + p.penalty.l2
+        row_scale = self.survey.row_scale
+        if conditioning is not None:
+            parts = [
+                dask.delayed(largest_row_scale, pure=True)(X, s, p.fit_intercept, conditioning)
+                for X, _, s in self.blocks
+            ]
+            (row_scale,) = dask.compute(_tree_reduce(parts, max))
+        return per_sample_bound(p.loss, p.penalty, row_scale, self.survey.largest_weight, conditioning)
 
     def value(self, coef, intercept):
         """J at ``(coef, intercept)``: one distributed pass.
@@ -398,6 +426,9 @@ class DaskSGD:
         n_blocks = len(self.blocks)
         order = state.rng.permutation(n_blocks) if p.shuffle else range(n_blocks)
         seeds = [state.rng.randint(np.iinfo(np.int32).max) if p.shuffle else None for _ in order]
+        conditioning = state.conditioning
+        if conditioning is not None:  # the state travels in the coordinates the blocks step in
+            conditioning.convert(state, to_conditioned=True)
         progress = ({name: getattr(state, name) for name in LOOP_FIELDS}, 0.0, None)
         for start in range(0, n_blocks, SGD_WINDOW):
             for position in range(start, min(start + SGD_WINDOW, n_blocks)):
@@ -406,18 +437,20 @@ class DaskSGD:
                     progress,
                     self.settings,
                     seeds[position],
-                    self.weight_mean,
                     eta,
                     position == n_blocks - 1,
+                    conditioning,
                 )
             (progress,) = dask.compute(progress)
         fields, total, _ = progress
         for name, value in fields.items():
             setattr(state, name, value)
-        return pass_loss(p, state, total, self.n_samples)
+        if conditioning is not None:
+            conditioning.convert(state, to_conditioned=False)
+        return pass_loss(p, state, total, self.weight_sum)
 
 
-def _sgd_block(X, Y, s, progress, settings, seed, weight_mean, eta, last):
+def _sgd_block(X, Y, s, progress, settings, seed, eta, last, conditioning):
     """Run one block through the compiled loop, continuing ``progress``.
 
     ``progress`` is ``(fields, total, carry)``: the loop's state, the summed
@@ -435,10 +468,10 @@ def _sgd_block(X, Y, s, progress, settings, seed, weight_mean, eta, last):
         rows = tuple(np.concatenate([c, a[head]]) for c, a in zip(carry, (X, Y, s), strict=True))
         if rows[0].shape[0] < batch and not last:
             return fields, total, rows
-        total += sgd_pass(settings, state, LoopRows(*rows, weight_mean), sample_order(rows[0].shape[0]), eta)
+        total += sgd_pass(settings, state, LoopRows(*rows), sample_order(rows[0].shape[0]), eta, conditioning)
     stop = order.shape[0] if last else order.shape[0] - order.shape[0] % batch
     if stop:
-        total += sgd_pass(settings, state, LoopRows(X, Y, s, weight_mean), order[:stop], eta)
+        total += sgd_pass(settings, state, LoopRows(X, Y, s), order[:stop], eta, conditioning)
     carry = tuple(a[order[stop:]] for a in (X, Y, s)) if stop < order.shape[0] else None
     return {name: getattr(state, name) for name in LOOP_FIELDS}, total, carry
 

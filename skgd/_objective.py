@@ -24,7 +24,7 @@ from ._array_api import (
     move_to,
     widest_float,
 )
-from ._reductions import TARGET_BLOCK_ROWS, loss_gradient_sums, row_blocks
+from ._reductions import MIN_BLOCKS, loss_gradient_sums, row_blocks
 
 
 @dataclass(frozen=True)
@@ -312,11 +312,13 @@ def gram_lipschitz(loss, penalty, statistics, fit_intercept, conditioning):
     return top_eigenvalue(lambda v: hessian @ v, hessian.shape[0])
 
 
-def sample_lipschitz(loss, penalty, X, sample_weight, fit_intercept):
+def sample_lipschitz(loss, penalty, X, sample_weight, fit_intercept, conditioning=None):
     """Largest per-sample Lipschitz constant, the bound behind SGD's automatic step.
 
-    ``max_i curvature * (s_i / mean(s)) * (||x_i||^2 + fit_intercept) + alpha * (1 - rho)``:
-    a step of ``1 / L`` cannot overshoot any single sample's loss.
+    A weight ``s_i`` multiplies its sample's whole step, the penalty's share
+    included, so in the coordinates of rows ``z_i`` the bound is
+    ``max_i s_i * (curvature * (||z_i||^2 + fit_intercept) + l2 * max_j scale_j**2)``:
+    a step of ``1 / L`` cannot overshoot any single sample's objective.
 
     Parameters
     ----------
@@ -324,18 +326,49 @@ def sample_lipschitz(loss, penalty, X, sample_weight, fit_intercept):
     penalty : Penalty
     X : ndarray or sparse matrix of shape (n_samples, n_features)
     sample_weight : ndarray of shape (n_samples,)
-        Weights normalised to mean one.
+        The weights as the steps take them (not normalised).
     fit_intercept : bool
+    conditioning : Conditioning, default=None
+        The coordinates the steps are taken in (dense X); None for the user's.
 
     Returns
     -------
     float
     """
-    return loss.curvature * largest_row_scale(X, sample_weight, fit_intercept) + penalty.l2
+    xp, _ = get_namespace(sample_weight)
+    largest_weight = float(xp.max(sample_weight)) if sample_weight.shape[0] else 0.0
+    rows = largest_row_scale(X, sample_weight, fit_intercept, conditioning)
+    return per_sample_bound(loss, penalty, rows, largest_weight, conditioning)
 
 
-def largest_row_scale(X, sample_weight, fit_intercept):
-    """``max_i s_i * (||x_i||^2 + fit_intercept)``, the data's part of ``sample_lipschitz``.
+def per_sample_bound(loss, penalty, row_scale, largest_weight, conditioning=None):
+    """``sample_lipschitz`` from its two maxima over rows (which a dask pass gathers per block).
+
+    Parameters
+    ----------
+    loss : Loss
+    penalty : Penalty
+    row_scale : float
+        ``largest_row_scale`` of the data, in the coordinates of ``conditioning``.
+    largest_weight : float
+        ``max_i s_i``.
+    conditioning : Conditioning, default=None
+
+    Returns
+    -------
+    float
+    """
+    penalty_scale = 1.0
+    if conditioning is not None:
+        xp, _ = get_namespace(conditioning.scale)
+        penalty_scale = float(xp.max(conditioning.scale * conditioning.scale))
+    return loss.curvature * row_scale + penalty.l2 * penalty_scale * largest_weight
+
+
+def largest_row_scale(X, sample_weight, fit_intercept, conditioning=None):
+    """``max_i s_i * (||z_i||^2 + fit_intercept)``, the data's part of ``sample_lipschitz``.
+
+    ``z_i`` is the row ``x_i``, or ``(x_i - shift) * scale`` with a conditioning.
 
     A maximum over rows, so it can be taken block by block.
 
@@ -344,6 +377,9 @@ def largest_row_scale(X, sample_weight, fit_intercept):
     X : array or sparse matrix of shape (n_samples, n_features)
     sample_weight : array of shape (n_samples,)
     fit_intercept : bool
+    conditioning : Conditioning, default=None
+        For dense X: measure the conditioned rows (one centred float64 block,
+        a small share of X, at a time).
 
     Returns
     -------
@@ -353,8 +389,12 @@ def largest_row_scale(X, sample_weight, fit_intercept):
     xp, _, device = get_namespace_and_device(X, sample_weight)
     float64 = _max_precision_float_dtype(xp, device)
     largest = 0.0
-    for rows in row_blocks(X, xp):
+    for rows in row_blocks(X, xp, min_blocks=MIN_BLOCKS, per_row=X.shape[1]):
         block = X[rows, :]
+        if conditioning is not None:  # one float64 copy of the block, conditioned in place
+            block = xp.astype(block, float64, copy=True)
+            block -= conditioning.shift
+            block *= conditioning.scale
         if sp.issparse(block):  # not hasattr(X, "multiply"): torch tensors have that method too
             sq_norms = np.asarray(block.multiply(block).sum(axis=1), dtype=np.float64).ravel()
         elif _is_numpy_namespace(xp):
@@ -364,50 +404,3 @@ def largest_row_scale(X, sample_weight, fit_intercept):
         scaled = xp.astype(sample_weight[rows], float64, copy=False) * (sq_norms + float(fit_intercept))
         largest = max(largest, float(xp.max(scaled)))
     return largest
-
-
-def zero_model_loss(loss, Y, sample_weight, epsilon):
-    """Weighted mean loss of the all-zero model, averaged over targets.
-
-    The natural scale of the problem: divergence is judged against it.
-
-    Parameters
-    ----------
-    loss : Loss
-    Y : array of shape (n_samples, n_targets)
-    sample_weight : array of shape (n_samples,)
-    epsilon : float
-
-    Returns
-    -------
-    float
-    """
-    xp, _, device = get_namespace_and_device(Y, sample_weight)
-    total = xp.sum(sample_weight, dtype=_max_precision_float_dtype(xp, device))
-    return float(xp.mean(zero_model_loss_sums(loss, Y, sample_weight, epsilon)) / total)
-
-
-def zero_model_loss_sums(loss, Y, sample_weight, epsilon):
-    """Weighted sums of the all-zero model's loss, one per target.
-
-    Sums over rows, so they can be taken block by block.
-
-    Parameters
-    ----------
-    loss : Loss
-    Y : array of shape (n_samples, n_targets)
-    sample_weight : array of shape (n_samples,)
-    epsilon : float
-
-    Returns
-    -------
-    array of shape (n_targets,)
-        In the namespace and on the device of Y, at the highest float precision there.
-    """
-    xp, _, device = get_namespace_and_device(Y, sample_weight)
-    float64 = _max_precision_float_dtype(xp, device)
-    sums = xp.zeros(Y.shape[1], dtype=float64, device=device)
-    for rows in row_blocks(Y, xp, TARGET_BLOCK_ROWS * Y.shape[1]):
-        values, _ = loss.value_and_derivative(-xp.astype(Y[rows, :], float64, copy=False), epsilon, xp=xp)
-        sums += xp.astype(sample_weight[rows], float64, copy=False) @ values
-    return sums

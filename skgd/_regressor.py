@@ -26,15 +26,31 @@ from ._conditioning import Conditioning
 from ._objective import LOSSES, Penalty
 from ._problem import Problem
 from ._schedules import automatic_step
+from ._sgd import int32_indices
 from ._sgd_namespace import sgd_path
 from ._state import TrainingState, independent_rng, linear_predict
 from ._training import STOP_REASONS, Controls, hold_out, patience, run_epochs
 
-#: Relative rise of a full-batch call's objective taken for rounding (plain and accelerated steps).
-CALL_NOISE = 1e-9
+
+def rounding(xp, dtype):
+    """Relative change of the objective that is rounding, for data of ``dtype``.
+
+    The loss is formed in X's dtype: 64 of its units in the last place, and
+    never under 1e-10.
+
+    Parameters
+    ----------
+    xp : array namespace
+    dtype : dtype of ``xp``
+
+    Returns
+    -------
+    float
+    """
+    return max(1e-10, 64.0 * float(xp.finfo(dtype).eps))
 
 
-def call_noise(batch, momentum):
+def call_noise(batch, momentum, rounding):
     """Relative rise of a call's objective that is not divergence.
 
     Full-batch steps: rounding. An sgd pass is noisy and may end up to twice
@@ -46,12 +62,14 @@ def call_noise(batch, momentum):
     ----------
     batch : bool
     momentum : float
+    rounding : float
+        As ``rounding`` gives it for the data.
 
     Returns
     -------
     float
     """
-    base = 1.0 + (CALL_NOISE if batch else 1.0)
+    base = 1.0 + (rounding if batch else 1.0)
     return base / (1.0 - momentum) ** 2 - 1.0
 
 
@@ -365,14 +383,13 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
             y,
             reset=reset,
             accept_sparse=["csr", "csc"],
-            accept_large_sparse=False,
             dtype=[xp.float64, xp.float32],
             order="C",
             multi_output=True,
             y_numeric=True,
         )
         if hasattr(X, "tocsr"):
-            X = X.tocsr()
+            X = int32_indices(X.tocsr())
         with np.errstate(over="ignore"):  # an overflow is reported just below
             Y = xp.astype(y, X.dtype, copy=False)
         if not bool(xp.all(xp.isfinite(Y))):
@@ -441,9 +458,17 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
             path = sgd_path(problem)
         else:
             path = choose_batch_path(problem.loss, X, self.max_iter, one_epoch)(problem)
+        xp, device = _training_namespace(X)
         if auto and state.conditioning is None and state.n_iter == 0 and path.conditions:
             state.conditioning = Conditioning.from_moments(
                 path.moments(), problem.fit_intercept, loss.curvature, problem.penalty.l2
+            ).to_namespace(xp, device)
+        elif state.conditioning is not None and not path.conditions:
+            raise ValueError(
+                "This model trains in conditioned coordinates (learning_rate='auto' on dense in-memory data "
+                "when training began); this call's data cannot be stepped in them (sparse X with solver='sgd', "
+                "mini-batches of another array namespace, or dask). Continue with data like the first call's, "
+                "or refit."
             )
         state.ensure_buffers(
             momentum=problem.momentum > 0,
@@ -451,8 +476,9 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
             l1=not batch and problem.penalty.l1 > 0,
             accelerated=accelerated,
         )
-        xp, device = _training_namespace(X)
-        conditioning = state.conditioning or Conditioning.identity(X.shape[1], xp, device)
+        conditioning = state.conditioning
+        if conditioning is None and batch:  # batch bounds are measured in some coordinates: the user's
+            conditioning = Conditioning.identity(X.shape[1], xp, device)
 
         def safe_step():
             return automatic_step(path.lipschitz(conditioning), 0.0 if batch else problem.momentum)
@@ -472,7 +498,8 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
             verbose=self.verbose,
             rule="window" if batch and loss.smooth else "improvement",
             monotone=batch and loss.smooth and not accelerated and self.momentum == 0,
-            noise=call_noise(batch, self.momentum),
+            rounding=rounding(xp, X.dtype),
+            noise=call_noise(batch, self.momentum, rounding(xp, X.dtype)),
             safe_step=safe_step,
         )
         state.stop_reason = run_epochs(path, state, controls, tasks)

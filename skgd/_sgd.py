@@ -4,19 +4,26 @@ The compiled loop (``_sgd_fast.sgd_epoch``) runs a pass for one target; this
 module prepares its inputs once per call, draws the sample order of each epoch
 (the same order for every target) and moves the state in and out of it.
 
-Weights enter each step as ``s_i / mean(s)``: unit weights give the note's
-per-sample SGD, and integer weights act as repeated rows in expectation.
+A weight multiplies its sample's step, as in scikit-learn's SGDRegressor:
+unit weights give the note's per-sample SGD, integer weights act as repeated
+rows in expectation, and a weight means the same wherever its row comes in a
+stream, so a stream's model does not depend on how it is cut into
+``partial_fit`` calls. (The loss part of each step is thus scaled by the
+weights' mean against the penalty's: with a penalty, weights of mean c move
+the fixed point as a penalty divided by c would.)
 
 Under early stopping a pass visits only the training rows of X
-(``Problem.train_rows``), and the mean is taken over them; the held-out rows
-carry zero weight, so the automatic step ignores them too.
+(``Problem.train_rows``); the held-out rows carry zero weight, so the
+automatic step ignores them too.
 """
 
 import numpy as np
+import scipy.sparse as sp
 
 from ._array_api import get_namespace
 from ._batch import StreamingBatch
 from ._objective import sample_lipschitz
+from ._reductions import ColumnMoments
 from ._schedules import SCHEDULE_CODES
 from ._sgd_fast import sgd_epoch, shuffle
 
@@ -39,13 +46,23 @@ class SGDPath:
         rows = problem.train_rows
         self.n_samples = problem.X.shape[0] if rows is None else rows.shape[0]
         # Zero on the held-out rows, so its sum is the training rows'.
-        s = problem.sample_weight
-        weight_mean = float(np.sum(s, dtype=np.float64)) / self.n_samples
-        self.rows = LoopRows(problem.X, problem.Y, s, weight_mean)
+        self.weight_sum = float(np.sum(problem.sample_weight, dtype=np.float64))
+        self.rows = LoopRows(problem.X, problem.Y, problem.sample_weight)
         self.evaluator = StreamingBatch(problem)
 
-    #: The compiled loop steps in the user's coordinates.
-    conditions = False
+    @property
+    def conditions(self):
+        """Whether the loop can step in conditioned coordinates: for dense rows."""
+        return not sp.issparse(self.problem.X)
+
+    def moments(self):
+        """The training rows' weighted column moments (one pass over X).
+
+        Returns
+        -------
+        ColumnMoments
+        """
+        return ColumnMoments.of(self.problem.X, self.problem.sample_weight)
 
     def lipschitz(self, conditioning):
         """Largest per-sample Lipschitz constant, for the automatic step.
@@ -53,14 +70,14 @@ class SGDPath:
         Parameters
         ----------
         conditioning : Conditioning
-            Unused: the loop steps in the user's coordinates.
+            The coordinates the loop steps in.
 
         Returns
         -------
         float
         """
         p = self.problem
-        return sample_lipschitz(p.loss, p.penalty, p.X, self.rows.weights, p.fit_intercept)
+        return sample_lipschitz(p.loss, p.penalty, p.X, self.rows.weights, p.fit_intercept, conditioning)
 
     def value(self, coef, intercept):
         """J at ``(coef, intercept)`` on the training rows (one vectorised pass).
@@ -93,10 +110,14 @@ class SGDPath:
         -------
         float
         """
-        p = self.problem
+        p, conditioning = self.problem, state.conditioning
         order = sample_order(self.n_samples, state.rng if p.shuffle else None, positions=p.train_rows)
-        total = sgd_pass(p, state, self.rows, order, eta)
-        return pass_loss(p, state, total, self.n_samples, xp=self.xp)
+        if conditioning is not None:
+            conditioning.convert(state, to_conditioned=True)
+        total = sgd_pass(p, state, self.rows, order, eta, conditioning)
+        if conditioning is not None:
+            conditioning.convert(state, to_conditioned=False)
+        return pass_loss(p, state, total, self.weight_sum, xp=self.xp)
 
 
 class LoopRows:
@@ -108,24 +129,50 @@ class LoopRows:
         Dense X should be C-ordered (it is flattened, which copies otherwise).
     Y : ndarray of shape (n_rows, n_targets)
     sample_weight : ndarray of shape (n_rows,)
-    weight_mean : float
-        The mean weight over all the training rows: weights enter the loop as
-        ``s_i / weight_mean``, so rows read in blocks step as they do together.
+        Each multiplies its row's step; read in X's dtype.
     """
 
-    def __init__(self, X, Y, sample_weight, weight_mean):
+    def __init__(self, X, Y, sample_weight):
         if hasattr(X, "indptr"):
             self.arrays = (X.data, X.indices, X.indptr)
         else:
             self.arrays = (X.reshape(-1), _EMPTY_INT, _EMPTY_INT)
         self.n_features = X.shape[1]
         self.targets = np.ascontiguousarray(Y.T)
-        if weight_mean == 1.0 and sample_weight.dtype == X.dtype:
-            self.weights = np.ascontiguousarray(sample_weight)
-        else:  # divided in float64, one element at a time into X's dtype: no float64 copy
-            self.weights = np.empty(sample_weight.shape, dtype=X.dtype)
-            np.divide(sample_weight, weight_mean, out=self.weights, dtype=np.float64, casting="same_kind")
+        self.weights = np.ascontiguousarray(sample_weight, dtype=X.dtype)
         self.empty = np.empty(0, dtype=X.dtype)
+
+
+def int32_indices(X):
+    """X with int32 ``indices`` and ``indptr``, the index type the compiled loop reads.
+
+    Wider indices (``scipy.sparse`` gives int64 ones to some constructions)
+    are cast once; the data is shared, not copied.
+
+    Parameters
+    ----------
+    X : CSR matrix or array
+
+    Returns
+    -------
+    CSR matrix or array
+        Of X's type; X itself when its indices are already int32.
+
+    Raises
+    ------
+    ValueError
+        If X has 2**31 columns or stored entries or more, which int32 cannot index.
+    """
+    if X.indices.dtype == np.int32 and X.indptr.dtype == np.int32:
+        return X
+    limit = np.iinfo(np.int32).max
+    if X.shape[1] > limit or X.nnz > limit:
+        raise ValueError(
+            f"X has {X.shape[1]} columns and {X.nnz} stored entries; skgd indexes sparse X "
+            f"with int32, so both must be at most {limit}."
+        )
+    indices, indptr = X.indices.astype(np.int32, copy=False), X.indptr.astype(np.int32, copy=False)
+    return type(X)((X.data, indices, indptr), shape=X.shape, copy=False)
 
 
 def index_dtype(n_samples):
@@ -173,7 +220,7 @@ def sample_order(n_samples, rng=None, positions=None):
     return order
 
 
-def sgd_pass(problem, state, rows, order, eta):
+def sgd_pass(problem, state, rows, order, eta, conditioning=None):
     """Run the compiled loop over ``order`` of ``rows`` for every target.
 
     The same rows in the same order for each target; ``state`` is updated in
@@ -189,6 +236,9 @@ def sgd_pass(problem, state, rows, order, eta):
         Positions in ``rows`` to visit, in order (see ``sample_order``).
     eta : float
         Base step size.
+    conditioning : Conditioning, default=None
+        Run in the conditioned coordinates of dense rows (``state`` then holds
+        the conditioned coefficients and intercepts); None for the user's.
 
     Returns
     -------
@@ -231,6 +281,8 @@ def sgd_pass(problem, state, rows, order, eta):
             batch_size=p.batch_size,
             fit_intercept=p.fit_intercept,
             average_start=p.average,
+            shift=None if conditioning is None else conditioning.shift,
+            scale=None if conditioning is None else conditioning.scale,
         )
         if p.fit_intercept:
             state.intercept[j] = scalars[0]
@@ -245,7 +297,7 @@ def sgd_pass(problem, state, rows, order, eta):
     return total
 
 
-def pass_loss(problem, state, total, n_samples, xp=None):
+def pass_loss(problem, state, total, weight_sum, xp=None):
     """The epoch's loss from its summed per-row losses.
 
     Parameters
@@ -255,8 +307,8 @@ def pass_loss(problem, state, total, n_samples, xp=None):
         At the end of the pass.
     total : float
         Sum returned by ``sgd_pass`` over the whole pass.
-    n_samples : int
-        Rows in the pass.
+    weight_sum : float
+        Sum of the weights of the rows in the pass.
     xp : namespace, default=None
         The state's array namespace (found from it when None).
 
@@ -265,6 +317,6 @@ def pass_loss(problem, state, total, n_samples, xp=None):
     float
         The weighted mean loss, averaged over targets, plus the penalty.
     """
-    losses = total / (n_samples * state.coef.shape[0])
+    losses = total / (weight_sum * state.coef.shape[0])
     xp, _ = get_namespace(state.coef, xp=xp)
     return float(losses + float(xp.mean(problem.penalty.value(state.coef, xp=xp))))

@@ -8,7 +8,7 @@ place, so an epoch can be retried on copies and nothing is lost on failure.
 """
 from libc.math cimport fabs, pow
 from libc.stdint cimport uint32_t, uint64_t
-from libc.stdlib cimport malloc, free
+from libc.stdlib cimport calloc, free, malloc
 
 cdef extern from *:
     """
@@ -43,11 +43,13 @@ cdef enum:
     HUBER = 1
     EPSILON_INSENSITIVE = 2
     SQUARED_EPSILON_INSENSITIVE = 3
+    N_LOSSES = 4
 
 # Schedule codes: skgd._schedules.SCHEDULE_CODES.
 cdef enum:
     CONSTANT = 0
     INVSCALING = 1
+    N_SCHEDULES = 2
 
 # Slots of the per-target scalar state array (see ``sgd_epoch``'s ``scalars``).
 cdef enum:
@@ -57,6 +59,14 @@ cdef enum:
     S_L1_U = 3
     S_T = 4
     S_N_AVERAGED = 5
+
+
+cdef int _known_code(int code, int n_codes, str kind) except -1:
+    # Every entry point checks its codes here, with the GIL: the nogil
+    # dispatch below reads any code it does not know as the last one.
+    if code < 0 or code >= n_codes:
+        raise ValueError(f"Unknown {kind} code {code}: the compiled loop knows 0 to {n_codes - 1}.")
+    return code
 
 
 cdef inline double _loss(int code, double r, double eps) noexcept nogil:
@@ -73,7 +83,7 @@ cdef inline double _loss(int code, double r, double eps) noexcept nogil:
         return 0.0
     if code == EPSILON_INSENSITIVE:
         return a - eps
-    return (a - eps) * (a - eps)
+    return (a - eps) * (a - eps)  # SQUARED_EPSILON_INSENSITIVE (codes are checked on entry)
 
 
 cdef inline double _dloss(int code, double r, double eps) noexcept nogil:
@@ -89,7 +99,7 @@ cdef inline double _dloss(int code, double r, double eps) noexcept nogil:
         return 0.0
     if code == EPSILON_INSENSITIVE:
         return sign
-    return 2.0 * (a - eps) * sign
+    return 2.0 * (a - eps) * sign  # SQUARED_EPSILON_INSENSITIVE (codes are checked on entry)
 
 
 def loss_and_derivative(int code, double r, double eps):
@@ -109,7 +119,13 @@ def loss_and_derivative(int code, double r, double eps):
     Returns
     -------
     loss, derivative : tuple of float
+
+    Raises
+    ------
+    ValueError
+        If ``code`` is not a loss code.
     """
+    _known_code(code, N_LOSSES, "loss")
     return _loss(code, r, eps), _dloss(code, r, eps)
 
 
@@ -139,7 +155,13 @@ def step_size(int schedule_code, double eta0, double t, double power_t):
     Returns
     -------
     float
+
+    Raises
+    ------
+    ValueError
+        If ``schedule_code`` is not a schedule code.
     """
+    _known_code(schedule_code, N_SCHEDULES, "schedule")
     return _step_size(schedule_code, eta0, t, power_t)
 
 
@@ -221,6 +243,80 @@ cdef inline double _momentum_update(floating *velocity, int j, double grad, doub
     return momentum * velocity[j] - eta * grad if nesterov else velocity[j]
 
 
+cdef enum:
+    # Binary powers kept of the untouched-coordinate map (enough for 2**62 updates),
+    # and the doubles each one takes: its 2x2 matrix and the row that adds up w.
+    MAX_POWERS = 63
+    POWER_SIZE = 6
+
+
+cdef void _untouched_powers(double eta, double l2, double momentum, bint nesterov,
+                            double *powers) noexcept nogil:
+    # A momentum step of a coordinate that no row of the batch stores sees the
+    # gradient l2 * w alone, a linear map of (w, v):
+    #   heavy ball  v' = momentum v - eta l2 w,  w' = (1 - eta l2) w + momentum v
+    #   Nesterov    v' = momentum v - eta l2 w,  w' = (1 - eta l2 (1 + momentum)) w + momentum**2 v
+    # The running sum of the iterates (averaging) is a third state, s' = s + w',
+    # so k such steps are the matrix [[A, 0], [c, 1]]**k with A = the 2x2 map and
+    # c = e0^T (A + A**2 + ... + A**k). Level i holds (A**(2**i), c for 2**i
+    # steps); squaring gives level i + 1: A -> A A, c -> c + c A.
+    cdef double *P = powers
+    cdef double *Q
+    cdef int i
+    P[0] = 1.0 - eta * l2 * (1.0 + momentum if nesterov else 1.0)
+    P[1] = momentum * momentum if nesterov else momentum
+    P[2] = -eta * l2
+    P[3] = momentum
+    P[4] = P[0]
+    P[5] = P[1]
+    for i in range(MAX_POWERS - 1):
+        Q = P + POWER_SIZE
+        Q[0] = P[0] * P[0] + P[1] * P[2]
+        Q[1] = P[0] * P[1] + P[1] * P[3]
+        Q[2] = P[2] * P[0] + P[3] * P[2]
+        Q[3] = P[2] * P[1] + P[3] * P[3]
+        Q[4] = P[4] + P[4] * P[0] + P[5] * P[2]
+        Q[5] = P[5] + P[4] * P[1] + P[5] * P[3]
+        P = Q
+
+
+cdef inline void _catch_up(int j, Py_ssize_t now, Py_ssize_t *last, floating *w,
+                           floating *velocity, double *w_sum, const double *powers) noexcept nogil:
+    # Bring coefficient j (and its velocity, and its running sum when w_sum is
+    # not NULL) through the untouched steps since last[j], to step ``now``:
+    # one product with the level-i power for each bit i of the count.
+    cdef Py_ssize_t k = now - last[j]
+    cdef double x = w[j], v = velocity[j], s, x_next
+    cdef const double *P = powers
+    if x == 0.0 and v == 0.0:  # at rest it stays there (and adds nothing to the sum)
+        last[j] = now
+        return
+    s = w_sum[j] if w_sum != NULL else 0.0
+    while k:
+        if k & 1:
+            s += P[4] * x + P[5] * v
+            x_next = P[0] * x + P[1] * v
+            v = P[2] * x + P[3] * v
+            x = x_next
+        k >>= 1
+        P += POWER_SIZE
+    w[j] = x
+    velocity[j] = v
+    if w_sum != NULL:
+        w_sum[j] = s
+    last[j] = now
+
+
+cdef inline double _intercept_step(double *scal, double gb, double eta, double momentum,
+                                   bint nesterov) noexcept nogil:
+    # The intercept's change for the batch's gradient gb: a plain step, or a
+    # heavy-ball / Nesterov one with its velocity in scal.
+    if momentum == 0.0:
+        return -eta * gb
+    scal[S_VELOCITY_B] = momentum * scal[S_VELOCITY_B] - eta * gb
+    return momentum * scal[S_VELOCITY_B] - eta * gb if nesterov else scal[S_VELOCITY_B]
+
+
 cdef inline void _fold_average(floating *w, int n_features, double *w_avg,
                                double *avg_a, double *avg_b) noexcept nogil:
     # Turn the lazy average (w_avg + avg_a * w) / avg_b into w_avg itself.
@@ -248,7 +344,7 @@ cdef double _epoch(
     const floating *data, const int *indices, const int *indptr,
     int n_features, const floating *y, const floating *sw, const index_t *order,
     Py_ssize_t n_samples, floating *w, double *scal, floating *velocity,
-    double *w_avg, double *q, double *g, double *dl,
+    double *w_avg, double *q, double *g, double *dl, Py_ssize_t *last,
     int loss_code, double epsilon, double eta0, int schedule_code, double power_t,
     double l2, double l1, double momentum, bint nesterov, int batch_size,
     bint fit_intercept, double average_start,
@@ -257,24 +353,50 @@ cdef double _epoch(
     # WeightVector); with averaging their running mean is
     # (w_avg + avg_a * w) / avg_b (lazy averaging, as WeightVector's
     # average_a / average_b), so a sparse step costs O(nnz) either way.
-    cdef Py_ssize_t start, stop, jj, i, nb, offset, ahead_end
+    #
+    # Momentum on CSR rows is lazy too when ``last`` is given (the caller gives
+    # it for a constant step only): a coefficient that the batch does not store
+    # follows a fixed linear map (see ``_untouched_powers``), so it is left
+    # behind and brought up to date (``_catch_up``) when a row reads it, when
+    # averaging begins and at the end of the pass; ``last[j]`` is the step of
+    # the pass it is up to date with. ``g`` then holds the batch's data
+    # gradient on the stored features only and is zero between steps, and with
+    # averaging ``w_avg`` holds the running sum of the iterates during the pass.
+    cdef Py_ssize_t start, stop, jj, i, nb, offset, ahead_end, step = 0
     cdef const char *ahead
-    cdef int j, nnz
+    cdef int j, nnz, kk
     cdef const floating *row
     cdef const int *ind = NULL
-    cdef double eta, p, r, wscale = 1.0, shrink, gb, upd, coeff, k, sumloss = 0.0
+    cdef double eta, p, r, wscale = 1.0, shrink, gb, upd, coeff, k, pw, sumloss = 0.0
     cdef double avg_a = 0.0, avg_b = 1.0
     cdef double b = scal[S_INTERCEPT]
     cdef bint dense = indptr == NULL  # a CSR indptr is never empty; its indices may be
+    cdef bint lazy = last != NULL
+    cdef double *w_sum = NULL  # lazy momentum's running sum of the iterates, once averaging runs
+    cdef double powers[MAX_POWERS * POWER_SIZE]
+
+    if lazy:
+        # The caller makes the pass lazy only for equal weights, so the
+        # penalty's share (see ``pw`` below) is the same every step.
+        _untouched_powers(eta0, l2 * sw[order[0]], momentum, nesterov, powers)
+        if w_avg != NULL and scal[S_N_AVERAGED] > 0.0:
+            w_sum = w_avg
+            for j in range(n_features):
+                w_sum[j] *= scal[S_N_AVERAGED]
 
     start = 0
     while start < n_samples:
         stop = min(start + batch_size, n_samples)
         nb = stop - start
         eta = _step_size(schedule_code, eta0, scal[S_T], power_t)
-        # Residuals of the whole (mini-)batch at the current iterate.
+        # Residuals of the whole (mini-)batch at the current iterate. A weight
+        # multiplies its sample's whole step, penalty included: the penalty
+        # takes the batch's mean weight ``pw``, so the steps' fixed point is
+        # J's optimum, sum_i s_i l_i / sum_i s_i + R, whatever the weights.
         gb = 0.0
+        pw = 0.0
         for jj in range(start, stop):
+            pw += sw[order[jj]]
             if jj + PREFETCH_DISTANCE < n_samples:
                 # Ask for every cache line of a row to come, and its target and
                 # weight. Written out here: in a helper of its own, which has no
@@ -296,6 +418,9 @@ cdef double _epoch(
                 row = data + indptr[i]
                 ind = indices + indptr[i]
                 nnz = indptr[i + 1] - indptr[i]
+                if lazy:
+                    for kk in range(nnz):
+                        _catch_up(ind[kk], step, last, w, velocity, w_sum, powers)
             p = wscale * _row_dot(row, ind, nnz, w) + b
             r = p - y[i]
             sumloss += sw[i] * _loss(loss_code, r, epsilon)
@@ -303,10 +428,13 @@ cdef double _epoch(
             if nb > 1:
                 dl[jj - start] /= nb
             gb += dl[jj - start]
+        pw /= nb
 
+        if l1 > 0.0:
+            scal[S_L1_U] += eta * l1 * pw
         if momentum == 0.0:
             if l2 > 0.0:
-                shrink = 1.0 - eta * l2
+                shrink = 1.0 - eta * l2 * pw
                 wscale *= shrink if shrink > 0.0 else 0.0
                 if wscale < 1e-9:
                     if w_avg != NULL:
@@ -328,36 +456,55 @@ cdef double _epoch(
                         if avg_a != 0.0:
                             _row_axpy_d(data + indptr[i], indices + indptr[i],
                                         indptr[i + 1] - indptr[i], -avg_a * coeff, w_avg)
-            if fit_intercept:
-                b -= eta * gb
         else:
-            # Heavy-ball / Nesterov momentum, as MLPRegressor's SGD optimizer:
-            # the step touches every coefficient.
-            for j in range(n_features):
-                g[j] = l2 * w[j]
-            for jj in range(start, stop):
-                i = order[jj]
-                if dense:
-                    _row_axpy_d(data + i * n_features, NULL, n_features, dl[jj - start], g)
-                else:
+            # Heavy-ball / Nesterov momentum, as MLPRegressor's SGD optimizer.
+            if lazy:
+                # The stored features of the batch take their step here, each
+                # once (last[j] moves past this step when it is taken), with
+                # the cumulative L1 penalty and the running sum after it.
+                for jj in range(start, stop):
+                    i = order[jj]
                     _row_axpy_d(data + indptr[i], indices + indptr[i],
                                 indptr[i + 1] - indptr[i], dl[jj - start], g)
-            if avg_a == 0.0:
-                for j in range(n_features):
-                    w[j] += _momentum_update(velocity, j, g[j], momentum, eta, nesterov)
+                for jj in range(start, stop):
+                    i = order[jj]
+                    for kk in range(indptr[i], indptr[i + 1]):
+                        j = indices[kk]
+                        if last[j] != step:
+                            continue
+                        w[j] += _momentum_update(velocity, j, g[j] + l2 * pw * w[j], momentum, eta, nesterov)
+                        g[j] = 0.0
+                        if l1 > 0.0:
+                            _l1_truncate(w, j, 1.0, q, scal[S_L1_U])
+                        if w_sum != NULL:
+                            w_sum[j] += w[j]
+                        last[j] = step + 1
             else:
+                # Eager: the step touches every coefficient.
                 for j in range(n_features):
-                    upd = _momentum_update(velocity, j, g[j], momentum, eta, nesterov)
-                    w[j] += upd
-                    w_avg[j] -= avg_a * upd
-            if fit_intercept:
-                scal[S_VELOCITY_B] = momentum * scal[S_VELOCITY_B] - eta * gb
-                upd = momentum * scal[S_VELOCITY_B] - eta * gb if nesterov else scal[S_VELOCITY_B]
-                b += upd
+                    g[j] = l2 * pw * w[j]
+                for jj in range(start, stop):
+                    i = order[jj]
+                    if dense:
+                        _row_axpy_d(data + i * n_features, NULL, n_features, dl[jj - start], g)
+                    else:
+                        _row_axpy_d(data + indptr[i], indices + indptr[i],
+                                    indptr[i + 1] - indptr[i], dl[jj - start], g)
+                if avg_a == 0.0:
+                    for j in range(n_features):
+                        w[j] += _momentum_update(velocity, j, g[j], momentum, eta, nesterov)
+                else:
+                    for j in range(n_features):
+                        upd = _momentum_update(velocity, j, g[j], momentum, eta, nesterov)
+                        w[j] += upd
+                        w_avg[j] -= avg_a * upd
+        if fit_intercept:
+            b += _intercept_step(scal, gb, eta, momentum, nesterov)
 
-        if l1 > 0.0:
-            scal[S_L1_U] += eta * l1
-            if dense or momentum != 0.0:
+        # The cumulative L1 penalty: on every feature of dense rows, on the
+        # stored features of CSR rows (lazy momentum applied it above).
+        if l1 > 0.0 and not lazy:
+            if dense:
                 _l1_row(w, wscale, q, NULL, n_features, scal[S_L1_U], w_avg, avg_a)
             else:
                 for jj in range(start, stop):
@@ -366,26 +513,123 @@ cdef double _epoch(
                             indptr[i + 1] - indptr[i], scal[S_L1_U], w_avg, avg_a)
 
         scal[S_T] += 1.0
+        step += 1
         if average_start > 0.0 and scal[S_T] >= average_start:
             scal[S_N_AVERAGED] += 1.0
             k = scal[S_N_AVERAGED]
             if k == 1.0:
                 # The first averaged iterate is the iterate itself.
-                for j in range(n_features):
-                    w_avg[j] = 0.0
-                avg_a = wscale
-                avg_b = 1.0
-            else:
+                if lazy:
+                    for j in range(n_features):
+                        _catch_up(j, step, last, w, velocity, NULL, powers)
+                        w_avg[j] = w[j]
+                    w_sum = w_avg
+                else:
+                    for j in range(n_features):
+                        w_avg[j] = 0.0
+                    avg_a = wscale
+                    avg_b = 1.0
+            elif not lazy:
                 avg_b /= 1.0 - 1.0 / k
                 avg_a += avg_b * wscale / k
             scal[S_AVERAGE_B] += (b - scal[S_AVERAGE_B]) / k
         start = stop
 
-    if w_avg != NULL:
+    if lazy:
+        for j in range(n_features):
+            _catch_up(j, step, last, w, velocity, w_sum, powers)
+        if w_sum != NULL:
+            for j in range(n_features):
+                w_avg[j] = w_sum[j] / scal[S_N_AVERAGED]
+    elif w_avg != NULL:
         _fold_average(w, n_features, w_avg, &avg_a, &avg_b)
     if wscale != 1.0:
         for j in range(n_features):
             w[j] *= wscale
+    scal[S_INTERCEPT] = b
+    return sumloss
+
+
+cdef double _conditioned_epoch(
+    const floating *data, int n_features, const floating *y, const floating *sw,
+    const index_t *order, Py_ssize_t n_samples, const double *shift, const double *scale,
+    floating *v, double *scal, floating *velocity, double *v_avg, double *q, double *g,
+    int loss_code, double epsilon, double eta0, int schedule_code, double power_t,
+    double l2, double l1, double momentum, bint nesterov, int batch_size,
+    bint fit_intercept, double average_start,
+) noexcept nogil:
+    # SGD in conditioned coordinates on dense rows: the loop sees the row
+    # z = (x - shift) * scale, formed as it reads x, and ``v`` holds the
+    # coefficients of z (the user's are w = scale * v). The penalty stays the
+    # user's R(w): per coordinate, l2 * scale_j**2 * v_j**2 / 2 and
+    # l1 * |scale_j| * |v_j|. So the L2 shrink differs from coordinate to
+    # coordinate and is applied eagerly (no lazy scale: the rows are dense
+    # anyway), the cumulative L1 threshold of coordinate j is u * |scale_j|,
+    # and the average is kept eagerly.
+    cdef Py_ssize_t start, stop, jj, i, nb, offset
+    cdef const char *ahead
+    cdef const floating *row
+    cdef int j
+    cdef double eta, p, r, d, shrink, gb, k, pw, sumloss = 0.0
+    cdef double b = scal[S_INTERCEPT]
+
+    start = 0
+    while start < n_samples:
+        stop = min(start + batch_size, n_samples)
+        nb = stop - start
+        eta = _step_size(schedule_code, eta0, scal[S_T], power_t)
+        # Residuals of the (mini-)batch at the current iterate, and the
+        # gradient of its loss in v.
+        gb = 0.0
+        pw = 0.0  # the batch's mean weight: the penalty's share of the step, as in _epoch
+        for j in range(n_features):
+            g[j] = 0.0
+        for jj in range(start, stop):
+            pw += sw[order[jj]]
+            if jj + PREFETCH_DISTANCE < n_samples:
+                ahead = <const char *> (data + order[jj + PREFETCH_DISTANCE] * n_features)
+                for offset in range(0, n_features * sizeof(floating), 64):
+                    _prefetch(ahead + offset)
+            i = order[jj]
+            row = data + i * n_features
+            p = b
+            for j in range(n_features):
+                p += (row[j] - shift[j]) * scale[j] * v[j]
+            r = p - y[i]
+            sumloss += sw[i] * _loss(loss_code, r, epsilon)
+            d = sw[i] * _dloss(loss_code, r, epsilon)
+            if nb > 1:
+                d /= nb
+            gb += d
+            for j in range(n_features):
+                g[j] += d * ((row[j] - shift[j]) * scale[j])
+        pw /= nb
+
+        if momentum == 0.0:
+            for j in range(n_features):
+                shrink = 1.0 - eta * l2 * pw * scale[j] * scale[j]
+                v[j] = (shrink if shrink > 0.0 else 0.0) * v[j] - eta * g[j]
+        else:
+            for j in range(n_features):
+                v[j] += _momentum_update(velocity, j, g[j] + l2 * pw * scale[j] * scale[j] * v[j],
+                                         momentum, eta, nesterov)
+        if fit_intercept:
+            b += _intercept_step(scal, gb, eta, momentum, nesterov)
+        if l1 > 0.0:
+            scal[S_L1_U] += eta * l1 * pw
+            for j in range(n_features):
+                _l1_truncate(v, j, 1.0, q, scal[S_L1_U] * fabs(scale[j]))
+
+        scal[S_T] += 1.0
+        if average_start > 0.0 and scal[S_T] >= average_start:
+            scal[S_N_AVERAGED] += 1.0
+            k = scal[S_N_AVERAGED]
+            for j in range(n_features):
+                # The first averaged iterate is the iterate itself.
+                v_avg[j] = v[j] if k == 1.0 else v_avg[j] + (v[j] - v_avg[j]) / k
+            scal[S_AVERAGE_B] += (b - scal[S_AVERAGE_B]) / k
+        start = stop
+
     scal[S_INTERCEPT] = b
     return sumloss
 
@@ -446,6 +690,15 @@ def shuffle(index_t[::1] order, uint64_t seed):
             order[j] = swap
 
 
+def _equal_weights(const floating[::1] sample_weight, const index_t[::1] order):
+    # Whether every visited row has the same weight (lazy momentum's penalty share is then constant).
+    cdef Py_ssize_t k
+    for k in range(1, order.shape[0]):
+        if sample_weight[order[k]] != sample_weight[order[0]]:
+            return False
+    return True
+
+
 def sgd_epoch(
     const floating[::1] data,
     const int[::1] indices,
@@ -472,6 +725,8 @@ def sgd_epoch(
     int batch_size,
     bint fit_intercept,
     double average_start,
+    const double[::1] shift=None,
+    const double[::1] scale=None,
 ):
     """Run one pass of (mini-)batch SGD over ``order`` for one target.
 
@@ -485,7 +740,7 @@ def sgd_epoch(
     y : memoryview of shape (n_samples,)
         One target.
     sample_weight : memoryview of shape (n_samples,)
-        Weights normalised to mean one.
+        Each multiplies its sample's step (as SGDRegressor's).
     order : memoryview of int32 or intp
         The sample order of this pass.
     coef : memoryview of shape (n_features,)
@@ -502,36 +757,101 @@ def sgd_epoch(
         The step's settings, already decided by the caller. ``l2`` and ``l1``
         are ``alpha * (1 - rho)`` and ``alpha * rho``; ``average_start`` is the
         update count at which averaging begins (0 for none).
+    shift, scale : memoryviews of float64 of shape (n_features,), default=None
+        Conditioning of dense rows: the pass runs in the coordinates of
+        ``z = (x - shift) * scale``, ``coef`` (and ``coef_average``) hold the
+        coefficients ``v`` of z and ``scalars``' intercept is z's, so the
+        user's coefficients are ``scale * v`` and intercept ``c - shift . (scale * v)``.
+        The penalty stays the user's: per coordinate ``l2 * scale_j**2 * v_j**2 / 2``
+        and ``l1 * |scale_j| * |v_j|`` (``l1_accumulated`` in v's units). None
+        (or empty) for none; both or neither.
 
     Returns
     -------
     sum_loss : float
         Sum over the pass of ``sample_weight * loss`` evaluated just before
         each sample's update.
+
+    Raises
+    ------
+    ValueError
+        If ``batch_size`` is below 1, a code is unknown, or ``shift`` and
+        ``scale`` are not both of length ``n_features`` on dense rows, before
+        any work.
+
+    Notes
+    -----
+    On CSR rows a step costs O(nnz of the batch): plain steps shrink through
+    a lazy weight scale, and momentum steps with a constant step size leave
+    the coefficients the batch does not store behind, to be brought up to
+    date exactly when next read (their steps are a fixed linear map). The
+    cumulative L1 penalty is applied to the batch's stored features only;
+    on dense rows, to every feature.
     """
     cdef Py_ssize_t n_samples = order.shape[0]
     cdef double result
     cdef double *g = NULL
-    cdef double *dl = <double *> malloc(batch_size * sizeof(double))
-    if momentum != 0.0:
-        g = <double *> malloc(n_features * sizeof(double))
-    if dl == NULL or (momentum != 0.0 and g == NULL):
+    cdef double *dl = NULL
+    cdef Py_ssize_t *last = NULL
+    # Momentum on CSR rows is lazy (O(nnz) a step) when the step is the same
+    # for the whole pass: a constant schedule and equal weights (a weight
+    # scales its step's penalty share); otherwise (invscaling changes the step
+    # every update) the untouched coefficients take their steps eagerly, as
+    # on dense rows.
+    cdef bint lazy = (
+        momentum != 0.0 and indptr.shape[0] > 0 and schedule_code == CONSTANT and _equal_weights(sample_weight, order)
+    )
+    cdef Py_ssize_t n_shift = 0 if shift is None else shift.shape[0]
+    cdef Py_ssize_t n_scale = 0 if scale is None else scale.shape[0]
+    cdef bint conditioned = n_scale > 0
+    _known_code(loss_code, N_LOSSES, "loss")
+    _known_code(schedule_code, N_SCHEDULES, "schedule")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1; got {batch_size}.")
+    if n_shift > 0 or n_scale > 0:
+        if n_shift != n_features or n_scale != n_features:
+            raise ValueError(
+                f"shift and scale must both have n_features={n_features} elements; "
+                f"got {n_shift} and {n_scale}."
+            )
+        if indptr.shape[0] > 0:
+            raise ValueError("shift and scale condition dense rows; X is CSR.")
+    dl = <double *> malloc(batch_size * sizeof(double))
+    if momentum != 0.0 or conditioned:
+        g = <double *> calloc(max(n_features, 1), sizeof(double))
+    if lazy:
+        last = <Py_ssize_t *> calloc(max(n_features, 1), sizeof(Py_ssize_t))
+    if dl == NULL or ((momentum != 0.0 or conditioned) and g == NULL) or (lazy and last == NULL):
         free(dl)
         free(g)
+        free(last)
         raise MemoryError()
     with nogil:
-        result = _epoch(
-            &data[0] if data.shape[0] > 0 else NULL,
-            &indices[0] if indices.shape[0] > 0 else NULL,
-            &indptr[0] if indptr.shape[0] > 0 else NULL,
-            n_features, &y[0], &sample_weight[0], &order[0], n_samples,
-            &coef[0] if coef.shape[0] > 0 else NULL, &scalars[0],
-            &velocity[0] if velocity.shape[0] > 0 else NULL,
-            &coef_average[0] if coef_average.shape[0] > 0 else NULL,
-            &l1_accumulated[0] if l1_accumulated.shape[0] > 0 else NULL,
-            g, dl, loss_code, epsilon, eta0, schedule_code, power_t, l2, l1,
-            momentum, nesterov, batch_size, fit_intercept, average_start,
-        )
+        if conditioned:
+            result = _conditioned_epoch(
+                &data[0] if data.shape[0] > 0 else NULL, n_features,
+                &y[0], &sample_weight[0], &order[0], n_samples, &shift[0], &scale[0],
+                &coef[0], &scalars[0],
+                &velocity[0] if velocity.shape[0] > 0 else NULL,
+                &coef_average[0] if coef_average.shape[0] > 0 else NULL,
+                &l1_accumulated[0] if l1_accumulated.shape[0] > 0 else NULL,
+                g, loss_code, epsilon, eta0, schedule_code, power_t, l2, l1,
+                momentum, nesterov, batch_size, fit_intercept, average_start,
+            )
+        else:
+            result = _epoch(
+                &data[0] if data.shape[0] > 0 else NULL,
+                &indices[0] if indices.shape[0] > 0 else NULL,
+                &indptr[0] if indptr.shape[0] > 0 else NULL,
+                n_features, &y[0], &sample_weight[0], &order[0], n_samples,
+                &coef[0] if coef.shape[0] > 0 else NULL, &scalars[0],
+                &velocity[0] if velocity.shape[0] > 0 else NULL,
+                &coef_average[0] if coef_average.shape[0] > 0 else NULL,
+                &l1_accumulated[0] if l1_accumulated.shape[0] > 0 else NULL,
+                g, dl, last, loss_code, epsilon, eta0, schedule_code, power_t, l2, l1,
+                momentum, nesterov, batch_size, fit_intercept, average_start,
+            )
     free(dl)
     free(g)
+    free(last)
     return result

@@ -8,7 +8,7 @@ array-api-strict...) take one of two paths, picked by ``sgd_path``:
   data's namespace and on its device, all targets at once, with the matrix
   products on the device. It is the compiled loop's arithmetic, step for step:
   the same sample order, losses, schedules, momentum and Nesterov, the
-  intercept, weights entering as ``s_i / mean(s)``, the cumulative L1 penalty
+  intercept, each weight multiplying its sample's step, the cumulative L1 penalty
   and iterate averaging; the lazy scalings the loop keeps for O(nnz) sparse
   steps are applied directly, which dense data does not need.
 - ``batch_size=1``: a per-sample step is a few flops, so on a GPU each one
@@ -31,6 +31,7 @@ import numpy as np
 from ._array_api import _is_numpy_namespace, _max_precision_float_dtype, get_namespace_and_device, move_to
 from ._batch import StreamingBatch
 from ._objective import sample_lipschitz
+from ._reductions import ColumnMoments
 from ._schedules import step_size
 from ._sgd import SGDPath, pass_loss, sample_order
 from ._state import ARRAY_FIELDS
@@ -72,9 +73,16 @@ class HostSGDPath:
         X, Y, sample_weight = move_to(problem.X, problem.Y, problem.sample_weight, xp=np, device="cpu")
         self.host = SGDPath(replace(problem, X=np.ascontiguousarray(X), Y=Y, sample_weight=sample_weight))
         self.evaluator = StreamingBatch(problem)
+        self.conditions = self.host.conditions
 
-    #: The compiled loop steps in the user's coordinates.
-    conditions = False
+    def moments(self):
+        """The training rows' column moments, from the host copy.
+
+        Returns
+        -------
+        ColumnMoments
+        """
+        return self.host.moments()
 
     def lipschitz(self, conditioning):
         """Largest per-sample Lipschitz constant, for the automatic step.
@@ -82,13 +90,14 @@ class HostSGDPath:
         Parameters
         ----------
         conditioning : Conditioning
-            Unused: the loop steps in the user's coordinates.
+            The coordinates the loop steps in.
 
         Returns
         -------
         float
         """
-        return self.host.lipschitz(conditioning)
+        host = None if conditioning is None else conditioning.to_namespace(np, "cpu")
+        return self.host.lipschitz(host)
 
     def value(self, coef, intercept):
         """J at ``(coef, intercept)``, computed on the device.
@@ -141,27 +150,36 @@ class NamespaceSGDPath:
         self.xp, _, self.device = get_namespace_and_device(problem.X)
         xp = self.xp
         self.float64 = _max_precision_float_dtype(xp, self.device)
-        s = xp.astype(problem.sample_weight, self.float64)
-        self.weights = xp.astype(s / xp.mean(s), problem.X.dtype)
+        self.weights = xp.astype(problem.sample_weight, problem.X.dtype)
+        self.weight_sum = float(xp.sum(xp.astype(problem.sample_weight, self.float64)))
         self.evaluator = StreamingBatch(problem)
 
-    #: Mini-batches step in the user's coordinates.
-    conditions = False
+    #: Mini-batches can step in conditioned coordinates.
+    conditions = True
+
+    def moments(self):
+        """The training rows' weighted column moments (one pass, on the device).
+
+        Returns
+        -------
+        ColumnMoments
+        """
+        return ColumnMoments.of(self.problem.X, self.problem.sample_weight)
 
     def lipschitz(self, conditioning):
         """Largest per-sample Lipschitz constant, for the automatic step.
 
         Parameters
         ----------
-        conditioning : Conditioning
-            Unused: mini-batches step in the user's coordinates.
+        conditioning : Conditioning or None
+            The coordinates the steps are taken in.
 
         Returns
         -------
         float
         """
         p = self.problem
-        return sample_lipschitz(p.loss, p.penalty, p.X, self.weights, p.fit_intercept)
+        return sample_lipschitz(p.loss, p.penalty, p.X, self.weights, p.fit_intercept, conditioning)
 
     def value(self, coef, intercept):
         """J at ``(coef, intercept)``, computed on the device.
@@ -196,19 +214,26 @@ class NamespaceSGDPath:
             The weighted mean of each sample's loss just before its update,
             averaged over targets, plus the penalty at the end of the pass.
         """
-        p, xp = self.problem, self.xp
+        p, xp, conditioning = self.problem, self.xp, state.conditioning
         n = p.X.shape[0]
         order = xp.asarray(sample_order(n, state.rng), device=self.device) if p.shuffle else None
         total = xp.zeros(state.coef.shape[0], dtype=self.float64, device=self.device)
+        if conditioning is not None:
+            conditioning.convert(state, to_conditioned=True)
+            shift, scale = (xp.astype(a, p.X.dtype) for a in (conditioning.shift, conditioning.scale))
         for start in range(0, n, p.batch_size):
             stop = min(start + p.batch_size, n)
             if order is None:
-                rows = (p.X[start:stop, :], p.Y[start:stop, :], self.weights[start:stop])
+                rows = [p.X[start:stop, :], p.Y[start:stop, :], self.weights[start:stop]]
             else:
                 batch = order[start:stop]
-                rows = tuple(xp.take(a, batch, axis=0) for a in (p.X, p.Y, self.weights))
+                rows = [xp.take(a, batch, axis=0) for a in (p.X, p.Y, self.weights)]
+            if conditioning is not None:
+                rows[0] = (rows[0] - shift) * scale  # the batch's conditioned rows z
             total += self.step(state, *rows, eta)
-        return pass_loss(p, state, float(xp.sum(total)), n, xp=xp)
+        if conditioning is not None:
+            conditioning.convert(state, to_conditioned=False)
+        return pass_loss(p, state, float(xp.sum(total)), self.weight_sum, xp=xp)
 
     def step(self, state, X, Y, weights, eta0):
         """One mini-batch update of every target, in place.
@@ -219,7 +244,7 @@ class NamespaceSGDPath:
         X : array of shape (batch_size, n_features)
         Y : array of shape (batch_size, n_targets)
         weights : array of shape (batch_size,)
-            ``s_i / mean(s)``.
+            Each multiplies its sample's share of the step.
         eta0 : float
             Base step size.
 
@@ -230,6 +255,11 @@ class NamespaceSGDPath:
         """
         p, xp = self.problem, self.xp
         eta = step_size(p.schedule, eta0, state.t, p.power_t)
+        # The penalty takes the batch's mean weight as its share of the step (as
+        # the compiled loop): the steps' fixed point is then J's optimum. In
+        # conditioned coordinates its L2 part weighs coordinate j by scale_j**2.
+        share = xp.mean(weights)
+        l2 = p.penalty.l2 * share * self._scale2(state)
         residual = X @ state.coef.T + xp.astype(state.intercept, X.dtype) - Y
         values, derivatives = p.loss.value_and_derivative(residual, p.epsilon, xp=xp)
         loss_sums = weights @ values
@@ -237,25 +267,30 @@ class NamespaceSGDPath:
         grad_intercept = xp.sum(scaled, axis=0)
         grad_coef = scaled.T @ X
         if p.momentum:
-            self._momentum_step(state, grad_coef, grad_intercept, eta)
+            self._momentum_step(state, grad_coef + l2 * state.coef, grad_intercept, eta)
         else:
             if p.penalty.l2 > 0.0:
-                state.coef *= max(1.0 - eta * p.penalty.l2, 0.0)
+                state.coef *= xp.clip(1.0 - eta * l2, min=0.0)
             state.coef -= eta * grad_coef
             if p.fit_intercept:
                 state.intercept -= eta * grad_intercept
         if p.penalty.l1 > 0.0:
-            self._cumulative_l1(state, eta)
+            self._cumulative_l1(state, eta * float(share))
         state.t += 1
         if p.average and state.t >= p.average:
             self._average(state)
         return xp.astype(loss_sums, self.float64)
 
+    def _scale2(self, state):
+        """``scale**2`` of the conditioned coordinates in X's dtype (1 in the user's)."""
+        if state.conditioning is None:
+            return 1.0
+        return self.xp.astype(state.conditioning.scale * state.conditioning.scale, self.problem.X.dtype)
+
     def _momentum_step(self, state, grad_coef, grad_intercept, eta):
-        # Heavy-ball / Nesterov momentum, the L2 part inside the gradient.
+        # Heavy-ball / Nesterov momentum; grad_coef holds the L2 part.
         p = self.problem
         mu = p.momentum
-        grad_coef = grad_coef + p.penalty.l2 * state.coef
         state.velocity *= mu
         state.velocity -= eta * grad_coef
         if p.nesterov:
@@ -277,6 +312,8 @@ class NamespaceSGDPath:
         xp = self.xp
         state.l1_total += eta * self.problem.penalty.l1
         total = state.l1_total[:, None]
+        if state.conditioning is not None:  # coordinate j's threshold is the total times |scale_j|
+            total = total * xp.abs(xp.astype(state.conditioning.scale, self.float64))[None, :]
         before = xp.astype(state.coef, self.float64)
         applied = state.l1_applied
         shrunk = xp.where(

@@ -173,10 +173,7 @@ class TrainingState:
         """
         moved = move_to(*(getattr(self, name) for name in ARRAY_FIELDS), xp=xp, device=device)
         best_model = None if self.best_model is None else move_to(*self.best_model, xp=xp, device=device)
-        conditioning = self.conditioning
-        if conditioning is not None:
-            shift, scale = move_to(conditioning.shift, conditioning.scale, xp=xp, device=device)
-            conditioning = replace(conditioning, shift=shift, scale=scale)
+        conditioning = None if self.conditioning is None else self.conditioning.to_namespace(xp, device)
         return replace(
             self, best_model=best_model, conditioning=conditioning, **dict(zip(ARRAY_FIELDS, moved, strict=True))
         )

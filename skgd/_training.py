@@ -20,8 +20,6 @@ from ._state import linear_predict
 #: An epoch loss this many times the call's starting objective counts as exploding.
 EXPLOSION_FACTOR = 1e4
 
-#: Relative rise of one plain full-batch epoch's loss still taken for rounding.
-ROUNDING = 1e-10
 
 #: Share of the starting objective below which changes are rounding (for a loss near zero).
 FLOOR = 1e-13
@@ -82,6 +80,9 @@ class Controls:
     monotone : bool
         Whether every epoch must decrease the loss (plain full-batch steps on a
         smooth loss): any rise beyond rounding is divergence.
+    rounding : float
+        Relative change of the objective that is rounding (the loss is
+        computed in X's dtype: larger for float32 X).
     noise : float
         Relative rise of the objective over a whole call that is still noise
         (0 for full batch up to rounding; sgd passes may end a little above
@@ -100,6 +101,7 @@ class Controls:
     verbose: int
     rule: str
     monotone: bool
+    rounding: float
     noise: float
     safe_step: object
 
@@ -242,7 +244,7 @@ def _check_epoch(loss, losses, state, eta, start, controls, xp):
     floor = FLOOR * start + 1e-300
     if loss > EXPLOSION_FACTOR * start + floor:
         raise _diverged(state, f"the objective rose to {loss!r} from {start!r}", eta, controls)
-    if controls.monotone and losses and loss > losses[-1] * (1.0 + ROUNDING) + floor:
+    if controls.monotone and losses and loss > losses[-1] * (1.0 + controls.rounding) + floor:
         raise _diverged(
             state, f"the objective rose from {losses[-1]!r} to {loss!r} in one full-batch step", eta, controls
         )

@@ -1,8 +1,11 @@
-"""Test helpers: the note's data and small regression problems."""
+"""Test helpers: the note's data, small regression problems and the plain NumPy SGD loop."""
 
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
+
+from skgd._objective import LOSSES, Penalty
 
 #: The note's two programs and their printed output, copied from the seed.
 SEED_DIR = Path(__file__).resolve().parent / "note"
@@ -20,3 +23,93 @@ def make_problem(n=200, d=5, n_targets=None, noise=0.1, seed=0, dtype=np.float64
     w = rng.standard_normal(shape)
     y = X.astype(np.float64) @ w + 0.5 + noise * rng.standard_normal(n if n_targets is None else (n, n_targets))
     return X, y.astype(dtype)
+
+
+def reference_sgd(
+    X,
+    y,
+    *,
+    loss="squared_error",
+    epsilon=0.1,
+    learning_rate,
+    epochs,
+    schedule="constant",
+    power_t=0.5,
+    penalty=None,
+    alpha=1e-4,
+    l1_ratio=0.15,
+    momentum=0.0,
+    nesterov=False,
+    batch_size=1,
+    fit_intercept=True,
+    average=0,
+    sample_weight=None,
+    shift=None,
+    scale=None,
+):
+    """Per-(mini-)batch SGD for one target, written plainly from the design's definitions.
+
+    Returns the model a prediction uses (averaged once averaging began) and the
+    loss curve: the weighted mean of each sample's loss before its update, plus
+    R at the end of the epoch. A weight multiplies its sample's whole step,
+    penalty included: the penalty's share of a step is the batch's mean weight.
+
+    With ``shift`` and ``scale`` (dense X) the steps are taken on the rows
+    ``z = (x - shift) * scale`` and the coefficients returned are z's, ``v``;
+    the penalty is the user's ``R(scale * v)``, so its L2 part has the
+    gradient ``l2 * scale**2 * v`` and its L1 part the proximal threshold
+    ``eta * l1 * |scale|`` in v.
+    """
+    n, d = X.shape
+    rows_of = X.toarray() if sp.issparse(X) else np.asarray(X, dtype=np.float64)
+    s = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    pen = Penalty.from_params(penalty, alpha, l1_ratio)
+    lo = LOSSES[loss]
+    w, b, v, vb = np.zeros(d), 0.0, np.zeros(d), 0.0
+    w_avg, b_avg, n_avg = np.zeros(d), 0.0, 0
+    u, q = 0.0, np.zeros(d)  # cumulative L1 penalty: the total offered, and what each w_j took
+    m = np.zeros(d) if shift is None else shift
+    c = np.ones(d) if scale is None else scale
+    t, curve = 0, []
+    for _ in range(epochs):
+        total = 0.0
+        for start in range(0, n, batch_size):
+            rows = np.arange(start, min(start + batch_size, n))
+            eta = learning_rate / (1.0 + t) ** power_t if schedule == "invscaling" else learning_rate
+            Z = (rows_of[rows] - m) * c
+            r = Z @ w + b - y[rows]
+            value, derivative = lo.value_and_derivative(r, epsilon)
+            total += np.sum(s[rows] * value)
+            dl = s[rows] * derivative / len(rows)
+            g, gb = Z.T @ dl, dl.sum()
+            share = s[rows].mean()
+            if momentum == 0.0:
+                w = np.maximum(0.0, 1.0 - eta * share * pen.l2 * c**2) * w - eta * g
+                b -= eta * gb if fit_intercept else 0.0
+            else:
+                g = g + share * pen.l2 * c**2 * w
+                v = momentum * v - eta * g
+                w = w + (momentum * v - eta * g if nesterov else v)
+                if fit_intercept:
+                    vb = momentum * vb - eta * gb
+                    b += momentum * vb - eta * gb if nesterov else vb
+            if pen.l1 > 0.0:
+                u += eta * share * pen.l1
+                # a sparse step touches (and penalises) only the batch's stored features
+                touched = np.unique(X[rows].indices) if sp.issparse(X) else range(d)
+                for j in touched:
+                    z = w[j]
+                    if z > 0.0:
+                        w[j] = max(0.0, z - (u * abs(c[j]) + q[j]))
+                    elif z < 0.0:
+                        w[j] = min(0.0, z + (u * abs(c[j]) - q[j]))
+                    q[j] += w[j] - z
+            t += 1
+            if average and t >= average:
+                n_avg += 1
+                w_avg += (w - w_avg) / n_avg
+                b_avg += (b - b_avg) / n_avg
+        curve.append(total / s.sum() + pen.value((c * w)[None])[0])
+    if n_avg:
+        return w_avg, b_avg, curve
+    return w, b, curve

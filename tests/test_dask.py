@@ -146,9 +146,10 @@ def _reads(log):
     "params, passes",
     [
         (dict(), lambda reg: 1),  # the statistics, once
-        # The survey, one per epoch, and the objective at the call's start and end.
+        # The survey, one per epoch, and the objective at the call's start and end
+        # (sgd: and the conditioned rows' largest norm, for the automatic step).
         (dict(loss="huber", max_iter=7, tol=None), lambda reg: 3 + reg.n_iter_),
-        (dict(solver="sgd", max_iter=4, tol=None), lambda reg: 3 + reg.n_iter_),
+        (dict(solver="sgd", max_iter=4, tol=None), lambda reg: 4 + reg.n_iter_),
     ],
     ids=["batch-squared", "batch-huber", "sgd"],
 )

@@ -212,6 +212,13 @@ def test_sample_lipschitz_is_the_largest_row_bound(sparse, row_block_size):
     X[X < 0] = 0.0
     s = rng.uniform(0.5, 1.5, 50)
     pen = Penalty(alpha=0.2, rho=0.5)
-    expected = 2.0 * np.max(s * ((X**2).sum(axis=1) + 1.0)) + 0.1
+    # A weight scales its whole step, the penalty's share (l2 = 0.1) included.
+    expected = 2.0 * np.max(s * ((X**2).sum(axis=1) + 1.0)) + 0.1 * s.max()
     got = sample_lipschitz(LOSSES["squared_error"], pen, sp.csr_matrix(X) if sparse else X, s, True)
     assert got == pytest.approx(expected, rel=1e-12)
+    if not sparse:  # in conditioned coordinates: the rows z = (x - m) * c, the L2 part weighted by c**2
+        m, c = X.mean(axis=0), rng.uniform(0.5, 2.0, 4)
+        conditioned = sample_lipschitz(LOSSES["squared_error"], pen, X, s, True, Conditioning(shift=m, scale=c))
+        Z = (X - m) * c
+        expected = 2.0 * np.max(s * ((Z**2).sum(axis=1) + 1.0)) + 0.1 * s.max() * np.max(c**2)
+        assert conditioned == pytest.approx(expected, rel=1e-12)

@@ -16,12 +16,13 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from _helpers import reference_sgd
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import SGDRegressor
+from sklearn.linear_model import Lasso, Ridge, SGDRegressor
 from sklearn.neural_network import MLPRegressor
 
 from skgd import GradientDescentRegressor
-from skgd._objective import LOSSES, Penalty
+from skgd._objective import LOSSES
 from skgd._sgd import sample_order
 
 PENALTIES = [None, "l2", "l1", "elasticnet"]
@@ -129,34 +130,37 @@ def test_l1_sgd_gives_exact_zeros_like_sgdregressor():
     np.testing.assert_array_equal(ours.coef_ == 0.0, peer.coef_ == 0.0)
 
 
-def test_sample_weights_enter_as_weight_over_mean_weight():
-    """Our step for sample i uses s_i / mean(s): SGDRegressor with those weights takes our steps."""
+def test_sample_weights_scale_each_step_as_sgdregressors():
+    """Without a penalty our step for sample i is s_i times its unweighted step, as SGDRegressor's."""
     X, y = _data()
     s = np.random.RandomState(5).uniform(0.2, 3.0, len(y))
-    ours = _fit(
-        GradientDescentRegressor(
-            solver="sgd",
-            penalty="l2",
-            alpha=0.05,
-            learning_rate=0.01,
-            schedule="constant",
-            shuffle=False,
-            tol=None,
-            max_iter=3,
-        ),
+    params = dict(solver="sgd", learning_rate=0.01, schedule="constant", shuffle=False, tol=None, max_iter=3)
+    ours = _fit(GradientDescentRegressor(**params), X, y, sample_weight=s)
+    peer = _fit(
+        SGDRegressor(penalty=None, eta0=0.02, learning_rate="constant", shuffle=False, tol=None, max_iter=3),
         X,
         y,
         sample_weight=s,
     )
-    peer = _fit(
-        SGDRegressor(
-            penalty="l2", alpha=0.025, eta0=0.02, learning_rate="constant", shuffle=False, tol=None, max_iter=3
-        ),
-        X,
-        y,
-        sample_weight=s / s.mean(),
-    )
     np.testing.assert_allclose(ours.coef_, peer.coef_, rtol=0, atol=1e-8)
+
+
+@pytest.mark.parametrize("penalty", ["l2", "l1"])
+def test_a_weight_scales_its_steps_penalty_share_so_sgd_lands_on_j(penalty):
+    # SGDRegressor applies the penalty unweighted at every step, so weights of
+    # mean c move its fixed point as a penalty divided by c would. Ours scales
+    # the penalty's share of a step by the batch's weight: with weights 10 the
+    # averaged iterate lands on J's optimum, as with weights 1 (and Ridge/Lasso).
+    X, y = _data()
+    params = dict(solver="sgd", penalty=penalty, alpha=0.1, learning_rate=0.002, schedule="constant", shuffle=False)
+    params.update(tol=None, max_iter=300, average=1000)
+    unit = _fit(GradientDescentRegressor(**params), X, y)
+    heavy = _fit(
+        GradientDescentRegressor(**{**params, "learning_rate": 0.0002}), X, y, sample_weight=np.full(len(y), 10.0)
+    )
+    peer = (Ridge(alpha=len(y) * 0.05) if penalty == "l2" else Lasso(alpha=0.05, tol=1e-12)).fit(X, y)
+    np.testing.assert_allclose(heavy.coef_, unit.coef_, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(unit.coef_, peer.coef_, atol=2e-2)
 
 
 @pytest.mark.parametrize("penalty", PENALTIES)
@@ -235,83 +239,6 @@ def test_minibatch_momentum_takes_mlpregressors_steps(nesterov, batch_size):
 
 
 # ------------------------------------------------------- NumPy reference loop
-def reference_sgd(
-    X,
-    y,
-    *,
-    loss="squared_error",
-    epsilon=0.1,
-    learning_rate,
-    epochs,
-    schedule="constant",
-    power_t=0.5,
-    penalty=None,
-    alpha=1e-4,
-    l1_ratio=0.15,
-    momentum=0.0,
-    nesterov=False,
-    batch_size=1,
-    fit_intercept=True,
-    average=0,
-    sample_weight=None,
-):
-    """Per-(mini-)batch SGD for one target, written plainly from the design's definitions.
-
-    Returns the model a prediction uses (averaged once averaging began) and the
-    loss curve: the weighted mean of each sample's loss before its update, plus
-    R at the end of the epoch.
-    """
-    n, d = X.shape
-    rows_of = X.toarray() if sp.issparse(X) else np.asarray(X, dtype=np.float64)
-    s = np.ones(n) if sample_weight is None else sample_weight / np.mean(sample_weight)
-    pen = Penalty.from_params(penalty, alpha, l1_ratio)
-    lo = LOSSES[loss]
-    w, b, v, vb = np.zeros(d), 0.0, np.zeros(d), 0.0
-    w_avg, b_avg, n_avg = np.zeros(d), 0.0, 0
-    u, q = 0.0, np.zeros(d)  # cumulative L1 penalty: the total offered, and what each w_j took
-    t, curve = 0, []
-    for _ in range(epochs):
-        total = 0.0
-        for start in range(0, n, batch_size):
-            rows = np.arange(start, min(start + batch_size, n))
-            eta = learning_rate / (1.0 + t) ** power_t if schedule == "invscaling" else learning_rate
-            r = rows_of[rows] @ w + b - y[rows]
-            value, derivative = lo.value_and_derivative(r, epsilon)
-            total += np.sum(s[rows] * value)
-            dl = s[rows] * derivative / len(rows)
-            g, gb = rows_of[rows].T @ dl, dl.sum()
-            if momentum == 0.0:
-                w = max(0.0, 1.0 - eta * pen.l2) * w - eta * g
-                b -= eta * gb if fit_intercept else 0.0
-            else:
-                g = g + pen.l2 * w
-                v = momentum * v - eta * g
-                w = w + (momentum * v - eta * g if nesterov else v)
-                if fit_intercept:
-                    vb = momentum * vb - eta * gb
-                    b += momentum * vb - eta * gb if nesterov else vb
-            if pen.l1 > 0.0:
-                u += eta * pen.l1
-                # a sparse plain step touches (and penalises) only the batch's stored features
-                touched = np.unique(X[rows].indices) if sp.issparse(X) and momentum == 0.0 else range(d)
-                for j in touched:
-                    z = w[j]
-                    if z > 0.0:
-                        w[j] = max(0.0, z - (u + q[j]))
-                    elif z < 0.0:
-                        w[j] = min(0.0, z + (u - q[j]))
-                    q[j] += w[j] - z
-            t += 1
-            if average and t >= average:
-                n_avg += 1
-                w_avg += (w - w_avg) / n_avg
-                b_avg += (b - b_avg) / n_avg
-        curve.append(total / n + pen.value(w[None])[0])
-    if n_avg:
-        return w_avg, b_avg, curve
-    return w, b, curve
-
-
 def _loop_cases():
     controls = [dict(momentum=0.0), dict(momentum=0.7), dict(momentum=0.7, nesterov=True)]
     cases = itertools.product(LOSSES, PENALTIES, controls, [0, 5])

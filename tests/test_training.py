@@ -44,6 +44,7 @@ def _controls(**overrides):
         verbose=0,
         rule="improvement",
         monotone=False,
+        rounding=1e-10,
         noise=1.0,
         safe_step=lambda: 0.125,
     )

@@ -1,0 +1,444 @@
+"""The compiled loop's own contracts, pinned to the plain NumPy loop (``_helpers.reference_sgd``).
+
+- Momentum on CSR rows is lazy: a coefficient no row of the batch stores is
+  brought up to date only when it is read, yet the pass equals the eager
+  NumPy loop (and the compiled eager path) to rounding.
+- The loop never spins and never guesses: a batch size below 1 or an unknown
+  loss or schedule code raises ValueError before any work.
+- Sparse X with int64 indices trains as with int32 ones (cast once, the data
+  shared), and is refused clearly when int32 cannot index it.
+- Weights act per sample, as SGDRegressor's: a stream's model does not depend
+  on how it is chunked into ``partial_fit`` calls.
+- The conditioned dense epoch (``sgd_pass(..., conditioning=...)``) is the NumPy
+  loop run on ``z = (x - shift) * scale`` with the user's penalty, and with
+  ``shift=0, scale=1`` it is the unconditioned loop.
+"""
+
+import itertools
+import subprocess
+import sys
+import textwrap
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from _helpers import reference_sgd
+from skgd._sgd_fast import loss_and_derivative, sgd_epoch, step_size
+
+from skgd import GradientDescentRegressor
+from skgd._objective import LOSSES, Penalty
+from skgd._problem import Problem
+from skgd._schedules import SCHEDULE_CODES
+from skgd._conditioning import Conditioning
+from skgd._sgd import LoopRows, int32_indices, sample_order, sgd_pass
+
+
+def _sgd(X, y, epochs=3, **params):
+    """Our sgd, in order, for ``epochs`` passes; the other parameters are the reference's."""
+    return GradientDescentRegressor(solver="sgd", shuffle=False, tol=None, max_iter=epochs, **params).fit(X, y)
+
+
+def _csr_problem(n=60, d=40, density=0.12, seed=0, dtype=np.float64):
+    """Sparse rows whose column norms span four decades; a column nothing stores."""
+    rng = np.random.RandomState(seed)
+    X = sp.random(n, d, density=density, format="csr", random_state=rng)
+    X.data = rng.standard_normal(X.nnz)
+    X = sp.csr_matrix(X @ sp.diags(np.logspace(-2, 2, d)[rng.permutation(d)]))
+    X.data[X.indices == 3] = 0.0
+    X.eliminate_zeros()
+    y = X @ (rng.standard_normal(d) / 10) + rng.standard_normal(n)
+    return X.astype(dtype), y.astype(dtype)
+
+
+def _momentum_cases():
+    for nesterov, penalty, average, batch_size in itertools.product(
+        [False, True], [None, "l2", "l1", "elasticnet"], [0, 7], [1, 4]
+    ):
+        yield dict(nesterov=nesterov, penalty=penalty, average=average, batch_size=batch_size)
+
+
+# ------------------------------------------------------------- lazy momentum
+@pytest.mark.parametrize("case", list(_momentum_cases()), ids=lambda c: "-".join(str(v) for v in c.values()))
+def test_sparse_momentum_is_the_eager_loop(case):
+    """Three passes of lazy momentum equal the eager NumPy loop to 1e-12, coefficient by coefficient.
+
+    The step and penalty are large enough that every untouched coefficient
+    keeps moving (velocity) and shrinking (eta * l2 = 0.02 a step) between the
+    rows that store it; averaging starts inside the first pass (update 7) and
+    continues across passes. The compiled eager path (invscaling with
+    ``power_t=0``, the same constant step) agrees too.
+    """
+    X, y = _csr_problem()
+    mu = 0.9
+    lr = 0.3 * (1 - mu) / (2 * X.multiply(X).sum(axis=1).max())
+    params = dict(learning_rate=lr, momentum=mu, alpha=0.02 / lr, l1_ratio=0.5, **case)
+    lazy = _sgd(X, y, schedule="constant", **params)
+    eager = _sgd(X, y, schedule="invscaling", power_t=0.0, **params)
+    w, b, curve = reference_sgd(X, y, epochs=3, **params)
+    assert np.any(w != 0.0)
+    np.testing.assert_allclose(lazy.coef_, w, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(lazy.intercept_, b, rtol=1e-12)
+    np.testing.assert_allclose(lazy.loss_curve_, curve, rtol=1e-12)
+    np.testing.assert_allclose(lazy.coef_, eager.coef_, rtol=1e-12, atol=0)
+    if case["penalty"] in ("l1", "elasticnet"):
+        np.testing.assert_array_equal(lazy.coef_ == 0.0, w == 0.0)
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+@pytest.mark.parametrize("penalty", [None, "l2"])
+def test_a_long_untouched_stretch_is_caught_up_exactly(nesterov, penalty):
+    """A column stored in the first and last of 3000 rows: 2998 steps caught up at once (12 binary powers)."""
+    rng = np.random.RandomState(1)
+    n = 3000
+    dense = np.zeros((n, 3))
+    dense[:, 0] = rng.standard_normal(n)
+    dense[[0, -1], 1] = [3.0, -2.0]
+    dense[::500, 2] = 1.0
+    X, y = sp.csr_matrix(dense), dense @ [0.5, 1.0, -1.0] + 0.1 * rng.standard_normal(n)
+    params = dict(learning_rate=0.002, momentum=0.95, nesterov=nesterov, penalty=penalty, alpha=0.05, average=1500)
+    lazy = _sgd(X, y, epochs=2, **params)
+    w, b, _ = reference_sgd(X, y, epochs=2, **params)
+    np.testing.assert_allclose(lazy.coef_, w, rtol=1e-12)
+    np.testing.assert_allclose(lazy.intercept_, b, rtol=1e-12)
+    np.testing.assert_allclose(lazy.coef_, _sgd(dense, y, epochs=2, **params).coef_, rtol=1e-12)
+
+
+@pytest.mark.parametrize("batch_size", [1, 4])
+def test_float32_sparse_momentum_matches_the_numpy_loop(batch_size):
+    """The eager loop rounds w and v to float32 every step, the lazy one once per catch-up: equal to that rounding."""
+    X, y = _csr_problem(dtype=np.float32)
+    lr = 0.3 * 0.1 / (2 * X.multiply(X).sum(axis=1).max())
+    params = dict(learning_rate=float(lr), momentum=0.9, penalty="elasticnet", alpha=0.02 / lr, average=7)
+    lazy = _sgd(X, y, batch_size=batch_size, **params)
+    w, b, _ = reference_sgd(X, y, epochs=3, batch_size=batch_size, **params)
+    assert lazy.coef_.dtype == np.float32
+    np.testing.assert_allclose(lazy.coef_, w, rtol=2e-4, atol=1e-6 * np.abs(w).max())
+    np.testing.assert_allclose(lazy.intercept_, b, rtol=2e-4)
+
+
+# ------------------------------------------------------------ loud refusals
+def _epoch_call(coef, **overrides):
+    """One pass over three dense rows of two features with plain, valid settings, updating ``coef``."""
+    X, y, s = np.arange(6.0), np.array([1.0, 2.0, 3.0]), np.ones(3)
+    empty_int, empty = np.empty(0, dtype=np.int32), np.empty(0)
+    settings = dict(
+        loss_code=0,
+        epsilon=0.1,
+        eta0=0.01,
+        schedule_code=0,
+        power_t=0.5,
+        l2=0.0,
+        l1=0.0,
+        momentum=0.0,
+        nesterov=False,
+        batch_size=1,
+        fit_intercept=True,
+        average_start=0.0,
+    )
+    settings.update(overrides)
+    order = np.arange(3, dtype=np.int32)
+    return sgd_epoch(X, empty_int, empty_int, 2, y, s, order, coef, np.zeros(6), empty, empty, empty, **settings)
+
+
+def test_batch_size_zero_raises_instead_of_spinning():
+    """It once looped forever without the GIL; a child process gets ValueError or is killed after a minute."""
+    code = textwrap.dedent(
+        """
+        import numpy as np
+        from skgd._sgd_fast import sgd_epoch
+        empty_int, empty = np.empty(0, dtype=np.int32), np.empty(0)
+        try:
+            sgd_epoch(np.ones(2), empty_int, empty_int, 2, np.ones(1), np.ones(1), np.zeros(1, dtype=np.int32),
+                      np.zeros(2), np.zeros(6), empty, empty, empty, loss_code=0, epsilon=0.1, eta0=0.1,
+                      schedule_code=0, power_t=0.5, l2=0.0, l1=0.0, momentum=0.0, nesterov=False,
+                      batch_size=0, fit_intercept=True, average_start=0.0)
+        except ValueError as error:
+            print("ValueError:", error)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("ValueError: batch_size must be at least 1")
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (dict(batch_size=-3), "batch_size must be at least 1"),
+        (dict(loss_code=len(LOSSES)), "Unknown loss code"),
+        (dict(loss_code=-1), "Unknown loss code"),
+        (dict(schedule_code=max(SCHEDULE_CODES.values()) + 1), "Unknown schedule code"),
+    ],
+)
+def test_the_loop_refuses_before_any_work(overrides, message):
+    coef = np.zeros(2)
+    _epoch_call(coef)  # the valid call trains
+    assert np.all(coef != 0.0)
+    trained = coef.copy()
+    with pytest.raises(ValueError, match=message):
+        _epoch_call(coef, **overrides)
+    np.testing.assert_array_equal(coef, trained)
+
+
+def test_the_twins_know_exactly_the_registry_codes():
+    """Every code of the registries is known to the compiled twins, and the next one is not."""
+    for loss in LOSSES.values():
+        loss_and_derivative(loss.code, 0.5, 0.1)
+    for code in set(SCHEDULE_CODES.values()):
+        step_size(code, 0.1, 3, 0.5)
+    with pytest.raises(ValueError, match="Unknown loss code 4"):
+        loss_and_derivative(len(LOSSES), 0.5, 0.1)
+    with pytest.raises(ValueError, match="Unknown schedule code"):
+        step_size(len(set(SCHEDULE_CODES.values())), 0.1, 3, 0.5)
+
+
+# ------------------------------------------------------- int64 sparse indices
+def _with_int64_indices(X):
+    X = X.copy()
+    X.indices, X.indptr = X.indices.astype(np.int64), X.indptr.astype(np.int64)
+    return X
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+@pytest.mark.parametrize("solver", ["sgd", "batch"])
+def test_int64_indices_train_as_int32_ones(fmt, solver):
+    X, y = _csr_problem(d=8, density=0.4)
+    X = X.asformat(fmt)
+    wide = _with_int64_indices(X)
+    assert wide.indices.dtype == np.int64
+    params = dict(solver=solver, momentum=0.5, max_iter=4, tol=None, random_state=0)
+    got = GradientDescentRegressor(**params).fit(wide, y)
+    expected = GradientDescentRegressor(**params).fit(X, y)
+    np.testing.assert_array_equal(got.coef_, expected.coef_)
+    np.testing.assert_array_equal(got.intercept_, expected.intercept_)
+    np.testing.assert_array_equal(got.predict(wide), expected.predict(X))
+
+
+@pytest.mark.parametrize("container", [sp.csr_matrix, sp.csr_array])
+def test_int32_indices_share_the_data(container):
+    X = _with_int64_indices(container(_csr_problem(d=8)[0]))
+    narrow = int32_indices(X)
+    assert type(narrow) is container
+    assert narrow.indices.dtype == narrow.indptr.dtype == np.int32
+    assert np.shares_memory(narrow.data, X.data)
+    np.testing.assert_array_equal(narrow.toarray(), X.toarray())
+    assert int32_indices(narrow) is narrow
+
+
+def test_sparse_x_int32_cannot_index_is_refused():
+    columns = 2**31 + 10
+    X = sp.csr_matrix(
+        (np.ones(2), np.array([columns - 5, 3], dtype=np.int64), np.array([0, 1, 2], dtype=np.int64)),
+        shape=(2, columns),
+    )
+    with pytest.raises(ValueError, match="int32, so both must be at most 2147483647"):
+        GradientDescentRegressor(solver="sgd").fit(X, [1.0, 2.0])
+
+
+# ------------------------------------------------------------ weights in a stream
+STREAMS = {
+    "plain": dict(),
+    "l2-invscaling": dict(penalty="l2", alpha=0.1, schedule="invscaling", power_t=0.3),
+    "momentum-elasticnet-average": dict(momentum=0.6, nesterov=True, penalty="elasticnet", alpha=0.05, average=20),
+}
+
+
+def _stream(X, y, s, rows_per_call, **params):
+    """``partial_fit`` over the rows in order, ``rows_per_call`` at a time."""
+    settings = dict(solver="sgd", shuffle=False, learning_rate=0.02, schedule="constant")
+    reg = GradientDescentRegressor(**{**settings, **params})
+    for start in range(0, len(y), rows_per_call):
+        stop = start + rows_per_call
+        reg.partial_fit(X[start:stop], y[start:stop], sample_weight=s[start:stop])
+    return reg
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("params", STREAMS.values(), ids=STREAMS.keys())
+def test_a_weighted_stream_does_not_depend_on_its_chunks(params, sparse):
+    rng = np.random.RandomState(3)
+    X = rng.standard_normal((60, 6)) * (rng.rand(60, 6) < 0.6)
+    y = X @ rng.standard_normal(6) + 0.5 + 0.3 * rng.standard_normal(60)
+    s = rng.uniform(0.1, 3.0, 60)
+    X = sp.csr_matrix(X) if sparse else X
+    whole = _stream(X, y, s, 60, **params)
+    for rows_per_call in (1, 10):
+        chunked = _stream(X, y, s, rows_per_call, **params)
+        np.testing.assert_allclose(chunked.coef_, whole.coef_, rtol=1e-10, atol=1e-14)
+        np.testing.assert_allclose(chunked.intercept_, whole.intercept_, rtol=1e-10)
+    unweighted = _stream(X, y, np.ones(60), 60, **params)
+    assert np.max(np.abs(unweighted.coef_ - whole.coef_)) > 1e-3 * np.max(np.abs(whole.coef_))
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_the_automatic_step_follows_the_raw_weights(sparse):
+    """learning_rate="auto" bounds each raw-weighted step: weights 1000 times larger give the same model.
+
+    The per-sample bound grows with the weights, so without a penalty each
+    sample's step (weight times step size) is unchanged; and the loss curve,
+    a weighted mean, is too.
+    """
+    rng = np.random.RandomState(4)
+    X = rng.standard_normal((80, 5)) * [1.0, 10.0, 0.1, 1.0, 3.0]
+    y = X @ rng.standard_normal(5) + 1.0 + 0.1 * rng.standard_normal(80)
+    s = rng.uniform(0.2, 5.0, 80)
+    X = sp.csr_matrix(X) if sparse else X
+    params = dict(solver="sgd", momentum=0.5, shuffle=False, tol=None, max_iter=5)
+    light = GradientDescentRegressor(**params).fit(X, y, sample_weight=s)
+    heavy = GradientDescentRegressor(**params).fit(X, y, sample_weight=1000.0 * s)
+    np.testing.assert_allclose(heavy.coef_, light.coef_, rtol=1e-10)
+    np.testing.assert_allclose(heavy.intercept_, light.intercept_, rtol=1e-10)
+    np.testing.assert_allclose(heavy.loss_curve_, light.loss_curve_, rtol=1e-10)
+    np.testing.assert_allclose(heavy.learning_rate_, light.learning_rate_ / 1000.0, rtol=1e-12)
+    assert light.loss_curve_[-1] < 0.1 * light.loss_curve_[0]
+
+
+# ------------------------------------------------------- the conditioned epoch
+def _loop_problem(X, y, sample_weight, *, penalty=None, alpha=1e-4, l1_ratio=0.15, loss="squared_error", **settings):
+    """The settings ``sgd_pass`` reads, in ``reference_sgd``'s terms, for an in-order pass."""
+    defaults = dict(
+        epsilon=0.1,
+        schedule="constant",
+        power_t=0.5,
+        momentum=0.0,
+        nesterov=False,
+        batch_size=1,
+        fit_intercept=True,
+        average=0,
+    )
+    return Problem(
+        X=X,
+        Y=y[:, None],
+        sample_weight=sample_weight,
+        loss=LOSSES[loss],
+        penalty=Penalty.from_params(penalty, alpha, l1_ratio),
+        shuffle=False,
+        **(defaults | settings),
+    )
+
+
+def _loop_state(d, dtype):
+    """The plain record of one target's state that ``sgd_pass`` reads and writes, at zero."""
+    return SimpleNamespace(
+        coef=np.zeros((1, d), dtype),
+        intercept=np.zeros(1),
+        velocity=np.zeros((1, d), dtype),
+        velocity_intercept=np.zeros(1),
+        coef_average=np.zeros((1, d)),
+        intercept_average=np.zeros(1),
+        l1_applied=np.zeros((1, d)),
+        l1_total=np.zeros(1),
+        t=0,
+        n_averaged=0,
+    )
+
+
+def _passes(X, y, sample_weight, conditioning, *, epochs, learning_rate, **params):
+    """``epochs`` in-order passes of ``sgd_pass`` from zero: the model, and the curve as ``reference_sgd`` defines it.
+
+    The curve's penalty is that of the user's coefficients, ``scale * v``.
+    """
+    problem = _loop_problem(X, y, sample_weight, **params)
+    state = _loop_state(X.shape[1], X.dtype)
+    rows, curve = LoopRows(X, problem.Y, sample_weight), []
+    scale = np.ones(X.shape[1]) if conditioning is None else conditioning.scale
+    for _ in range(epochs):
+        total = sgd_pass(problem, state, rows, sample_order(X.shape[0]), learning_rate, conditioning)
+        curve.append(total / sample_weight.sum() + problem.penalty.value(scale * state.coef)[0])
+    model = (state.coef_average, state.intercept_average) if state.n_averaged else (state.coef, state.intercept)
+    return model[0][0], model[1][0], curve
+
+
+def _raw_columns(dtype=np.float64, n=23):
+    """Columns with offsets and scales of their own; their mean and 1 / std as the conditioning."""
+    rng = np.random.RandomState(7)
+    X = rng.standard_normal((n, 6)) * [0.1, 1.0, 10.0, 3.0, 0.5, 2.0] + [100.0, -5.0, 0.0, 1e3, 2.0, -50.0]
+    w = rng.standard_normal(6) / [0.1, 1.0, 10.0, 3.0, 0.5, 2.0]
+    w[0] = 0.0  # an irrelevant feature, for the L1 penalties to zero
+    y = (X - X.mean(axis=0)) @ w + 0.3 + 0.3 * rng.standard_normal(n)
+    s = rng.uniform(0.5, 2.0, n)
+    conditioning = Conditioning(shift=X.mean(axis=0), scale=1.0 / X.std(axis=0))
+    return X.astype(dtype), y.astype(dtype), s, conditioning
+
+
+PENALTIES = [None, "l2", "l1", "elasticnet"]
+CONTROLS = {"plain": dict(), "momentum": dict(momentum=0.7), "nesterov": dict(momentum=0.7, nesterov=True)}
+
+
+def _conditioned_cases():
+    cases = itertools.product([np.float64, np.float32], PENALTIES, CONTROLS, [1, 5], [0, 6])
+    for index, (dtype, penalty, control, batch_size, average) in enumerate(cases):
+        yield pytest.param(
+            dict(
+                dtype=dtype,
+                penalty=penalty,
+                batch_size=batch_size,
+                average=average,
+                **CONTROLS[control],
+                # the remaining options rotate through the cases
+                loss=list(LOSSES)[index % len(LOSSES)],
+                schedule=("constant", "invscaling")[index % 2],
+                fit_intercept=index % 5 != 0,
+            ),
+            id=f"{np.dtype(dtype).name}-{penalty}-{control}-b{batch_size}-avg{average}",
+        )
+
+
+@pytest.mark.parametrize("case", list(_conditioned_cases()))
+def test_the_conditioned_epoch_is_the_numpy_loop_on_conditioned_rows(case):
+    case = dict(case)
+    dtype = case.pop("dtype")
+    X, y, s, conditioning = _raw_columns(dtype)
+    params = dict(learning_rate=0.02, alpha=0.05, l1_ratio=0.4, epsilon=0.3, power_t=0.3, **case)
+    v, c, curve = _passes(X, y, s, conditioning, epochs=3, **params)
+    w, b, expected = reference_sgd(
+        X, y, epochs=3, sample_weight=s, shift=conditioning.shift, scale=conditioning.scale, **params
+    )
+    assert v.dtype == (dtype if not params["average"] else np.float64)
+    rtol, atol = (1e-10, 1e-12) if dtype == np.float64 else (2e-4, 2e-5)
+    np.testing.assert_allclose(v, w, rtol=rtol, atol=atol)
+    np.testing.assert_allclose(c, b, rtol=rtol, atol=atol)
+    np.testing.assert_allclose(curve, expected, rtol=rtol)
+    if dtype == np.float64 and case["penalty"] in ("l1", "elasticnet"):
+        np.testing.assert_array_equal(v == 0.0, w == 0.0)
+
+
+@pytest.mark.parametrize("penalty", PENALTIES)
+@pytest.mark.parametrize("control", CONTROLS)
+@pytest.mark.parametrize("batch_size", [1, 5])
+@pytest.mark.parametrize("average", [0, 6])
+def test_conditioning_by_zero_and_one_is_the_unconditioned_loop(penalty, control, batch_size, average):
+    X, y, s, conditioning = _raw_columns()
+    X = (X - conditioning.shift) * conditioning.scale
+    identity = Conditioning(shift=np.zeros(6), scale=np.ones(6))
+    params = dict(
+        learning_rate=0.02,
+        alpha=0.05,
+        l1_ratio=0.4,
+        penalty=penalty,
+        batch_size=batch_size,
+        average=average,
+        **CONTROLS[control],
+    )
+    v, c, curve = _passes(X, y, s, identity, epochs=3, **params)
+    w, b, expected = _passes(X, y, s, None, epochs=3, **params)
+    np.testing.assert_allclose(v, w, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(c, b, rtol=1e-12)
+    np.testing.assert_allclose(curve, expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "X, shift, scale, message",
+    [
+        (sp.csr_matrix(np.eye(3)), np.zeros(3), np.ones(3), "condition dense rows; X is CSR"),
+        (np.eye(3), np.zeros(3), np.ones(2), "both have n_features=3 elements; got 3 and 2"),
+        (np.eye(3), np.zeros(3), None, "got 3 and 0"),
+    ],
+)
+def test_conditioning_is_refused_where_it_does_not_apply(X, shift, scale, message):
+    problem, state = _loop_problem(X, np.ones(3), np.ones(3)), _loop_state(3, np.float64)
+    rows = LoopRows(X, problem.Y, problem.sample_weight)
+    with pytest.raises(ValueError, match=message):
+        sgd_pass(problem, state, rows, sample_order(3), 0.1, Conditioning(shift=shift, scale=scale))
+    np.testing.assert_array_equal(state.coef, 0.0)

@@ -10,6 +10,13 @@ import pytest  # noqa: E402
 from _helpers import NOTE_X, NOTE_Y
 
 
+def pytest_report_header(config):
+    """Which skgd the suite tests: the installed package, or a build in place."""
+    import skgd
+
+    return f"skgd {skgd.__version__} from {os.path.dirname(skgd.__file__)}"
+
+
 @pytest.fixture
 def note_data():
     """The note's three points, as X of shape (3, 1) and y of shape (3,)."""

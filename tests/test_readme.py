@@ -4,6 +4,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -13,11 +14,22 @@ def _blocks(language):
     return re.findall(rf"```{language}\n(.*?)```", README, flags=re.S)
 
 
-def test_readme_gives_two_setup_commands_and_ci_runs_the_test_one():
+def _setup_commands():
     install_and_run, install_and_test = [b.strip() for b in _blocks("bash")[:2]]
+    return install_and_run, install_and_test
+
+
+def test_readme_gives_two_setup_commands():
+    install_and_run, install_and_test = _setup_commands()
     assert "examples/plot_note.py" in install_and_run and install_and_run.startswith("pip install")
-    ci = (ROOT / ".ci" / "run").read_text().splitlines()
-    assert install_and_test in ci
+    assert install_and_test.startswith("pip install") and install_and_test.endswith("pytest")
+
+
+def test_ci_runs_the_readmes_test_command():
+    ci = ROOT / ".ci" / "run"
+    if not ci.exists():
+        pytest.skip(".ci/run belongs to the repository; the sdist does not ship it")
+    assert _setup_commands()[1] in ci.read_text().splitlines()
 
 
 def test_quick_start_runs_and_says_what_the_code_does():

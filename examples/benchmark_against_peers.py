@@ -25,6 +25,7 @@ or ``--full`` for the sizes quoted in the README (a minute or two).
 import argparse
 import time
 import warnings
+from functools import partial
 
 import numpy as np
 import scipy.sparse as sp
@@ -238,7 +239,8 @@ def scaling(sizes):
         times = []
         for factor in (1, 2, 4):
             X, y = linear_data(n * factor, d)
-            times.append(timed(lambda: GradientDescentRegressor(**params).fit(X, y), repeat=2)[0])
+            fit = partial(GradientDescentRegressor(**params).fit, X, y)
+            times.append(timed(fit, repeat=2)[0])
         lines.append((name, times))
     return n, lines
 

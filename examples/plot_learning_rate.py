@@ -74,7 +74,7 @@ def main(out):
         warnings.simplefilter("always", FitFailedWarning)
         search.fit(X, y)
     scores = search.cv_results_["mean_test_score"]
-    for rate, score in zip(search.cv_results_["param_gradientdescentregressor__learning_rate"], scores):
+    for rate, score in zip(search.cv_results_["param_gradientdescentregressor__learning_rate"], scores, strict=True):
         verdict = f"{score:.4f}" if np.isfinite(score) else "nan (every fold diverged)"
         print(f"learning_rate={rate!s:<6} mean CV R2 = {verdict}")
     print("best:", search.best_params_)

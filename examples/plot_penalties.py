@@ -56,7 +56,7 @@ def main(out, n_alphas=25):
     zeros_ours, zeros_theirs = (ours == 0).sum(axis=1), (theirs == 0).sum(axis=1)
 
     print(f"{'alpha':>9}{'zeros (skgd)':>14}{'zeros (Lasso)':>15}{'max |coef difference|':>24}")
-    for alpha, z_ours, z_theirs, a, b in zip(alphas, zeros_ours, zeros_theirs, ours, theirs):
+    for alpha, z_ours, z_theirs, a, b in zip(alphas, zeros_ours, zeros_theirs, ours, theirs, strict=True):
         print(f"{alpha:>9.3g}{z_ours:>14d}{z_theirs:>15d}{np.max(np.abs(a - b)):>24.2g}")
     print(
         f"largest coefficient: {np.abs(theirs).max():.1f}; the zeros agree at "

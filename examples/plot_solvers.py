@@ -88,7 +88,7 @@ def main(out):
     names = [row[0] for row in rows[:-1]]
     gaps = [row[2] - j_star for row in rows[:-1]]
     bars = ax_gap.barh(names, gaps, color=["C0", "C1", "C2", "C3", "0.5"])
-    for bar, row in zip(bars, rows[:-1]):
+    for bar, row in zip(bars, rows[:-1], strict=True):
         ax_gap.text(bar.get_width() * 1.15, bar.get_y() + bar.get_height() / 2, f"test R2 {row[3]:.3f}", va="center")
     ax_gap.set_xscale("log")
     ax_gap.set_xlim(min(gaps) / 3, max(gaps) * 30)

@@ -222,7 +222,7 @@ def test_gram_path_computes_the_streaming_objective(sparse):
     intercept = np.array([0.3, -1.0])
     gram = GramBatch(problem).objective(coef, intercept)
     streaming = StreamingBatch(problem).objective(coef, intercept)
-    for a, b in zip(gram, streaming):
+    for a, b in zip(gram, streaming, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-10)
 
 

@@ -53,7 +53,7 @@ def test_sgd_loss_curve_is_the_mean_loss_before_each_update(note_data):
     reg = GradientDescentRegressor(solver="sgd", shuffle=False, **NOTE).fit(X, y, coef_init=[1.0])
     # Epoch 0 by hand: the note's per-sample steps, losses taken before each step.
     w, losses = 1.0, []
-    for x, t in zip(X.ravel(), y):
+    for x, t in zip(X.ravel(), y, strict=True):
         losses.append((x * w - t) ** 2)
         w -= 0.01 * 2 * x * (x * w - t)
     assert reg.loss_curve_[0] == pytest.approx(np.mean(losses), rel=1e-15)

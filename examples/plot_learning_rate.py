@@ -21,6 +21,7 @@ Run: ``python examples/plot_learning_rate.py [--out DIR]``.
 """
 
 import argparse
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -64,7 +65,7 @@ def main(out):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    out = Path(out)
+    out = Path(out) if out else Path(tempfile.mkdtemp(prefix="skgd-examples-"))
     out.mkdir(parents=True, exist_ok=True)
     X, y = load_diabetes(return_X_y=True)
 
@@ -122,5 +123,5 @@ def main(out):
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default=".", help="folder for the figure")
+    parser.add_argument("--out", help="folder for the figure (default: a new temporary folder)")
     main(parser.parse_args().out)

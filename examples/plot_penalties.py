@@ -21,6 +21,7 @@ Run: ``python examples/plot_penalties.py [--out DIR] [--n-alphas N]``.
 """
 
 import argparse
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +39,7 @@ def main(out, n_alphas=25):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    out = Path(out)
+    out = Path(out) if out else Path(tempfile.mkdtemp(prefix="skgd-examples-"))
     out.mkdir(parents=True, exist_ok=True)
     data = load_diabetes()
     X, y = StandardScaler().fit_transform(data.data), data.target
@@ -92,7 +93,7 @@ def main(out, n_alphas=25):
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default=".", help="folder for the figure")
+    parser.add_argument("--out", help="folder for the figure (default: a new temporary folder)")
     parser.add_argument("--n-alphas", type=int, default=25, help="alphas on the path")
     args = parser.parse_args()
     main(args.out, args.n_alphas)

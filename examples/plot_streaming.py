@@ -32,6 +32,7 @@ Run: ``python examples/plot_streaming.py [--out DIR] [--n-chunks N] [--chunk-siz
 """
 
 import argparse
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -59,7 +60,7 @@ def main(out, n_chunks=60, chunk_size=250):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    out = Path(out)
+    out = Path(out) if out else Path(tempfile.mkdtemp(prefix="skgd-examples-"))
     out.mkdir(parents=True, exist_ok=True)
     X_held, y_held = next(stream(1, 1000, seed=12345))
 
@@ -107,7 +108,7 @@ def main(out, n_chunks=60, chunk_size=250):
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default=".", help="folder for the figure")
+    parser.add_argument("--out", help="folder for the figure (default: a new temporary folder)")
     parser.add_argument("--n-chunks", type=int, default=60, help="chunks in the stream")
     parser.add_argument("--chunk-size", type=int, default=250, help="rows per chunk")
     args = parser.parse_args()

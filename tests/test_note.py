@@ -1,4 +1,4 @@
-"""skgd reproduces the tutorial note's two programs (../shared/seed)."""
+"""skgd reproduces the tutorial note's two programs (tests/note: the programs and what they print)."""
 
 import re
 

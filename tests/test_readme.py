@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _helpers import make_problem
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -12,6 +13,12 @@ README = (ROOT / "README.md").read_text()
 
 def _blocks(language):
     return re.findall(rf"```{language}\n(.*?)```", README, flags=re.S)
+
+
+def _block_with(text):
+    """The one Python block of the README that contains ``text``."""
+    (block,) = [b for b in _blocks("python") if text in b]
+    return block
 
 
 def _setup_commands():
@@ -39,3 +46,48 @@ def test_quick_start_runs_and_says_what_the_code_does():
     assert reg.coef_[0] == 1.9999444396553017
     assert reg.loss_curve_[:2] == [4.666666666666667, 3.8362074074074086]
     assert np.array2string(reg.coef_) in README
+
+
+def test_sgdregressors_default_translated_takes_its_steps():
+    namespace = {}
+    exec(_block_with("SGDRegressor(eta0=eta0"), namespace)
+    X, y = make_problem(n=60, d=4)
+    ours, peer = namespace["ours"].fit(X, y), namespace["peer"].fit(X, y)
+    np.testing.assert_allclose(ours.coef_, peer.coef_, rtol=0, atol=1e-8)
+    np.testing.assert_allclose(ours.intercept_, peer.intercept_[0], rtol=0, atol=1e-8)
+    assert isinstance(ours.intercept_, float) and peer.intercept_.shape == (1,)
+
+
+@pytest.mark.parametrize(
+    "name, hint",
+    [
+        ("invscaling", "is schedule='invscaling' here, with learning_rate the step size: eta0 / 2"),
+        ("constant", "is schedule='constant' here"),
+        ("adaptive", "is schedule='adaptive' here"),
+        ("optimal", "has no counterpart here; learning_rate='auto'"),
+        ("pa1", "has no counterpart here"),
+    ],
+)
+def test_sgdregressors_learning_rate_names_are_refused_with_where_they_go(note_data, name, hint):
+    from skgd import GradientDescentRegressor
+
+    for method in ("fit", "partial_fit"):
+        with pytest.raises(
+            ValueError, match=rf"^The 'learning_rate' parameter .* Got '{name}' instead\. .*{re.escape(hint)}"
+        ):
+            getattr(GradientDescentRegressor(learning_rate=name), method)(*note_data)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.SkipTestWarning")  # the array API checks without a GPU
+def test_check_estimator_passes_sgd_with_the_two_expected_failures():
+    from test_estimator_checks import SGD_EXPECTED_FAILURES
+
+    namespace = {}
+    exec(_block_with("check_estimator("), namespace)  # runs scikit-learn's checks; raises if another fails
+    assert namespace["expected_failed_checks"].keys() == SGD_EXPECTED_FAILURES.keys()
+    try:  # scikit-learn's own list for SGDRegressor (private; its place may move)
+        from sklearn.linear_model import SGDRegressor
+        from sklearn.utils._test_common.instance_generator import PER_ESTIMATOR_XFAIL_CHECKS
+    except ImportError:
+        return
+    assert PER_ESTIMATOR_XFAIL_CHECKS[SGDRegressor].keys() == SGD_EXPECTED_FAILURES.keys()

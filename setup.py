@@ -7,8 +7,8 @@ table in pyproject.toml is experimental).
 - GCC and Clang get ``-O3`` and, in release builds, ``-g0``: Python's own
   CFLAGS carry ``-g``, which would ship about 1.6 MB of debug information in
   the extension. MSVC gets ``/O2`` (``_sgd_fast.pyx`` supports MSVC).
-- A build with debug information: ``SKGD_DEBUG_BUILD=1 pip install -e .`` (or
-  ``python setup.py build_ext --inplace --debug``).
+- A build with debug information: ``SKGD_DEBUG_BUILD=1 pip install -e .`` (or,
+  with Cython installed, ``python setup.py build_ext --inplace --debug``).
 """
 
 import os

@@ -16,8 +16,7 @@ except ModuleNotFoundError as error:
         f"skgd's compiled extension skgd._sgd_fast is not in {_Path(__file__).parent}.\n"
         "If that is skgd's source folder (a clone or an unpacked sdist, which Python imports skgd from when it "
         "is the current folder), either run Python from another folder, so that the installed skgd is imported "
-        "(`pip install .` installs it), or build the extension in place: `pip install -e .` (or "
-        "`python setup.py build_ext --inplace`).\n"
+        "(`pip install .` installs it), or build the extension in place: `pip install -e .`.\n"
         "Otherwise this installation of skgd is incomplete: reinstall it."
     ) from error
 

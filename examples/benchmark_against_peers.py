@@ -19,12 +19,15 @@ error. A last table shows how each solver's time grows with n (n, 2n, 4n).
   both with one BLAS thread per fit.
 
 Run ``python examples/benchmark_against_peers.py`` for small sizes (seconds)
-or ``--full`` for the sizes quoted in the README (a minute or two).
+or ``--full`` for the sizes quoted in the README (a minute or two);
+``--tiny`` (what the tests run) times each fit once, at the smallest sizes
+that still take every path (the batch rows use the Gram path).
 """
 
 import argparse
 import time
 import warnings
+from functools import partial
 
 import numpy as np
 import scipy.sparse as sp
@@ -38,16 +41,25 @@ from threadpoolctl import threadpool_limits
 from skgd import GradientDescentRegressor
 
 SIZES = {
+    "tiny": dict(sgd=(2_000, 10), sparse=(2_000, 500), batch=(5_000, 20), epochs=200, grid=(1_000, 10)),
     "small": dict(sgd=(10_000, 20), sparse=(10_000, 2_000), batch=(40_000, 50), epochs=200, grid=(5_000, 20)),
     "full": dict(sgd=(100_000, 50), sparse=(100_000, 10_000), batch=(400_000, 100), epochs=200, grid=(200_000, 50)),
 }
 SGD_STEPS = dict(learning_rate=1e-4, schedule="constant", shuffle=False, tol=None, max_iter=5, penalty=None)
 
 
+#: At most this many timings of each fit (None: as each scenario asks); --tiny sets 1.
+MAX_REPEAT = None
+
+
+def _repeats(repeat):
+    return repeat if MAX_REPEAT is None else min(repeat, MAX_REPEAT)
+
+
 def timed(fit, repeat=3):
     """Best wall time of ``repeat`` calls of ``fit`` and its last result."""
     best, result = np.inf, None
-    for _ in range(repeat):
+    for _ in range(_repeats(repeat)):
         start = time.perf_counter()
         result = fit()
         best = min(best, time.perf_counter() - start)
@@ -58,7 +70,7 @@ def timed_pair(fit, peer_fit, repeat=5):
     """``timed`` for two fits, called in turn: a slower spell of a shared
     machine then falls on both, not on one of them."""
     times, results = [[], []], [None, None]
-    for _ in range(repeat):
+    for _ in range(_repeats(repeat)):
         for k, f in enumerate((fit, peer_fit)):
             start = time.perf_counter()
             results[k] = f()
@@ -238,13 +250,14 @@ def scaling(sizes):
         times = []
         for factor in (1, 2, 4):
             X, y = linear_data(n * factor, d)
-            times.append(timed(lambda: GradientDescentRegressor(**params).fit(X, y), repeat=2)[0])
+            fit = partial(GradientDescentRegressor(**params).fit, X, y)
+            times.append(timed(fit, repeat=2)[0])
         lines.append((name, times))
     return n, lines
 
 
-def main(full=False):
-    sizes = SIZES["full" if full else "small"]
+def main(size="small"):
+    sizes = SIZES[size]
     table = []
     X, y = linear_data(*sizes["sgd"])
     sgd_scenario(table, X, y, f"sgd dense {X.shape[0]}x{X.shape[1]}, 5 epochs")
@@ -273,6 +286,11 @@ def main(full=False):
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--full", action="store_true", help="the README's sizes (slower)")
+    sizes = parser.add_mutually_exclusive_group()
+    sizes.add_argument("--full", action="store_true", help="the README's sizes (slower)")
+    sizes.add_argument("--tiny", action="store_true", help="the smallest sizes, each fit timed once (the tests' run)")
     parser.add_argument("--out", default=None, help="unused; accepted like every example's")
-    main(parser.parse_args().full)
+    args = parser.parse_args()
+    if args.tiny:
+        MAX_REPEAT = 1
+    main("full" if args.full else "tiny" if args.tiny else "small")

@@ -21,6 +21,7 @@ Run: ``python examples/plot_learning_rate.py [--out DIR]``.
 """
 
 import argparse
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -64,7 +65,7 @@ def main(out):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    out = Path(out)
+    out = Path(out) if out else Path(tempfile.mkdtemp(prefix="skgd-examples-"))
     out.mkdir(parents=True, exist_ok=True)
     X, y = load_diabetes(return_X_y=True)
 
@@ -74,7 +75,7 @@ def main(out):
         warnings.simplefilter("always", FitFailedWarning)
         search.fit(X, y)
     scores = search.cv_results_["mean_test_score"]
-    for rate, score in zip(search.cv_results_["param_gradientdescentregressor__learning_rate"], scores):
+    for rate, score in zip(search.cv_results_["param_gradientdescentregressor__learning_rate"], scores, strict=True):
         verdict = f"{score:.4f}" if np.isfinite(score) else "nan (every fold diverged)"
         print(f"learning_rate={rate!s:<6} mean CV R2 = {verdict}")
     print("best:", search.best_params_)
@@ -122,5 +123,5 @@ def main(out):
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default=".", help="folder for the figure")
+    parser.add_argument("--out", help="folder for the figure (default: a new temporary folder)")
     main(parser.parse_args().out)

@@ -11,10 +11,11 @@ predictions for x = 4 before and after training, and draws
   by ``LossCurveDisplay`` (each call with the same ``ax`` adds a curve).
 
 Run: ``python examples/plot_note.py [--out DIR]`` (figures go to DIR, by
-default the current folder).
+default to a new temporary folder; the script prints where).
 """
 
 import argparse
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +44,7 @@ def main(out):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    out = Path(out)
+    out = Path(out) if out else Path(tempfile.mkdtemp(prefix="skgd-examples-"))
     out.mkdir(parents=True, exist_ok=True)
     fits = {}
     print("Predict (before training) 4", 4 * 1.0)
@@ -81,5 +82,5 @@ def main(out):
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default=".", help="folder for the figures")
+    parser.add_argument("--out", help="folder for the figures (default: a new temporary folder)")
     main(parser.parse_args().out)

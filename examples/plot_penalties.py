@@ -21,6 +21,7 @@ Run: ``python examples/plot_penalties.py [--out DIR] [--n-alphas N]``.
 """
 
 import argparse
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +39,7 @@ def main(out, n_alphas=25):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    out = Path(out)
+    out = Path(out) if out else Path(tempfile.mkdtemp(prefix="skgd-examples-"))
     out.mkdir(parents=True, exist_ok=True)
     data = load_diabetes()
     X, y = StandardScaler().fit_transform(data.data), data.target
@@ -56,7 +57,7 @@ def main(out, n_alphas=25):
     zeros_ours, zeros_theirs = (ours == 0).sum(axis=1), (theirs == 0).sum(axis=1)
 
     print(f"{'alpha':>9}{'zeros (skgd)':>14}{'zeros (Lasso)':>15}{'max |coef difference|':>24}")
-    for alpha, z_ours, z_theirs, a, b in zip(alphas, zeros_ours, zeros_theirs, ours, theirs):
+    for alpha, z_ours, z_theirs, a, b in zip(alphas, zeros_ours, zeros_theirs, ours, theirs, strict=True):
         print(f"{alpha:>9.3g}{z_ours:>14d}{z_theirs:>15d}{np.max(np.abs(a - b)):>24.2g}")
     print(
         f"largest coefficient: {np.abs(theirs).max():.1f}; the zeros agree at "
@@ -92,7 +93,7 @@ def main(out, n_alphas=25):
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default=".", help="folder for the figure")
+    parser.add_argument("--out", help="folder for the figure (default: a new temporary folder)")
     parser.add_argument("--n-alphas", type=int, default=25, help="alphas on the path")
     args = parser.parse_args()
     main(args.out, args.n_alphas)

@@ -24,6 +24,7 @@ Run: ``python examples/plot_solvers.py [--out DIR]``.
 """
 
 import argparse
+import tempfile
 import time
 from pathlib import Path
 
@@ -54,7 +55,7 @@ def main(out):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    out = Path(out)
+    out = Path(out) if out else Path(tempfile.mkdtemp(prefix="skgd-examples-"))
     out.mkdir(parents=True, exist_ok=True)
     X, y = load_diabetes(return_X_y=True)
     X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0)
@@ -88,7 +89,7 @@ def main(out):
     names = [row[0] for row in rows[:-1]]
     gaps = [row[2] - j_star for row in rows[:-1]]
     bars = ax_gap.barh(names, gaps, color=["C0", "C1", "C2", "C3", "0.5"])
-    for bar, row in zip(bars, rows[:-1]):
+    for bar, row in zip(bars, rows[:-1], strict=True):
         ax_gap.text(bar.get_width() * 1.15, bar.get_y() + bar.get_height() / 2, f"test R2 {row[3]:.3f}", va="center")
     ax_gap.set_xscale("log")
     ax_gap.set_xlim(min(gaps) / 3, max(gaps) * 30)
@@ -104,5 +105,5 @@ def main(out):
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default=".", help="folder for the figure")
+    parser.add_argument("--out", help="folder for the figure (default: a new temporary folder)")
     main(parser.parse_args().out)

@@ -32,6 +32,7 @@ Run: ``python examples/plot_streaming.py [--out DIR] [--n-chunks N] [--chunk-siz
 """
 
 import argparse
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -59,7 +60,7 @@ def main(out, n_chunks=60, chunk_size=250):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    out = Path(out)
+    out = Path(out) if out else Path(tempfile.mkdtemp(prefix="skgd-examples-"))
     out.mkdir(parents=True, exist_ok=True)
     X_held, y_held = next(stream(1, 1000, seed=12345))
 
@@ -75,20 +76,19 @@ def main(out, n_chunks=60, chunk_size=250):
             reg.partial_fit(X, y)
             excess[name].append(float(np.sum((reg.coef_ - TRUE_COEF) ** 2) + (reg.intercept_ - TRUE_INTERCEPT) ** 2))
         if k % 20 == 0 or k == n_chunks - 1:
-            print(
-                f"chunk {k:3d}: "
-                + "; ".join(
-                    f"{name}: held-out MSE {np.mean((reg.predict(X_held) - y_held) ** 2):.4f}, step {reg.learning_rate_:.2g}"
-                    for name, reg in models.items()
-                )
+            reports = (
+                f"{name}: held-out MSE {np.mean((reg.predict(X_held) - y_held) ** 2):.4f}, "
+                f"step {reg.learning_rate_:.2g}"
+                for name, reg in models.items()
             )
+            print(f"chunk {k:3d}: " + "; ".join(reports))
     print(f"{n_chunks * chunk_size} rows seen, at most {chunk_size} in memory at once")
     for name, reg in models.items():
         print(f"{name}: excess error {excess[name][-1]:.5f}, held-out R2 {reg.score(X_held, y_held):.4f}")
 
     fig, (ax_loss, ax_held) = plt.subplots(1, 2, figsize=(11, 4.2))
     chunks = np.arange(1, n_chunks + 1)
-    for (name, reg), color in zip(models.items(), ("C0", "C1")):
+    for (name, reg), color in zip(models.items(), ("C0", "C1"), strict=True):
         LossCurveDisplay.from_estimator(reg, ax=ax_loss, name=name, log_scale=True, color=color)
         ax_held.semilogy(chunks, excess[name], color=color, label=name)
     ax_loss.axhline(NOISE**2, color="0.4", linestyle=":", label=f"noise floor ({NOISE**2})")
@@ -108,7 +108,7 @@ def main(out, n_chunks=60, chunk_size=250):
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default=".", help="folder for the figure")
+    parser.add_argument("--out", help="folder for the figure (default: a new temporary folder)")
     parser.add_argument("--n-chunks", type=int, default=60, help="chunks in the stream")
     parser.add_argument("--chunk-size", type=int, default=250, help="rows per chunk")
     args = parser.parse_args()

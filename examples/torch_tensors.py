@@ -24,6 +24,7 @@ import os
 os.environ.setdefault("SCIPY_ARRAY_API", "1")  # read by scipy when it is imported
 
 import argparse  # noqa: E402
+import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -64,7 +65,7 @@ def main(out, n_samples, n_features, epochs, batch_size):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    out = Path(out)
+    out = Path(out) if out else Path(tempfile.mkdtemp(prefix="skgd-examples-"))
     out.mkdir(parents=True, exist_ok=True)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     name = torch.cuda.get_device_name() if device == "cuda" else "CPU"
@@ -108,7 +109,7 @@ def main(out, n_samples, n_features, epochs, batch_size):
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default=".", help="folder for the figure")
+    parser.add_argument("--out", help="folder for the figure (default: a new temporary folder)")
     parser.add_argument("--n-samples", type=int, default=100_000)
     parser.add_argument("--n-features", type=int, default=64)
     parser.add_argument("--epochs", type=int, default=50)

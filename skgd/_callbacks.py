@@ -90,7 +90,7 @@ class TrainingTasks:
             return False
         return self.epoch.call_on_fit_task_end(
             estimator=self.estimator,
-            reconstruction_attributes=lambda: dict(zip(("coef_", "intercept_"), self.fitted_model(state))),
+            reconstruction_attributes=lambda: dict(zip(("coef_", "intercept_"), self.fitted_model(state), strict=True)),
             **self.data,
         )
 

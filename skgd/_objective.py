@@ -1,13 +1,15 @@
 """Losses, penalties, proximal step and step-size bounds: small pure functions.
 
-The objective is the note's, generalised (see the project's DESIGN.md)::
+The objective is the note's, generalised (the README's "The objective")::
 
     J(w, b) = sum_i s_i * l(x_i . w + b - y_i) / sum_i s_i  +  R(w)
 
 with ``l(r) = r**2`` for squared error (no factor 1/2) and
 ``R(w) = alpha * (rho * ||w||_1 + (1 - rho) / 2 * ||w||_2**2)``.
 A solver asks a loss for ``value_and_derivative`` and a penalty for
-``value``, ``l2``/``l1`` strengths and ``prox``; it never branches on names.
+``value``, ``l2``/``l1`` strengths and ``prox``. Names are read in a few
+places: each loss's own ``value_and_derivative``, and the choice of the batch
+solver's sufficient-statistics path for squared error.
 """
 
 from dataclasses import dataclass

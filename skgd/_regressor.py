@@ -363,6 +363,29 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         tags.array_api_support = ARRAY_API_SUPPORT
         return tags
 
+    def _validate_params(self):
+        # SGDRegressor's learning_rate names a schedule; here it is the step size. Say where the name goes.
+        from sklearn.utils._param_validation import InvalidParameterError
+
+        try:
+            super()._validate_params()
+        except InvalidParameterError as error:
+            name = self.learning_rate
+            hints = {
+                **dict.fromkeys(
+                    ("constant", "invscaling", "adaptive"),
+                    f"is schedule={name!r} here, with learning_rate the step size: eta0 / 2 for squared error "
+                    "and huber, eta0 for the epsilon-insensitive losses",
+                ),
+                **dict.fromkeys(
+                    ("optimal", "pa1", "pa2"),
+                    "has no counterpart here; learning_rate='auto' derives a safe step from the data",
+                ),
+            }
+            if not (str(error).startswith("The 'learning_rate'") and isinstance(name, str) and name in hints):
+                raise
+            raise InvalidParameterError(f"{error} SGDRegressor's learning_rate={name!r} {hints[name]}.") from None
+
     # ------------------------------------------------------------------ data
     def _validate_training_data(self, X, y, sample_weight, reset):
         if _is_dask_array(X):

@@ -249,7 +249,9 @@ def _check_epoch(loss, losses, state, eta, start, controls, xp):
             state, f"the objective rose from {losses[-1]!r} to {loss!r} in one full-batch step", eta, controls
         )
     window = losses[-controls.n_iter_no_change :] + [loss]
-    rising = len(window) > controls.n_iter_no_change and all(a < b for a, b in zip(window, window[1:]))
+    rising = len(window) > controls.n_iter_no_change and all(
+        a < b for a, b in zip(window[:-1], window[1:], strict=True)
+    )
     if rising and loss > start + floor:
         raise _diverged(
             state,

@@ -9,6 +9,29 @@ os.environ.setdefault("SCIPY_ARRAY_API", "1")
 import pytest  # noqa: E402
 from _helpers import NOTE_X, NOTE_Y
 
+try:
+    from hypothesis import settings
+except ImportError:  # the property tests skip
+    pass
+else:
+    # In CI (CI set, as CI services and .ci/run set it) the property tests draw
+    # the same examples every run: a red run is one anyone can reproduce.
+    settings.register_profile("ci", derandomize=True, database=None, deadline=None)
+    if os.environ.get("CI", "").lower() not in ("", "0", "false"):
+        settings.load_profile("ci")
+
+
+def pytest_report_header(config):
+    """Which skgd the suite tests: the installed package, or a build in place."""
+    import skgd
+
+    import_path = f"skgd {skgd.__version__} from {os.path.dirname(skgd.__file__)}"
+    try:
+        from hypothesis import settings
+    except ImportError:
+        return import_path
+    return [import_path, f"hypothesis derandomize={settings.default.derandomize}"]
+
 
 @pytest.fixture
 def note_data():

@@ -11,7 +11,7 @@ import pickle
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from _helpers import make_problem
+from _helpers import make_problem, make_weights
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn import config_context
 from sklearn.base import clone
@@ -48,6 +48,9 @@ PATHS = {
     "sgd-per-sample": dict(solver="sgd"),
     "sgd-mini-batch": dict(solver="sgd", batch_size=7),
 }
+#: The data: make_problem(n=ROWS[path], **PROBLEM), weighted by make_weights(n).
+ROWS = {"batch-streaming": 60, "batch-gram": 2500, "sgd-per-sample": 60, "sgd-mini-batch": 60}
+PROBLEM = dict(d=4, noise=0.3, seed=3)
 
 #: What each path is run with: every loss, penalty and schedule, and the options.
 VARIANTS = [
@@ -99,18 +102,12 @@ def _assert_in(array, xp, device, dtype):
     assert array.dtype == dtype
 
 
-def _data(path, n_targets=None, dtype=np.float64):
-    n = 2500 if path == "batch-gram" else 60
-    X, y = make_problem(n=n, d=4, n_targets=n_targets, noise=0.3, seed=3, dtype=dtype)
-    weights = np.random.RandomState(1).uniform(0.2, 3.0, n).astype(dtype)
-    return X, y, weights
-
-
 @pytest.mark.parametrize("name, device", NAMESPACES, ids=NAMESPACE_IDS)
 @pytest.mark.parametrize("path, params", list(_cases()))
 def test_fit_equals_the_numpy_fit(name, device, path, params):
     xp, device = _namespace(name, device)
-    X, y, weights = _data(path)
+    X, y = make_problem(n=ROWS[path], **PROBLEM)
+    weights = make_weights(ROWS[path])
     params = {"max_iter": 8, "tol": None, "random_state": 0, **params}
     reference = GradientDescentRegressor(**params).fit(X, y, sample_weight=weights)
     with config_context(array_api_dispatch=True):
@@ -133,7 +130,8 @@ def test_fit_equals_the_numpy_fit(name, device, path, params):
 @pytest.mark.parametrize("path", list(PATHS))
 def test_float32_stays_float32_and_multi_output(name, device, path):
     xp, device = _namespace(name, device)
-    X, Y, weights = _data(path, n_targets=2, dtype=np.float32)
+    X, Y = make_problem(n=ROWS[path], n_targets=2, dtype=np.float32, **PROBLEM)
+    weights = make_weights(ROWS[path], dtype=np.float32)
     params = {**PATHS[path], "max_iter": 6, "tol": None, "random_state": 0, "momentum": 0.5, "penalty": "l1"}
     reference = GradientDescentRegressor(**params).fit(X, Y, sample_weight=weights)
     with config_context(array_api_dispatch=True):
@@ -151,7 +149,7 @@ def test_float32_stays_float32_and_multi_output(name, device, path):
 @pytest.mark.parametrize("solver, batch_size", [("batch", 1), ("sgd", 1), ("sgd", 5)])
 def test_partial_fit_steps_equal_fit_and_follow_the_data(name, device, solver, batch_size):
     xp, device = _namespace(name, device)
-    X, y, _ = _data("batch-streaming")
+    X, y = make_problem(n=60, **PROBLEM)
     params = dict(solver=solver, batch_size=batch_size, shuffle=False, learning_rate=0.01, average=solver == "sgd")
     with config_context(array_api_dispatch=True):
         X_xp, y_xp = _to(xp, device, X, y)
@@ -174,7 +172,8 @@ def test_partial_fit_steps_equal_fit_and_follow_the_data(name, device, solver, b
 @pytest.mark.parametrize("name, device", NAMESPACES, ids=NAMESPACE_IDS)
 def test_early_stopping_warm_start_and_initial_values_on_the_device(name, device):
     xp, device = _namespace(name, device)
-    X, y, weights = _data("batch-streaming")
+    X, y = make_problem(n=60, **PROBLEM)
+    weights = make_weights(60)
     params = dict(solver="sgd", batch_size=4, early_stopping=True, validation_fraction=0.2, random_state=2)
     reference = GradientDescentRegressor(max_iter=12, tol=None, warm_start=True, **params)
     reference.fit(X, y, sample_weight=weights, coef_init=np.ones(4), intercept_init=0.5).fit(X, y)
@@ -190,7 +189,7 @@ def test_early_stopping_warm_start_and_initial_values_on_the_device(name, device
 @pytest.mark.parametrize("name, device", NAMESPACES, ids=NAMESPACE_IDS)
 def test_predict_refuses_another_namespace_until_the_model_is_moved(name, device):
     xp, device = _namespace(name, device)
-    X, y, _ = _data("batch-streaming")
+    X, y = make_problem(n=60, **PROBLEM)
     with config_context(array_api_dispatch=True):
         X_xp, y_xp = _to(xp, device, X, y)
         est = GradientDescentRegressor(max_iter=5, tol=None).fit(X_xp, y_xp)
@@ -207,7 +206,7 @@ def test_predict_refuses_another_namespace_until_the_model_is_moved(name, device
 @pytest.mark.parametrize("name, device", NAMESPACES, ids=NAMESPACE_IDS)
 def test_divergence_is_refused_and_the_model_kept(name, device):
     xp, device = _namespace(name, device)
-    X, y, _ = _data("batch-streaming")
+    X, y = make_problem(n=60, **PROBLEM)
     with config_context(array_api_dispatch=True):
         X_xp, y_xp = _to(xp, device, X, y)
         est = GradientDescentRegressor(solver="sgd", batch_size=10, learning_rate=0.1, max_iter=2, tol=None)
@@ -222,7 +221,7 @@ def test_divergence_is_refused_and_the_model_kept(name, device):
 
 def test_pickled_device_model_resumes_bit_for_bit():
     xp, device = _namespace("torch", "cpu")
-    X, y, _ = _data("batch-streaming")
+    X, y = make_problem(n=60, **PROBLEM)
     with config_context(array_api_dispatch=True):
         X_xp, y_xp = _to(xp, device, X, y)
         est = GradientDescentRegressor(solver="sgd", batch_size=6, average=True, random_state=0)
@@ -235,7 +234,8 @@ def test_pickled_device_model_resumes_bit_for_bit():
 
 @pytest.mark.parametrize("solver", ["batch", "sgd"])
 def test_numpy_and_sparse_input_under_dispatch_fit_exactly_as_without(solver):
-    X, y, weights = _data("batch-gram")
+    X, y = make_problem(n=2500, **PROBLEM)
+    weights = make_weights(2500)
     params = dict(solver=solver, max_iter=5, tol=None, random_state=0, batch_size=3)
     for data in (X, sp.csr_matrix(X)):
         plain = GradientDescentRegressor(**params).fit(data, y, sample_weight=weights)
@@ -246,10 +246,6 @@ def test_numpy_and_sparse_input_under_dispatch_fit_exactly_as_without(solver):
         assert_array_equal(dispatched.coef_, plain.coef_)
         assert dispatched.loss_curve_ == plain.loss_curve_
         assert_array_equal(prediction, plain.predict(data))
-
-
-def test_array_api_support_is_declared():
-    assert GradientDescentRegressor().__sklearn_tags__().array_api_support
 
 
 @pytest.mark.parametrize("name, device", NAMESPACES[1:4], ids=NAMESPACE_IDS[1:4])

@@ -10,11 +10,10 @@
 - The sufficient-statistics path computes the streaming path's objective.
 """
 
-import warnings
-
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from _helpers import make_problem, squared_error_problem
 from scipy.optimize import minimize
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import ElasticNet, Lasso, LinearRegression, Ridge
@@ -22,8 +21,9 @@ from sklearn.neural_network import MLPRegressor
 
 from skgd import GradientDescentRegressor
 from skgd._batch import GramBatch, StreamingBatch, choose_batch_path
-from skgd._objective import LOSSES, Penalty
-from skgd._problem import Problem
+from skgd._objective import Penalty
+
+pytestmark = pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
 
 FORMATS = {
     "dense": lambda X: X,
@@ -32,13 +32,8 @@ FORMATS = {
 }
 
 
-def _data(n=100, d=8, n_targets=None, seed=0):
-    rng = np.random.RandomState(seed)
-    X = rng.standard_normal((n, d)) + 0.5
-    w = rng.standard_normal(d if n_targets is None else (d, n_targets))
-    w[:3] = 0.0  # irrelevant features, which the L1 penalties zero
-    noise = rng.standard_normal(n if n_targets is None else (n, n_targets))
-    return X, X @ w + 1.0 + 0.5 * noise
+#: Columns not centred, much noise, three irrelevant features (which the L1 penalties zero).
+NOISY = dict(noise=0.5, intercept=1.0, x_offset=0.5, zero_features=3)
 
 
 def _converged(X, y, sample_weight=None, **params):
@@ -59,7 +54,7 @@ def _peer(penalty, alpha, l1_ratio, n, fit_intercept):
 @pytest.mark.parametrize("fmt", list(FORMATS))
 @pytest.mark.parametrize("n_targets", [None, 2])
 def test_penalties_land_on_lasso_elasticnet_and_ridge(penalty, fmt, n_targets):
-    X, y = _data(n_targets=n_targets)
+    X, y = make_problem(n=100, d=8, n_targets=n_targets, **NOISY)
     alpha, l1_ratio = 0.2, 0.3
     peer = _peer(penalty, alpha, l1_ratio, len(X), True).fit(X, y)
     reg = _converged(FORMATS[fmt](X), y, penalty=penalty, alpha=alpha, l1_ratio=l1_ratio)
@@ -73,7 +68,7 @@ def test_penalties_land_on_lasso_elasticnet_and_ridge(penalty, fmt, n_targets):
 
 @pytest.mark.parametrize("penalty", ["l1", "elasticnet", "l2"])
 def test_weighted_penalised_fit_without_intercept_lands_on_the_peer(penalty):
-    X, y = _data(seed=1)
+    X, y = make_problem(n=100, d=8, seed=1, **NOISY)
     s = np.random.RandomState(2).uniform(0.2, 3.0, len(y))
     alpha, l1_ratio = 0.3, 0.6
     # With weights, the peers' objectives use sum(s) where ours divides by it:
@@ -158,7 +153,7 @@ def test_batch_momentum_takes_mlpregressors_steps(nesterov):
     Its loss is half the mean squared error (rate x2) and its L2 term is
     alpha * |w|^2 / (2 n) (so our alpha is 2 * its alpha / n).
     """
-    X, y = _data(n=60, d=4)
+    X, y = make_problem(n=60, d=4, **NOISY)
     lr, mu, epochs, mlp_alpha = 0.01, 0.9, 20, 0.6
     ours = GradientDescentRegressor(
         learning_rate=lr,
@@ -185,53 +180,32 @@ def test_batch_momentum_takes_mlpregressors_steps(nesterov):
         n_iter_no_change=100,
         warm_start=True,
     )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        peer.fit(X, y)  # creates its state; then start it from zero with a fresh optimizer
-        peer.coefs_, peer.intercepts_ = [np.zeros((4, 1))], [np.zeros(1)]
-        peer.set_params(max_iter=epochs).fit(X, y)
+    peer.fit(X, y)  # creates its state; then start it from zero with a fresh optimizer
+    peer.coefs_, peer.intercepts_ = [np.zeros((4, 1))], [np.zeros(1)]
+    peer.set_params(max_iter=epochs).fit(X, y)
     np.testing.assert_allclose(ours.coef_, peer.coefs_[0].ravel(), rtol=0, atol=1e-10)
     np.testing.assert_allclose(ours.intercept_, peer.intercepts_[0][0], rtol=0, atol=1e-10)
 
 
 # --------------------------------------------------------------- the two paths
-def _problem(X, Y, s, penalty):
-    return Problem(
-        X=X,
-        Y=Y,
-        sample_weight=s,
-        loss=LOSSES["squared_error"],
-        epsilon=0.1,
-        penalty=penalty,
-        fit_intercept=True,
-        schedule="constant",
-        power_t=0.5,
-        momentum=0.0,
-        nesterov=False,
-        batch_size=1,
-        shuffle=False,
-        average=0,
-    )
-
-
 @pytest.mark.parametrize("sparse", [False, True])
 def test_gram_path_computes_the_streaming_objective(sparse):
-    X, Y = _data(n=3000, d=6, n_targets=2)
+    X, Y = make_problem(n=3000, d=6, n_targets=2, **NOISY)
     s = np.random.RandomState(3).uniform(0.5, 2.0, 3000)
     Xin = sp.csr_matrix(X) if sparse else X
-    problem = _problem(Xin, Y, s, Penalty(0.1, 0.5))
+    problem = squared_error_problem(Xin, Y, s, Penalty(0.1, 0.5))
     assert choose_batch_path(problem.loss, Xin, max_iter=100, one_epoch=False) is GramBatch
     assert choose_batch_path(problem.loss, Xin, max_iter=100, one_epoch=True) is StreamingBatch
     coef = np.random.RandomState(4).standard_normal((2, 6))
     intercept = np.array([0.3, -1.0])
     gram = GramBatch(problem).objective(coef, intercept)
     streaming = StreamingBatch(problem).objective(coef, intercept)
-    for a, b in zip(gram, streaming):
+    for a, b in zip(gram, streaming, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-10)
 
 
 def test_gram_and_streaming_fits_agree_with_momentum_and_l1():
-    X, y = _data(n=3000, d=6)
+    X, y = make_problem(n=3000, d=6, **NOISY)
     params = dict(penalty="elasticnet", alpha=0.1, momentum=0.5, schedule="constant", tol=None, max_iter=50)
     gram = GradientDescentRegressor(**params).fit(X, y)  # 18000 entries, 50 epochs: the Gram path
     streaming = GradientDescentRegressor(**params)

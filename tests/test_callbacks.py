@@ -7,12 +7,10 @@ the monitored scores are checked against independently fitted models.
 import subprocess
 import sys
 import textwrap
-import warnings
 
 import numpy as np
 import pytest
 from _helpers import make_problem
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -121,12 +119,11 @@ def test_every_epoch_is_a_sub_task_of_the_fit(solver):
 @needs_callbacks
 @pytest.mark.parametrize("solver", SOLVERS)
 @pytest.mark.parametrize("early_stopping", [False, True])
+@pytest.mark.filterwarnings("error::sklearn.exceptions.ConvergenceWarning")  # a requested stop is no failure
 def test_a_callback_asking_to_stop_leaves_a_consistent_model(solver, early_stopping):
     X, y = make_problem(n=100, d=3)
     params = dict(solver=solver, early_stopping=early_stopping, random_state=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", ConvergenceWarning)
-        reg = GradientDescentRegressor(max_iter=1000, **params).set_callbacks(StopAfter(3)).fit(X, y)
+    reg = GradientDescentRegressor(max_iter=1000, **params).set_callbacks(StopAfter(3)).fit(X, y)
     same = GradientDescentRegressor(max_iter=3, tol=None, **params).fit(X, y)
     assert reg.n_iter_ == 3 and reg.loss_curve_ == same.loss_curve_ and reg.t_ == same.t_
     np.testing.assert_array_equal(reg.coef_, same.coef_)

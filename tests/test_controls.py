@@ -11,7 +11,6 @@
 """
 
 import itertools
-import warnings
 
 import numpy as np
 import pytest
@@ -26,11 +25,7 @@ from skgd import GradientDescentRegressor
 from skgd._objective import LOSSES, Penalty
 from skgd._state import independent_rng
 
-
-def _quiet_fit(reg, X, y, **kwargs):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return reg.fit(X, y, **kwargs)
+pytestmark = pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
 
 
 # ------------------------------------------------------------------ averaging
@@ -133,10 +128,10 @@ def test_early_stopping_trains_on_the_rows_train_test_split_keeps(params, weight
     X = sp.csr_matrix(X) if sparse else X
     s = np.random.RandomState(4).uniform(0.2, 3.0, 300) if weighted else None
     common = dict(early_stopping=True, validation_fraction=0.2, tol=None, max_iter=12, random_state=5, **params)
-    fits = [_quiet_fit(GradientDescentRegressor(**common), X, y, sample_weight=s)]
+    fits = [GradientDescentRegressor(**common).fit(X, y, sample_weight=s)]
     with monkeypatch.context() as m:
         m.setattr(skgd._regressor, "hold_out", _copying_hold_out)
-        fits.append(_quiet_fit(GradientDescentRegressor(**common), X, y, sample_weight=s))
+        fits.append(GradientDescentRegressor(**common).fit(X, y, sample_weight=s))
     in_place, copied = fits
     for name in ("coef_", "intercept_", "loss_curve_", "validation_scores_"):
         np.testing.assert_allclose(getattr(in_place, name), getattr(copied, name), rtol=1e-10, err_msg=name)
@@ -239,13 +234,9 @@ def test_auto_step_decreases_the_loss_on_badly_scaled_data(solver, loss, penalty
 def test_auto_step_on_badly_scaled_sparse_and_float32_data(solver, fmt):
     X, y = _badly_scaled()
     Xin = sp.csr_matrix(X) if fmt == "csr" else X.astype(np.float32)
-    reg = _quiet_fit(
-        GradientDescentRegressor(
-            solver=solver, loss="huber", penalty="elasticnet", alpha=0.01, momentum=0.9, max_iter=30, random_state=0
-        ),
-        Xin,
-        y,
-    )
+    reg = GradientDescentRegressor(
+        solver=solver, loss="huber", penalty="elasticnet", alpha=0.01, momentum=0.9, max_iter=30, random_state=0
+    ).fit(Xin, y)
     pen = Penalty.from_params("elasticnet", 0.01, 0.15)
     assert np.all(np.isfinite(reg.coef_))
     assert _objective(X, y, "huber", pen, reg.coef_, reg.intercept_, 0.1) < _objective(

@@ -3,15 +3,13 @@ in memory, the data read as often as promised, validation per block, the
 ecosystem (joblib's dask backend, dask-ml's Incremental) and the examples."""
 
 import collections
-import runpy
 import subprocess
 import sys
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
-from _helpers import make_problem
+from _helpers import assert_same_model, make_problem, run_example
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
 from skgd import GradientDescentRegressor
@@ -19,7 +17,8 @@ from skgd import GradientDescentRegressor
 da = pytest.importorskip("dask.array")
 distributed = pytest.importorskip("distributed")
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+pytestmark = pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
+
 CHUNK = 700  # rows per block: 3000 rows give blocks 700, 700, 700, 700, 200
 
 
@@ -39,18 +38,6 @@ def _on_cluster(client, *arrays):
     persisted = client.persist(chunked)
     distributed.wait(persisted)
     return persisted
-
-
-def _fit(params, *args, **kwargs):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return GradientDescentRegressor(**params).fit(*args, **kwargs)
-
-
-def _assert_same_model(a, b, rtol=1e-9):
-    for name in ("coef_", "intercept_", "loss_curve_"):
-        np.testing.assert_allclose(getattr(a, name), getattr(b, name), rtol=rtol, atol=0, err_msg=name)
-    assert (a.n_iter_, a.t_) == (b.n_iter_, b.t_)
 
 
 @pytest.fixture(scope="module")
@@ -77,8 +64,10 @@ SAME_MODEL = {
 @pytest.mark.parametrize("params", SAME_MODEL.values(), ids=SAME_MODEL.keys())
 def test_fit_on_dask_equals_the_in_memory_fit(client, data, params):
     X, y, weights = data
-    dask_model = _fit(params, *_on_cluster(client, X, y), sample_weight=_on_cluster(client, weights)[0])
-    _assert_same_model(dask_model, _fit(params, X, y, sample_weight=weights))
+    dask_model = GradientDescentRegressor(**params).fit(
+        *_on_cluster(client, X, y), sample_weight=_on_cluster(client, weights)[0]
+    )
+    assert_same_model(dask_model, GradientDescentRegressor(**params).fit(X, y, sample_weight=weights), rtol=1e-9)
 
 
 @pytest.mark.parametrize("solver", ["batch", "sgd"])
@@ -86,10 +75,10 @@ def test_multi_output_float32_and_in_memory_weights(client, solver):
     X, Y = make_problem(n=2000, d=4, n_targets=3, dtype=np.float32)
     weights = np.arange(2000) % 3 + 1.0  # in memory: follows X's chunks
     params = dict(solver=solver, shuffle=False, max_iter=5, tol=None)
-    dask_model = _fit(params, *_on_cluster(client, X, Y), sample_weight=weights)
-    memory_model = _fit(params, X, Y, sample_weight=weights)
+    dask_model = GradientDescentRegressor(**params).fit(*_on_cluster(client, X, Y), sample_weight=weights)
+    memory_model = GradientDescentRegressor(**params).fit(X, Y, sample_weight=weights)
     assert dask_model.coef_.dtype == np.float32 and dask_model.coef_.shape == (3, 4)
-    _assert_same_model(dask_model, memory_model, rtol=1e-5)
+    assert_same_model(dask_model, memory_model, rtol=1e-5)
 
 
 def test_partial_fit_on_dask_equals_partial_fit_in_memory(client, data):
@@ -100,29 +89,29 @@ def test_partial_fit_on_dask_equals_partial_fit_in_memory(client, data):
     for _ in range(3):
         dask_model.partial_fit(Xd, yd)
         memory_model.partial_fit(X, y)
-    _assert_same_model(dask_model, memory_model)
+    assert_same_model(dask_model, memory_model, rtol=1e-9)
 
 
 def test_sgd_shuffles_blocks_reproducibly(client, data):
     X, y, _ = data
     Xd, yd = _on_cluster(client, X, y)
     params = dict(solver="sgd", max_iter=5, tol=None, random_state=0)
-    first, again = _fit(params, Xd, yd), _fit(params, Xd, yd)
-    _assert_same_model(first, again, rtol=0)
-    in_order = _fit({**params, "shuffle": False}, Xd, yd)
+    first, again = GradientDescentRegressor(**params).fit(Xd, yd), GradientDescentRegressor(**params).fit(Xd, yd)
+    assert_same_model(first, again)
+    in_order = GradientDescentRegressor(**{**params, "shuffle": False}).fit(Xd, yd)
     assert not np.allclose(first.coef_, in_order.coef_, rtol=1e-9, atol=0)
-    np.testing.assert_allclose(first.coef_, _fit({}, X, y).coef_, atol=0.05)
+    np.testing.assert_allclose(first.coef_, GradientDescentRegressor().fit(X, y).coef_, atol=0.05)
 
 
 def test_predict_on_dask_is_lazy_and_equals_in_memory_predict(client, data):
     X, y, _ = data
     Xd, yd = _on_cluster(client, X, y)
-    reg = _fit({}, X, y)
+    reg = GradientDescentRegressor().fit(X, y)
     prediction = reg.predict(Xd)
     assert isinstance(prediction, da.Array) and prediction.shape == (3000,) and prediction.dtype == np.float64
     np.testing.assert_allclose(prediction.compute(), reg.predict(X), rtol=1e-12)
     Y = np.column_stack([y, 2 * y])
-    two = _fit({}, X, Y).predict(Xd)
+    two = GradientDescentRegressor().fit(X, Y).predict(Xd)
     assert two.shape == (3000, 2) and two.compute().shape == (3000, 2)
 
 
@@ -156,17 +145,17 @@ def _reads(log):
 def test_each_block_is_read_once_per_pass(client, data, tmp_path, params, passes):
     X, y, _ = data
     log = tmp_path / "reads"
-    reg = _fit(params, _counted(X, log), da.from_array(y, chunks=CHUNK))
+    reg = GradientDescentRegressor(**params).fit(_counted(X, log), da.from_array(y, chunks=CHUNK))
     assert _reads(log) == {block: passes(reg) for block in range(5)}
     if not params:
-        _assert_same_model(reg, _fit(params, X, y))
+        assert_same_model(reg, GradientDescentRegressor(**params).fit(X, y), rtol=1e-9)
 
 
 def test_a_y_computed_from_x_does_not_read_x_twice(client, data, tmp_path):
     X, _, _ = data
     log = tmp_path / "reads"
     Xd = _counted(X, log)
-    _fit({}, Xd, Xd @ np.arange(6.0) + 1.0)
+    GradientDescentRegressor().fit(Xd, Xd @ np.arange(6.0) + 1.0)
     assert _reads(log) == {block: 1 for block in range(5)}
 
 
@@ -183,7 +172,7 @@ def test_an_epoch_sends_the_coefficients_once_and_adds_blocks_as_a_tree(monkeypa
         return compute(*args, **kwargs)
 
     monkeypatch.setattr(_dask.dask, "compute", spy)
-    _fit(dict(loss="huber", max_iter=1), Xd, yd)
+    GradientDescentRegressor(loss="huber", max_iter=1).fit(Xd, yd)
     epoch = graphs[-1]  # the survey came first
     names = collections.Counter(key.split("-")[0] for key in epoch if isinstance(key, str))
     assert names["_block_sums"] == Xd.numblocks[0] == 18
@@ -223,7 +212,7 @@ def _with(a, index, value):
 
 def test_predict_checks_features_at_once_and_values_per_block(client, data):
     X, y, _ = data
-    reg = _fit({}, X, y)
+    reg = GradientDescentRegressor().fit(X, y)
     with pytest.raises(ValueError, match="X has 5 features"):
         reg.predict(da.from_array(X[:, :5], chunks=CHUNK))
     prediction = reg.predict(da.from_array(_with(X, 2500, np.nan), chunks=CHUNK))  # lazy: no error yet
@@ -241,9 +230,9 @@ def test_integer_and_column_chunked_x_are_accepted(client, data):
     X, y, _ = data
     Xi = np.round(X * 10).astype(np.int64)
     Xd = da.from_array(Xi, chunks=(CHUNK, 2))  # three column chunks: joined per block
-    reg = _fit({}, Xd, y)
+    reg = GradientDescentRegressor().fit(Xd, y)
     assert reg.coef_.dtype == np.float64
-    _assert_same_model(reg, _fit({}, Xi, y))
+    assert_same_model(reg, GradientDescentRegressor().fit(Xi, y), rtol=1e-9)
 
 
 def test_dask_is_imported_only_for_dask_input(tmp_path):
@@ -271,29 +260,23 @@ def test_grid_search_under_joblibs_dask_backend_equals_the_local_search(client, 
     np.testing.assert_allclose(search.cv_results_["mean_test_score"], local.cv_results_["mean_test_score"], rtol=1e-12)
 
 
+@pytest.mark.filterwarnings("ignore::FutureWarning")  # dask-ml's own deprecations
 def test_dask_ml_incremental_streams_blocks_through_partial_fit(client, data):
     wrappers = pytest.importorskip("dask_ml.wrappers")
     X, y, _ = data
     Xd, yd = _on_cluster(client, X, y)
     params = dict(solver="sgd", shuffle=False)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)  # dask-ml's own deprecations
-        inc = wrappers.Incremental(GradientDescentRegressor(**params), shuffle_blocks=False).fit(Xd, yd)
+    inc = wrappers.Incremental(GradientDescentRegressor(**params), shuffle_blocks=False).fit(Xd, yd)
     reference = GradientDescentRegressor(**params)
     for start in range(0, X.shape[0], CHUNK):
         reference.partial_fit(X[start : start + CHUNK], y[start : start + CHUNK])
-    _assert_same_model(inc.estimator_, reference)
+    assert_same_model(inc.estimator_, reference, rtol=1e-9)
     np.testing.assert_allclose(inc.predict(Xd).compute(), reference.predict(X), rtol=1e-12)
 
 
 # --------------------------------------------------------------- examples
 def _run_example(name, capsys, *args):
-    argv = sys.argv
-    sys.argv = [name, *args]
-    try:
-        runpy.run_path(str(EXAMPLES / name), run_name="__main__")
-    finally:
-        sys.argv = argv
+    run_example(name, *args)
     return capsys.readouterr().out
 
 

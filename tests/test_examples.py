@@ -1,29 +1,17 @@
 """Every example runs, headless and at small size, and does what it says."""
 
 import re
-import runpy
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-
-
-def run_example(name, tmp_path, *args):
-    """Run ``examples/<name>`` as a script with ``--out tmp_path`` (unless None) and extra args."""
-    argv = sys.argv
-    sys.argv = [name, *(["--out", str(tmp_path)] if tmp_path is not None else []), *args]
-    try:
-        runpy.run_path(str(EXAMPLES / name), run_name="__main__")
-    finally:
-        sys.argv = argv
+from _helpers import EXAMPLES, run_example
 
 
 def test_note_example_prints_the_note_and_saves_its_figures(tmp_path, capsys):
     pytest.importorskip("matplotlib")
-    run_example("plot_note.py", tmp_path)
+    run_example("plot_note.py", "--out", str(tmp_path))
     out = capsys.readouterr().out
     assert "Predict (before training) 4 4.0" in out
     assert "[batch] Predict (after training) 4 7.999777758621207" in out
@@ -39,7 +27,7 @@ def _rows(out, pattern):
 
 def test_learning_rate_example_searches_draws_and_reports_the_divergence(tmp_path, capsys):
     pytest.importorskip("matplotlib")
-    run_example("plot_learning_rate.py", tmp_path)
+    run_example("plot_learning_rate.py", "--out", str(tmp_path))
     out = capsys.readouterr().out
     scores = dict(_rows(out, r"^learning_rate=(\S+)\s+mean CV R2 = (\S+)"))
     assert list(scores) == ["0.001", "0.01", "0.1", "auto", "0.2", "0.3"]
@@ -56,7 +44,7 @@ def test_learning_rate_example_searches_draws_and_reports_the_divergence(tmp_pat
 
 def test_solvers_example_matches_the_peers(tmp_path, capsys):
     pytest.importorskip("matplotlib")
-    run_example("plot_solvers.py", tmp_path)
+    run_example("plot_solvers.py", "--out", str(tmp_path))
     out = capsys.readouterr().out
     rows = {
         name.strip(): (float(gap), float(r2))
@@ -76,7 +64,7 @@ def test_solvers_example_matches_the_peers(tmp_path, capsys):
 
 def test_streaming_example_never_holds_more_than_a_chunk(tmp_path, capsys):
     pytest.importorskip("matplotlib")
-    run_example("plot_streaming.py", tmp_path, "--n-chunks", "12", "--chunk-size", "200")
+    run_example("plot_streaming.py", "--out", str(tmp_path), "--n-chunks", "12", "--chunk-size", "200")
     out = capsys.readouterr().out
     assert "2400 rows seen, at most 200 in memory at once" in out
     excess = dict(_rows(out, r"^(.+): excess error (\S+), held-out R2"))
@@ -86,7 +74,7 @@ def test_streaming_example_never_holds_more_than_a_chunk(tmp_path, capsys):
 
 def test_penalties_example_finds_lassos_zeros(tmp_path, capsys):
     pytest.importorskip("matplotlib")
-    run_example("plot_penalties.py", tmp_path, "--n-alphas", "6")
+    run_example("plot_penalties.py", "--out", str(tmp_path), "--n-alphas", "6")
     out = capsys.readouterr().out
     rows = _rows(out, r"^\s+(\S+)\s+(\d+)\s+(\d+)\s+(\S+)$")
     assert len(rows) == 6
@@ -103,7 +91,8 @@ def test_torch_example_fits_tensors_where_they_are(tmp_path, capsys):
         pytest.skip("array API input needs scikit-learn >= 1.9")
     torch = pytest.importorskip("torch")
     pytest.importorskip("matplotlib")
-    run_example("torch_tensors.py", tmp_path, "--n-samples", "3000", "--n-features", "8", "--epochs", "40")
+    size = ("--n-samples", "3000", "--n-features", "8", "--epochs", "40")
+    run_example("torch_tensors.py", "--out", str(tmp_path), *size)
     out = capsys.readouterr().out
     device = "cuda" if torch.cuda.is_available() else "cpu"
     fits = _rows(
@@ -116,7 +105,7 @@ def test_torch_example_fits_tensors_where_they_are(tmp_path, capsys):
         assert coef_device.startswith(device) and prediction_device.startswith(device)
         assert float(r2) > 0.99 and float(error) < 0.01 and float(gap) < 1e-4
     ratios = _rows(out, r"^(\S.+?)\s+\S+s\s+\S+s\s+(\S+)x$")
-    assert [name for name, _ in ratios] == [name for name, *_ in fits] and all(float(r) > 0 for _, r in ratios)
+    assert [name for name, _ in ratios] == [name for name, *_ in fits]
     assert (tmp_path / "torch_tensors.png").stat().st_size > 10_000
 
 
@@ -131,10 +120,11 @@ def test_readme_shows_figures_the_examples_write():
 
 
 def test_benchmark_example_times_every_peer_on_the_same_problem(capsys):
-    # Times are not asserted (they belong to the machine); what is: every
-    # scenario ran against its peers, same-step peers land on our coefficients,
-    # and every batch fit reaches the closed form's objective.
-    run_example("benchmark_against_peers.py", None)
+    # At its smallest size, each fit timed once. Times are not asserted (they
+    # belong to the machine); what is: every scenario ran against its peers,
+    # same-step peers land on our coefficients, and every batch fit reaches the
+    # closed form's objective.
+    run_example("benchmark_against_peers.py", "--tiny")
     out = capsys.readouterr().out
     rows = _rows(out, r"^(.{40}) (\S.{25})\s+(\S+)\s+(\S+)\s+(\S+)  ?(.*)$")
     names = {name.strip() for _, name, *_ in rows}
@@ -154,8 +144,8 @@ def test_benchmark_example_times_every_peer_on_the_same_problem(capsys):
     assert len(gaps) == 3 and max(gaps) < 1e-6  # dense and CSR vs SGDRegressor, batch vs the NumPy loop
     batch = {name.strip(): float(value) for scenario, name, _, _, value, _ in rows if scenario.startswith("batch")}
     assert batch["skgd batch"] == pytest.approx(batch["LinearRegression"], rel=1e-5)
-    growth = _rows(out, r"^(skgd \S+(?: \(.*\))?)\s+(\S+)\s+(\S+)\s+(\S+)$")
-    assert len(growth) == 3 and all(float(t) > 0 for row in growth for t in row[1:])
+    growth = _rows(out, r"^(skgd \S+(?: \(.*\))?)\s+\S+\s+\S+\s+\S+$")
+    assert growth == ["skgd sgd", "skgd batch (Gram)", "skgd batch (streaming, huber)"]
 
 
 def test_time_to_accuracy_example_reaches_its_gaps_and_times_the_peer_to_them(capsys):

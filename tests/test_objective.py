@@ -11,6 +11,7 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from _helpers import squared_error_problem
 from skgd._sgd_fast import loss_and_derivative
 from sklearn._loss.loss import HalfSquaredError, HuberLoss
 from sklearn.linear_model._sgd_fast import EpsilonInsensitive, SquaredEpsilonInsensitive
@@ -23,7 +24,6 @@ from skgd._objective import (
     batch_lipschitz,
     sample_lipschitz,
 )
-from skgd._problem import Problem
 from skgd._reductions import ColumnMoments
 
 EPSILONS = [0.0, 0.1, 1.5]
@@ -130,25 +130,6 @@ def test_prox_minimises_the_l1_step_objective():
 
 
 # ---------------------------------------------------------------- Lipschitz
-def _problem(X, y, s, penalty, fit_intercept):
-    return Problem(
-        X=X,
-        Y=y.reshape(len(y), -1),
-        sample_weight=s,
-        loss=LOSSES["squared_error"],
-        epsilon=0.1,
-        penalty=penalty,
-        fit_intercept=fit_intercept,
-        schedule="constant",
-        power_t=0.5,
-        momentum=0.0,
-        nesterov=False,
-        batch_size=1,
-        shuffle=False,
-        average=0,
-    )
-
-
 @pytest.mark.parametrize("d", [3, 40])  # dense eigenvalue below 33, Lanczos above
 @pytest.mark.parametrize("fit_intercept", [True, False])
 @pytest.mark.parametrize("sparse", [False, True])
@@ -175,8 +156,7 @@ def test_batch_lipschitz_is_the_top_eigenvalue(d, fit_intercept, sparse, conditi
     expected = np.linalg.eigvalsh(H)[-1]
     got = batch_lipschitz(LOSSES["huber"], pen, Xin, s, fit_intercept, conditioning)
     assert got == pytest.approx(expected, rel=1e-6)
-    y = rng.standard_normal(300)
-    problem = _problem(Xin, y, s, penalty=pen, fit_intercept=fit_intercept)
+    problem = squared_error_problem(Xin, rng.standard_normal((300, 1)), s, pen, fit_intercept)
     gram = GramBatch(problem).lipschitz(conditioning)
     streaming = StreamingBatch(problem).lipschitz(conditioning)
     assert gram == pytest.approx(expected, rel=1e-6) and streaming == pytest.approx(expected, rel=1e-6)

@@ -4,19 +4,22 @@
   finite, whatever the loss, penalty, momentum, schedule or column scales.
 - ``len(loss_curve_) == n_iter_``, and ``t_`` counts the updates.
 - k calls of partial_fit equal fit(max_iter=k) with shuffle=False (tol=None,
-  or any tol while fit runs all k epochs).
+  or any tol while fit runs all k epochs), bit for bit for sgd.
 """
 
-import warnings
-
 import numpy as np
+import pytest
 import scipy.sparse as sp
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from sklearn.exceptions import ConvergenceWarning
 
 from skgd import GradientDescentRegressor
 from skgd._objective import LOSSES
+
+pytest.importorskip("hypothesis")
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+pytestmark = pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
 
 PROPERTY_SETTINGS = settings(max_examples=60, deadline=None, database=None)
 
@@ -61,17 +64,11 @@ def problems(draw):
     return (sp.csr_matrix(X) if sparse else X), y.astype(dtype), sample_weight, params
 
 
-def _fit(reg, X, y, sample_weight):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return reg.fit(X, y, sample_weight=sample_weight)
-
-
 @PROPERTY_SETTINGS
 @given(problems(), st.integers(1, 6))
 def test_auto_step_stays_finite_and_counts_its_epochs(problem, max_iter):
     X, y, sample_weight, params = problem
-    reg = _fit(GradientDescentRegressor(max_iter=max_iter, tol=None, **params), X, y, sample_weight)
+    reg = GradientDescentRegressor(max_iter=max_iter, tol=None, **params).fit(X, y, sample_weight=sample_weight)
     assert np.all(np.isfinite(reg.coef_)) and np.all(np.isfinite(reg.intercept_))
     assert np.all(np.isfinite(reg.loss_curve_))
     assert len(reg.loss_curve_) == reg.n_iter_ == max_iter
@@ -88,7 +85,7 @@ def test_auto_step_stays_finite_and_counts_its_epochs(problem, max_iter):
 @given(problems(), st.integers(1, 4), st.sampled_from([None, 1e-2]))
 def test_k_partial_fits_equal_fit_with_max_iter_k(problem, k, tol):
     X, y, sample_weight, params = problem
-    fitted = _fit(GradientDescentRegressor(max_iter=k, tol=tol, **params), X, y, sample_weight)
+    fitted = GradientDescentRegressor(max_iter=k, tol=tol, **params).fit(X, y, sample_weight=sample_weight)
     if fitted.n_iter_ < k:  # fit stopped on a stall; partial_fit never does
         return
     stepped = GradientDescentRegressor(tol=tol, **params)
@@ -141,9 +138,7 @@ def test_a_call_never_leaves_a_model_worse_than_it_found_it(problem, learning_ra
         before = _objective(reg, X, y, sample_weight, params)
         snapshot = (np.copy(reg.coef_), np.copy(reg.intercept_)) if hasattr(reg, "coef_") else None
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ConvergenceWarning)
-                getattr(reg, method)(X, y, sample_weight=sample_weight)
+            getattr(reg, method)(X, y, sample_weight=sample_weight)
         except ValueError:
             if snapshot is not None:
                 np.testing.assert_array_equal(reg.coef_, snapshot[0])

@@ -10,6 +10,7 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from _helpers import make_problem, make_weights
 
 from skgd._objective import LOSSES
 from skgd._reductions import MIN_BLOCK_ROWS, ColumnMoments, SufficientStatistics, loss_gradient_sums, row_blocks
@@ -28,15 +29,6 @@ def _textbook(name, r):
     if name == "epsilon_insensitive":
         return np.where(inside, 0.0, a - EPSILON), np.where(inside, 0.0, np.sign(r))
     return np.where(inside, 0.0, (a - EPSILON) ** 2), np.where(inside, 0.0, 2 * (a - EPSILON) * np.sign(r))
-
-
-def _data(n=60, d=5, k=2, seed=0):
-    rng = np.random.RandomState(seed)
-    X = rng.standard_normal((n, d))
-    X[rng.uniform(size=X.shape) < 0.3] = 0.0
-    Y = rng.standard_normal((n, k)) * 2.0
-    s = rng.uniform(0.0, 3.0, n)
-    return X, Y, s
 
 
 @pytest.mark.parametrize("n", [0, 1, 255, 256, 1000, 70_001])
@@ -66,7 +58,8 @@ def test_row_blocks_of_csr_count_its_non_zeros():
 @pytest.mark.parametrize("name", list(LOSSES))
 @pytest.mark.parametrize("fmt", ["dense", "csr", "float32"])
 def test_loss_gradient_sums_equal_the_whole_array_formulas(name, fmt, row_block_size):
-    X, Y, s = _data()
+    X, Y = make_problem(n=60, d=5, n_targets=2, density=0.7, noise=2.0)
+    s = make_weights(60, low=0.0)
     rng = np.random.RandomState(1)
     coef, intercept = rng.standard_normal((2, 5)), rng.standard_normal(2)
     r = X @ coef.T + intercept - Y
@@ -84,7 +77,8 @@ def test_loss_gradient_sums_equal_the_whole_array_formulas(name, fmt, row_block_
 @pytest.mark.parametrize("fmt", ["dense", "csr", "float32"])
 @pytest.mark.parametrize("weighted", [False, True])
 def test_sufficient_statistics_equal_the_products_formed_whole(fmt, weighted, row_block_size):
-    X, Y, s = _data(n=50)
+    X, Y = make_problem(n=50, d=5, n_targets=2, density=0.7, noise=2.0)
+    s = make_weights(50, low=0.0)
     s = s if weighted else np.ones(50)
     Xin = {"dense": X, "csr": sp.csr_matrix(X), "float32": X.astype(np.float32)}[fmt]
     dtype = np.float32 if fmt == "float32" else np.float64

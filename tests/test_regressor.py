@@ -2,12 +2,11 @@
 
 import pickle
 import tracemalloc
-import warnings
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from _helpers import make_problem
+from _helpers import assert_same_model, make_problem
 from sklearn.base import clone
 from sklearn.datasets import load_diabetes
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
@@ -18,19 +17,13 @@ from sklearn.preprocessing import StandardScaler
 
 from skgd import GradientDescentRegressor
 
+pytestmark = pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
+
 SOLVERS = ["batch", "sgd"]
 
 
 def _fitted_attributes(reg):
     return {k: v for k, v in vars(reg).items() if k.endswith("_") and not k.startswith("__")}
-
-
-def _assert_same_model(a, b, exact=True):
-    for name in ("coef_", "intercept_", "loss_curve_", "n_iter_", "t_"):
-        if exact:
-            np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
-        else:
-            np.testing.assert_allclose(getattr(a, name), getattr(b, name), rtol=1e-10, err_msg=name)
 
 
 # ---------------------------------------------------------------- defaults
@@ -39,10 +32,8 @@ def test_defaults_match_linear_regression_on_diabetes(solver, margin):
     X, y = load_diabetes(return_X_y=True)
     X_tr, X_te, y_tr, y_te = train_test_split(X, y, random_state=0)
     reference = make_pipeline(StandardScaler(), LinearRegression()).fit(X_tr, y_tr).score(X_te, y_te)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        model = make_pipeline(StandardScaler(), GradientDescentRegressor(solver=solver, random_state=0))
-        score = model.fit(X_tr, y_tr).score(X_te, y_te)
+    model = make_pipeline(StandardScaler(), GradientDescentRegressor(solver=solver, random_state=0))
+    score = model.fit(X_tr, y_tr).score(X_te, y_te)
     assert abs(score - reference) <= margin
 
 
@@ -51,9 +42,7 @@ def test_auto_step_does_not_diverge_on_unscaled_data(solver):
     rng = np.random.RandomState(0)
     X = rng.standard_normal((300, 4)) * np.array([1e-2, 1.0, 1e2, 1e4]) + 50.0
     y = X @ np.array([3.0, -1.0, 0.02, 1e-4]) + rng.standard_normal(300)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        reg = GradientDescentRegressor(solver=solver, max_iter=50, tol=None, random_state=0).fit(X, y)
+    reg = GradientDescentRegressor(solver=solver, max_iter=50, tol=None, random_state=0).fit(X, y)
     assert np.all(np.isfinite(reg.coef_))
     assert reg.loss_curve_[-1] < reg.loss_curve_[0]
 
@@ -208,17 +197,7 @@ def test_tol_stops_when_the_loss_stalls():
 
 
 # ------------------------------------------------------------ partial_fit
-@pytest.mark.parametrize("solver", SOLVERS)
-def test_k_partial_fits_equal_fit_with_max_iter_k(solver):
-    X, y = make_problem()
-    params = dict(solver=solver, learning_rate=0.01, tol=None, shuffle=False)
-    fitted = GradientDescentRegressor(max_iter=7, **params).fit(X, y)
-    stepped = GradientDescentRegressor(**params)
-    for _ in range(7):
-        stepped.partial_fit(X, y)
-    _assert_same_model(stepped, fitted, exact=solver == "sgd")
-
-
+# (k partial_fit calls equal fit(max_iter=k): test_properties.py, over random problems)
 def test_partial_fit_honours_set_params_between_calls(note_data):
     X, y = note_data
     reg = GradientDescentRegressor(solver="sgd", learning_rate=0.01, shuffle=False, fit_intercept=False)
@@ -252,7 +231,7 @@ def test_pickling_mid_partial_fit_resumes_bit_for_bit(solver):
     resumed = pickle.loads(pickle.dumps(resumed))
     for _ in range(3):
         resumed.partial_fit(X, y)
-    _assert_same_model(resumed, straight)
+    assert_same_model(resumed, straight)
 
 
 def test_warm_start_continues_from_the_previous_solution():
@@ -323,9 +302,7 @@ def test_pipeline_grid_search_over_learning_rate_and_solver():
         n_jobs=2,
         cv=3,
     )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        grid.fit(X, y)
+    grid.fit(X, y)
     assert grid.best_score_ > 0.45
     assert set(grid.cv_results_["param_gradientdescentregressor__solver"]) == {"batch", "sgd"}
 

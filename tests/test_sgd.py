@@ -11,12 +11,11 @@
 """
 
 import itertools
-import warnings
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from _helpers import reference_sgd
+from _helpers import make_problem, reference_sgd
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import Lasso, Ridge, SGDRegressor
 from sklearn.neural_network import MLPRegressor
@@ -25,24 +24,12 @@ from skgd import GradientDescentRegressor
 from skgd._objective import LOSSES
 from skgd._sgd import sample_order
 
+pytestmark = pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
+
 PENALTIES = [None, "l2", "l1", "elasticnet"]
 
-
-def _data(n=40, d=5, seed=0, density=None, n_targets=None):
-    rng = np.random.RandomState(seed)
-    X = rng.standard_normal((n, d))
-    if density is not None:
-        X[rng.rand(n, d) > density] = 0.0
-    w = rng.standard_normal(d if n_targets is None else (d, n_targets))
-    w[0] = 0.0  # an irrelevant feature, for the L1 penalties to zero
-    noise = rng.standard_normal(n if n_targets is None else (n, n_targets))
-    return X, X @ w + 0.3 + 0.3 * noise
-
-
-def _fit(estimator, X, y, **kwargs):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return estimator.fit(X, y, **kwargs)
+#: Much noise and an irrelevant first feature (for the L1 penalties to zero).
+NOISY = dict(noise=0.3, intercept=0.3, zero_features=1)
 
 
 # ------------------------------------------------------------ SGDRegressor
@@ -60,7 +47,7 @@ def _pin_cases():
 
 @pytest.mark.parametrize("loss, penalty, schedule, average", list(_pin_cases()))
 def test_sgd_takes_sgdregressors_steps(loss, penalty, schedule, average):
-    X, y = _data()
+    X, y = make_problem(n=40, d=5, **NOISY)
     f = LOSSES[loss].sgd_factor
     lr, alpha, epochs = 0.01, 0.05, 4
     ours = GradientDescentRegressor(
@@ -93,8 +80,8 @@ def test_sgd_takes_sgdregressors_steps(loss, penalty, schedule, average):
         tol=None,
         max_iter=epochs,
     )
-    _fit(ours, X, y)
-    _fit(peer, X, y)
+    ours.fit(X, y)
+    peer.fit(X, y)
     np.testing.assert_allclose(ours.coef_, peer.coef_, rtol=0, atol=1e-8)
     np.testing.assert_allclose(ours.intercept_, peer.intercept_[0], rtol=0, atol=1e-8)
     assert ours.t_ == peer.t_ - 1  # SGDRegressor counts from 1
@@ -103,45 +90,33 @@ def test_sgd_takes_sgdregressors_steps(loss, penalty, schedule, average):
 
 
 def test_l1_sgd_gives_exact_zeros_like_sgdregressor():
-    X, y = _data(n=200, d=8, seed=2)
+    X, y = make_problem(n=200, d=8, seed=2, **NOISY)
     X[:, 5:] *= 0.05  # weak features the penalty removes
-    ours = _fit(
-        GradientDescentRegressor(
-            solver="sgd",
-            penalty="l1",
-            alpha=0.1,
-            learning_rate=0.005,
-            schedule="constant",
-            shuffle=False,
-            tol=None,
-            max_iter=10,
-        ),
-        X,
-        y,
-    )
-    peer = _fit(
-        SGDRegressor(
-            penalty="l1", alpha=0.05, eta0=0.01, learning_rate="constant", shuffle=False, tol=None, max_iter=10
-        ),
-        X,
-        y,
-    )
+    ours = GradientDescentRegressor(
+        solver="sgd",
+        penalty="l1",
+        alpha=0.1,
+        learning_rate=0.005,
+        schedule="constant",
+        shuffle=False,
+        tol=None,
+        max_iter=10,
+    ).fit(X, y)
+    peer = SGDRegressor(
+        penalty="l1", alpha=0.05, eta0=0.01, learning_rate="constant", shuffle=False, tol=None, max_iter=10
+    ).fit(X, y)
     assert np.sum(ours.coef_ == 0.0) >= 2
     np.testing.assert_array_equal(ours.coef_ == 0.0, peer.coef_ == 0.0)
 
 
 def test_sample_weights_scale_each_step_as_sgdregressors():
     """Without a penalty our step for sample i is s_i times its unweighted step, as SGDRegressor's."""
-    X, y = _data()
+    X, y = make_problem(n=40, d=5, **NOISY)
     s = np.random.RandomState(5).uniform(0.2, 3.0, len(y))
     params = dict(solver="sgd", learning_rate=0.01, schedule="constant", shuffle=False, tol=None, max_iter=3)
-    ours = _fit(GradientDescentRegressor(**params), X, y, sample_weight=s)
-    peer = _fit(
-        SGDRegressor(penalty=None, eta0=0.02, learning_rate="constant", shuffle=False, tol=None, max_iter=3),
-        X,
-        y,
-        sample_weight=s,
-    )
+    ours = GradientDescentRegressor(**params).fit(X, y, sample_weight=s)
+    peer = SGDRegressor(penalty=None, eta0=0.02, learning_rate="constant", shuffle=False, tol=None, max_iter=3)
+    peer.fit(X, y, sample_weight=s)
     np.testing.assert_allclose(ours.coef_, peer.coef_, rtol=0, atol=1e-8)
 
 
@@ -151,13 +126,12 @@ def test_a_weight_scales_its_steps_penalty_share_so_sgd_lands_on_j(penalty):
     # mean c move its fixed point as a penalty divided by c would. Ours scales
     # the penalty's share of a step by the batch's weight: with weights 10 the
     # averaged iterate lands on J's optimum, as with weights 1 (and Ridge/Lasso).
-    X, y = _data()
+    X, y = make_problem(n=40, d=5, **NOISY)
     params = dict(solver="sgd", penalty=penalty, alpha=0.1, learning_rate=0.002, schedule="constant", shuffle=False)
     params.update(tol=None, max_iter=300, average=1000)
-    unit = _fit(GradientDescentRegressor(**params), X, y)
-    heavy = _fit(
-        GradientDescentRegressor(**{**params, "learning_rate": 0.0002}), X, y, sample_weight=np.full(len(y), 10.0)
-    )
+    unit = GradientDescentRegressor(**params).fit(X, y)
+    heavy = GradientDescentRegressor(**{**params, "learning_rate": 0.0002})
+    heavy.fit(X, y, sample_weight=np.full(len(y), 10.0))
     peer = (Ridge(alpha=len(y) * 0.05) if penalty == "l2" else Lasso(alpha=0.05, tol=1e-12)).fit(X, y)
     np.testing.assert_allclose(heavy.coef_, unit.coef_, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(unit.coef_, peer.coef_, atol=2e-2)
@@ -171,7 +145,7 @@ def test_sparse_sgd_gives_the_dense_model_without_the_intercept_decay(penalty, a
     With every entry stored, a CSR row touches every feature, so even the
     cumulative L1 penalty (applied to a row's features) matches dense.
     """
-    X, y = _data(seed=4)
+    X, y = make_problem(n=40, d=5, seed=4, **NOISY)
     params = dict(
         solver="sgd",
         penalty=penalty,
@@ -183,8 +157,8 @@ def test_sparse_sgd_gives_the_dense_model_without_the_intercept_decay(penalty, a
         tol=None,
         max_iter=3,
     )
-    dense = _fit(GradientDescentRegressor(**params), X, y)
-    sparse = _fit(GradientDescentRegressor(**params), sp.csr_matrix(X), y)
+    dense = GradientDescentRegressor(**params).fit(X, y)
+    sparse = GradientDescentRegressor(**params).fit(sp.csr_matrix(X), y)
     np.testing.assert_allclose(sparse.coef_, dense.coef_, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(sparse.intercept_, dense.intercept_, rtol=1e-12)
 
@@ -199,23 +173,19 @@ def test_minibatch_momentum_takes_mlpregressors_steps(nesterov, batch_size):
     starts from random weights: one throwaway fit creates its state, which is
     then reset to zero and trained again with a fresh optimizer (warm_start).
     """
-    X, y = _data()
+    X, y = make_problem(n=40, d=5, **NOISY)
     lr, mu, epochs = 0.01, 0.9, 5
-    ours = _fit(
-        GradientDescentRegressor(
-            solver="sgd",
-            learning_rate=lr,
-            momentum=mu,
-            nesterov=nesterov,
-            batch_size=batch_size,
-            schedule="constant",
-            shuffle=False,
-            tol=None,
-            max_iter=epochs,
-        ),
-        X,
-        y,
-    )
+    ours = GradientDescentRegressor(
+        solver="sgd",
+        learning_rate=lr,
+        momentum=mu,
+        nesterov=nesterov,
+        batch_size=batch_size,
+        schedule="constant",
+        shuffle=False,
+        tol=None,
+        max_iter=epochs,
+    ).fit(X, y)
     peer = MLPRegressor(
         hidden_layer_sizes=(),
         solver="sgd",
@@ -230,10 +200,10 @@ def test_minibatch_momentum_takes_mlpregressors_steps(nesterov, batch_size):
         n_iter_no_change=100,
         warm_start=True,
     )
-    _fit(peer, X, y)
+    peer.fit(X, y)
     peer.coefs_ = [np.zeros((X.shape[1], 1))]
     peer.intercepts_ = [np.zeros(1)]
-    _fit(peer.set_params(max_iter=epochs), X, y)
+    peer.set_params(max_iter=epochs).fit(X, y)
     np.testing.assert_allclose(ours.coef_, peer.coefs_[0].ravel(), rtol=0, atol=1e-10)
     np.testing.assert_allclose(ours.intercept_, peer.intercepts_[0][0], rtol=0, atol=1e-10)
 
@@ -260,7 +230,7 @@ def _loop_cases():
 def test_compiled_loop_matches_the_numpy_loop(case):
     case = dict(case)
     sparse = case.pop("sparse")
-    X, y = _data(n=23, d=6, seed=1, density=0.5)
+    X, y = make_problem(n=23, d=6, seed=1, density=0.5, **NOISY)
     s = np.random.RandomState(0).uniform(0.5, 2.0, len(y))
     params = dict(epsilon=0.3, alpha=0.1, l1_ratio=0.4, learning_rate=0.02, power_t=0.3, **case)
     Xin = sp.csr_matrix(X) if sparse else X
@@ -275,7 +245,7 @@ def test_compiled_loop_matches_the_numpy_loop(case):
 @pytest.mark.parametrize("sparse", [False, True])
 @pytest.mark.parametrize("penalty", ["l2", "elasticnet"])
 def test_float32_and_two_d_y_match_the_numpy_loop(sparse, penalty):
-    X, Y = _data(n=30, d=5, seed=2, density=0.6, n_targets=2)
+    X, Y = make_problem(n=30, d=5, n_targets=2, seed=2, density=0.6, **NOISY)
     params = dict(penalty=penalty, alpha=0.05, learning_rate=0.02, average=4, batch_size=3)
     X32 = X.astype(np.float32)
     Xin = sp.csr_matrix(X32) if sparse else X32
@@ -296,7 +266,7 @@ def test_lazy_scale_and_average_survive_heavy_shrinkage(momentum):
     fall to 1e-9 before it is folded back, so the average keeps about 7 digits
     fewer than the iterate in this extreme regime; the iterate keeps them all.
     """
-    X, y = _data(n=90, d=4, seed=3, density=0.7)
+    X, y = make_problem(n=90, d=4, seed=3, density=0.7, **NOISY)
     params = dict(penalty="elasticnet", alpha=50.0, l1_ratio=0.01, learning_rate=0.0101, momentum=momentum)
     for Xin in (X, sp.csr_matrix(X)):
         for average, rtol in ((0, 1e-12), (10, 1e-7)):
@@ -311,7 +281,7 @@ def test_lazy_scale_and_average_survive_heavy_shrinkage(momentum):
 def test_averaging_continues_across_partial_fit_and_pickling():
     import pickle
 
-    X, y = _data(seed=6, density=0.5)
+    X, y = make_problem(n=40, d=5, seed=6, density=0.5, **NOISY)
     params = dict(solver="sgd", penalty="l1", alpha=0.05, learning_rate=0.01, average=30, shuffle=False, tol=None)
     Xs = sp.csr_matrix(X)
     reg = GradientDescentRegressor(**params)

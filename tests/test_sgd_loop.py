@@ -27,10 +27,10 @@ from _helpers import reference_sgd
 from skgd._sgd_fast import loss_and_derivative, sgd_epoch, step_size
 
 from skgd import GradientDescentRegressor
+from skgd._conditioning import Conditioning
 from skgd._objective import LOSSES, Penalty
 from skgd._problem import Problem
 from skgd._schedules import SCHEDULE_CODES
-from skgd._conditioning import Conditioning
 from skgd._sgd import LoopRows, int32_indices, sample_order, sgd_pass
 
 

@@ -350,7 +350,11 @@ def loss_gradient_sums(loss, epsilon, X, Y, sample_weight, coef, intercept, xp=N
         residual += intercept
         residual -= Y[rows, :]
         values, weighted = loss.value_and_derivative(residual, epsilon, xp=xp)
-        loss_sums += xp.astype(s, float64, copy=False) @ xp.astype(values, float64, copy=False)
+        # Summed elementwise, not by a BLAS dot product: its order of addition
+        # depends on the kernel the BLAS picks for the CPU, this one does not
+        # (three rows add left to right, as the note adds its costs).
+        weighted_values = xp.astype(s, float64, copy=False)[:, None] * xp.astype(values, float64, copy=False)
+        loss_sums += xp.sum(weighted_values, axis=0)
         weighted *= s[:, None]
         grad_coef += xp.astype(block.T @ weighted, float64, copy=False)
         grad_intercept += xp.sum(weighted, axis=0, dtype=float64)

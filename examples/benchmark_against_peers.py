@@ -14,6 +14,9 @@ error. A last table shows how each solver's time grows with n (n, 2n, 4n).
   O(d^2) per epoch) against the plain two-pass NumPy loop doing the same
   steps, ``Ridge(solver="cholesky")``, ``LinearRegression`` and, when torch
   is installed, ``torch.optim.SGD`` on tensors.
+- Time to accuracy on raw data (``benchmark_time_to_accuracy.py``): default
+  batch fits against LinearRegression, scipy's L-BFGS-B (huber) and Lasso,
+  each peer timed to the objective gap the default fit reaches.
 - Threads: ``GridSearchCV(n_jobs=2)`` over eight sgd settings under joblib's
   threading backend, against ``n_jobs=1`` (the compiled loop releases the GIL),
   both with one BLAS thread per fit.
@@ -25,9 +28,11 @@ that still take every path (the batch rows use the Gram path).
 """
 
 import argparse
+import sys
 import time
 import warnings
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
@@ -39,6 +44,9 @@ from sklearn.neural_network import MLPRegressor
 from threadpoolctl import threadpool_limits
 
 from skgd import GradientDescentRegressor
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling example with the time-to-accuracy rows
+from benchmark_time_to_accuracy import main as time_to_accuracy  # noqa: E402
 
 SIZES = {
     "tiny": dict(sgd=(2_000, 10), sparse=(2_000, 500), batch=(5_000, 20), epochs=200, grid=(1_000, 10)),
@@ -281,6 +289,8 @@ def main(size="small"):
     print(f"\n{'time growth with n':<32} {'n=' + str(n):>12} {'2n':>10} {'4n':>10}")
     for name, times in lines:
         print(f"{name:<32} {times[0]:>12.4f} {times[1]:>10.4f} {times[2]:>10.4f}")
+    print("\nTime to accuracy on raw data: default fits against the best peer at the gap they reach")
+    time_to_accuracy(size)
     return table
 
 

@@ -262,8 +262,8 @@ class StreamingBatch(_BatchPath):
         value = float(self.xp.mean(loss_sums / self.weight_sum + penalty))
         return value, grad_coef / self.weight_sum, grad_intercept / self.weight_sum
 
-    def sums(self, coef, intercept):
-        """Weighted loss and gradient sums over the data (one read of X).
+    def value(self, coef, intercept):
+        """J at ``(coef, intercept)``, averaged over targets: a pass without the gradient.
 
         Parameters
         ----------
@@ -272,11 +272,31 @@ class StreamingBatch(_BatchPath):
 
         Returns
         -------
+        float
+        """
+        loss_sums, _, _ = self.sums(coef, intercept, gradient=False)
+        penalty = self.problem.penalty.value(coef, xp=self.xp)
+        return float(self.xp.mean(loss_sums / self.weight_sum + penalty))
+
+    def sums(self, coef, intercept, gradient=True):
+        """Weighted loss and gradient sums over the data (one read of X).
+
+        Parameters
+        ----------
+        coef : ndarray of shape (n_targets, n_features)
+        intercept : ndarray of shape (n_targets,)
+        gradient : bool, default=True
+            Whether to form the gradient sums.
+
+        Returns
+        -------
         loss_sums, grad_coef, grad_intercept : ndarrays
             As ``skgd._reductions.loss_gradient_sums``.
         """
         p = self.problem
-        return loss_gradient_sums(p.loss, p.epsilon, p.X, p.Y, p.sample_weight, coef, intercept, xp=self.xp)
+        return loss_gradient_sums(
+            p.loss, p.epsilon, p.X, p.Y, p.sample_weight, coef, intercept, xp=self.xp, gradient=gradient
+        )
 
 
 class GramBatch(_BatchPath):

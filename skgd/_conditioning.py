@@ -219,10 +219,14 @@ class Conditioning:
         float
         """
         xp, _ = get_namespace(a_coef)
+        wide = self.scale.dtype  # measured in float64 whatever the arrays' dtype
+        a_coef, b_coef = xp.astype(a_coef, wide), xp.astype(b_coef, wide)
         inverse2 = 1.0 / (self.scale * self.scale)
         total = xp.sum(a_coef * b_coef * inverse2)
         if fit_intercept:
-            total += xp.sum((a_intercept + a_coef @ self.shift) * (b_intercept + b_coef @ self.shift))
+            a_c = xp.astype(a_intercept, wide) + a_coef @ self.shift
+            b_c = xp.astype(b_intercept, wide) + b_coef @ self.shift
+            total += xp.sum(a_c * b_c)
         return float(total)
 
     def hessian(self, statistics, curvature, l2, fit_intercept):

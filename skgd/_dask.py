@@ -305,27 +305,33 @@ class DaskStreamingBatch(StreamingBatch):
             )
         return self.survey.statistics
 
-    def sums(self, coef, intercept):
+    def sums(self, coef, intercept, gradient=True):
         """Loss and gradient sums in one pass: per block, then added as a tree.
 
         Parameters
         ----------
         coef : ndarray of shape (n_targets, n_features)
         intercept : ndarray of shape (n_targets,)
+        gradient : bool, default=True
+            Whether to form the gradient sums.
 
         Returns
         -------
-        loss_sums, grad_coef, grad_intercept : ndarrays
+        loss_sums, grad_coef, grad_intercept : ndarrays (the gradient sums None without ``gradient``)
         """
         p = self.problem
         model = dask.delayed((coef, intercept), pure=True)
-        parts = [dask.delayed(_block_sums, pure=False)(*block, model, p.loss, p.epsilon) for block in self.blocks]
-        (result,) = dask.compute(_tree_reduce(parts, _add_elementwise))
-        return result
+        parts = [
+            dask.delayed(_block_sums, pure=False)(*block, model, p.loss, p.epsilon, gradient) for block in self.blocks
+        ]
+        (result,) = dask.compute(_tree_reduce(parts, _add_elementwise if gradient else _add))
+        return result if gradient else (result, None, None)
 
 
-def _block_sums(X, Y, s, model, loss, epsilon):
-    loss_sums, grad_coef, grad_intercept = loss_gradient_sums(loss, epsilon, X, Y, s, *model)
+def _block_sums(X, Y, s, model, loss, epsilon, gradient):
+    loss_sums, grad_coef, grad_intercept = loss_gradient_sums(loss, epsilon, X, Y, s, *model, gradient=gradient)
+    if not gradient:
+        return np.asarray(loss_sums, dtype=np.float64)
     return np.asarray(loss_sums, dtype=np.float64), grad_coef, grad_intercept
 
 

@@ -303,7 +303,7 @@ def _block_statistics(X, Y, sample_weight, float64, xp):
     )
 
 
-def loss_gradient_sums(loss, epsilon, X, Y, sample_weight, coef, intercept, xp=None):
+def loss_gradient_sums(loss, epsilon, X, Y, sample_weight, coef, intercept, xp=None, gradient=True):
     """Weighted sums of the loss and of its gradient over some rows, in one read of X.
 
     One fused pass: for each row block the residuals, their loss and its
@@ -325,14 +325,16 @@ def loss_gradient_sums(loss, epsilon, X, Y, sample_weight, coef, intercept, xp=N
     intercept : array of shape (n_targets,)
     xp : namespace, default=None
         The namespace of the arrays (found from them when None).
+    gradient : bool, default=True
+        Whether to form the gradient sums (False: the loss alone, a cheaper pass).
 
     Returns
     -------
     loss_sums : array of shape (n_targets,)
         ``sum_i s_i * l(r_ik)``.
-    grad_coef : array of shape (n_targets, n_features)
+    grad_coef : array of shape (n_targets, n_features) or None
         ``sum_i s_i * l'(r_ik) * x_i``.
-    grad_intercept : array of shape (n_targets,)
+    grad_intercept : array of shape (n_targets,) or None
         ``sum_i s_i * l'(r_ik)``.
     """
     xp, _ = get_namespace(X, Y, sample_weight, xp=xp)
@@ -355,7 +357,10 @@ def loss_gradient_sums(loss, epsilon, X, Y, sample_weight, coef, intercept, xp=N
         # (three rows add left to right, as the note adds its costs).
         weighted_values = xp.astype(s, float64, copy=False)[:, None] * xp.astype(values, float64, copy=False)
         loss_sums += xp.sum(weighted_values, axis=0)
-        weighted *= s[:, None]
-        grad_coef += xp.astype(block.T @ weighted, float64, copy=False)
-        grad_intercept += xp.sum(weighted, axis=0, dtype=float64)
+        if gradient:
+            weighted *= s[:, None]
+            grad_coef += xp.astype(block.T @ weighted, float64, copy=False)
+            grad_intercept += xp.sum(weighted, axis=0, dtype=float64)
+    if not gradient:
+        return loss_sums, None, None
     return loss_sums, grad_coef.T, grad_intercept

@@ -314,6 +314,19 @@ def _report(state, loss, eta, elapsed, score, update_norm, verbose):
     print(line)
 
 
+def _kinetic_energy(state, eta):
+    """``||v||^2 / (2 eta)`` of the state's velocity, measured where the steps are taken (0 without momentum)."""
+    if state.velocity is None or not eta > 0.0:
+        return 0.0
+    velocity, velocity_intercept = state.velocity, state.velocity_intercept
+    if state.conditioning is not None:
+        squared = state.conditioning.inner(velocity, velocity_intercept, velocity, velocity_intercept, True)
+    else:
+        xp, _ = get_namespace(velocity)
+        squared = float(xp.sum(velocity * velocity)) + float(xp.sum(velocity_intercept * velocity_intercept))
+    return squared / (2.0 * eta)
+
+
 def _committed_model(state, controls):
     """The model the call leaves: the best one under early stopping, else the state's."""
     if controls.validation is not None and state.best_model is not None:
@@ -419,10 +432,15 @@ def run_epochs(path, state, controls, callbacks=None):
         raise ValueError(
             f"The objective at the starting model is {start!r}: the data or the initial model is too large."
         )
+    # Momentum carries energy from earlier calls in its velocity: a call may
+    # spend it, raising J by up to the kinetic energy ||v||^2 / (2 eta) it
+    # started with (in the coordinates the steps are taken in), times the
+    # momentum's time scale 1 / (1 - mu)**2.
+    kinetic = _kinetic_energy(state, state.eta0 * state.eta_factor) * (1.0 + controls.noise)
     reason = _epochs(path, state, controls, callbacks, start, xp)
     end = path.value(*_committed_model(state, controls))
     floor = FLOOR * start + 1e-300
-    if not (math.isfinite(end) and end <= start * (1.0 + controls.noise) + floor):
+    if not (math.isfinite(end) and end <= start * (1.0 + controls.noise) + kinetic + floor):
         raise _diverged(
             state,
             f"the call ended at objective {end!r}, above {start!r} where it began",

@@ -426,6 +426,12 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype, ensure_non_negative=True)
         if not bool(xp.any(sample_weight)):  # scikit-learn < 1.8 lets all-zero weights through
             raise ValueError("Sample weights must contain at least one non-zero number.")
+        total = float(xp.sum(xp.astype(sample_weight, _max_precision_float_dtype(xp, device))))
+        if total > float(xp.finfo(X.dtype).max) / 1e3:
+            raise ValueError(
+                f"sample_weight sums to {total:.3g}, too close to the largest {X.dtype} for the weighted sums "
+                "of a pass; rescale the weights (only their ratios matter to the objective) or pass X as float64."
+            )
         return X, Y, sample_weight, one_d
 
     def _check_settings(self):

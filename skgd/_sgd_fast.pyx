@@ -588,7 +588,7 @@ cdef double _conditioned_epoch(
             pw += sw[order[jj]]
             if jj + PREFETCH_DISTANCE < n_samples:
                 ahead = <const char *> (data + order[jj + PREFETCH_DISTANCE] * n_features)
-                for offset in range(0, n_features * sizeof(floating), 64):
+                for offset in range(0, n_features * <Py_ssize_t> sizeof(floating), 64):
                     _prefetch(ahead + offset)
             i = order[jj]
             row = data + i * n_features

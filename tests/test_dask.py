@@ -301,3 +301,56 @@ def test_out_of_core_example_reads_a_lazy_array_once(client, capsys):
 def test_grid_search_example_matches_the_local_search(client, capsys):
     out = _run_example("grid_search_dask.py", capsys, "--n-samples", "600", "--scheduler", client.scheduler.address)
     assert "same as the local search: True" in out
+
+
+# ------------------------------------------------- never worse than the start
+@pytest.mark.parametrize(
+    "params, diverges",
+    [
+        (dict(solver="batch"), False),
+        (dict(solver="batch", loss="huber", momentum=0.9, max_iter=20), False),
+        (dict(solver="batch", learning_rate=5.0, max_iter=5), True),
+        (dict(solver="sgd", max_iter=5), False),
+        (dict(solver="sgd", penalty="l1", alpha=0.1, average=True, max_iter=5), False),
+        (dict(solver="sgd", learning_rate=10.0, max_iter=3), True),
+    ],
+    ids=["batch", "batch-huber-momentum", "batch-diverging", "sgd", "sgd-l1-average", "sgd-diverging"],
+)
+def test_a_dask_call_never_leaves_a_model_worse_than_it_found_it(client, data, params, diverges):
+    # Each call (a fit, then a partial_fit continuing it) lowers J from where it
+    # started (an sgd call may end up to twice its start, momentum by its
+    # factor and the kinetic energy it carried in), or raises ValueError and
+    # leaves the model exactly as it was.
+    from test_properties import _kinetic_energy
+
+    from skgd._objective import LOSSES, Penalty
+
+    X, y, _ = data
+    Xd, yd = da.from_array(X, chunks=(CHUNK, 6)), da.from_array(y, chunks=CHUNK)
+    reg = GradientDescentRegressor(random_state=0, **params)
+    settings = reg.get_params()
+    loss, penalty = LOSSES[settings["loss"]], Penalty.from_params(settings["penalty"], settings["alpha"], 0.15)
+    allowed = (1.0 + (1e-9 if settings["solver"] == "batch" else 1.0)) / (1.0 - settings["momentum"]) ** 2
+
+    def objective():
+        coef = np.zeros(X.shape[1]) if not hasattr(reg, "coef_") else reg.coef_
+        intercept = 0.0 if not hasattr(reg, "coef_") else reg.intercept_
+        values, _ = loss.value_and_derivative(X @ coef + intercept - y, settings["epsilon"])
+        return float(np.mean(values) + penalty.value(coef[None, :])[0])
+
+    for method in ("fit", "partial_fit"):
+        fitted = hasattr(reg, "coef_")
+        before, kinetic = objective(), _kinetic_energy(reg) if fitted else 0.0
+        snapshot = (np.copy(reg.coef_), reg.intercept_) if fitted else None
+        try:
+            getattr(reg, method)(Xd, yd)
+        except ValueError as error:
+            assert diverges and "diverged" in str(error)
+            if snapshot is not None:
+                np.testing.assert_array_equal(reg.coef_, snapshot[0])
+                assert reg.intercept_ == snapshot[1]
+            else:
+                assert not hasattr(reg, "coef_")
+            return
+        assert objective() <= (before + kinetic) * allowed * (1 + 1e-9) + 1e-12
+    assert not diverges

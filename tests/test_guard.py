@@ -93,6 +93,14 @@ def test_values_whose_squares_overflow_are_a_clear_error(solver):
 
 
 @pytest.mark.parametrize("solver", ["batch", "sgd"])
+def test_weights_that_overflow_float32_sums_are_a_clear_error(solver):
+    # Before: batch raised LinAlgError, sgd reported a divergence from an objective of 0.
+    X, y = make_problem(n=50, d=3, dtype=np.float32)
+    with pytest.raises(ValueError, match="sample_weight sums to 5e\\+38"):
+        GradientDescentRegressor(solver=solver).fit(X, y, sample_weight=np.full(50, 1e37, dtype=np.float32))
+
+
+@pytest.mark.parametrize("solver", ["batch", "sgd"])
 def test_early_stopping_with_no_training_weight_says_so(solver):
     X, y = make_problem(n=40, d=3)
     weight = np.zeros(40)

@@ -71,3 +71,22 @@ def to_numpy(value):
     ndarray
     """
     return np.asarray(move_to(value, xp=np, device="cpu") if hasattr(value, "__dlpack__") else value)
+
+
+def rounding(xp, dtype):
+    """Relative change of a sum over data of ``dtype`` that is rounding.
+
+    64 units in the last place of ``dtype``, and never under 1e-10: what a
+    loss formed in X's dtype and summed in float64 may move by without a step
+    having changed anything.
+
+    Parameters
+    ----------
+    xp : array namespace
+    dtype : dtype of ``xp``
+
+    Returns
+    -------
+    float
+    """
+    return max(1e-10, 64.0 * float(xp.finfo(dtype).eps))

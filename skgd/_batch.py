@@ -22,7 +22,7 @@ Both run in the data's array namespace and on its device (``skgd._array_api``):
 the same code fits NumPy arrays and, say, CUDA tensors.
 """
 
-from ._array_api import get_namespace
+from ._array_api import get_namespace, rounding
 from ._objective import batch_lipschitz, gram_lipschitz
 from ._reductions import ColumnMoments, SufficientStatistics, loss_gradient_sums
 from ._schedules import step_size
@@ -117,23 +117,25 @@ def take_step(state, grad_coef, grad_intercept, eta, problem, xp):
     state.t += 1
 
 
-def accelerated_step(state, objective, eta, problem, xp):
-    """One step of FISTA with adaptive restart (O'Donoghue and Candes), in place.
+def accelerated_step(state, path, eta, problem, xp):
+    """One step of monotone FISTA (Beck and Teboulle's MFISTA) with adaptive restart, in place.
 
-    The gradient is taken at the extrapolated point ``y = x + beta (x - x_prev)``,
-    ``beta = (t_prev - 1) / t``; the momentum restarts (``t = 1``, no
-    extrapolation next) when the step turns back against the last
-    displacement, measured in the conditioned coordinates, or when J at the
-    extrapolated point rose. The state keeps ``x`` (the proximal step's
-    result) in ``coef``/``intercept`` and ``x_prev`` in
-    ``coef_previous``/``intercept_previous``.
+    The gradient is taken at the extrapolated point ``y``; the proximal step
+    from it gives ``z``, which becomes the iterate only if J does not rise
+    (``x_next = z`` if ``J(z) <= J(x)``, else ``x``), so J falls every epoch.
+    The next extrapolation is ``y = x_next + t / t_next (z - x_next) +
+    (t - 1) / t_next (x_next - x)``; the momentum restarts (``t = 1``, no
+    extrapolation) when the step turned back against the last displacement
+    (O'Donoghue and Candes' gradient scheme, measured in the conditioned
+    coordinates) or J rose at ``z`` (beyond rounding in X's dtype). The state keeps ``x`` in
+    ``coef``/``intercept``, ``y`` in ``coef_extrapolated``/``intercept_extrapolated``
+    and ``J(x)`` in ``objective``.
 
     Parameters
     ----------
     state : TrainingState
-        With ``coef_previous``, ``intercept_previous`` and ``momentum_t``.
-    objective : callable
-        ``(coef, intercept) -> (J, grad_coef, grad_intercept)``.
+    path : batch path
+        Supplies ``objective`` (J and its gradient) and ``value`` (J alone).
     eta : float
         The step, at most ``1 / L`` in the conditioned coordinates.
     problem : Problem
@@ -142,23 +144,38 @@ def accelerated_step(state, objective, eta, problem, xp):
     Returns
     -------
     float
-        J at the extrapolated point the step was taken from.
+        J at the iterate before the step.
     """
-    t_next = 0.5 * (1.0 + (1.0 + 4.0 * state.momentum_t**2) ** 0.5)
-    beta = (state.momentum_t - 1.0) / t_next
     x_coef, x_intercept = state.coef, state.intercept
-    state.coef = x_coef + beta * (x_coef - state.coef_previous)
-    state.intercept = x_intercept + beta * (x_intercept - state.intercept_previous)
-    y_coef, y_intercept = xp.asarray(state.coef, copy=True), xp.asarray(state.intercept, copy=True)
-    value, grad_coef, grad_intercept = objective(state.coef, state.intercept)
+    value_x = path.value(x_coef, x_intercept) if state.objective is None else state.objective
+    y_coef, y_intercept = state.coef_extrapolated, state.intercept_extrapolated
+    _, grad_coef, grad_intercept = path.objective(y_coef, y_intercept)
+    state.coef, state.intercept = xp.asarray(y_coef, copy=True), xp.asarray(y_intercept, copy=True)
     take_step(state, grad_coef, grad_intercept, eta, problem, xp)
-    state.coef_previous, state.intercept_previous = x_coef, x_intercept
+    z_coef, z_intercept = state.coef, state.intercept
+    value_z = path.value(z_coef, z_intercept)
+    # At the floor J's rounding decides between equals: a step that changes J by
+    # no more than rounding (in X's dtype) is taken (its coefficients still improve).
+    descended = value_z <= value_x + rounding(xp, problem.X.dtype) * abs(value_x)
+    new_coef, new_intercept = (z_coef, z_intercept) if descended else (x_coef, x_intercept)
     turned = state.conditioning.inner(
-        y_coef - state.coef, y_intercept - state.intercept, state.coef - x_coef, state.intercept - x_intercept, True
+        y_coef - z_coef, y_intercept - z_intercept, z_coef - x_coef, z_intercept - x_intercept, True
     )
-    rose = bool(state.loss_curve) and value > state.loss_curve[-1]
-    state.momentum_t = 1.0 if turned > 0.0 or rose else t_next
-    return value
+    t = state.momentum_t
+    t_next = 0.5 * (1.0 + (1.0 + 4.0 * t * t) ** 0.5)
+    if turned > 0.0 or not descended:
+        state.momentum_t = 1.0
+        state.coef_extrapolated, state.intercept_extrapolated = new_coef, new_intercept
+    else:
+        state.momentum_t = t_next
+        a, b = t / t_next, (t - 1.0) / t_next
+        state.coef_extrapolated = new_coef + a * (z_coef - new_coef) + b * (new_coef - x_coef)
+        state.intercept_extrapolated = (
+            new_intercept + a * (z_intercept - new_intercept) + b * (new_intercept - x_intercept)
+        )
+    state.coef, state.intercept = xp.asarray(new_coef, copy=True), xp.asarray(new_intercept, copy=True)
+    state.objective = min(value_z, value_x)
+    return value_x
 
 
 class _BatchPath:
@@ -185,7 +202,7 @@ class _BatchPath:
         """
         p = self.problem
         if p.accelerated:
-            return accelerated_step(state, self.objective, eta, p, self.xp)
+            return accelerated_step(state, self, eta, p, self.xp)
         value, grad_coef, grad_intercept = self.objective(state.coef, state.intercept)
         take_step(state, grad_coef, grad_intercept, step_size(p.schedule, eta, state.t, p.power_t), p, self.xp)
         return value

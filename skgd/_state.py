@@ -28,8 +28,8 @@ ARRAY_FIELDS = (
     "intercept_average",
     "l1_applied",
     "l1_total",
-    "coef_previous",
-    "intercept_previous",
+    "coef_extrapolated",
+    "intercept_extrapolated",
 )
 
 
@@ -48,10 +48,13 @@ class TrainingState:
         The coordinates steps are taken in (``learning_rate="auto"``), chosen
         by the call that made the state and kept by later ``partial_fit``
         calls; None for the user's own (a float learning rate).
-    coef_previous, intercept_previous : arrays
-        The iterate before the last accelerated step (FISTA's ``x_prev``).
+    coef_extrapolated, intercept_extrapolated : arrays
+        Where the next accelerated step takes its gradient (FISTA's ``y``).
     momentum_t : float
         FISTA's momentum sequence (1 after a restart).
+    objective : float or None
+        J at ``coef``/``intercept`` on the current call's data, when known
+        (set where a call starts, kept by accelerated steps).
     stop_reason : str
         Why the last call ended (``GradientDescentRegressor.stop_reason_``).
     """
@@ -76,9 +79,10 @@ class TrainingState:
     validation_scores: list = field(default_factory=list)
     best_model: tuple = None
     conditioning: object = None
-    coef_previous: np.ndarray = None
-    intercept_previous: np.ndarray = None
+    coef_extrapolated: np.ndarray = None
+    intercept_extrapolated: np.ndarray = None
     momentum_t: float = 1.0
+    objective: float = None
     stop_reason: str = None
 
     @classmethod
@@ -122,7 +126,7 @@ class TrainingState:
             Whether momentum, iterate averaging and the cumulative L1 penalty
             are in use.
         accelerated : bool, default=False
-            Whether FISTA runs (its previous iterate starts at the iterate).
+            Whether FISTA runs (its extrapolated point starts at the iterate).
         """
         shape = self.coef.shape
         xp, _, device = get_namespace_and_device(self.coef)
@@ -135,9 +139,9 @@ class TrainingState:
             # average accumulates in it.
             self.coef_average = xp.zeros(shape, dtype=float64, device=device)
             self.intercept_average = xp.zeros(shape[0], dtype=float64, device=device)
-        if accelerated and self.coef_previous is None:
-            self.coef_previous = xp.asarray(self.coef, copy=True)
-            self.intercept_previous = xp.asarray(self.intercept, copy=True)
+        if accelerated and self.coef_extrapolated is None:
+            self.coef_extrapolated = xp.asarray(self.coef, copy=True)
+            self.intercept_extrapolated = xp.asarray(self.intercept, copy=True)
         if l1 and self.l1_applied is None:
             self.l1_applied = xp.zeros(shape, dtype=float64, device=device)
             self.l1_total = xp.zeros(shape[0], dtype=float64, device=device)
@@ -149,7 +153,7 @@ class TrainingState:
         ----------
         dtype : dtype of the state's namespace
         """
-        for name in ("coef", "velocity", "coef_previous"):
+        for name in ("coef", "velocity", "coef_extrapolated"):
             value = getattr(self, name)
             if value is not None:
                 xp, _ = get_namespace(value)

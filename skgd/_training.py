@@ -21,9 +21,6 @@ from ._state import linear_predict
 EXPLOSION_FACTOR = 1e4
 
 
-#: Share of the starting objective below which changes are rounding (for a loss near zero).
-FLOOR = 1e-13
-
 #: Adaptive reductions in a row that bring no improvement before training is
 #: taken to have converged (a smaller step no longer lowers the loss).
 FRUITLESS_REDUCTIONS = 2
@@ -220,7 +217,7 @@ def _diverged(state, what, eta, controls):
     )
 
 
-def _check_epoch(loss, losses, state, eta, start, controls, xp):
+def _check_epoch(loss, losses, state, eta, start, floor, controls, xp):
     """Raise ``DivergenceError`` when the epoch's loss shows the step is too large.
 
     Parameters
@@ -233,6 +230,8 @@ def _check_epoch(loss, losses, state, eta, start, controls, xp):
     eta : float
     start : float
         J at the model the call started from.
+    floor : float
+        Changes of J at or under it are rounding.
     controls : Controls
     xp : array namespace
     """
@@ -241,7 +240,6 @@ def _check_epoch(loss, losses, state, eta, start, controls, xp):
     )
     if not finite:
         raise _diverged(state, f"the objective became {loss!r}", eta, controls)
-    floor = FLOOR * start + 1e-300
     if loss > EXPLOSION_FACTOR * start + floor:
         raise _diverged(state, f"the objective rose to {loss!r} from {start!r}", eta, controls)
     if controls.monotone and losses and loss > losses[-1] * (1.0 + controls.rounding) + floor:
@@ -334,10 +332,9 @@ def _committed_model(state, controls):
     return state.model()
 
 
-def _epochs(path, state, controls, callbacks, start, xp):
+def _epochs(path, state, controls, callbacks, start, floor, xp):
     """The epoch loop of ``run_epochs``; returns why it stopped."""
     losses, best = [], []
-    floor = FLOOR * start + 1e-300
     fruitless = 0  # adaptive reductions in a row that brought no improvement
     for _ in range(controls.max_iter):
         if callbacks is not None:
@@ -347,7 +344,7 @@ def _epochs(path, state, controls, callbacks, start, xp):
         before = xp.asarray(state.coef, copy=True) if controls.verbose > 1 else None
         with np.errstate(over="ignore", invalid="ignore"):
             loss = path.epoch(state, eta)
-        _check_epoch(loss, losses, state, eta, start, controls, xp)
+        _check_epoch(loss, losses, state, eta, start, floor, controls, xp)
         losses.append(loss)
         state.loss_curve.append(loss)
         state.n_iter += 1
@@ -428,6 +425,7 @@ def run_epochs(path, state, controls, callbacks=None):
     """
     xp, _ = get_namespace(state.coef)
     start = path.value(*_committed_model(state, controls))
+    state.objective = start if controls.validation is None and state.n_averaged == 0 else None
     if not math.isfinite(start):
         raise ValueError(
             f"The objective at the starting model is {start!r}: the data or the initial model is too large."
@@ -437,9 +435,11 @@ def run_epochs(path, state, controls, callbacks=None):
     # started with (in the coordinates the steps are taken in), times the
     # momentum's time scale 1 / (1 - mu)**2.
     kinetic = _kinetic_energy(state, state.eta0 * state.eta_factor) * (1.0 + controls.noise)
-    reason = _epochs(path, state, controls, callbacks, start, xp)
+    # Rounding is judged on the problem's scale: J at the call's start, or at
+    # the model training began from (a call may start at J near zero).
+    floor = controls.rounding * max(start, state.loss_curve[0] if state.loss_curve else start) + 1e-300
+    reason = _epochs(path, state, controls, callbacks, start, floor, xp)
     end = path.value(*_committed_model(state, controls))
-    floor = FLOOR * start + 1e-300
     if not (math.isfinite(end) and end <= start * (1.0 + controls.noise) + kinetic + floor):
         raise _diverged(
             state,

@@ -135,9 +135,11 @@ def _reads(log):
     "params, passes",
     [
         (dict(), lambda reg: 1),  # the statistics, once
-        # The survey, one per epoch, and the objective at the call's start and end
-        # (sgd: and the conditioned rows' largest norm, for the automatic step).
-        (dict(loss="huber", max_iter=7, tol=None), lambda reg: 3 + reg.n_iter_),
+        # The survey, the objective at the call's start and end, and per epoch:
+        # batch (accelerated) the gradient at the extrapolated point and J where
+        # its step lands; sgd one pass, and the conditioned rows' largest norm
+        # for the automatic step.
+        (dict(loss="huber", max_iter=7, tol=None), lambda reg: 3 + 2 * reg.n_iter_),
         (dict(solver="sgd", max_iter=4, tol=None), lambda reg: 4 + reg.n_iter_),
     ],
     ids=["batch-squared", "batch-huber", "sgd"],
@@ -173,8 +175,10 @@ def test_an_epoch_sends_the_coefficients_once_and_adds_blocks_as_a_tree(monkeypa
 
     monkeypatch.setattr(_dask.dask, "compute", spy)
     GradientDescentRegressor(loss="huber", max_iter=1).fit(Xd, yd)
-    survey, start, epoch, end = graphs  # J at the call's start and end: passes without the gradient
-    assert all("_add_elementwise" not in str(key) for key in {**start, **end})
+    # The survey, J at the start, the epoch's gradient pass and J where its step
+    # lands, J at the end: every pass but the gradient's goes without the gradient.
+    survey, start, epoch, landed, end = graphs
+    assert all("_add_elementwise" not in str(key) for key in {**start, **landed, **end})
     names = collections.Counter(key.split("-")[0] for key in epoch if isinstance(key, str))
     assert names["_block_sums"] == Xd.numblocks[0] == 18
     assert names["tuple"] == 1  # (coef, intercept), once
@@ -318,7 +322,7 @@ def test_grid_search_example_matches_the_local_search(client, capsys):
 )
 def test_a_dask_call_never_leaves_a_model_worse_than_it_found_it(client, data, params, diverges):
     # Each call (a fit, then a partial_fit continuing it) lowers J from where it
-    # started (an sgd call may end up to twice its start, momentum by its
+    # started (an sgd call may end up to four times its start, momentum by its
     # factor and the kinetic energy it carried in), or raises ValueError and
     # leaves the model exactly as it was.
     from test_properties import _kinetic_energy
@@ -330,7 +334,7 @@ def test_a_dask_call_never_leaves_a_model_worse_than_it_found_it(client, data, p
     reg = GradientDescentRegressor(random_state=0, **params)
     settings = reg.get_params()
     loss, penalty = LOSSES[settings["loss"]], Penalty.from_params(settings["penalty"], settings["alpha"], 0.15)
-    allowed = (1.0 + (1e-9 if settings["solver"] == "batch" else 1.0)) / (1.0 - settings["momentum"]) ** 2
+    allowed = (1.0 + (1e-9 if settings["solver"] == "batch" else 3.0)) / (1.0 - settings["momentum"]) ** 2
 
     def objective():
         coef = np.zeros(X.shape[1]) if not hasattr(reg, "coef_") else reg.coef_

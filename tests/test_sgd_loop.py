@@ -141,8 +141,11 @@ def _epoch_call(coef, **overrides):
     return sgd_epoch(X, empty_int, empty_int, 2, y, s, order, coef, np.zeros(6), empty, empty, empty, **settings)
 
 
-def test_batch_size_zero_raises_instead_of_spinning():
-    """It once looped forever without the GIL; a child process gets ValueError or is killed after a minute."""
+def test_batch_size_zero_raises_instead_of_spinning(tmp_path):
+    """It once looped forever without the GIL; a child process gets ValueError or is killed after a minute.
+
+    The child runs outside the source tree, so it imports the installed skgd.
+    """
     code = textwrap.dedent(
         """
         import numpy as np
@@ -157,7 +160,7 @@ def test_batch_size_zero_raises_instead_of_spinning():
             print("ValueError:", error)
         """
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("ValueError: batch_size must be at least 1")
 

@@ -32,7 +32,6 @@ from ._sgd_namespace import sgd_path
 from ._state import TrainingState, independent_rng, linear_predict
 from ._training import STOP_REASONS, Controls, hold_out, patience, run_epochs
 
-
 #: Relative rise over a call of sgd passes (or subgradient steps) that is noise:
 #: measured over thousands of random small problems with learning_rate="auto",
 #: a pass ended at most 1.33 times its start, and rarely (tiny data) above 2.

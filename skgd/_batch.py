@@ -25,7 +25,6 @@ the same code fits NumPy arrays and, say, CUDA tensors.
 from ._array_api import get_namespace
 from ._objective import batch_lipschitz, gram_lipschitz
 from ._reductions import ColumnMoments, SufficientStatistics, loss_gradient_sums
-from ._schedules import step_size
 
 #: Below this many entries of X an epoch costs microseconds either way, and
 #: the streaming loss is exact to the last bit (the Gram form of the loss loses
@@ -39,7 +38,7 @@ GRAM_MAX_FEATURES = 4096
 def choose_batch_path(loss, X, max_iter, one_epoch):
     """Pick the batch path for the data at hand.
 
-    The Gram path is taken when the loss is squared error, the call runs more
+    The Gram path is taken when the loss is quadratic (squared error), the call runs more
     than one epoch, X has more rows than columns, at least ``GRAM_MIN_SIZE``
     entries and at most ``GRAM_MAX_FEATURES`` columns, and its one O(n d^2)
     pass costs no more than the O(n d) epochs it replaces (``d <= 2 * max_iter``).
@@ -60,7 +59,7 @@ def choose_batch_path(loss, X, max_iter, one_epoch):
     """
     n, d = X.shape
     gram = (
-        loss.name == "squared_error"
+        loss.quadratic
         and not one_epoch
         and n > d
         and n * d >= GRAM_MIN_SIZE
@@ -69,7 +68,7 @@ def choose_batch_path(loss, X, max_iter, one_epoch):
     return GramBatch if gram else StreamingBatch
 
 
-def take_step(state, grad_coef, grad_intercept, eta, problem, xp):
+def take_step(state, grad_coef, grad_intercept, eta, settings, xp):
     """One (proximal, optionally momentum) gradient step on ``state``, in place.
 
     With a conditioning on the state (``learning_rate="auto"``) the step is
@@ -84,24 +83,24 @@ def take_step(state, grad_coef, grad_intercept, eta, problem, xp):
     grad_intercept : array of shape (n_targets,)
     eta : float
         The step size of this update.
-    problem : Problem
+    settings : Settings
         Supplies ``penalty``, ``momentum``, ``nesterov`` and ``fit_intercept``.
     xp : array namespace
         The state's.
     """
-    penalty, conditioning = problem.penalty, state.conditioning
+    penalty, conditioning = settings.penalty, state.conditioning
     grad_coef = grad_coef + penalty.l2 * state.coef
-    if not problem.fit_intercept:
+    if not settings.fit_intercept:
         grad_intercept = xp.zeros_like(grad_intercept)
     if conditioning is not None:
-        grad_coef, grad_intercept = conditioning.direction(grad_coef, grad_intercept, problem.fit_intercept)
-    if problem.momentum:
-        mu = problem.momentum
+        grad_coef, grad_intercept = conditioning.direction(grad_coef, grad_intercept, settings.fit_intercept)
+    if settings.momentum:
+        mu = settings.momentum
         state.velocity *= mu
         state.velocity -= eta * grad_coef
         state.velocity_intercept *= mu
         state.velocity_intercept -= eta * grad_intercept
-        if problem.nesterov:
+        if settings.nesterov:
             state.coef += mu * state.velocity - eta * grad_coef
             state.intercept += mu * state.velocity_intercept - eta * grad_intercept
         else:
@@ -113,11 +112,11 @@ def take_step(state, grad_coef, grad_intercept, eta, problem, xp):
     if conditioning is None:
         penalty.prox(state.coef, eta, xp=xp)
     else:
-        conditioning.prox(state.coef, state.intercept, eta, penalty.l1, problem.fit_intercept)
+        conditioning.prox(state.coef, state.intercept, eta, penalty.l1, settings.fit_intercept)
     state.t += 1
 
 
-def accelerated_step(state, objective, eta, problem, xp):
+def accelerated_step(state, objective, eta, settings, xp):
     """One step of FISTA with adaptive restart (O'Donoghue and Candes), in place.
 
     The gradient is taken at the extrapolated point ``y = x + beta (x - x_prev)``,
@@ -136,7 +135,7 @@ def accelerated_step(state, objective, eta, problem, xp):
         ``(coef, intercept) -> (J, grad_coef, grad_intercept)``.
     eta : float
         The step, at most ``1 / L`` in the conditioned coordinates.
-    problem : Problem
+    settings : Settings
     xp : array namespace
 
     Returns
@@ -151,7 +150,7 @@ def accelerated_step(state, objective, eta, problem, xp):
     state.intercept = x_intercept + beta * (x_intercept - state.intercept_previous)
     y_coef, y_intercept = xp.asarray(state.coef, copy=True), xp.asarray(state.intercept, copy=True)
     value, grad_coef, grad_intercept = objective(state.coef, state.intercept)
-    take_step(state, grad_coef, grad_intercept, eta, problem, xp)
+    take_step(state, grad_coef, grad_intercept, eta, settings, xp)
     state.coef_previous, state.intercept_previous = x_coef, x_intercept
     turned = state.conditioning.inner(
         y_coef - state.coef, y_intercept - state.intercept, state.coef - x_coef, state.intercept - x_intercept, True
@@ -183,11 +182,11 @@ class _BatchPath:
         -------
         float
         """
-        p = self.problem
+        p = self.settings
         if p.accelerated:
             return accelerated_step(state, self.objective, eta, p, self.xp)
         value, grad_coef, grad_intercept = self.objective(state.coef, state.intercept)
-        take_step(state, grad_coef, grad_intercept, step_size(p.schedule, eta, state.t, p.power_t), p, self.xp)
+        take_step(state, grad_coef, grad_intercept, p.schedule.step(eta, state.t, p.power_t), p, self.xp)
         return value
 
     def value(self, coef, intercept):
@@ -210,14 +209,14 @@ class StreamingBatch(_BatchPath):
 
     Parameters
     ----------
-    problem : Problem
-        The data and settings.
+    data : TrainingData
+    settings : Settings
     """
 
-    def __init__(self, problem):
-        self.problem = problem
-        self.xp, _ = get_namespace(problem.X, problem.sample_weight)
-        self.weight_sum = float(self.xp.sum(problem.sample_weight))
+    def __init__(self, data, settings):
+        self.data, self.settings = data, settings
+        self.xp, _ = get_namespace(data.X, data.sample_weight)
+        self.weight_sum = float(self.xp.sum(data.sample_weight))
 
     def moments(self):
         """The training rows' weighted column moments (one pass over X).
@@ -226,7 +225,7 @@ class StreamingBatch(_BatchPath):
         -------
         ColumnMoments
         """
-        return ColumnMoments.of(self.problem.X, self.problem.sample_weight)
+        return ColumnMoments.of(self.data.X, self.data.sample_weight)
 
     def lipschitz(self, conditioning):
         """Lipschitz constant of the smooth part's gradient in the conditioned coordinates.
@@ -239,8 +238,8 @@ class StreamingBatch(_BatchPath):
         -------
         float
         """
-        p = self.problem
-        return batch_lipschitz(p.loss, p.penalty, p.X, p.sample_weight, p.fit_intercept, conditioning)
+        p, data = self.settings, self.data
+        return batch_lipschitz(p.loss, p.penalty, data.X, data.sample_weight, p.fit_intercept, conditioning)
 
     def objective(self, coef, intercept):
         """J at ``(coef, intercept)`` and its data-term gradient.
@@ -258,7 +257,7 @@ class StreamingBatch(_BatchPath):
         grad_intercept : ndarray of shape (n_targets,)
         """
         loss_sums, grad_coef, grad_intercept = self.sums(coef, intercept)
-        penalty = self.problem.penalty.value(coef, xp=self.xp)
+        penalty = self.settings.penalty.value(coef, xp=self.xp)
         value = float(self.xp.mean(loss_sums / self.weight_sum + penalty))
         return value, grad_coef / self.weight_sum, grad_intercept / self.weight_sum
 
@@ -275,8 +274,8 @@ class StreamingBatch(_BatchPath):
         loss_sums, grad_coef, grad_intercept : ndarrays
             As ``skgd._reductions.loss_gradient_sums``.
         """
-        p = self.problem
-        return loss_gradient_sums(p.loss, p.epsilon, p.X, p.Y, p.sample_weight, coef, intercept, xp=self.xp)
+        data = self.data
+        return loss_gradient_sums(self.settings.loss, data.X, data.Y, data.sample_weight, coef, intercept, xp=self.xp)
 
 
 class GramBatch(_BatchPath):
@@ -284,17 +283,19 @@ class GramBatch(_BatchPath):
 
     Parameters
     ----------
-    problem : Problem
-        The data and settings; its loss must be squared error.
+    data : TrainingData or None
+        Read only when ``statistics`` is None.
+    settings : Settings
+        Its loss must be squared error.
     statistics : SufficientStatistics, default=None
         The data's statistics when already computed (by a dask pass); None
-        accumulates them from ``problem`` here.
+        accumulates them from ``data`` here.
     """
 
-    def __init__(self, problem, statistics=None):
-        self.problem = problem
+    def __init__(self, data, settings, statistics=None):
+        self.settings = settings
         if statistics is None:
-            statistics = SufficientStatistics.of(problem.X, problem.Y, problem.sample_weight)
+            statistics = SufficientStatistics.of(data.X, data.Y, data.sample_weight)
         self.statistics = statistics
         self.xp, _ = get_namespace(statistics.scatter_xx)
         total = statistics.weight_sum
@@ -322,7 +323,7 @@ class GramBatch(_BatchPath):
         -------
         float
         """
-        p = self.problem
+        p = self.settings
         return gram_lipschitz(p.loss, p.penalty, self.statistics, p.fit_intercept, conditioning)
 
     def objective(self, coef, intercept):
@@ -344,7 +345,7 @@ class GramBatch(_BatchPath):
         grad_coef : ndarray of shape (n_targets, n_features)
         grad_intercept : ndarray of shape (n_targets,)
         """
-        p, xp, stats = self.problem, self.xp, self.statistics
+        p, xp, stats = self.settings, self.xp, self.statistics
         mean_residual = coef @ stats.mean_x + intercept - stats.mean_y
         covariance_coef = coef @ self.covariance
         losses = xp.sum(coef * (covariance_coef - 2.0 * self.cross), axis=1) + self.variance_y + mean_residual**2

@@ -296,6 +296,33 @@ class SquaredEpsilonInsensitive(EpsilonLoss):
         return excess * excess, 2.0 * excess
 
 
+@dataclass(frozen=True)
+class AbsoluteError(ResidualLoss):
+    """``l(r) = |r|``: not smooth, so it borrows squared error's curvature."""
+
+    name, code, sgd_factor, curvature, smooth = "absolute_error", 4, 1.0, 2.0, False
+
+    @property
+    def sgdregressor(self):
+        """SGDRegressor's epsilon-insensitive loss of width 0, which this loss is."""
+        return {"loss": "epsilon_insensitive", "epsilon": 0.0}
+
+    def of_residual(self, r, xp=None):
+        """``|r|`` and ``sign(r)``; see ``ResidualLoss.of_residual``.
+
+        Parameters
+        ----------
+        r : array
+        xp : namespace, default=None
+
+        Returns
+        -------
+        value, derivative : arrays
+        """
+        xp, _ = get_namespace(r, xp=xp)
+        return xp.abs(r), xp.sign(r)
+
+
 def _clip(x, bound, xp):
     """``x`` clipped to ``[-bound, bound]`` elementwise, in the namespace ``xp`` of ``x``.
 
@@ -315,7 +342,7 @@ def _clip(x, bound, xp):
 
 
 #: The one registry of losses: the ``loss`` parameter's values, each its class.
-LOSSES = {cls.name: cls for cls in (SquaredError, Huber, EpsilonInsensitive, SquaredEpsilonInsensitive)}
+LOSSES = {cls.name: cls for cls in (SquaredError, Huber, EpsilonInsensitive, SquaredEpsilonInsensitive, AbsoluteError)}
 
 
 def make_loss(name, **params):

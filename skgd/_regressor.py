@@ -125,9 +125,11 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         ``"batch"``: one full-gradient step per epoch. ``"sgd"``: each epoch
         is one pass over the samples in steps of ``batch_size`` samples.
     loss : {"squared_error", "huber", "epsilon_insensitive", \
-            "squared_epsilon_insensitive"}, default="squared_error"
-        The residual loss ``l(r)``. Huber is ``r**2`` inside ``epsilon`` and
-        ``2*epsilon*|r| - epsilon**2`` outside.
+            "squared_epsilon_insensitive", "absolute_error"}, default="squared_error"
+        The residual loss ``l(r)`` (``skgd._objective.LOSSES``). Huber is
+        ``r**2`` inside ``epsilon`` and ``2*epsilon*|r| - epsilon**2``
+        outside; absolute error is ``|r|`` (least absolute deviations, the
+        median regression).
     epsilon : float, default=0.1
         Width of the huber and epsilon-insensitive losses.
     penalty : {"l2", "l1", "elasticnet"} or None, default=None

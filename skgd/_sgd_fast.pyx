@@ -44,7 +44,8 @@ cdef enum:
     HUBER = 1
     EPSILON_INSENSITIVE = 2
     SQUARED_EPSILON_INSENSITIVE = 3
-    LOSS_COUNT = 4
+    ABSOLUTE_ERROR = 4
+    LOSS_COUNT = 5
 
 #: How many loss codes the loop knows (0 to N_LOSSES - 1); a test holds it to
 #: the size of skgd._objective.LOSSES.
@@ -85,6 +86,8 @@ cdef inline double _loss(int code, double p, double y, double param) noexcept no
         return a - param if a > param else 0.0
     if code == SQUARED_EPSILON_INSENSITIVE:
         return (a - param) * (a - param) if a > param else 0.0
+    if code == ABSOLUTE_ERROR:
+        return a
     return NAN  # unreachable: codes are checked on entry
 
 
@@ -103,6 +106,8 @@ cdef inline double _dloss(int code, double p, double y, double param) noexcept n
         return sign if a > param else 0.0
     if code == SQUARED_EPSILON_INSENSITIVE:
         return 2.0 * (a - param) * sign if a > param else 0.0
+    if code == ABSOLUTE_ERROR:
+        return sign if r != 0.0 else 0.0
     return NAN  # unreachable: codes are checked on entry
 
 

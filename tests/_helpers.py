@@ -91,6 +91,7 @@ TEXTBOOK_LOSSES = {
     "huber": _textbook_huber,
     "epsilon_insensitive": _textbook_epsilon_insensitive,
     "squared_epsilon_insensitive": _textbook_squared_epsilon_insensitive,
+    "absolute_error": lambda r, epsilon: (np.abs(r), np.sign(r)),
 }
 
 #: Each schedule of ``skgd._schedules.SCHEDULES`` as the documentation states it:

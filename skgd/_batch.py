@@ -25,7 +25,6 @@ the same code fits NumPy arrays and, say, CUDA tensors.
 from ._array_api import get_namespace, rounding
 from ._objective import batch_lipschitz, gram_lipschitz
 from ._reductions import ColumnMoments, SufficientStatistics, loss_gradient_sums
-from ._schedules import step_size
 
 #: Below this many entries of X an epoch costs microseconds either way, and
 #: the streaming loss is exact to the last bit (the Gram form of the loss loses
@@ -39,7 +38,7 @@ GRAM_MAX_FEATURES = 4096
 def choose_batch_path(loss, X, max_iter, one_epoch):
     """Pick the batch path for the data at hand.
 
-    The Gram path is taken when the loss is squared error, the call runs more
+    The Gram path is taken when the loss is quadratic (squared error), the call runs more
     than one epoch, X has more rows than columns, at least ``GRAM_MIN_SIZE``
     entries and at most ``GRAM_MAX_FEATURES`` columns, and its one O(n d^2)
     pass costs no more than the O(n d) epochs it replaces (``d <= 2 * max_iter``).
@@ -60,7 +59,7 @@ def choose_batch_path(loss, X, max_iter, one_epoch):
     """
     n, d = X.shape
     gram = (
-        loss.name == "squared_error"
+        loss.quadratic
         and not one_epoch
         and n > d
         and n * d >= GRAM_MIN_SIZE
@@ -69,7 +68,7 @@ def choose_batch_path(loss, X, max_iter, one_epoch):
     return GramBatch if gram else StreamingBatch
 
 
-def take_step(state, grad_coef, grad_intercept, eta, problem, xp):
+def take_step(state, grad_coef, grad_intercept, eta, settings, xp):
     """One (proximal, optionally momentum) gradient step on ``state``, in place.
 
     With a conditioning on the state (``learning_rate="auto"``) the step is
@@ -84,24 +83,24 @@ def take_step(state, grad_coef, grad_intercept, eta, problem, xp):
     grad_intercept : array of shape (n_targets,)
     eta : float
         The step size of this update.
-    problem : Problem
+    settings : Settings
         Supplies ``penalty``, ``momentum``, ``nesterov`` and ``fit_intercept``.
     xp : array namespace
         The state's.
     """
-    penalty, conditioning = problem.penalty, state.conditioning
+    penalty, conditioning = settings.penalty, state.conditioning
     grad_coef = grad_coef + penalty.l2 * state.coef
-    if not problem.fit_intercept:
+    if not settings.fit_intercept:
         grad_intercept = xp.zeros_like(grad_intercept)
     if conditioning is not None:
-        grad_coef, grad_intercept = conditioning.direction(grad_coef, grad_intercept, problem.fit_intercept)
-    if problem.momentum:
-        mu = problem.momentum
+        grad_coef, grad_intercept = conditioning.direction(grad_coef, grad_intercept, settings.fit_intercept)
+    if settings.momentum:
+        mu = settings.momentum
         state.velocity *= mu
         state.velocity -= eta * grad_coef
         state.velocity_intercept *= mu
         state.velocity_intercept -= eta * grad_intercept
-        if problem.nesterov:
+        if settings.nesterov:
             state.coef += mu * state.velocity - eta * grad_coef
             state.intercept += mu * state.velocity_intercept - eta * grad_intercept
         else:
@@ -113,11 +112,11 @@ def take_step(state, grad_coef, grad_intercept, eta, problem, xp):
     if conditioning is None:
         penalty.prox(state.coef, eta, xp=xp)
     else:
-        conditioning.prox(state.coef, state.intercept, eta, penalty.l1, problem.fit_intercept)
+        conditioning.prox(state.coef, state.intercept, eta, penalty.l1, settings.fit_intercept)
     state.t += 1
 
 
-def accelerated_step(state, path, eta, problem, xp):
+def accelerated_step(state, path, eta, settings, xp):
     """One step of monotone FISTA (Beck and Teboulle's MFISTA) with adaptive restart, in place.
 
     The gradient is taken at the extrapolated point ``y``; the proximal step
@@ -135,10 +134,11 @@ def accelerated_step(state, path, eta, problem, xp):
     ----------
     state : TrainingState
     path : batch path
-        Supplies ``objective`` (J and its gradient) and ``value`` (J alone).
+        Supplies ``objective`` (J and its gradient), ``value`` (J alone) and
+        ``rounding`` (the relative change of J that is rounding).
     eta : float
         The step, at most ``1 / L`` in the conditioned coordinates.
-    problem : Problem
+    settings : Settings
     xp : array namespace
 
     Returns
@@ -151,12 +151,12 @@ def accelerated_step(state, path, eta, problem, xp):
     y_coef, y_intercept = state.coef_extrapolated, state.intercept_extrapolated
     _, grad_coef, grad_intercept = path.objective(y_coef, y_intercept)
     state.coef, state.intercept = xp.asarray(y_coef, copy=True), xp.asarray(y_intercept, copy=True)
-    take_step(state, grad_coef, grad_intercept, eta, problem, xp)
+    take_step(state, grad_coef, grad_intercept, eta, settings, xp)
     z_coef, z_intercept = state.coef, state.intercept
     value_z = path.value(z_coef, z_intercept)
     # At the floor J's rounding decides between equals: a step that changes J by
     # no more than rounding (in X's dtype) is taken (its coefficients still improve).
-    descended = value_z <= value_x + rounding(xp, problem.X.dtype) * abs(value_x)
+    descended = value_z <= value_x + path.rounding * abs(value_x)
     new_coef, new_intercept = (z_coef, z_intercept) if descended else (x_coef, x_intercept)
     turned = state.conditioning.inner(
         y_coef - z_coef, y_intercept - z_intercept, z_coef - x_coef, z_intercept - x_intercept, True
@@ -200,11 +200,11 @@ class _BatchPath:
         -------
         float
         """
-        p = self.problem
+        p = self.settings
         if p.accelerated:
             return accelerated_step(state, self, eta, p, self.xp)
         value, grad_coef, grad_intercept = self.objective(state.coef, state.intercept)
-        take_step(state, grad_coef, grad_intercept, step_size(p.schedule, eta, state.t, p.power_t), p, self.xp)
+        take_step(state, grad_coef, grad_intercept, p.schedule.step(eta, state.t, p.power_t), p, self.xp)
         return value
 
     def value(self, coef, intercept):
@@ -227,14 +227,15 @@ class StreamingBatch(_BatchPath):
 
     Parameters
     ----------
-    problem : Problem
-        The data and settings.
+    data : TrainingData
+    settings : Settings
     """
 
-    def __init__(self, problem):
-        self.problem = problem
-        self.xp, _ = get_namespace(problem.X, problem.sample_weight)
-        self.weight_sum = float(self.xp.sum(problem.sample_weight))
+    def __init__(self, data, settings):
+        self.data, self.settings = data, settings
+        self.xp, _ = get_namespace(data.X, data.sample_weight)
+        self.weight_sum = float(self.xp.sum(data.sample_weight))
+        self.rounding = rounding(self.xp, data.X.dtype)  # the loss is formed in X's dtype
 
     def moments(self):
         """The training rows' weighted column moments (one pass over X).
@@ -243,7 +244,7 @@ class StreamingBatch(_BatchPath):
         -------
         ColumnMoments
         """
-        return ColumnMoments.of(self.problem.X, self.problem.sample_weight)
+        return ColumnMoments.of(self.data.X, self.data.sample_weight)
 
     def lipschitz(self, conditioning):
         """Lipschitz constant of the smooth part's gradient in the conditioned coordinates.
@@ -256,8 +257,8 @@ class StreamingBatch(_BatchPath):
         -------
         float
         """
-        p = self.problem
-        return batch_lipschitz(p.loss, p.penalty, p.X, p.sample_weight, p.fit_intercept, conditioning)
+        p, data = self.settings, self.data
+        return batch_lipschitz(p.loss, p.penalty, data.X, data.sample_weight, p.fit_intercept, conditioning)
 
     def objective(self, coef, intercept):
         """J at ``(coef, intercept)`` and its data-term gradient.
@@ -275,7 +276,7 @@ class StreamingBatch(_BatchPath):
         grad_intercept : ndarray of shape (n_targets,)
         """
         loss_sums, grad_coef, grad_intercept = self.sums(coef, intercept)
-        penalty = self.problem.penalty.value(coef, xp=self.xp)
+        penalty = self.settings.penalty.value(coef, xp=self.xp)
         value = float(self.xp.mean(loss_sums / self.weight_sum + penalty))
         return value, grad_coef / self.weight_sum, grad_intercept / self.weight_sum
 
@@ -292,7 +293,7 @@ class StreamingBatch(_BatchPath):
         float
         """
         loss_sums, _, _ = self.sums(coef, intercept, gradient=False)
-        penalty = self.problem.penalty.value(coef, xp=self.xp)
+        penalty = self.settings.penalty.value(coef, xp=self.xp)
         return float(self.xp.mean(loss_sums / self.weight_sum + penalty))
 
     def sums(self, coef, intercept, gradient=True):
@@ -310,9 +311,9 @@ class StreamingBatch(_BatchPath):
         loss_sums, grad_coef, grad_intercept : ndarrays
             As ``skgd._reductions.loss_gradient_sums``.
         """
-        p = self.problem
+        data = self.data
         return loss_gradient_sums(
-            p.loss, p.epsilon, p.X, p.Y, p.sample_weight, coef, intercept, xp=self.xp, gradient=gradient
+            self.settings.loss, data.X, data.Y, data.sample_weight, coef, intercept, xp=self.xp, gradient=gradient
         )
 
 
@@ -321,19 +322,22 @@ class GramBatch(_BatchPath):
 
     Parameters
     ----------
-    problem : Problem
-        The data and settings; its loss must be squared error.
+    data : TrainingData or None
+        Read only when ``statistics`` is None.
+    settings : Settings
+        Its loss must be squared error.
     statistics : SufficientStatistics, default=None
         The data's statistics when already computed (by a dask pass); None
-        accumulates them from ``problem`` here.
+        accumulates them from ``data`` here.
     """
 
-    def __init__(self, problem, statistics=None):
-        self.problem = problem
+    def __init__(self, data, settings, statistics=None):
+        self.settings = settings
         if statistics is None:
-            statistics = SufficientStatistics.of(problem.X, problem.Y, problem.sample_weight)
+            statistics = SufficientStatistics.of(data.X, data.Y, data.sample_weight)
         self.statistics = statistics
         self.xp, _ = get_namespace(statistics.scatter_xx)
+        self.rounding = rounding(self.xp, statistics.scatter_xx.dtype)  # J from float64 statistics
         total = statistics.weight_sum
         self.covariance = statistics.scatter_xx / total
         self.cross = statistics.scatter_xy.T / total
@@ -359,7 +363,7 @@ class GramBatch(_BatchPath):
         -------
         float
         """
-        p = self.problem
+        p = self.settings
         return gram_lipschitz(p.loss, p.penalty, self.statistics, p.fit_intercept, conditioning)
 
     def objective(self, coef, intercept):
@@ -381,7 +385,7 @@ class GramBatch(_BatchPath):
         grad_coef : ndarray of shape (n_targets, n_features)
         grad_intercept : ndarray of shape (n_targets,)
         """
-        p, xp, stats = self.problem, self.xp, self.statistics
+        p, xp, stats = self.settings, self.xp, self.statistics
         mean_residual = coef @ stats.mean_x + intercept - stats.mean_y
         covariance_coef = coef @ self.covariance
         losses = xp.sum(coef * (covariance_coef - 2.0 * self.cross), axis=1) + self.variance_y + mean_residual**2

@@ -24,7 +24,7 @@ block as it is read); y and ``sample_weight`` follow X's row chunks.
 
 import functools
 import operator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import dask
 import dask.array as da
@@ -32,9 +32,10 @@ import numpy as np
 from sklearn.utils import assert_all_finite
 from sklearn.utils.validation import check_non_negative
 
+from ._array_api import rounding
 from ._batch import GRAM_MAX_FEATURES, GramBatch, StreamingBatch
-from ._objective import gram_lipschitz, largest_row_scale, per_sample_bound
-from ._reductions import ColumnMoments, SufficientStatistics, loss_gradient_sums
+from ._objective import gram_lipschitz, per_sample_bound
+from ._reductions import ColumnMoments, SufficientStatistics, largest_row_scale, loss_gradient_sums
 from ._sgd import LoopRows, pass_loss, sample_order, sgd_pass
 from ._state import ARRAY_FIELDS, TrainingState, linear_predict
 
@@ -224,12 +225,12 @@ def _survey_block(X, Y, s, fit_intercept, statistics, row_scale):
     )
 
 
-def survey(problem, blocks, *, statistics, row_scale):
+def survey(settings, blocks, *, statistics, row_scale):
     """Validate the data and gather the survey in one ``dask.compute``.
 
     Parameters
     ----------
-    problem : Problem
+    settings : Settings
     blocks : list
         From ``data_blocks``.
     statistics, row_scale : bool
@@ -245,7 +246,7 @@ def survey(problem, blocks, *, statistics, row_scale):
         If a block holds non-finite values or negative weights, or the
         weights sum to zero.
     """
-    p = problem
+    p = settings
     parts = [dask.delayed(_survey_block, pure=True)(*block, p.fit_intercept, statistics, row_scale) for block in blocks]
     (result,) = dask.compute(_tree_reduce(parts, _add))
     if not result.weight_sum > 0:
@@ -259,20 +260,22 @@ class DaskStreamingBatch(StreamingBatch):
 
     Parameters
     ----------
-    problem : Problem
+    data : TrainingData
         Its X, Y and sample_weight are dask arrays.
+    settings : Settings
     survey : Survey
     blocks : list
         From ``data_blocks``.
     """
 
-    def __init__(self, problem, survey, blocks):
-        self.problem = problem
+    def __init__(self, data, settings, survey, blocks):
+        self.data, self.settings = data, settings
         self.survey = survey
         self.blocks = blocks
         self.weight_sum = survey.weight_sum
         self.xp = np  # the state's: NumPy, on the client
         self.conditions = survey.statistics is not None
+        self.rounding = rounding(np, data.X.dtype)  # the blocks' losses are formed in X's dtype
 
     def moments(self):
         """The column moments the survey's statistics hold.
@@ -294,14 +297,14 @@ class DaskStreamingBatch(StreamingBatch):
         -------
         float
         """
-        p = self.problem
+        p = self.settings
         return gram_lipschitz(p.loss, p.penalty, self._statistics(), p.fit_intercept, conditioning)
 
     def _statistics(self):
         if self.survey.statistics is None:
             raise ValueError(
                 f"learning_rate='auto' on dask arrays needs at most {GRAM_MAX_FEATURES} features "
-                f"(X has {self.problem.X.shape[1]}); pass a float learning_rate."
+                f"(X has {self.data.X.shape[1]}); pass a float learning_rate."
             )
         return self.survey.statistics
 
@@ -319,17 +322,16 @@ class DaskStreamingBatch(StreamingBatch):
         -------
         loss_sums, grad_coef, grad_intercept : ndarrays (the gradient sums None without ``gradient``)
         """
-        p = self.problem
         model = dask.delayed((coef, intercept), pure=True)
         parts = [
-            dask.delayed(_block_sums, pure=False)(*block, model, p.loss, p.epsilon, gradient) for block in self.blocks
+            dask.delayed(_block_sums, pure=False)(*block, model, self.settings.loss, gradient) for block in self.blocks
         ]
         (result,) = dask.compute(_tree_reduce(parts, _add_elementwise if gradient else _add))
         return result if gradient else (result, None, None)
 
 
-def _block_sums(X, Y, s, model, loss, epsilon, gradient):
-    loss_sums, grad_coef, grad_intercept = loss_gradient_sums(loss, epsilon, X, Y, s, *model, gradient=gradient)
+def _block_sums(X, Y, s, model, loss, gradient):
+    loss_sums, grad_coef, grad_intercept = loss_gradient_sums(loss, X, Y, s, *model, gradient=gradient)
     if not gradient:
         return np.asarray(loss_sums, dtype=np.float64)
     return np.asarray(loss_sums, dtype=np.float64), grad_coef, grad_intercept
@@ -344,20 +346,21 @@ class DaskSGD:
 
     Parameters
     ----------
-    problem : Problem
+    data : TrainingData
         Its X, Y and sample_weight are dask arrays.
+    settings : Settings
+        Sent to the workers with each block.
     survey : Survey
     blocks : list
         From ``data_blocks``.
     """
 
-    def __init__(self, problem, survey, blocks):
-        self.problem = problem
-        self.settings = replace(problem, X=None, Y=None, sample_weight=None)
+    def __init__(self, data, settings, survey, blocks):
+        self.settings = settings
         self.blocks = blocks
         self.weight_sum = survey.weight_sum
         self.survey = survey
-        self.evaluator = DaskStreamingBatch(problem, survey, blocks)
+        self.evaluator = DaskStreamingBatch(data, settings, survey, blocks)
 
     #: The blocks can step in conditioned coordinates (they are dense).
     conditions = True
@@ -386,7 +389,7 @@ class DaskSGD:
         -------
         float
         """
-        p = self.problem
+        p = self.settings
         row_scale = self.survey.row_scale
         if conditioning is not None:
             parts = [
@@ -428,7 +431,7 @@ class DaskSGD:
         -------
         float
         """
-        p = self.problem
+        p = self.settings
         n_blocks = len(self.blocks)
         order = state.rng.permutation(n_blocks) if p.shuffle else range(n_blocks)
         seeds = [state.rng.randint(np.iinfo(np.int32).max) if p.shuffle else None for _ in order]
@@ -482,7 +485,7 @@ def _sgd_block(X, Y, s, progress, settings, seed, eta, last, conditioning):
     return {name: getattr(state, name) for name in LOOP_FIELDS}, total, carry
 
 
-def make_path(problem, solver):
+def make_path(data, settings, solver):
     """Survey dask data (one pass) and pick the path that trains on it.
 
     Squared error with the batch solver takes ``GramBatch`` on the survey's
@@ -491,39 +494,40 @@ def make_path(problem, solver):
 
     Parameters
     ----------
-    problem : Problem
+    data : TrainingData
         Its X, Y and sample_weight are dask arrays from ``check_training_data``.
+    settings : Settings
     solver : {"batch", "sgd"}
 
     Returns
     -------
     GramBatch, DaskStreamingBatch or DaskSGD
     """
-    blocks = data_blocks(problem.X, problem.Y, problem.sample_weight)
+    blocks = data_blocks(data.X, data.Y, data.sample_weight)
     batch = solver == "batch"
     found = survey(
-        problem,
+        settings,
         blocks,
-        statistics=batch and problem.X.shape[1] <= GRAM_MAX_FEATURES,
+        statistics=batch and data.X.shape[1] <= GRAM_MAX_FEATURES,
         row_scale=not batch,
     )
     if not batch:
-        path = DaskSGD(problem, found, blocks)
-    elif problem.loss.name == "squared_error" and found.statistics is not None:
-        path = GramBatch(problem, found.statistics)
+        path = DaskSGD(data, settings, found, blocks)
+    elif settings.loss.quadratic and found.statistics is not None:
+        path = GramBatch(None, settings, found.statistics)
     else:
-        path = DaskStreamingBatch(problem, found, blocks)
+        path = DaskStreamingBatch(data, settings, found, blocks)
     return path
 
 
 # ----------------------------------------------------------------- prediction
-def _predict_block(X, coef, intercept, one_d):
+def _predict_block(X, coef, intercept, loss, one_d):
     assert_all_finite(X, input_name="X")
-    prediction = linear_predict(X, coef, intercept)
+    prediction = loss.inverse_link(linear_predict(X, coef, intercept), xp=np)
     return prediction[:, 0] if one_d else prediction
 
 
-def predict(X, coef, intercept, one_d):
+def predict(X, coef, intercept, loss, one_d):
     """Lazy predictions, block by block.
 
     Parameters
@@ -531,6 +535,8 @@ def predict(X, coef, intercept, one_d):
     X : dask.array.Array of shape (n_samples, n_features)
     coef : ndarray of shape (n_targets, n_features)
     intercept : ndarray of shape (n_targets,)
+    loss : Loss
+        Its inverse link maps the linear predictor to the prediction.
     one_d : bool
         Whether to return 1-D predictions (the model was fitted on 1-D y).
 
@@ -541,5 +547,7 @@ def predict(X, coef, intercept, one_d):
     """
     X = check_array(X)
     if one_d:
-        return X.map_blocks(_predict_block, coef, intercept, one_d, drop_axis=1, dtype=X.dtype)
-    return X.map_blocks(_predict_block, coef, intercept, one_d, chunks=(X.chunks[0], (coef.shape[0],)), dtype=X.dtype)
+        return X.map_blocks(_predict_block, coef, intercept, loss, one_d, drop_axis=1, dtype=X.dtype)
+    return X.map_blocks(
+        _predict_block, coef, intercept, loss, one_d, chunks=(X.chunks[0], (coef.shape[0],)), dtype=X.dtype
+    )

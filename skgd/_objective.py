@@ -6,16 +6,17 @@ The objective is the note's, generalised (the README's "The objective")::
 
 with ``l(r) = r**2`` for squared error (no factor 1/2) and
 ``R(w) = alpha * (rho * ||w||_1 + (1 - rho) / 2 * ||w||_2**2)``.
-A solver asks a loss for ``value_and_derivative`` and a penalty for
-``value``, ``l2``/``l1`` strengths and ``prox``. Names are read in a few
-places: each loss's own ``value_and_derivative``, and the choice of the batch
-solver's sufficient-statistics path for squared error.
+A solver asks a loss for ``value_and_derivative`` (in the linear predictor)
+and a penalty for ``value``, ``l2``/``l1`` strengths and ``prox``. The losses
+are classes in one registry, ``LOSSES``; the estimator's parameter
+constraints and the tests read it. Passes over rows live in
+``skgd._reductions``; this module only forms the objective's pieces and bounds.
 """
 
+import abc
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator, eigsh
 
 from ._array_api import (
@@ -26,54 +27,135 @@ from ._array_api import (
     move_to,
     widest_float,
 )
-from ._reductions import MIN_BLOCKS, loss_gradient_sums, row_blocks
+from ._reductions import largest_row_scale, loss_gradient_sums
 
 
-@dataclass(frozen=True)
-class Loss:
-    """A residual loss ``l(r)``, ``r = prediction - target``, and its derivative.
+class Loss(abc.ABC):
+    """A loss ``l(p, y)`` of the linear predictor ``p = x . w + b`` and the target ``y``.
 
-    Parameters
+    A loss is one object: its value and derivative in ``p``, a curvature
+    bound, its own parameters bound in, and the inverse link ``predict``
+    applies. Subclasses set the class attributes below and implement
+    ``value_and_derivative``; ``from_params`` builds one from the
+    estimator's parameters.
+
+    Attributes
     ----------
     name : str
-        The ``loss`` parameter value.
+        The ``loss`` parameter value (the key in ``LOSSES``).
     code : int
-        The loss's code in the compiled loop.
+        The loss's code in the compiled loop (``_sgd_fast._loss``).
     sgd_factor : float
         How many times scikit-learn's SGDRegressor loss of the same name this
         loss is (2 for squared error and huber, whose SGDRegressor forms are
         halved; 1 for the epsilon-insensitive losses).
     curvature : float
-        Upper bound on ``l''(r)`` used for the automatic step (the subgradient
-        losses use that of their squared counterpart).
+        Upper bound on ``d^2 l / dp^2`` used for the automatic step (the
+        subgradient losses use that of their squared counterpart).
     smooth : bool
-        Whether ``l'`` is continuous, so full-batch steps of ``1 / L`` decrease J
-        and may be accelerated.
+        Whether ``dl/dp`` is continuous, so full-batch steps of ``1 / L``
+        decrease J and may be accelerated.
+    quadratic : bool
+        Whether J's data term is a quadratic in ``(w, b)`` that the weighted
+        sufficient statistics determine (the batch solver's Gram path).
     """
 
-    name: str
-    code: int
-    sgd_factor: float
-    curvature: float
-    smooth: bool
+    name = None
+    code = None
+    sgd_factor = None
+    curvature = None
+    smooth = None
+    quadratic = False
 
-    def value_and_derivative(self, r, epsilon, xp=None):
-        """Elementwise loss ``l(r)`` and derivative ``l'(r)`` of residuals ``r``.
+    @classmethod
+    def from_params(cls, params):
+        """The loss with its parameters read from the estimator's.
 
-        Both come from one clipped residual ``c = clip(r, -epsilon, epsilon)``
-        (few array operations, as a fused pass wants them): huber is
-        ``c * (2r - c)`` with derivative ``2c``, and with ``z = r - c`` (zero
-        inside the tube) the epsilon-insensitive losses are ``|z|`` and ``z**2``
-        with derivatives ``sign(z)`` and ``2z``. At a kink (``|r| = epsilon``)
-        the subgradient taken is that of the inner side, as the compiled loop
-        takes it.
+        Parameters
+        ----------
+        params : dict
+            The estimator's parameters (``get_params()``).
+
+        Returns
+        -------
+        Loss
+        """
+        return cls()
+
+    @property
+    def parameter(self):
+        """The one float the compiled loop receives with ``code`` (0 when none)."""
+        return 0.0
+
+    @property
+    def sgdregressor(self):
+        """The parameters of scikit-learn's SGDRegressor for ``sgd_factor`` times this loss."""
+        return {"loss": self.name}
+
+    @abc.abstractmethod
+    def value_and_derivative(self, p, y, xp=None):
+        """Elementwise loss and its derivative in ``p``.
+
+        Parameters
+        ----------
+        p : array
+            Linear predictors, of any array API namespace.
+        y : array
+            Targets, broadcastable against ``p``, in its namespace.
+        xp : namespace, default=None
+            The namespace of ``p`` (found from ``p`` when None).
+
+        Returns
+        -------
+        value, derivative : arrays
+            In the namespace, device and dtype of ``p``.
+        """
+
+    def inverse_link(self, p, xp=None):
+        """The prediction at linear predictor ``p``: ``p`` itself (the identity link).
+
+        Parameters
+        ----------
+        p : array
+        xp : namespace, default=None
+
+        Returns
+        -------
+        array
+        """
+        return p
+
+
+class ResidualLoss(Loss):
+    """A loss ``l(r)`` of the residual ``r = p - y``, with the identity link."""
+
+    def value_and_derivative(self, p, y, xp=None):
+        """Elementwise ``l(p - y)`` and its derivative ``l'(p - y)``.
+
+        Parameters
+        ----------
+        p : array
+            Linear predictors, of any array API namespace.
+        y : array
+            Targets, broadcastable against ``p``, in its namespace.
+        xp : namespace, default=None
+            The namespace of ``p`` (found from ``p`` when None).
+
+        Returns
+        -------
+        value, derivative : arrays
+            In the namespace, device and dtype of ``p``.
+        """
+        return self.of_residual(p - y, xp)
+
+    @abc.abstractmethod
+    def of_residual(self, r, xp=None):
+        """Elementwise ``l(r)`` and ``l'(r)``.
 
         Parameters
         ----------
         r : array
             Residuals, of any array API namespace.
-        epsilon : float
-            Width of the huber and epsilon-insensitive losses.
         xp : namespace, default=None
             The namespace of ``r`` (found from ``r`` when None).
 
@@ -82,16 +164,163 @@ class Loss:
         value, derivative : arrays
             In the namespace, device and dtype of ``r``.
         """
-        if self.name == "squared_error":
-            return r * r, 2.0 * r
+
+
+@dataclass(frozen=True)
+class SquaredError(ResidualLoss):
+    """``l(r) = r**2``: the note's cost (no factor 1/2)."""
+
+    name, code, sgd_factor, curvature, smooth = "squared_error", 0, 2.0, 2.0, True
+    quadratic = True
+
+    def of_residual(self, r, xp=None):
+        """``r**2`` and ``2 r``; see ``ResidualLoss.of_residual``.
+
+        Parameters
+        ----------
+        r : array
+        xp : namespace, default=None
+
+        Returns
+        -------
+        value, derivative : arrays
+        """
+        return r * r, 2.0 * r
+
+
+@dataclass(frozen=True)
+class EpsilonLoss(ResidualLoss):
+    """A residual loss with a width ``epsilon``, built from the estimator's ``epsilon``.
+
+    Its value and derivative come from one clipped residual
+    ``c = clip(r, -epsilon, epsilon)`` (few array operations, as a fused pass
+    wants them). At a kink (``|r| = epsilon``) the subgradient taken is that
+    of the inner side, as the compiled loop takes it.
+
+    Parameters
+    ----------
+    epsilon : float
+        The width.
+    """
+
+    epsilon: float = 0.1
+
+    @classmethod
+    def from_params(cls, params):
+        """The loss with the estimator's ``epsilon``; see ``Loss.from_params``.
+
+        Parameters
+        ----------
+        params : dict
+
+        Returns
+        -------
+        EpsilonLoss
+        """
+        return cls(epsilon=float(params["epsilon"]))
+
+    @property
+    def parameter(self):
+        """``epsilon``, the float the compiled loop receives."""
+        return self.epsilon
+
+    @property
+    def sgdregressor(self):
+        """The parameters of scikit-learn's SGDRegressor for ``sgd_factor`` times this loss."""
+        return {"loss": self.name, "epsilon": self.epsilon}
+
+
+class Huber(EpsilonLoss):
+    """``r**2`` inside ``epsilon``, ``2 epsilon |r| - epsilon**2`` outside (the continuation of r²)."""
+
+    name, code, sgd_factor, curvature, smooth = "huber", 1, 2.0, 2.0, True
+
+    def of_residual(self, r, xp=None):
+        """``c (2 r - c)`` and ``2 c``, ``c`` the clipped residual; see ``ResidualLoss.of_residual``.
+
+        Parameters
+        ----------
+        r : array
+        xp : namespace, default=None
+
+        Returns
+        -------
+        value, derivative : arrays
+        """
         xp, _ = get_namespace(r, xp=xp)
-        clipped = _clip(r, epsilon, xp)
-        if self.name == "huber":
-            return clipped * (2.0 * r - clipped), 2.0 * clipped
-        excess = r - clipped
-        if self.name == "epsilon_insensitive":
-            return xp.abs(excess), xp.sign(excess)
+        clipped = _clip(r, self.epsilon, xp)
+        return clipped * (2.0 * r - clipped), 2.0 * clipped
+
+
+class EpsilonInsensitive(EpsilonLoss):
+    """``max(0, |r| - epsilon)``: not smooth, so it borrows its squared twin's curvature."""
+
+    name, code, sgd_factor, curvature, smooth = "epsilon_insensitive", 2, 1.0, 2.0, False
+
+    def of_residual(self, r, xp=None):
+        """``|z|`` and ``sign(z)``, ``z = r - c``; see ``ResidualLoss.of_residual``.
+
+        Parameters
+        ----------
+        r : array
+        xp : namespace, default=None
+
+        Returns
+        -------
+        value, derivative : arrays
+        """
+        xp, _ = get_namespace(r, xp=xp)
+        excess = r - _clip(r, self.epsilon, xp)
+        return xp.abs(excess), xp.sign(excess)
+
+
+class SquaredEpsilonInsensitive(EpsilonLoss):
+    """``max(0, |r| - epsilon)**2``."""
+
+    name, code, sgd_factor, curvature, smooth = "squared_epsilon_insensitive", 3, 1.0, 2.0, True
+
+    def of_residual(self, r, xp=None):
+        """``z**2`` and ``2 z``, ``z = r - c``; see ``ResidualLoss.of_residual``.
+
+        Parameters
+        ----------
+        r : array
+        xp : namespace, default=None
+
+        Returns
+        -------
+        value, derivative : arrays
+        """
+        xp, _ = get_namespace(r, xp=xp)
+        excess = r - _clip(r, self.epsilon, xp)
         return excess * excess, 2.0 * excess
+
+
+@dataclass(frozen=True)
+class AbsoluteError(ResidualLoss):
+    """``l(r) = |r|``: not smooth, so it borrows squared error's curvature."""
+
+    name, code, sgd_factor, curvature, smooth = "absolute_error", 4, 1.0, 2.0, False
+
+    @property
+    def sgdregressor(self):
+        """SGDRegressor's epsilon-insensitive loss of width 0, which this loss is."""
+        return {"loss": "epsilon_insensitive", "epsilon": 0.0}
+
+    def of_residual(self, r, xp=None):
+        """``|r|`` and ``sign(r)``; see ``ResidualLoss.of_residual``.
+
+        Parameters
+        ----------
+        r : array
+        xp : namespace, default=None
+
+        Returns
+        -------
+        value, derivative : arrays
+        """
+        xp, _ = get_namespace(r, xp=xp)
+        return xp.abs(r), xp.sign(r)
 
 
 def _clip(x, bound, xp):
@@ -112,16 +341,33 @@ def _clip(x, bound, xp):
     return xp.clip(x, min=-bound, max=bound)
 
 
-#: The one registry of losses; a loss's position is its compiled code.
-LOSSES = {
-    loss.name: loss
-    for loss in (
-        Loss("squared_error", 0, 2.0, 2.0, True),
-        Loss("huber", 1, 2.0, 2.0, True),
-        Loss("epsilon_insensitive", 2, 1.0, 2.0, False),
-        Loss("squared_epsilon_insensitive", 3, 1.0, 2.0, True),
-    )
-}
+#: The one registry of losses: the ``loss`` parameter's values, each its class.
+LOSSES = {cls.name: cls for cls in (SquaredError, Huber, EpsilonInsensitive, SquaredEpsilonInsensitive, AbsoluteError)}
+
+
+def make_loss(name, **params):
+    """The loss ``name`` of ``LOSSES`` with its parameters bound in.
+
+    Parameters
+    ----------
+    name : str
+        A key of ``LOSSES``.
+    **params
+        The estimator's parameters; each loss reads those it takes.
+
+    Returns
+    -------
+    Loss
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not a registered loss.
+    """
+    if name not in LOSSES:
+        raise ValueError(f"Unknown loss {name!r}; the registered losses are {sorted(LOSSES)}.")
+    return LOSSES[name].from_params(params)
+
 
 #: The mixing ``rho`` between L1 and L2 of each penalty name (None: l1_ratio).
 PENALTY_RHO = {None: 0.0, "l2": 0.0, "l1": 1.0, "elasticnet": None}
@@ -276,7 +522,7 @@ def batch_lipschitz(loss, penalty, X, sample_weight, fit_intercept, conditioning
         v = xp.asarray(conditioning.to_user(u, fit_intercept), dtype=float64, device=device)
         intercept = v[d:] if fit_intercept else no_intercept
         _, grad_coef, grad_intercept = loss_gradient_sums(
-            LOSSES["squared_error"], 0.0, X, zero_targets, sample_weight, xp.reshape(v[:d], (1, d)), intercept, xp=xp
+            SquaredError(), X, zero_targets, sample_weight, xp.reshape(v[:d], (1, d)), intercept, xp=xp
         )
         out = xp.concat([grad_coef[0, :], grad_intercept]) if fit_intercept else grad_coef[0, :]
         product = np.asarray(move_to(out / (2.0 * total), xp=np, device="cpu"), dtype=np.float64)
@@ -365,44 +611,3 @@ def per_sample_bound(loss, penalty, row_scale, largest_weight, conditioning=None
         xp, _ = get_namespace(conditioning.scale)
         penalty_scale = float(xp.max(conditioning.scale * conditioning.scale))
     return loss.curvature * row_scale + penalty.l2 * penalty_scale * largest_weight
-
-
-def largest_row_scale(X, sample_weight, fit_intercept, conditioning=None):
-    """``max_i s_i * (||z_i||^2 + fit_intercept)``, the data's part of ``sample_lipschitz``.
-
-    ``z_i`` is the row ``x_i``, or ``(x_i - shift) * scale`` with a conditioning.
-
-    A maximum over rows, so it can be taken block by block.
-
-    Parameters
-    ----------
-    X : array or sparse matrix of shape (n_samples, n_features)
-    sample_weight : array of shape (n_samples,)
-    fit_intercept : bool
-    conditioning : Conditioning, default=None
-        For dense X: measure the conditioned rows (one centred float64 block,
-        a small share of X, at a time).
-
-    Returns
-    -------
-    float
-        0 when there are no rows.
-    """
-    xp, _, device = get_namespace_and_device(X, sample_weight)
-    float64 = _max_precision_float_dtype(xp, device)
-    largest = 0.0
-    for rows in row_blocks(X, xp, min_blocks=MIN_BLOCKS, per_row=X.shape[1]):
-        block = X[rows, :]
-        if conditioning is not None:  # one float64 copy of the block, conditioned in place
-            block = xp.astype(block, float64, copy=True)
-            block -= conditioning.shift
-            block *= conditioning.scale
-        if sp.issparse(block):  # not hasattr(X, "multiply"): torch tensors have that method too
-            sq_norms = np.asarray(block.multiply(block).sum(axis=1), dtype=np.float64).ravel()
-        elif _is_numpy_namespace(xp):
-            sq_norms = np.einsum("ij,ij->i", block, block, dtype=np.float64)
-        else:
-            sq_norms = xp.sum(xp.astype(block * block, float64), axis=1)
-        scaled = xp.astype(sample_weight[rows], float64, copy=False) * (sq_norms + float(fit_intercept))
-        largest = max(largest, float(xp.max(scaled)))
-    return largest

@@ -303,21 +303,20 @@ def _block_statistics(X, Y, sample_weight, float64, xp):
     )
 
 
-def loss_gradient_sums(loss, epsilon, X, Y, sample_weight, coef, intercept, xp=None, gradient=True):
+def loss_gradient_sums(loss, X, Y, sample_weight, coef, intercept, xp=None, gradient=True):
     """Weighted sums of the loss and of its gradient over some rows, in one read of X.
 
-    One fused pass: for each row block the residuals, their loss and its
+    One fused pass: for each row block the linear predictors, their loss and its
     derivative are formed and the block's gradient taken while the block is
     still in cache, so nothing of the size of the data is allocated (a CSR
     block is a bounded copy of its rows).
-    Residuals are formed in X's dtype, in X's array namespace and on its
+    Predictors are formed in X's dtype, in X's array namespace and on its
     device; the sums are accumulated in float64 (the device's highest float
     precision).
 
     Parameters
     ----------
     loss : Loss
-    epsilon : float
     X : array or sparse matrix of shape (n_samples, n_features)
     Y : array of shape (n_samples, n_targets)
     sample_weight : array of shape (n_samples,)
@@ -331,11 +330,11 @@ def loss_gradient_sums(loss, epsilon, X, Y, sample_weight, coef, intercept, xp=N
     Returns
     -------
     loss_sums : array of shape (n_targets,)
-        ``sum_i s_i * l(r_ik)``.
+        ``sum_i s_i * l(p_ik, y_ik)``.
     grad_coef : array of shape (n_targets, n_features) or None
-        ``sum_i s_i * l'(r_ik) * x_i``.
+        ``sum_i s_i * dl/dp(p_ik, y_ik) * x_i``.
     grad_intercept : array of shape (n_targets,) or None
-        ``sum_i s_i * l'(r_ik)``.
+        ``sum_i s_i * dl/dp(p_ik, y_ik)``.
     """
     xp, _ = get_namespace(X, Y, sample_weight, xp=xp)
     float64 = widest_float(xp, Y)
@@ -348,10 +347,9 @@ def loss_gradient_sums(loss, epsilon, X, Y, sample_weight, coef, intercept, xp=N
     grad_intercept = xp.zeros(k, dtype=float64, device=device)
     for rows in row_blocks(X, xp):
         block, s = X[rows, :], sample_weight[rows]
-        residual = block @ coef_t
-        residual += intercept
-        residual -= Y[rows, :]
-        values, weighted = loss.value_and_derivative(residual, epsilon, xp=xp)
+        predictor = block @ coef_t
+        predictor += intercept
+        values, weighted = loss.value_and_derivative(predictor, Y[rows, :], xp=xp)
         # Summed elementwise, not by a BLAS dot product: its order of addition
         # depends on the kernel the BLAS picks for the CPU, this one does not
         # (three rows add left to right, as the note adds its costs).
@@ -364,3 +362,44 @@ def loss_gradient_sums(loss, epsilon, X, Y, sample_weight, coef, intercept, xp=N
     if not gradient:
         return loss_sums, None, None
     return loss_sums, grad_coef.T, grad_intercept
+
+
+def largest_row_scale(X, sample_weight, fit_intercept, conditioning=None):
+    """``max_i s_i * (||z_i||^2 + fit_intercept)``, the data's part of ``sample_lipschitz``.
+
+    ``z_i`` is the row ``x_i``, or ``(x_i - shift) * scale`` with a conditioning.
+
+    A maximum over rows, so it can be taken block by block.
+
+    Parameters
+    ----------
+    X : array or sparse matrix of shape (n_samples, n_features)
+    sample_weight : array of shape (n_samples,)
+    fit_intercept : bool
+    conditioning : Conditioning, default=None
+        For dense X: measure the conditioned rows (one centred float64 block,
+        a small share of X, at a time).
+
+    Returns
+    -------
+    float
+        0 when there are no rows.
+    """
+    xp, _, device = get_namespace_and_device(X, sample_weight)
+    float64 = _max_precision_float_dtype(xp, device)
+    largest = 0.0
+    for rows in row_blocks(X, xp, min_blocks=MIN_BLOCKS, per_row=X.shape[1]):
+        block = X[rows, :]
+        if conditioning is not None:  # one float64 copy of the block, conditioned in place
+            block = xp.astype(block, float64, copy=True)
+            block -= conditioning.shift
+            block *= conditioning.scale
+        if sp.issparse(block):  # not hasattr(X, "multiply"): torch tensors have that method too
+            sq_norms = np.asarray(block.multiply(block).sum(axis=1), dtype=np.float64).ravel()
+        elif _is_numpy_namespace(xp):
+            sq_norms = np.einsum("ij,ij->i", block, block, dtype=np.float64)
+        else:
+            sq_norms = xp.sum(xp.astype(block * block, float64), axis=1)
+        scaled = xp.astype(sample_weight[rows], float64, copy=False) * (sq_norms + float(fit_intercept))
+        largest = max(largest, float(xp.max(scaled)))
+    return largest

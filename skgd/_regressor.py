@@ -24,9 +24,9 @@ from ._array_api import (
 from ._batch import choose_batch_path
 from ._callbacks import CallbackSupportMixin, TrainingTasks, with_callbacks
 from ._conditioning import Conditioning
-from ._objective import LOSSES, Penalty
-from ._problem import Problem
-from ._schedules import automatic_step
+from ._objective import LOSSES, Penalty, make_loss
+from ._problem import Settings, TrainingData
+from ._schedules import SCHEDULES, automatic_step
 from ._sgd import int32_indices
 from ._sgd_namespace import sgd_path
 from ._state import TrainingState, independent_rng, linear_predict
@@ -115,9 +115,11 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         ``"batch"``: one full-gradient step per epoch. ``"sgd"``: each epoch
         is one pass over the samples in steps of ``batch_size`` samples.
     loss : {"squared_error", "huber", "epsilon_insensitive", \
-            "squared_epsilon_insensitive"}, default="squared_error"
-        The residual loss ``l(r)``. Huber is ``r**2`` inside ``epsilon`` and
-        ``2*epsilon*|r| - epsilon**2`` outside.
+            "squared_epsilon_insensitive", "absolute_error"}, default="squared_error"
+        The residual loss ``l(r)`` (``skgd._objective.LOSSES``). Huber is
+        ``r**2`` inside ``epsilon`` and ``2*epsilon*|r| - epsilon**2``
+        outside; absolute error is ``|r|`` (least absolute deviations, the
+        median regression).
     epsilon : float, default=0.1
         Width of the huber and epsilon-insensitive losses.
     penalty : {"l2", "l1", "elasticnet"} or None, default=None
@@ -278,7 +280,7 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         "alpha": [Interval(Real, 0, None, closed="left")],
         "l1_ratio": [Interval(Real, 0, 1, closed="both")],
         "learning_rate": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither")],
-        "schedule": [StrOptions({"constant", "invscaling", "adaptive"})],
+        "schedule": [StrOptions(set(SCHEDULES))],
         "power_t": [Interval(Real, 0, None, closed="left")],
         "momentum": [Interval(Real, 0, 1, closed="left")],
         "nesterov": ["boolean"],
@@ -363,7 +365,7 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
             name = self.learning_rate
             hints = {
                 **dict.fromkeys(
-                    ("constant", "invscaling", "adaptive"),
+                    tuple(SCHEDULES),
                     f"is schedule={name!r} here, with learning_rate the step size: eta0 / 2 for squared error "
                     "and huber, eta0 for the epsilon-insensitive losses",
                 ),
@@ -428,24 +430,19 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         if self.solver == "batch" and self.average:
             raise ValueError("average is an option of solver='sgd'; the batch solver's iterates are not noisy.")
 
-    def _problem(self, X, Y, sample_weight, train_rows=None, accelerated=False):
+    def _settings(self, n_train, accelerated=False):
         average = int(self.average) if self.solver == "sgd" else 0
-        return Problem(
-            X=X,
-            Y=Y,
-            sample_weight=sample_weight,
-            loss=LOSSES[self.loss],
-            epsilon=float(self.epsilon),
+        return Settings(
+            loss=make_loss(self.loss, **self.get_params(deep=False)),
             penalty=Penalty.from_params(self.penalty, self.alpha, self.l1_ratio),
             fit_intercept=bool(self.fit_intercept),
-            schedule=self.schedule,
+            schedule=SCHEDULES[self.schedule],
             power_t=float(self.power_t),
             momentum=float(self.momentum),
             nesterov=bool(self.nesterov),
-            batch_size=min(int(self.batch_size), X.shape[0] if train_rows is None else train_rows.shape[0]),
+            batch_size=min(int(self.batch_size), n_train),
             shuffle=bool(self.shuffle),
             average=average,
-            train_rows=train_rows,
             accelerated=accelerated,
         )
 
@@ -466,21 +463,23 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         else:
             X, Y, sample_weight, train_rows, validation = self._split_validation(X, Y, sample_weight, state.rng)
         batch, auto = self.solver == "batch", self.learning_rate == "auto"
-        loss = LOSSES[self.loss]
-        accelerated = batch and auto and loss.smooth and self.momentum == 0 and self.schedule != "invscaling"
-        problem = self._problem(X, Y, sample_weight, train_rows, accelerated)
+        loss, schedule = LOSSES[self.loss], SCHEDULES[self.schedule]
+        accelerated = batch and auto and loss.smooth and self.momentum == 0 and not schedule.decays
+        data = TrainingData(X, Y, sample_weight, train_rows)
+        settings = self._settings(X.shape[0] if train_rows is None else train_rows.shape[0], accelerated)
+        self._loss = settings.loss  # predict applies its inverse link (callbacks predict during training)
         if _is_dask_array(X):
             from ._dask import make_path
 
-            path = make_path(problem, self.solver)
+            path = make_path(data, settings, self.solver)
         elif not batch:
-            path = sgd_path(problem)
+            path = sgd_path(data, settings)
         else:
-            path = choose_batch_path(problem.loss, X, self.max_iter, one_epoch)(problem)
+            path = choose_batch_path(settings.loss, X, self.max_iter, one_epoch)(data, settings)
         xp, device = _training_namespace(X)
         if auto and state.conditioning is None and state.n_iter == 0 and path.conditions:
             state.conditioning = Conditioning.from_moments(
-                path.moments(), problem.fit_intercept, loss.curvature, problem.penalty.l2
+                path.moments(), settings.fit_intercept, loss.curvature, settings.penalty.l2
             ).to_namespace(xp, device)
         elif state.conditioning is not None and not path.conditions:
             raise ValueError(
@@ -490,9 +489,9 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
                 "or refit."
             )
         state.ensure_buffers(
-            momentum=problem.momentum > 0,
-            averaging=problem.average > 0,
-            l1=not batch and problem.penalty.l1 > 0,
+            momentum=settings.momentum > 0,
+            averaging=settings.average > 0,
+            l1=not batch and settings.penalty.l1 > 0,
             accelerated=accelerated,
         )
         conditioning = state.conditioning
@@ -500,7 +499,7 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
             conditioning = Conditioning.identity(X.shape[1], xp, device)
 
         def safe_step():
-            return automatic_step(path.lipschitz(conditioning), 0.0 if batch else problem.momentum)
+            return automatic_step(path.lipschitz(conditioning), 0.0 if batch else settings.momentum)
 
         if auto:
             step = safe_step()
@@ -511,7 +510,7 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
             max_iter=1 if one_epoch else self.max_iter,
             tol=self.tol,
             n_iter_no_change=patience(self.n_iter_no_change, self.momentum),
-            adaptive=self.schedule == "adaptive",
+            adaptive=schedule.adaptive,
             stop_on_stall=not one_epoch,
             validation=validation,
             verbose=self.verbose,
@@ -708,7 +707,8 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         Returns
         -------
         array or dask array of shape (n_samples,) or (n_samples, n_targets)
-            In the floating dtype of X, its array namespace and device; lazy
+            The loss's inverse link of ``X @ coef_.T + intercept_`` (the
+            identity for the residual losses), in the floating dtype of X, its array namespace and device; lazy
             (a dask array) for a dask X.
         """
         check_is_fitted(self)
@@ -717,10 +717,12 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
             from ._dask import predict
 
             validate_data(self, X, reset=False, skip_check_array=True)
-            return predict(X, np.atleast_2d(self.coef_), np.atleast_1d(self.intercept_), one_d=one_d)
+            return predict(X, np.atleast_2d(self.coef_), np.atleast_1d(self.intercept_), self._loss, one_d=one_d)
         check_same_namespace(X, self, attribute="coef_", method="predict")
         xp, _ = get_namespace(X)
         X = validate_data(self, X, reset=False, accept_sparse=["csr", "csc"], dtype=[xp.float64, xp.float32])
         coef = xp.reshape(self.coef_, (-1, X.shape[1]))
-        prediction = linear_predict(X, coef, xp.reshape(xp.asarray(self.intercept_), (-1,)))
+        prediction = self._loss.inverse_link(
+            linear_predict(X, coef, xp.reshape(xp.asarray(self.intercept_), (-1,))), xp=xp
+        )
         return xp.reshape(prediction, (-1,)) if one_d else prediction

@@ -1,4 +1,4 @@
-"""Learning-rate schedules.
+"""Learning-rate schedules: one registry, ``SCHEDULES``.
 
 - ``constant``: every update uses ``eta``.
 - ``invscaling``: update number ``t`` (counted from 0, carried across
@@ -7,41 +7,114 @@
   improve by ``tol``; then it is divided by 5. Training stops once it falls
   under ``1e-6`` of where it started.
 
-``learning_rate="auto"`` starts any of them at ``automatic_step``.
+A schedule gives the step of each update of a pass at once
+(``Schedule.steps``); every solver reads its steps from there (the compiled
+loop receives the array), so a new schedule is one function and one
+registry line. ``learning_rate="auto"`` starts any of them at ``automatic_step``.
 """
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 
-#: Codes of the per-update schedules in the compiled loop (adaptive changes
-#: eta between epochs only, so inside an epoch it is constant).
-SCHEDULE_CODES = {"constant": 0, "invscaling": 1, "adaptive": 0}
+import numpy as np
+
+
+def constant_steps(eta, t0, n_updates, power_t):
+    """Steps of ``n_updates`` updates that all use ``eta``.
+
+    Parameters
+    ----------
+    eta : float
+        The current base step.
+    t0 : int
+        Updates made before the first of these.
+    n_updates : int
+    power_t : float
+        Not read.
+
+    Returns
+    -------
+    ndarray of float64 of shape (n_updates,)
+    """
+    return np.full(n_updates, float(eta))
+
+
+def invscaling_steps(eta, t0, n_updates, power_t):
+    """Steps ``eta / (1 + t) ** power_t`` of updates ``t = t0, ..., t0 + n_updates - 1``.
+
+    Parameters
+    ----------
+    eta : float
+        The base step.
+    t0 : int
+        Updates made before the first of these.
+    n_updates : int
+    power_t : float
+
+    Returns
+    -------
+    ndarray of float64 of shape (n_updates,)
+    """
+    t = np.arange(t0, t0 + n_updates, dtype=np.float64)
+    return float(eta) / (1.0 + t) ** float(power_t)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A learning-rate schedule: the step of each update, and how it adapts.
+
+    Parameters
+    ----------
+    steps : callable
+        ``steps(eta, t0, n_updates, power_t) -> ndarray`` of float64: the
+        step of each of ``n_updates`` updates, the first of which has
+        ``t0`` updates before it.
+    decays : bool
+        Whether the step changes from update to update within an epoch (so
+        a pass cannot treat it as one constant step, and batch epochs are
+        not accelerated).
+    adaptive : bool
+        Whether the base step is divided by ``ADAPTIVE_DIVISOR`` when
+        progress stalls between epochs.
+    sgdregressor : str or None
+        The ``learning_rate`` of scikit-learn's SGDRegressor that takes the
+        same per-update steps (``eta0`` the base step), or None.
+    """
+
+    steps: Callable
+    decays: bool
+    adaptive: bool
+    sgdregressor: str = None
+
+    def step(self, eta, t, power_t):
+        """The step of the one update number ``t`` (0-based), as ``steps`` gives it.
+
+        Parameters
+        ----------
+        eta : float
+        t : int
+        power_t : float
+
+        Returns
+        -------
+        float
+        """
+        return float(self.steps(eta, t, 1, power_t)[0])
+
+
+#: The one registry of schedules: the ``schedule`` parameter's values.
+SCHEDULES = {
+    "constant": Schedule(constant_steps, decays=False, adaptive=False, sgdregressor="constant"),
+    "invscaling": Schedule(invscaling_steps, decays=True, adaptive=False, sgdregressor="invscaling"),
+    "adaptive": Schedule(constant_steps, decays=False, adaptive=True),
+}
 
 #: Divisor applied by the adaptive schedule when progress stalls.
 ADAPTIVE_DIVISOR = 5.0
 
 #: The adaptive schedule stops once eta falls under this share of its start.
 ADAPTIVE_MIN_RATIO = 1e-6
-
-
-def step_size(schedule, eta, t, power_t):
-    """Step size of update number ``t`` (0-based), the compiled loop's twin.
-
-    Parameters
-    ----------
-    schedule : {"constant", "invscaling", "adaptive"}
-    eta : float
-        The current base step.
-    t : int or float
-        Updates made before this one.
-    power_t : float
-
-    Returns
-    -------
-    float
-    """
-    if schedule == "invscaling":
-        return eta / (1.0 + t) ** power_t
-    return eta
 
 
 def adaptive_reduce(eta_factor):

@@ -13,7 +13,7 @@ weights' mean against the penalty's: with a penalty, weights of mean c move
 the fixed point as a penalty divided by c would.)
 
 Under early stopping a pass visits only the training rows of X
-(``Problem.train_rows``); the held-out rows carry zero weight, so the
+(``TrainingData.train_rows``); the held-out rows carry zero weight, so the
 automatic step ignores them too.
 """
 
@@ -24,7 +24,6 @@ from ._array_api import get_namespace
 from ._batch import StreamingBatch
 from ._objective import sample_lipschitz
 from ._reductions import ColumnMoments
-from ._schedules import SCHEDULE_CODES
 from ._sgd_fast import sgd_epoch, shuffle
 
 _EMPTY_INT = np.empty(0, dtype=np.int32)
@@ -36,24 +35,25 @@ class SGDPath:
 
     Parameters
     ----------
-    problem : Problem
-        The data and settings.
+    data : TrainingData
+        NumPy or sparse.
+    settings : Settings
     """
 
-    def __init__(self, problem):
-        self.problem = problem
-        self.xp, _ = get_namespace(problem.X)
-        rows = problem.train_rows
-        self.n_samples = problem.X.shape[0] if rows is None else rows.shape[0]
+    def __init__(self, data, settings):
+        self.data, self.settings = data, settings
+        self.xp, _ = get_namespace(data.X)
+        rows = data.train_rows
+        self.n_samples = data.X.shape[0] if rows is None else rows.shape[0]
         # Zero on the held-out rows, so its sum is the training rows'.
-        self.weight_sum = float(np.sum(problem.sample_weight, dtype=np.float64))
-        self.rows = LoopRows(problem.X, problem.Y, problem.sample_weight)
-        self.evaluator = StreamingBatch(problem)
+        self.weight_sum = float(np.sum(data.sample_weight, dtype=np.float64))
+        self.rows = LoopRows(data.X, data.Y, data.sample_weight)
+        self.evaluator = StreamingBatch(data, settings)
 
     @property
     def conditions(self):
         """Whether the loop can step in conditioned coordinates: for dense rows."""
-        return not sp.issparse(self.problem.X)
+        return not sp.issparse(self.data.X)
 
     def moments(self):
         """The training rows' weighted column moments (one pass over X).
@@ -62,7 +62,7 @@ class SGDPath:
         -------
         ColumnMoments
         """
-        return ColumnMoments.of(self.problem.X, self.problem.sample_weight)
+        return ColumnMoments.of(self.data.X, self.data.sample_weight)
 
     def lipschitz(self, conditioning):
         """Largest per-sample Lipschitz constant, for the automatic step.
@@ -76,8 +76,8 @@ class SGDPath:
         -------
         float
         """
-        p = self.problem
-        return sample_lipschitz(p.loss, p.penalty, p.X, self.rows.weights, p.fit_intercept, conditioning)
+        p = self.settings
+        return sample_lipschitz(p.loss, p.penalty, self.data.X, self.rows.weights, p.fit_intercept, conditioning)
 
     def value(self, coef, intercept):
         """J at ``(coef, intercept)`` on the training rows (one vectorised pass).
@@ -110,8 +110,8 @@ class SGDPath:
         -------
         float
         """
-        p, conditioning = self.problem, state.conditioning
-        order = sample_order(self.n_samples, state.rng if p.shuffle else None, positions=p.train_rows)
+        p, conditioning = self.settings, state.conditioning
+        order = sample_order(self.n_samples, state.rng if p.shuffle else None, positions=self.data.train_rows)
         if conditioning is not None:
             conditioning.convert(state, to_conditioned=True)
         total = sgd_pass(p, state, self.rows, order, eta, conditioning)
@@ -220,7 +220,7 @@ def sample_order(n_samples, rng=None, positions=None):
     return order
 
 
-def sgd_pass(problem, state, rows, order, eta, conditioning=None):
+def sgd_pass(settings, state, rows, order, eta, conditioning=None):
     """Run the compiled loop over ``order`` of ``rows`` for every target.
 
     The same rows in the same order for each target; ``state`` is updated in
@@ -228,14 +228,15 @@ def sgd_pass(problem, state, rows, order, eta, conditioning=None):
 
     Parameters
     ----------
-    problem : Problem
-        The settings (its data is not read).
+    settings : Settings
     state : TrainingState
     rows : LoopRows
     order : ndarray of int32 or intp
         Positions in ``rows`` to visit, in order (see ``sample_order``).
     eta : float
-        Base step size.
+        Base step size; the schedule gives each update's step from it
+        (``Schedule.steps``: one double, or ``ceil(len(order) / batch_size)``
+        when the step decays within the pass; made once for all targets).
     conditioning : Conditioning, default=None
         Run in the conditioned coordinates of dense rows (``state`` then holds
         the conditioned coefficients and intercepts); None for the user's.
@@ -246,9 +247,12 @@ def sgd_pass(problem, state, rows, order, eta, conditioning=None):
         Sum over the visited rows and the targets of ``weight * loss`` just
         before each row's update.
     """
-    p = problem
+    p = settings
     total = 0.0
     scalars = np.zeros(6)
+    # One step for the pass when the schedule keeps it, else one per update.
+    n_updates = -(-order.shape[0] // p.batch_size) if p.schedule.decays else 1
+    steps = p.schedule.steps(eta, state.t, n_updates, p.power_t)
     for j in range(rows.targets.shape[0]):
         scalars[:] = (
             state.intercept[j],
@@ -270,10 +274,8 @@ def sgd_pass(problem, state, rows, order, eta, conditioning=None):
             state.coef_average[j] if p.average else _EMPTY_64,
             state.l1_applied[j] if p.penalty.l1 else _EMPTY_64,
             loss_code=p.loss.code,
-            epsilon=p.epsilon,
-            eta0=eta,
-            schedule_code=SCHEDULE_CODES[p.schedule],
-            power_t=p.power_t,
+            loss_param=p.loss.parameter,
+            steps=steps,
             l2=p.penalty.l2,
             l1=p.penalty.l1,
             momentum=p.momentum,
@@ -297,12 +299,12 @@ def sgd_pass(problem, state, rows, order, eta, conditioning=None):
     return total
 
 
-def pass_loss(problem, state, total, weight_sum, xp=None):
+def pass_loss(settings, state, total, weight_sum, xp=None):
     """The epoch's loss from its summed per-row losses.
 
     Parameters
     ----------
-    problem : Problem
+    settings : Settings
     state : TrainingState
         At the end of the pass.
     total : float
@@ -319,4 +321,4 @@ def pass_loss(problem, state, total, weight_sum, xp=None):
     """
     losses = total / (weight_sum * state.coef.shape[0])
     xp, _ = get_namespace(state.coef, xp=xp)
-    return float(losses + float(xp.mean(problem.penalty.value(state.coef, xp=xp))))
+    return float(losses + float(xp.mean(settings.penalty.value(state.coef, xp=xp))))

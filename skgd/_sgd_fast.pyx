@@ -2,11 +2,12 @@
 """The compiled (mini-)batch SGD loop: one pass over the samples for one target.
 
 Python decides (step sizes, codes, shapes, shuffling); this module only loops.
-The loss codes and their Python twins live in ``skgd._objective``; the schedule
-codes in ``skgd._schedules``. Every array is owned by the caller and updated in
+The losses' Python twins and their codes live in ``skgd._objective.LOSSES``;
+the schedules in ``skgd._schedules.SCHEDULES``, which give the loop the step
+of every update of a pass. Every array is owned by the caller and updated in
 place, so an epoch can be retried on copies and nothing is lost on failure.
 """
-from libc.math cimport fabs, pow
+from libc.math cimport NAN, fabs
 from libc.stdint cimport uint32_t, uint64_t
 from libc.stdlib cimport calloc, free, malloc
 
@@ -37,19 +38,18 @@ ctypedef fused index_t:
     int
     Py_ssize_t
 
-# Loss codes: the order of skgd._objective.LOSSES.
+# Loss codes: ``Loss.code`` of each class of skgd._objective.LOSSES.
 cdef enum:
     SQUARED_ERROR = 0
     HUBER = 1
     EPSILON_INSENSITIVE = 2
     SQUARED_EPSILON_INSENSITIVE = 3
-    N_LOSSES = 4
+    ABSOLUTE_ERROR = 4
+    LOSS_COUNT = 5
 
-# Schedule codes: skgd._schedules.SCHEDULE_CODES.
-cdef enum:
-    CONSTANT = 0
-    INVSCALING = 1
-    N_SCHEDULES = 2
+#: How many loss codes the loop knows (0 to N_LOSSES - 1); a test holds it to
+#: the size of skgd._objective.LOSSES.
+N_LOSSES = LOSS_COUNT
 
 # Slots of the per-target scalar state array (see ``sgd_epoch``'s ``scalars``).
 cdef enum:
@@ -63,58 +63,69 @@ cdef enum:
 
 cdef int _known_code(int code, int n_codes, str kind) except -1:
     # Every entry point checks its codes here, with the GIL: the nogil
-    # dispatch below reads any code it does not know as the last one.
+    # dispatch below cannot raise (it returns NaN for a code it lacks).
     if code < 0 or code >= n_codes:
         raise ValueError(f"Unknown {kind} code {code}: the compiled loop knows 0 to {n_codes - 1}.")
     return code
 
 
-cdef inline double _loss(int code, double r, double eps) noexcept nogil:
+cdef inline double _loss(int code, double p, double y, double param) noexcept nogil:
+    # The loss at linear predictor p and target y; param is ``Loss.parameter``
+    # (epsilon for huber and the epsilon-insensitive losses).
+    cdef double r = p - y
     cdef double a = fabs(r), c
     if code == SQUARED_ERROR:
         return r * r
     if code == HUBER:
-        if a <= eps:
+        if a <= param:
             return r * r
-        # c * (2r - c) with c = +-eps, the form skgd._objective's huber takes.
-        c = eps if r > 0 else -eps
+        # c * (2r - c) with c = +-param, the form skgd._objective's huber takes.
+        c = param if r > 0 else -param
         return c * (2.0 * r - c)
-    if a <= eps:
-        return 0.0
     if code == EPSILON_INSENSITIVE:
-        return a - eps
-    return (a - eps) * (a - eps)  # SQUARED_EPSILON_INSENSITIVE (codes are checked on entry)
+        return a - param if a > param else 0.0
+    if code == SQUARED_EPSILON_INSENSITIVE:
+        return (a - param) * (a - param) if a > param else 0.0
+    if code == ABSOLUTE_ERROR:
+        return a
+    return NAN  # unreachable: codes are checked on entry
 
 
-cdef inline double _dloss(int code, double r, double eps) noexcept nogil:
+cdef inline double _dloss(int code, double p, double y, double param) noexcept nogil:
+    # The derivative of ``_loss`` in p.
+    cdef double r = p - y
     cdef double a = fabs(r)
     cdef double sign = 1.0 if r > 0 else -1.0
     if code == SQUARED_ERROR:
         return 2.0 * r
     if code == HUBER:
-        if a <= eps:
+        if a <= param:
             return 2.0 * r
-        return 2.0 * eps * sign
-    if a <= eps:
-        return 0.0
+        return 2.0 * param * sign
     if code == EPSILON_INSENSITIVE:
-        return sign
-    return 2.0 * (a - eps) * sign  # SQUARED_EPSILON_INSENSITIVE (codes are checked on entry)
+        return sign if a > param else 0.0
+    if code == SQUARED_EPSILON_INSENSITIVE:
+        return 2.0 * (a - param) * sign if a > param else 0.0
+    if code == ABSOLUTE_ERROR:
+        return sign if r != 0.0 else 0.0
+    return NAN  # unreachable: codes are checked on entry
 
 
-def loss_and_derivative(int code, double r, double eps):
-    """Return the compiled loss and its derivative at residual ``r``.
+def loss_and_derivative(int code, double p, double y, double param):
+    """Return the compiled loss and its derivative in ``p`` at predictor ``p`` and target ``y``.
 
     The twin of ``skgd._objective`` losses, exposed so tests can compare them.
 
     Parameters
     ----------
     code : int
-        Position of the loss in ``skgd._objective.LOSSES``.
-    r : float
-        Residual ``prediction - target``.
-    eps : float
-        Width of the huber / epsilon-insensitive losses.
+        ``Loss.code`` of a loss of ``skgd._objective.LOSSES``.
+    p : float
+        Linear predictor ``x . w + b``.
+    y : float
+        Target.
+    param : float
+        ``Loss.parameter`` (epsilon for huber and the epsilon-insensitive losses).
 
     Returns
     -------
@@ -125,44 +136,8 @@ def loss_and_derivative(int code, double r, double eps):
     ValueError
         If ``code`` is not a loss code.
     """
-    _known_code(code, N_LOSSES, "loss")
-    return _loss(code, r, eps), _dloss(code, r, eps)
-
-
-cdef inline double _step_size(int schedule_code, double eta0, double t,
-                              double power_t) noexcept nogil:
-    if schedule_code == INVSCALING:
-        return eta0 / pow(1.0 + t, power_t)
-    return eta0
-
-
-def step_size(int schedule_code, double eta0, double t, double power_t):
-    """Return the compiled schedule's step for update number ``t`` (0-based).
-
-    The twin of ``skgd._schedules.step_size``, exposed so tests can compare them.
-
-    Parameters
-    ----------
-    schedule_code : int
-        ``skgd._schedules.SCHEDULE_CODES`` of the schedule.
-    eta0 : float
-        The base step.
-    t : float
-        Updates made before this one.
-    power_t : float
-        Exponent of the invscaling schedule.
-
-    Returns
-    -------
-    float
-
-    Raises
-    ------
-    ValueError
-        If ``schedule_code`` is not a schedule code.
-    """
-    _known_code(schedule_code, N_SCHEDULES, "schedule")
-    return _step_size(schedule_code, eta0, t, power_t)
+    _known_code(code, LOSS_COUNT, "loss")
+    return _loss(code, p, y, param), _dloss(code, p, y, param)
 
 
 cdef inline double _row_dot(const floating *data, const int *ind, int nnz,
@@ -345,10 +320,13 @@ cdef double _epoch(
     int n_features, const floating *y, const floating *sw, const index_t *order,
     Py_ssize_t n_samples, floating *w, double *scal, floating *velocity,
     double *w_avg, double *q, double *g, double *dl, Py_ssize_t *last,
-    int loss_code, double epsilon, double eta0, int schedule_code, double power_t,
+    int loss_code, double loss_param, const double *steps, Py_ssize_t step_stride,
     double l2, double l1, double momentum, bint nesterov, int batch_size,
     bint fit_intercept, double average_start,
 ) noexcept nogil:
+    # Update k of the pass steps by steps[k * step_stride] (a stride of 0: one
+    # step for the whole pass).
+    #
     # The coefficients are wscale * w (lazy L2 shrinkage, as scikit-learn's
     # WeightVector); with averaging their running mean is
     # (w_avg + avg_a * w) / avg_b (lazy averaging, as WeightVector's
@@ -367,7 +345,7 @@ cdef double _epoch(
     cdef int j, nnz, kk
     cdef const floating *row
     cdef const int *ind = NULL
-    cdef double eta, p, r, wscale = 1.0, shrink, gb, upd, coeff, k, pw, sumloss = 0.0
+    cdef double eta, p, wscale = 1.0, shrink, gb, upd, coeff, k, pw, sumloss = 0.0
     cdef double avg_a = 0.0, avg_b = 1.0
     cdef double b = scal[S_INTERCEPT]
     cdef bint dense = indptr == NULL  # a CSR indptr is never empty; its indices may be
@@ -378,7 +356,7 @@ cdef double _epoch(
     if lazy:
         # The caller makes the pass lazy only for equal weights, so the
         # penalty's share (see ``pw`` below) is the same every step.
-        _untouched_powers(eta0, l2 * sw[order[0]], momentum, nesterov, powers)
+        _untouched_powers(steps[0], l2 * sw[order[0]], momentum, nesterov, powers)
         if w_avg != NULL and scal[S_N_AVERAGED] > 0.0:
             w_sum = w_avg
             for j in range(n_features):
@@ -388,7 +366,7 @@ cdef double _epoch(
     while start < n_samples:
         stop = min(start + batch_size, n_samples)
         nb = stop - start
-        eta = _step_size(schedule_code, eta0, scal[S_T], power_t)
+        eta = steps[step * step_stride]
         # Residuals of the whole (mini-)batch at the current iterate. A weight
         # multiplies its sample's whole step, penalty included: the penalty
         # takes the batch's mean weight ``pw``, so the steps' fixed point is
@@ -422,9 +400,8 @@ cdef double _epoch(
                     for kk in range(nnz):
                         _catch_up(ind[kk], step, last, w, velocity, w_sum, powers)
             p = wscale * _row_dot(row, ind, nnz, w) + b
-            r = p - y[i]
-            sumloss += sw[i] * _loss(loss_code, r, epsilon)
-            dl[jj - start] = sw[i] * _dloss(loss_code, r, epsilon)
+            sumloss += sw[i] * _loss(loss_code, p, y[i], loss_param)
+            dl[jj - start] = sw[i] * _dloss(loss_code, p, y[i], loss_param)
             if nb > 1:
                 dl[jj - start] /= nb
             gb += dl[jj - start]
@@ -554,11 +531,11 @@ cdef double _conditioned_epoch(
     const floating *data, int n_features, const floating *y, const floating *sw,
     const index_t *order, Py_ssize_t n_samples, const double *shift, const double *scale,
     floating *v, double *scal, floating *velocity, double *v_avg, double *q, double *g,
-    int loss_code, double epsilon, double eta0, int schedule_code, double power_t,
+    int loss_code, double loss_param, const double *steps, Py_ssize_t step_stride,
     double l2, double l1, double momentum, bint nesterov, int batch_size,
     bint fit_intercept, double average_start,
 ) noexcept nogil:
-    # SGD in conditioned coordinates on dense rows: the loop sees the row
+    # Steps as in ``_epoch``. SGD in conditioned coordinates on dense rows: the loop sees the row
     # z = (x - shift) * scale, formed as it reads x, and ``v`` holds the
     # coefficients of z (the user's are w = scale * v). The penalty stays the
     # user's R(w): per coordinate, l2 * scale_j**2 * v_j**2 / 2 and
@@ -566,18 +543,18 @@ cdef double _conditioned_epoch(
     # coordinate and is applied eagerly (no lazy scale: the rows are dense
     # anyway), the cumulative L1 threshold of coordinate j is u * |scale_j|,
     # and the average is kept eagerly.
-    cdef Py_ssize_t start, stop, jj, i, nb, offset
+    cdef Py_ssize_t start, stop, jj, i, nb, offset, step = 0
     cdef const char *ahead
     cdef const floating *row
     cdef int j
-    cdef double eta, p, r, d, shrink, gb, k, pw, sumloss = 0.0
+    cdef double eta, p, d, shrink, gb, k, pw, sumloss = 0.0
     cdef double b = scal[S_INTERCEPT]
 
     start = 0
     while start < n_samples:
         stop = min(start + batch_size, n_samples)
         nb = stop - start
-        eta = _step_size(schedule_code, eta0, scal[S_T], power_t)
+        eta = steps[step * step_stride]
         # Residuals of the (mini-)batch at the current iterate, and the
         # gradient of its loss in v.
         gb = 0.0
@@ -595,9 +572,8 @@ cdef double _conditioned_epoch(
             p = b
             for j in range(n_features):
                 p += (row[j] - shift[j]) * scale[j] * v[j]
-            r = p - y[i]
-            sumloss += sw[i] * _loss(loss_code, r, epsilon)
-            d = sw[i] * _dloss(loss_code, r, epsilon)
+            sumloss += sw[i] * _loss(loss_code, p, y[i], loss_param)
+            d = sw[i] * _dloss(loss_code, p, y[i], loss_param)
             if nb > 1:
                 d /= nb
             gb += d
@@ -621,6 +597,7 @@ cdef double _conditioned_epoch(
                 _l1_truncate(v, j, 1.0, q, scal[S_L1_U] * fabs(scale[j]))
 
         scal[S_T] += 1.0
+        step += 1
         if average_start > 0.0 and scal[S_T] >= average_start:
             scal[S_N_AVERAGED] += 1.0
             k = scal[S_N_AVERAGED]
@@ -714,10 +691,8 @@ def sgd_epoch(
     double[::1] l1_accumulated,
     *,
     int loss_code,
-    double epsilon,
-    double eta0,
-    int schedule_code,
-    double power_t,
+    double loss_param,
+    const double[::1] steps,
     double l2,
     double l1,
     double momentum,
@@ -752,8 +727,14 @@ def sgd_epoch(
         Momentum buffer (X's dtype), averaged coefficients and per-feature
         applied L1 penalty (float64); each of length ``n_features`` when its
         feature is on, else empty.
-    loss_code, epsilon, eta0, schedule_code, power_t, l2, l1, momentum, nesterov,
-    batch_size, fit_intercept, average_start
+    loss_code, loss_param
+        ``Loss.code`` and ``Loss.parameter`` of the loss.
+    steps : memoryview of float64
+        The step size of each update of the pass, in order: one per batch of
+        ``batch_size`` samples (``skgd._schedules.Schedule.steps``); or a
+        single step that every update of the pass takes (a schedule constant
+        within the pass), which also lets momentum on CSR rows be lazy.
+    l2, l1, momentum, nesterov, batch_size, fit_intercept, average_start
         The step's settings, already decided by the caller. ``l2`` and ``l1``
         are ``alpha * (1 - rho)`` and ``alpha * rho``; ``average_start`` is the
         update count at which averaging begins (0 for none).
@@ -775,9 +756,9 @@ def sgd_epoch(
     Raises
     ------
     ValueError
-        If ``batch_size`` is below 1, a code is unknown, or ``shift`` and
-        ``scale`` are not both of length ``n_features`` on dense rows, before
-        any work.
+        If ``batch_size`` is below 1, the loss code is unknown, ``steps``
+        holds neither one step nor one per update, or ``shift`` and ``scale`` are not both of length ``n_features`` on
+        dense rows, before any work.
 
     Notes
     -----
@@ -794,20 +775,26 @@ def sgd_epoch(
     cdef double *dl = NULL
     cdef Py_ssize_t *last = NULL
     # Momentum on CSR rows is lazy (O(nnz) a step) when the step is the same
-    # for the whole pass: a constant schedule and equal weights (a weight
-    # scales its step's penalty share); otherwise (invscaling changes the step
-    # every update) the untouched coefficients take their steps eagerly, as
-    # on dense rows.
+    # for the whole pass: a single step and equal weights (a weight scales its
+    # step's penalty share); otherwise (invscaling changes the step every
+    # update) the untouched coefficients take their steps eagerly, as on
+    # dense rows.
     cdef bint lazy = (
-        momentum != 0.0 and indptr.shape[0] > 0 and schedule_code == CONSTANT and _equal_weights(sample_weight, order)
+        momentum != 0.0 and indptr.shape[0] > 0 and steps.shape[0] == 1 and _equal_weights(sample_weight, order)
     )
+    cdef Py_ssize_t n_updates, step_stride = 0 if steps.shape[0] == 1 else 1
     cdef Py_ssize_t n_shift = 0 if shift is None else shift.shape[0]
     cdef Py_ssize_t n_scale = 0 if scale is None else scale.shape[0]
     cdef bint conditioned = n_scale > 0
-    _known_code(loss_code, N_LOSSES, "loss")
-    _known_code(schedule_code, N_SCHEDULES, "schedule")
+    _known_code(loss_code, LOSS_COUNT, "loss")
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1; got {batch_size}.")
+    n_updates = (n_samples + batch_size - 1) // batch_size
+    if steps.shape[0] != 1 and steps.shape[0] != n_updates:
+        raise ValueError(
+            f"steps must hold one step for the pass or one per update ({n_updates} for {n_samples} samples "
+            f"in batches of {batch_size}); got {steps.shape[0]}."
+        )
     if n_shift > 0 or n_scale > 0:
         if n_shift != n_features or n_scale != n_features:
             raise ValueError(
@@ -835,7 +822,7 @@ def sgd_epoch(
                 &velocity[0] if velocity.shape[0] > 0 else NULL,
                 &coef_average[0] if coef_average.shape[0] > 0 else NULL,
                 &l1_accumulated[0] if l1_accumulated.shape[0] > 0 else NULL,
-                g, loss_code, epsilon, eta0, schedule_code, power_t, l2, l1,
+                g, loss_code, loss_param, &steps[0], step_stride, l2, l1,
                 momentum, nesterov, batch_size, fit_intercept, average_start,
             )
         else:
@@ -848,7 +835,7 @@ def sgd_epoch(
                 &velocity[0] if velocity.shape[0] > 0 else NULL,
                 &coef_average[0] if coef_average.shape[0] > 0 else NULL,
                 &l1_accumulated[0] if l1_accumulated.shape[0] > 0 else NULL,
-                g, dl, last, loss_code, epsilon, eta0, schedule_code, power_t, l2, l1,
+                g, dl, last, loss_code, loss_param, &steps[0], step_stride, l2, l1,
                 momentum, nesterov, batch_size, fit_intercept, average_start,
             )
     free(dl)

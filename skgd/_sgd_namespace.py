@@ -32,17 +32,17 @@ from ._array_api import _is_numpy_namespace, _max_precision_float_dtype, get_nam
 from ._batch import StreamingBatch
 from ._objective import sample_lipschitz
 from ._reductions import ColumnMoments
-from ._schedules import step_size
 from ._sgd import SGDPath, pass_loss, sample_order
 from ._state import ARRAY_FIELDS
 
 
-def sgd_path(problem):
-    """The SGD path for the problem's data.
+def sgd_path(data, settings):
+    """The SGD path for the data at hand.
 
     Parameters
     ----------
-    problem : Problem
+    data : TrainingData
+    settings : Settings
 
     Returns
     -------
@@ -51,12 +51,12 @@ def sgd_path(problem):
         compiled loop on a host copy for per-sample steps and steps in the
         namespace for mini-batches.
     """
-    xp, _, _ = get_namespace_and_device(problem.X)
+    xp, _, _ = get_namespace_and_device(data.X)
     if _is_numpy_namespace(xp):
-        return SGDPath(problem)
-    if problem.batch_size == 1:
-        return HostSGDPath(problem)
-    return NamespaceSGDPath(problem)
+        return SGDPath(data, settings)
+    if settings.batch_size == 1:
+        return HostSGDPath(data, settings)
+    return NamespaceSGDPath(data, settings)
 
 
 class HostSGDPath:
@@ -64,15 +64,16 @@ class HostSGDPath:
 
     Parameters
     ----------
-    problem : Problem
-        The data and settings; the data is copied to the host here, once.
+    data : TrainingData
+        Copied to the host here, once.
+    settings : Settings
     """
 
-    def __init__(self, problem):
-        self.xp, _, self.device = get_namespace_and_device(problem.X)
-        X, Y, sample_weight = move_to(problem.X, problem.Y, problem.sample_weight, xp=np, device="cpu")
-        self.host = SGDPath(replace(problem, X=np.ascontiguousarray(X), Y=Y, sample_weight=sample_weight))
-        self.evaluator = StreamingBatch(problem)
+    def __init__(self, data, settings):
+        self.xp, _, self.device = get_namespace_and_device(data.X)
+        X, Y, sample_weight = move_to(data.X, data.Y, data.sample_weight, xp=np, device="cpu")
+        self.host = SGDPath(replace(data, X=np.ascontiguousarray(X), Y=Y, sample_weight=sample_weight), settings)
+        self.evaluator = StreamingBatch(data, settings)
         self.conditions = self.host.conditions
 
     def moments(self):
@@ -141,18 +142,19 @@ class NamespaceSGDPath:
 
     Parameters
     ----------
-    problem : Problem
-        The data and settings; X must be dense.
+    data : TrainingData
+        X must be dense.
+    settings : Settings
     """
 
-    def __init__(self, problem):
-        self.problem = problem
-        self.xp, _, self.device = get_namespace_and_device(problem.X)
+    def __init__(self, data, settings):
+        self.data, self.settings = data, settings
+        self.xp, _, self.device = get_namespace_and_device(data.X)
         xp = self.xp
         self.float64 = _max_precision_float_dtype(xp, self.device)
-        self.weights = xp.astype(problem.sample_weight, problem.X.dtype)
-        self.weight_sum = float(xp.sum(xp.astype(problem.sample_weight, self.float64)))
-        self.evaluator = StreamingBatch(problem)
+        self.weights = xp.astype(data.sample_weight, data.X.dtype)
+        self.weight_sum = float(xp.sum(xp.astype(data.sample_weight, self.float64)))
+        self.evaluator = StreamingBatch(data, settings)
 
     #: Mini-batches can step in conditioned coordinates.
     conditions = True
@@ -164,7 +166,7 @@ class NamespaceSGDPath:
         -------
         ColumnMoments
         """
-        return ColumnMoments.of(self.problem.X, self.problem.sample_weight)
+        return ColumnMoments.of(self.data.X, self.data.sample_weight)
 
     def lipschitz(self, conditioning):
         """Largest per-sample Lipschitz constant, for the automatic step.
@@ -178,8 +180,8 @@ class NamespaceSGDPath:
         -------
         float
         """
-        p = self.problem
-        return sample_lipschitz(p.loss, p.penalty, p.X, self.weights, p.fit_intercept, conditioning)
+        p = self.settings
+        return sample_lipschitz(p.loss, p.penalty, self.data.X, self.weights, p.fit_intercept, conditioning)
 
     def value(self, coef, intercept):
         """J at ``(coef, intercept)``, computed on the device.
@@ -214,28 +216,29 @@ class NamespaceSGDPath:
             The weighted mean of each sample's loss just before its update,
             averaged over targets, plus the penalty at the end of the pass.
         """
-        p, xp, conditioning = self.problem, self.xp, state.conditioning
-        n = p.X.shape[0]
+        p, xp, conditioning, data = self.settings, self.xp, state.conditioning, self.data
+        n = data.X.shape[0]
+        steps = p.schedule.steps(eta, state.t, -(-n // p.batch_size), p.power_t)
         order = xp.asarray(sample_order(n, state.rng), device=self.device) if p.shuffle else None
         total = xp.zeros(state.coef.shape[0], dtype=self.float64, device=self.device)
         if conditioning is not None:
             conditioning.convert(state, to_conditioned=True)
-            shift, scale = (xp.astype(a, p.X.dtype) for a in (conditioning.shift, conditioning.scale))
-        for start in range(0, n, p.batch_size):
+            shift, scale = (xp.astype(a, data.X.dtype) for a in (conditioning.shift, conditioning.scale))
+        for update, start in enumerate(range(0, n, p.batch_size)):
             stop = min(start + p.batch_size, n)
             if order is None:
-                rows = [p.X[start:stop, :], p.Y[start:stop, :], self.weights[start:stop]]
+                rows = [data.X[start:stop, :], data.Y[start:stop, :], self.weights[start:stop]]
             else:
                 batch = order[start:stop]
-                rows = [xp.take(a, batch, axis=0) for a in (p.X, p.Y, self.weights)]
+                rows = [xp.take(a, batch, axis=0) for a in (data.X, data.Y, self.weights)]
             if conditioning is not None:
                 rows[0] = (rows[0] - shift) * scale  # the batch's conditioned rows z
-            total += self.step(state, *rows, eta)
+            total += self.step(state, *rows, float(steps[update]))
         if conditioning is not None:
             conditioning.convert(state, to_conditioned=False)
         return pass_loss(p, state, float(xp.sum(total)), self.weight_sum, xp=xp)
 
-    def step(self, state, X, Y, weights, eta0):
+    def step(self, state, X, Y, weights, eta):
         """One mini-batch update of every target, in place.
 
         Parameters
@@ -245,23 +248,22 @@ class NamespaceSGDPath:
         Y : array of shape (batch_size, n_targets)
         weights : array of shape (batch_size,)
             Each multiplies its sample's share of the step.
-        eta0 : float
-            Base step size.
+        eta : float
+            This update's step size (``Schedule.steps``).
 
         Returns
         -------
         array of shape (n_targets,)
             ``sum_i weight_i * loss_i`` over the batch, before the update.
         """
-        p, xp = self.problem, self.xp
-        eta = step_size(p.schedule, eta0, state.t, p.power_t)
+        p, xp = self.settings, self.xp
         # The penalty takes the batch's mean weight as its share of the step (as
         # the compiled loop): the steps' fixed point is then J's optimum. In
         # conditioned coordinates its L2 part weighs coordinate j by scale_j**2.
         share = xp.mean(weights)
         l2 = p.penalty.l2 * share * self._scale2(state)
-        residual = X @ state.coef.T + xp.astype(state.intercept, X.dtype) - Y
-        values, derivatives = p.loss.value_and_derivative(residual, p.epsilon, xp=xp)
+        predictor = X @ state.coef.T + xp.astype(state.intercept, X.dtype)
+        values, derivatives = p.loss.value_and_derivative(predictor, Y, xp=xp)
         loss_sums = weights @ values
         scaled = weights[:, None] * derivatives / X.shape[0]
         grad_intercept = xp.sum(scaled, axis=0)
@@ -285,11 +287,11 @@ class NamespaceSGDPath:
         """``scale**2`` of the conditioned coordinates in X's dtype (1 in the user's)."""
         if state.conditioning is None:
             return 1.0
-        return self.xp.astype(state.conditioning.scale * state.conditioning.scale, self.problem.X.dtype)
+        return self.xp.astype(state.conditioning.scale * state.conditioning.scale, self.data.X.dtype)
 
     def _momentum_step(self, state, grad_coef, grad_intercept, eta):
         # Heavy-ball / Nesterov momentum; grad_coef holds the L2 part.
-        p = self.problem
+        p = self.settings
         mu = p.momentum
         state.velocity *= mu
         state.velocity -= eta * grad_coef
@@ -310,7 +312,7 @@ class NamespaceSGDPath:
         # weight is pulled towards zero, without crossing it, by the total
         # penalty so far less what it already received.
         xp = self.xp
-        state.l1_total += eta * self.problem.penalty.l1
+        state.l1_total += eta * self.settings.penalty.l1
         total = state.l1_total[:, None]
         if state.conditioning is not None:  # coordinate j's threshold is the total times |scale_j|
             total = total * xp.abs(xp.astype(state.conditioning.scale, self.float64))[None, :]

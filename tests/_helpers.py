@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from skgd._objective import LOSSES, Penalty
-from skgd._problem import Problem
+from skgd._objective import Penalty, SquaredError, make_loss
+from skgd._problem import Settings, TrainingData
+from skgd._schedules import SCHEDULES
 
 #: The note's two programs and their printed output, copied from the seed.
 SEED_DIR = Path(__file__).resolve().parent / "note"
@@ -66,6 +67,47 @@ def make_problem(
     return X, y.astype(dtype)
 
 
+def _textbook_epsilon_insensitive(r, epsilon):
+    a = np.abs(r)
+    return np.where(a <= epsilon, 0.0, a - epsilon), np.where(a <= epsilon, 0.0, np.sign(r))
+
+
+def _textbook_squared_epsilon_insensitive(r, epsilon):
+    a = np.abs(r)
+    return np.where(a <= epsilon, 0.0, (a - epsilon) ** 2), np.where(a <= epsilon, 0.0, 2 * (a - epsilon) * np.sign(r))
+
+
+def _textbook_huber(r, epsilon):
+    a = np.abs(r)
+    inside = a <= epsilon
+    return np.where(inside, r**2, 2 * epsilon * a - epsilon**2), np.where(inside, 2 * r, 2 * epsilon * np.sign(r))
+
+
+#: Each loss of ``skgd._objective.LOSSES`` as the documentation states it, piece by
+#: piece: ``(r, epsilon) -> (l(r), l'(r))`` of residuals ``r``. The tests' one
+#: entry per loss (``test_objective`` holds its keys to the registry's).
+TEXTBOOK_LOSSES = {
+    "squared_error": lambda r, epsilon: (r**2, 2 * r),
+    "huber": _textbook_huber,
+    "epsilon_insensitive": _textbook_epsilon_insensitive,
+    "squared_epsilon_insensitive": _textbook_squared_epsilon_insensitive,
+    "absolute_error": lambda r, epsilon: (np.abs(r), np.sign(r)),
+}
+
+#: Each schedule of ``skgd._schedules.SCHEDULES`` as the documentation states it:
+#: ``(eta, t, power_t) -> step`` of update ``t`` within an epoch. The tests' one
+#: entry per schedule (``test_schedules`` holds its keys to the registry's).
+STEP_FORMULAS = {
+    "constant": lambda eta, t, power_t: eta,
+    "invscaling": lambda eta, t, power_t: eta / (1.0 + t) ** power_t,
+    "adaptive": lambda eta, t, power_t: eta,
+}
+
+#: The schedules whose steps change only within a pass (not between epochs):
+#: what the compiled loop's contracts rotate through.
+PER_UPDATE_SCHEDULES = [name for name, schedule in SCHEDULES.items() if not schedule.adaptive]
+
+
 def reference_sgd(
     X,
     y,
@@ -105,7 +147,7 @@ def reference_sgd(
     rows_of = X.toarray() if sp.issparse(X) else np.asarray(X, dtype=np.float64)
     s = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
     pen = Penalty.from_params(penalty, alpha, l1_ratio)
-    lo = LOSSES[loss]
+    lo = make_loss(loss, epsilon=epsilon)
     w, b, v, vb = np.zeros(d), 0.0, np.zeros(d), 0.0
     w_avg, b_avg, n_avg = np.zeros(d), 0.0, 0
     u, q = 0.0, np.zeros(d)  # cumulative L1 penalty: the total offered, and what each w_j took
@@ -116,10 +158,9 @@ def reference_sgd(
         total = 0.0
         for start in range(0, n, batch_size):
             rows = np.arange(start, min(start + batch_size, n))
-            eta = learning_rate / (1.0 + t) ** power_t if schedule == "invscaling" else learning_rate
+            eta = STEP_FORMULAS[schedule](learning_rate, t, power_t)
             Z = (rows_of[rows] - m) * c
-            r = Z @ w + b - y[rows]
-            value, derivative = lo.value_and_derivative(r, epsilon)
+            value, derivative = lo.value_and_derivative(Z @ w + b, y[rows])
             total += np.sum(s[rows] * value)
             dl = s[rows] * derivative / len(rows)
             g, gb = Z.T @ dl, dl.sum()
@@ -162,16 +203,12 @@ def make_weights(n, seed=1, low=0.2, high=3.0, dtype=np.float64):
 
 
 def squared_error_problem(X, Y, sample_weight, penalty, fit_intercept=True):
-    """The ``Problem`` a batch solver is built on: squared error, constant steps, no momentum."""
-    return Problem(
-        X=X,
-        Y=Y,
-        sample_weight=sample_weight,
-        loss=LOSSES["squared_error"],
-        epsilon=0.1,
+    """The data and settings a batch solver is built on: squared error, constant steps, no momentum."""
+    return TrainingData(X, Y, sample_weight), Settings(
+        loss=SquaredError(),
         penalty=penalty,
         fit_intercept=fit_intercept,
-        schedule="constant",
+        schedule=SCHEDULES["constant"],
         power_t=0.5,
         momentum=0.0,
         nesterov=False,

@@ -46,12 +46,10 @@ def row_block_size(request, monkeypatch):
     Sums over rows must not depend on where the blocks end.
     """
     if request.param == "7-row blocks":
-        import skgd._objective
         import skgd._reductions
 
         def seven_rows(X, xp, elements=None, min_blocks=1, per_row=None):
             return [slice(start, min(start + 7, X.shape[0])) for start in range(0, X.shape[0], 7)]
 
         monkeypatch.setattr(skgd._reductions, "row_blocks", seven_rows)
-        monkeypatch.setattr(skgd._objective, "row_blocks", seven_rows)
     return request.param

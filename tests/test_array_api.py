@@ -21,6 +21,7 @@ from skgd import GradientDescentRegressor
 from skgd._array_api import ARRAY_API_SUPPORT
 from skgd._batch import GramBatch, choose_batch_path
 from skgd._objective import LOSSES
+from skgd._schedules import SCHEDULES
 
 if not ARRAY_API_SUPPORT:
     pytest.skip("array API input needs scikit-learn >= 1.9", allow_module_level=True)
@@ -56,9 +57,10 @@ PROBLEM = dict(d=4, noise=0.3, seed=3)
 VARIANTS = [
     *({"loss": loss, "epsilon": 0.3} for loss in LOSSES),
     *({"penalty": penalty, "alpha": 0.05} for penalty in ("l2", "l1", "elasticnet")),
-    {"schedule": "constant", "learning_rate": 0.01},
-    {"schedule": "invscaling", "power_t": 0.7},
-    {"schedule": "adaptive", "tol": 10.0, "n_iter_no_change": 1},
+    *(
+        {"schedule": name, "learning_rate": 0.01, "power_t": 0.7, "tol": 10.0, "n_iter_no_change": 1}
+        for name in SCHEDULES
+    ),
     {"momentum": 0.8},
     {"momentum": 0.8, "nesterov": True, "penalty": "l1", "alpha": 0.05},
     {"fit_intercept": False, "loss": "huber"},

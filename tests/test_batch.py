@@ -4,7 +4,9 @@
   ``ElasticNet(alpha=alpha/2, l1_ratio)`` and ``Ridge(alpha=n*alpha/2)``, with
   the same exact zeros (dense, CSR, float32, 1-D and 2-D y, weights).
 - huber and squared_epsilon_insensitive land on a scipy L-BFGS minimiser of the
-  same objective.
+  same objective; absolute_error (batch and sgd) within 0.1% of the
+  least-absolute-deviations objective of QuantileRegressor(quantile=0.5), and
+  it is epsilon_insensitive of width 0, bit for bit.
 - Momentum 0.9 on an ill-conditioned problem gets at least 10x closer to least
   squares than plain GD in 300 epochs; its steps are MLPRegressor's.
 - The sufficient-statistics path computes the streaming path's objective.
@@ -13,10 +15,10 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from _helpers import make_problem, squared_error_problem
+from _helpers import assert_same_model, make_problem, squared_error_problem
 from scipy.optimize import minimize
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import ElasticNet, Lasso, LinearRegression, Ridge
+from sklearn.linear_model import ElasticNet, Lasso, LinearRegression, QuantileRegressor, Ridge
 from sklearn.neural_network import MLPRegressor
 
 from skgd import GradientDescentRegressor
@@ -119,6 +121,35 @@ def test_smooth_robust_losses_land_on_the_lbfgs_minimiser(loss, alpha, fmt):
     assert reg.loss_curve_[-1] == pytest.approx(J, rel=1e-10)
 
 
+@pytest.mark.parametrize("solver", ["batch", "sgd"])
+@pytest.mark.parametrize("fmt", ["dense", "csr"])
+def test_absolute_error_lands_on_quantile_regressors_median_fit(solver, fmt):
+    """A default fit reaches the least-absolute-deviations objective of QuantileRegressor(quantile=0.5) (HiGHS)."""
+    rng = np.random.RandomState(0)
+    X = rng.standard_normal((200, 4))
+    y = X @ rng.standard_normal(4) + 1.0 + rng.standard_t(2, 200)
+    s = rng.uniform(0.5, 2.0, 200)
+    peer = QuantileRegressor(quantile=0.5, alpha=0.0, solver="highs").fit(X, y, sample_weight=s)
+    reg = GradientDescentRegressor(solver=solver, loss="absolute_error", random_state=0)
+    reg.fit(FORMATS[fmt](X), y, sample_weight=s)
+
+    def lad(coef, intercept):
+        return s @ np.abs(X @ coef + intercept - y) / s.sum()
+
+    assert (
+        lad(peer.coef_, peer.intercept_) <= lad(reg.coef_, reg.intercept_) <= 1.001 * lad(peer.coef_, peer.intercept_)
+    )
+
+
+@pytest.mark.parametrize("solver", ["batch", "sgd"])
+def test_absolute_error_is_epsilon_insensitive_of_width_zero(solver):
+    X, y = make_problem(n=50, d=3, noise=1.0)
+    params = dict(solver=solver, learning_rate=0.01, schedule="invscaling", shuffle=False, tol=None, max_iter=5)
+    absolute = GradientDescentRegressor(loss="absolute_error", **params).fit(X, y)
+    width_zero = GradientDescentRegressor(loss="epsilon_insensitive", epsilon=0.0, **params).fit(X, y)
+    assert_same_model(absolute, width_zero)
+
+
 # ------------------------------------------------------------------ momentum
 def _ill_conditioned():
     rng = np.random.RandomState(0)
@@ -194,12 +225,12 @@ def test_gram_path_computes_the_streaming_objective(sparse):
     s = np.random.RandomState(3).uniform(0.5, 2.0, 3000)
     Xin = sp.csr_matrix(X) if sparse else X
     problem = squared_error_problem(Xin, Y, s, Penalty(0.1, 0.5))
-    assert choose_batch_path(problem.loss, Xin, max_iter=100, one_epoch=False) is GramBatch
-    assert choose_batch_path(problem.loss, Xin, max_iter=100, one_epoch=True) is StreamingBatch
+    assert choose_batch_path(problem[1].loss, Xin, max_iter=100, one_epoch=False) is GramBatch
+    assert choose_batch_path(problem[1].loss, Xin, max_iter=100, one_epoch=True) is StreamingBatch
     coef = np.random.RandomState(4).standard_normal((2, 6))
     intercept = np.array([0.3, -1.0])
-    gram = GramBatch(problem).objective(coef, intercept)
-    streaming = StreamingBatch(problem).objective(coef, intercept)
+    gram = GramBatch(*problem).objective(coef, intercept)
+    streaming = StreamingBatch(*problem).objective(coef, intercept)
     for a, b in zip(gram, streaming, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-10)
 

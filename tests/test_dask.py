@@ -327,19 +327,20 @@ def test_a_dask_call_never_leaves_a_model_worse_than_it_found_it(client, data, p
     # leaves the model exactly as it was.
     from test_properties import _kinetic_energy
 
-    from skgd._objective import LOSSES, Penalty
+    from skgd._objective import Penalty, make_loss
 
     X, y, _ = data
     Xd, yd = da.from_array(X, chunks=(CHUNK, 6)), da.from_array(y, chunks=CHUNK)
     reg = GradientDescentRegressor(random_state=0, **params)
     settings = reg.get_params()
-    loss, penalty = LOSSES[settings["loss"]], Penalty.from_params(settings["penalty"], settings["alpha"], 0.15)
+    loss = make_loss(settings["loss"], epsilon=settings["epsilon"])
+    penalty = Penalty.from_params(settings["penalty"], settings["alpha"], 0.15)
     allowed = (1.0 + (1e-9 if settings["solver"] == "batch" else 3.0)) / (1.0 - settings["momentum"]) ** 2
 
     def objective():
         coef = np.zeros(X.shape[1]) if not hasattr(reg, "coef_") else reg.coef_
         intercept = 0.0 if not hasattr(reg, "coef_") else reg.intercept_
-        values, _ = loss.value_and_derivative(X @ coef + intercept - y, settings["epsilon"])
+        values, _ = loss.value_and_derivative(X @ coef + intercept, y)
         return float(np.mean(values) + penalty.value(coef[None, :])[0])
 
     for method in ("fit", "partial_fit"):

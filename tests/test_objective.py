@@ -1,8 +1,10 @@
 """Losses, penalties and step-size bounds against independent definitions.
 
-- The compiled loop's losses equal the registry's Python twins, code by code.
-- Each loss is ``sgd_factor`` times scikit-learn's SGDRegressor loss of the same
-  name, value and derivative (scikit-learn's own loss objects).
+- The compiled loop's losses equal the registry's Python twins, code by code,
+  and the loop knows exactly the registry's codes.
+- Each loss is its textbook definition (``_helpers.TEXTBOOK_LOSSES``) and
+  ``sgd_factor`` times scikit-learn's SGDRegressor loss its ``sgdregressor``
+  names, value and derivative (SGDRegressor's own loss objects).
 - The penalty's value, L1/L2 split and proximal step follow their formulas; the
   proximal step minimises what it should.
 - The Lipschitz bounds equal eigenvalues computed densely with NumPy.
@@ -11,10 +13,9 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from _helpers import squared_error_problem
-from skgd._sgd_fast import loss_and_derivative
-from sklearn._loss.loss import HalfSquaredError, HuberLoss
-from sklearn.linear_model._sgd_fast import EpsilonInsensitive, SquaredEpsilonInsensitive
+from _helpers import TEXTBOOK_LOSSES, squared_error_problem
+from skgd._sgd_fast import N_LOSSES, loss_and_derivative
+from sklearn.linear_model import SGDRegressor
 
 from skgd._batch import GramBatch, StreamingBatch
 from skgd._conditioning import Conditioning
@@ -22,6 +23,7 @@ from skgd._objective import (
     LOSSES,
     Penalty,
     batch_lipschitz,
+    make_loss,
     sample_lipschitz,
 )
 from skgd._reductions import ColumnMoments
@@ -39,63 +41,88 @@ def _residuals(epsilon):
 @pytest.mark.parametrize("name", list(LOSSES))
 @pytest.mark.parametrize("epsilon", EPSILONS)
 def test_compiled_losses_are_the_registry_twins(name, epsilon):
-    loss = LOSSES[name]
+    loss = make_loss(name, epsilon=epsilon)
     r = _residuals(epsilon)
-    compiled = np.array([loss_and_derivative(loss.code, ri, epsilon) for ri in r])
-    value, derivative = loss.value_and_derivative(r, epsilon)
+    y = np.linspace(-1.0, 1.0, r.size)
+    p = y + r
+    compiled = np.array([loss_and_derivative(loss.code, pi, yi, loss.parameter) for pi, yi in zip(p, y, strict=True)])
+    value, derivative = loss.value_and_derivative(p, y)
     np.testing.assert_array_equal(compiled[:, 0], value)
     np.testing.assert_array_equal(compiled[:, 1], derivative)
 
 
-def test_registry_codes_are_the_positions():
+def test_registry_codes_are_the_positions_the_loop_knows():
     assert [loss.code for loss in LOSSES.values()] == list(range(len(LOSSES)))
+    assert N_LOSSES == len(LOSSES)
+    assert set(TEXTBOOK_LOSSES) == set(LOSSES)  # every loss has its independent definition in the tests
 
 
-def _sklearn_loss(name, epsilon, r):
-    """SGDRegressor's loss of ``name`` and its derivative at residuals ``r`` (prediction r, target 0)."""
-    y = np.zeros_like(r)
-    if name == "squared_error":
-        peer = HalfSquaredError()
-    elif name == "huber":
-        peer = HuberLoss(delta=epsilon)
-    else:
-        peer = {"epsilon_insensitive": EpsilonInsensitive, "squared_epsilon_insensitive": SquaredEpsilonInsensitive}[
-            name
-        ](epsilon)
-        return (np.array([peer.py_loss(p, 0.0) for p in r]), np.array([peer.py_dloss(p, 0.0) for p in r]))
-    return peer.loss(y, r), peer.gradient(y, r)
+@pytest.mark.parametrize("name", list(LOSSES))
+def test_losses_are_the_textbook_definitions(name):
+    epsilon = 0.4
+    r = _residuals(epsilon)
+    value, derivative = make_loss(name, epsilon=epsilon).value_and_derivative(r + 1.0, np.ones_like(r))
+    expected_value, expected_derivative = TEXTBOOK_LOSSES[name](r, epsilon)
+    np.testing.assert_allclose(value, expected_value, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(derivative, expected_derivative, rtol=1e-12, atol=1e-12)
+
+
+def test_an_unknown_loss_fails_loudly():
+    with pytest.raises(ValueError, match="Unknown loss 'absolute'"):
+        make_loss("absolute")
+    with pytest.raises(ValueError, match="Unknown loss code"):
+        loss_and_derivative(len(LOSSES), 0.5, 0.0, 0.1)
+
+
+def _sklearn_loss(loss, r):
+    """SGDRegressor's counterpart of ``loss`` (its ``sgdregressor`` parameters) at predictions ``r``, target 0."""
+    peer_class, *defaults = SGDRegressor.loss_functions[loss.sgdregressor["loss"]]
+    peer = peer_class(*([loss.sgdregressor["epsilon"]] if defaults else []))
+    if hasattr(peer, "py_loss"):  # the SGD loss objects of sklearn.linear_model._sgd_fast
+        return np.array([peer.py_loss(p, 0.0) for p in r]), np.array([peer.py_dloss(p, 0.0) for p in r])
+    value, derivative = np.empty_like(r), np.empty_like(r)  # those of sklearn._loss
+    peer.loss(np.zeros_like(r), r, None, value)
+    peer.gradient(np.zeros_like(r), r, None, derivative)
+    return value, derivative
 
 
 @pytest.mark.parametrize("name", list(LOSSES))
 @pytest.mark.parametrize("epsilon", [0.1, 1.5])
 def test_losses_are_sgd_factor_times_sgdregressors(name, epsilon):
-    loss = LOSSES[name]
+    loss = make_loss(name, epsilon=epsilon)
     r = np.linspace(-3.0, 3.0, 61)  # no exact kink: conventions at a kink may differ
     r = r[np.abs(np.abs(r) - epsilon) > 1e-6]
-    value, derivative = _sklearn_loss(name, epsilon, r)
-    ours, our_derivative = loss.value_and_derivative(r, epsilon)
+    value, derivative = _sklearn_loss(loss, r)
+    ours, our_derivative = loss.value_and_derivative(r, np.zeros_like(r))
     np.testing.assert_allclose(ours, loss.sgd_factor * value, rtol=1e-14, atol=1e-15)
     np.testing.assert_allclose(our_derivative, loss.sgd_factor * derivative, rtol=1e-14, atol=1e-15)
 
 
 @pytest.mark.parametrize("name", list(LOSSES))
 def test_derivative_is_the_slope_and_curvature_bounds_it(name):
-    loss, epsilon, h = LOSSES[name], 0.4, 1e-6
+    loss, h = make_loss(name, epsilon=0.4), 1e-6
     r = np.linspace(-2.0, 2.0, 41) + 0.013  # away from the kinks at 0 and +-0.4
-    slope = (loss.value_and_derivative(r + h, epsilon)[0] - loss.value_and_derivative(r - h, epsilon)[0]) / (2 * h)
-    derivative = loss.value_and_derivative(r, epsilon)[1]
+    y = np.zeros_like(r)
+    slope = (loss.value_and_derivative(r + h, y)[0] - loss.value_and_derivative(r - h, y)[0]) / (2 * h)
+    derivative = loss.value_and_derivative(r, y)[1]
     np.testing.assert_allclose(derivative, slope, atol=1e-6)
-    if name != "epsilon_insensitive":  # the one non-smooth loss borrows its squared twin's bound
+    if loss.smooth:  # a non-smooth loss borrows its squared twin's bound
         # The derivative changes no faster than `curvature` (what the automatic step relies on).
         jumps = np.abs(np.diff(derivative))
         assert np.all(jumps <= loss.curvature * np.diff(r) + 1e-12)
 
 
 def test_float32_residuals_stay_float32():
-    r = np.linspace(-1, 1, 7, dtype=np.float32)
-    for loss in LOSSES.values():
-        value, derivative = loss.value_and_derivative(r, 0.1)
+    p = np.linspace(-1, 1, 7, dtype=np.float32)
+    for name in LOSSES:
+        value, derivative = make_loss(name, epsilon=0.1).value_and_derivative(p, np.float32(0.25) * p)
         assert value.dtype == np.float32 and derivative.dtype == np.float32
+
+
+def test_the_inverse_link_of_the_residual_losses_is_the_identity():
+    p = np.linspace(-1, 1, 7)
+    for name in LOSSES:
+        assert make_loss(name, epsilon=0.1).inverse_link(p) is p
 
 
 # ------------------------------------------------------------------ penalty
@@ -157,8 +184,8 @@ def test_batch_lipschitz_is_the_top_eigenvalue(d, fit_intercept, sparse, conditi
     got = batch_lipschitz(LOSSES["huber"], pen, Xin, s, fit_intercept, conditioning)
     assert got == pytest.approx(expected, rel=1e-6)
     problem = squared_error_problem(Xin, rng.standard_normal((300, 1)), s, pen, fit_intercept)
-    gram = GramBatch(problem).lipschitz(conditioning)
-    streaming = StreamingBatch(problem).lipschitz(conditioning)
+    gram = GramBatch(*problem).lipschitz(conditioning)
+    streaming = StreamingBatch(*problem).lipschitz(conditioning)
     assert gram == pytest.approx(expected, rel=1e-6) and streaming == pytest.approx(expected, rel=1e-6)
 
 

@@ -10,25 +10,12 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from _helpers import make_problem, make_weights
+from _helpers import TEXTBOOK_LOSSES, make_problem, make_weights
 
-from skgd._objective import LOSSES
+from skgd._objective import LOSSES, make_loss
 from skgd._reductions import MIN_BLOCK_ROWS, ColumnMoments, SufficientStatistics, loss_gradient_sums, row_blocks
 
 EPSILON = 0.7
-
-
-def _textbook(name, r):
-    """Loss and derivative as the documentation states them, piece by piece."""
-    a = np.abs(r)
-    inside = a <= EPSILON
-    if name == "squared_error":
-        return r**2, 2 * r
-    if name == "huber":
-        return np.where(inside, r**2, 2 * EPSILON * a - EPSILON**2), np.where(inside, 2 * r, 2 * EPSILON * np.sign(r))
-    if name == "epsilon_insensitive":
-        return np.where(inside, 0.0, a - EPSILON), np.where(inside, 0.0, np.sign(r))
-    return np.where(inside, 0.0, (a - EPSILON) ** 2), np.where(inside, 0.0, 2 * (a - EPSILON) * np.sign(r))
 
 
 @pytest.mark.parametrize("n", [0, 1, 255, 256, 1000, 70_001])
@@ -63,10 +50,10 @@ def test_loss_gradient_sums_equal_the_whole_array_formulas(name, fmt, row_block_
     rng = np.random.RandomState(1)
     coef, intercept = rng.standard_normal((2, 5)), rng.standard_normal(2)
     r = X @ coef.T + intercept - Y
-    value, derivative = _textbook(name, r)
+    value, derivative = TEXTBOOK_LOSSES[name](r, EPSILON)
     Xin = {"dense": X, "csr": sp.csr_matrix(X), "float32": X.astype(np.float32)}[fmt]
     dtype = np.float32 if fmt == "float32" else np.float64
-    got = loss_gradient_sums(LOSSES[name], EPSILON, Xin, Y.astype(dtype), s.astype(dtype), coef, intercept)
+    got = loss_gradient_sums(make_loss(name, epsilon=EPSILON), Xin, Y.astype(dtype), s.astype(dtype), coef, intercept)
     rtol = 1e-5 if fmt == "float32" else 1e-12
     np.testing.assert_allclose(got[0], s @ value, rtol=rtol)
     np.testing.assert_allclose(got[1], (s[:, None] * derivative).T @ X, rtol=rtol, atol=rtol)

@@ -1,34 +1,40 @@
-"""Learning-rate schedules: the compiled twin, invscaling across calls, adaptive against SGDRegressor."""
+"""Learning-rate schedules: the registry against the formulas, invscaling across calls, adaptive."""
 
 import numpy as np
 import pytest
-from _helpers import make_problem
-from skgd._sgd_fast import step_size as compiled_step_size
+from _helpers import STEP_FORMULAS, make_problem
 from sklearn.exceptions import ConvergenceWarning
 
 from skgd import GradientDescentRegressor
-from skgd._schedules import (
-    SCHEDULE_CODES,
-    adaptive_reduce,
-    automatic_step,
-    step_size,
-)
+from skgd._schedules import SCHEDULES, adaptive_reduce, automatic_step
 
 pytestmark = pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
 
 
-@pytest.mark.parametrize("schedule", list(SCHEDULE_CODES))
-def test_compiled_schedule_is_the_python_twin(schedule):
-    for t in (0, 1, 7, 12345):
+@pytest.mark.parametrize("name", list(SCHEDULES))
+def test_schedule_steps_are_the_formulas(name):
+    """Each registered schedule's steps equal its documented formula, update by update, from any start."""
+    schedule = SCHEDULES[name]
+    for t0 in (0, 1, 7, 12345):
         for power_t in (0.0, 0.25, 0.5, 1.0):
-            expected = step_size(schedule, 0.3, t, power_t)
-            assert compiled_step_size(SCHEDULE_CODES[schedule], 0.3, t, power_t) == expected
+            steps = schedule.steps(0.3, t0, 5, power_t)
+            assert steps.dtype == np.float64 and steps.shape == (5,)
+            expected = [STEP_FORMULAS[name](0.3, t, power_t) for t in range(t0, t0 + 5)]
+            np.testing.assert_allclose(steps, expected, rtol=1e-15)
+            assert schedule.step(0.3, t0, power_t) == steps[0]
+            assert schedule.decays or np.all(steps == steps[0])
+
+
+def test_every_schedule_has_its_formula_and_is_a_parameter_value():
+    assert set(STEP_FORMULAS) == set(SCHEDULES)
+    assert GradientDescentRegressor._parameter_constraints["schedule"][0].options == set(SCHEDULES)
 
 
 def test_invscaling_is_eta_over_one_plus_t_to_the_power():
-    assert step_size("invscaling", 0.3, 0, 0.5) == 0.3
-    assert step_size("invscaling", 0.3, 3, 0.5) == pytest.approx(0.15)
-    assert step_size("constant", 0.3, 99, 0.5) == step_size("adaptive", 0.3, 99, 0.5) == 0.3
+    invscaling = SCHEDULES["invscaling"]
+    assert invscaling.step(0.3, 0, 0.5) == 0.3
+    assert invscaling.step(0.3, 3, 0.5) == pytest.approx(0.15)
+    assert SCHEDULES["constant"].step(0.3, 99, 0.5) == SCHEDULES["adaptive"].step(0.3, 99, 0.5) == 0.3
 
 
 def test_adaptive_reduce_divides_by_five_and_stops_under_one_millionth():

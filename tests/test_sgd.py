@@ -15,13 +15,14 @@ import itertools
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from _helpers import make_problem, reference_sgd
+from _helpers import PER_UPDATE_SCHEDULES, make_problem, reference_sgd
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import Lasso, Ridge, SGDRegressor
 from sklearn.neural_network import MLPRegressor
 
 from skgd import GradientDescentRegressor
-from skgd._objective import LOSSES
+from skgd._objective import LOSSES, make_loss
+from skgd._schedules import SCHEDULES
 from skgd._sgd import sample_order
 
 pytestmark = pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
@@ -35,7 +36,7 @@ NOISY = dict(noise=0.3, intercept=0.3, zero_features=1)
 # ------------------------------------------------------------ SGDRegressor
 def _pin_cases():
     for loss, penalty, schedule, average in itertools.product(
-        LOSSES, PENALTIES, ["constant", "invscaling"], [False, True, 7]
+        LOSSES, PENALTIES, [name for name, schedule in SCHEDULES.items() if schedule.sgdregressor], [False, True, 7]
     ):
         # SGDRegressor's lazy average never sees its L1 truncation (add_average
         # only follows w.add), so with average and an L1 part its coef_ is not an
@@ -67,13 +68,12 @@ def test_sgd_takes_sgdregressors_steps(loss, penalty, schedule, average):
         max_iter=epochs,
     )
     peer = SGDRegressor(
-        loss=loss,
-        epsilon=0.3,
+        **make_loss(loss, epsilon=0.3).sgdregressor,
         penalty=penalty,
         alpha=alpha / f,
         l1_ratio=0.4,
         eta0=f * lr,
-        learning_rate=schedule,
+        learning_rate=SCHEDULES[schedule].sgdregressor,
         power_t=0.3,
         average=average,
         shuffle=False,
@@ -219,7 +219,7 @@ def _loop_cases():
             average=average,
             **control,
             # the remaining options rotate through the cases
-            schedule=("constant", "invscaling")[index % 2],
+            schedule=PER_UPDATE_SCHEDULES[index % len(PER_UPDATE_SCHEDULES)],
             batch_size=(1, 4, 23)[index % 3],
             fit_intercept=index % 5 != 0,
             sparse=index % 4 >= 2,

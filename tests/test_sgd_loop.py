@@ -3,8 +3,9 @@
 - Momentum on CSR rows is lazy: a coefficient no row of the batch stores is
   brought up to date only when it is read, yet the pass equals the eager
   NumPy loop (and the compiled eager path) to rounding.
-- The loop never spins and never guesses: a batch size below 1 or an unknown
-  loss or schedule code raises ValueError before any work.
+- The loop never spins and never guesses: a batch size below 1, an unknown
+  loss code or a step array that does not fit the pass raises ValueError
+  before any work.
 - Sparse X with int64 indices trains as with int32 ones (cast once, the data
   shared), and is refused clearly when int32 cannot index it.
 - Weights act per sample, as SGDRegressor's: a stream's model does not depend
@@ -23,14 +24,14 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from _helpers import reference_sgd
-from skgd._sgd_fast import loss_and_derivative, sgd_epoch, step_size
+from _helpers import PER_UPDATE_SCHEDULES, reference_sgd
+from skgd._sgd_fast import N_LOSSES, loss_and_derivative, sgd_epoch
 
 from skgd import GradientDescentRegressor
 from skgd._conditioning import Conditioning
-from skgd._objective import LOSSES, Penalty
-from skgd._problem import Problem
-from skgd._schedules import SCHEDULE_CODES
+from skgd._objective import LOSSES, Penalty, make_loss
+from skgd._problem import Settings
+from skgd._schedules import SCHEDULES
 from skgd._sgd import LoopRows, int32_indices, sample_order, sgd_pass
 
 
@@ -124,10 +125,8 @@ def _epoch_call(coef, **overrides):
     empty_int, empty = np.empty(0, dtype=np.int32), np.empty(0)
     settings = dict(
         loss_code=0,
-        epsilon=0.1,
-        eta0=0.01,
-        schedule_code=0,
-        power_t=0.5,
+        loss_param=0.1,
+        steps=np.full(1, 0.01),
         l2=0.0,
         l1=0.0,
         momentum=0.0,
@@ -153,8 +152,8 @@ def test_batch_size_zero_raises_instead_of_spinning(tmp_path):
         empty_int, empty = np.empty(0, dtype=np.int32), np.empty(0)
         try:
             sgd_epoch(np.ones(2), empty_int, empty_int, 2, np.ones(1), np.ones(1), np.zeros(1, dtype=np.int32),
-                      np.zeros(2), np.zeros(6), empty, empty, empty, loss_code=0, epsilon=0.1, eta0=0.1,
-                      schedule_code=0, power_t=0.5, l2=0.0, l1=0.0, momentum=0.0, nesterov=False,
+                      np.zeros(2), np.zeros(6), empty, empty, empty, loss_code=0, loss_param=0.1,
+                      steps=np.full(1, 0.1), l2=0.0, l1=0.0, momentum=0.0, nesterov=False,
                       batch_size=0, fit_intercept=True, average_start=0.0)
         except ValueError as error:
             print("ValueError:", error)
@@ -171,7 +170,8 @@ def test_batch_size_zero_raises_instead_of_spinning(tmp_path):
         (dict(batch_size=-3), "batch_size must be at least 1"),
         (dict(loss_code=len(LOSSES)), "Unknown loss code"),
         (dict(loss_code=-1), "Unknown loss code"),
-        (dict(schedule_code=max(SCHEDULE_CODES.values()) + 1), "Unknown schedule code"),
+        (dict(steps=np.full(2, 0.01)), r"steps must hold one step for the pass or one per update \(3 for 3"),
+        (dict(steps=np.empty(0)), "steps must hold one step for the pass or one per update"),
     ],
 )
 def test_the_loop_refuses_before_any_work(overrides, message):
@@ -185,15 +185,12 @@ def test_the_loop_refuses_before_any_work(overrides, message):
 
 
 def test_the_twins_know_exactly_the_registry_codes():
-    """Every code of the registries is known to the compiled twins, and the next one is not."""
+    """Every code of the registry is known to the compiled twins, and the next one is not."""
+    assert N_LOSSES == len(LOSSES)
     for loss in LOSSES.values():
-        loss_and_derivative(loss.code, 0.5, 0.1)
-    for code in set(SCHEDULE_CODES.values()):
-        step_size(code, 0.1, 3, 0.5)
-    with pytest.raises(ValueError, match="Unknown loss code 4"):
-        loss_and_derivative(len(LOSSES), 0.5, 0.1)
-    with pytest.raises(ValueError, match="Unknown schedule code"):
-        step_size(len(set(SCHEDULE_CODES.values())), 0.1, 3, 0.5)
+        assert np.all(np.isfinite(loss_and_derivative(loss.code, 0.5, 0.25, 0.1)))
+    with pytest.raises(ValueError, match=f"Unknown loss code {len(LOSSES)}"):
+        loss_and_derivative(len(LOSSES), 0.5, 0.25, 0.1)
 
 
 # ------------------------------------------------------- int64 sparse indices
@@ -298,11 +295,11 @@ def test_the_automatic_step_follows_the_raw_weights(sparse):
 
 
 # ------------------------------------------------------- the conditioned epoch
-def _loop_problem(X, y, sample_weight, *, penalty=None, alpha=1e-4, l1_ratio=0.15, loss="squared_error", **settings):
+def _loop_settings(
+    *, penalty=None, alpha=1e-4, l1_ratio=0.15, loss="squared_error", epsilon=0.1, schedule="constant", **settings
+):
     """The settings ``sgd_pass`` reads, in ``reference_sgd``'s terms, for an in-order pass."""
     defaults = dict(
-        epsilon=0.1,
-        schedule="constant",
         power_t=0.5,
         momentum=0.0,
         nesterov=False,
@@ -310,11 +307,9 @@ def _loop_problem(X, y, sample_weight, *, penalty=None, alpha=1e-4, l1_ratio=0.1
         fit_intercept=True,
         average=0,
     )
-    return Problem(
-        X=X,
-        Y=y[:, None],
-        sample_weight=sample_weight,
-        loss=LOSSES[loss],
+    return Settings(
+        loss=make_loss(loss, epsilon=epsilon),
+        schedule=SCHEDULES[schedule],
         penalty=Penalty.from_params(penalty, alpha, l1_ratio),
         shuffle=False,
         **(defaults | settings),
@@ -342,13 +337,13 @@ def _passes(X, y, sample_weight, conditioning, *, epochs, learning_rate, **param
 
     The curve's penalty is that of the user's coefficients, ``scale * v``.
     """
-    problem = _loop_problem(X, y, sample_weight, **params)
+    settings = _loop_settings(**params)
     state = _loop_state(X.shape[1], X.dtype)
-    rows, curve = LoopRows(X, problem.Y, sample_weight), []
+    rows, curve = LoopRows(X, y[:, None], sample_weight), []
     scale = np.ones(X.shape[1]) if conditioning is None else conditioning.scale
     for _ in range(epochs):
-        total = sgd_pass(problem, state, rows, sample_order(X.shape[0]), learning_rate, conditioning)
-        curve.append(total / sample_weight.sum() + problem.penalty.value(scale * state.coef)[0])
+        total = sgd_pass(settings, state, rows, sample_order(X.shape[0]), learning_rate, conditioning)
+        curve.append(total / sample_weight.sum() + settings.penalty.value(scale * state.coef)[0])
     model = (state.coef_average, state.intercept_average) if state.n_averaged else (state.coef, state.intercept)
     return model[0][0], model[1][0], curve
 
@@ -381,7 +376,7 @@ def _conditioned_cases():
                 **CONTROLS[control],
                 # the remaining options rotate through the cases
                 loss=list(LOSSES)[index % len(LOSSES)],
-                schedule=("constant", "invscaling")[index % 2],
+                schedule=PER_UPDATE_SCHEDULES[index % len(PER_UPDATE_SCHEDULES)],
                 fit_intercept=index % 5 != 0,
             ),
             id=f"{np.dtype(dtype).name}-{penalty}-{control}-b{batch_size}-avg{average}",
@@ -440,8 +435,8 @@ def test_conditioning_by_zero_and_one_is_the_unconditioned_loop(penalty, control
     ],
 )
 def test_conditioning_is_refused_where_it_does_not_apply(X, shift, scale, message):
-    problem, state = _loop_problem(X, np.ones(3), np.ones(3)), _loop_state(3, np.float64)
-    rows = LoopRows(X, problem.Y, problem.sample_weight)
+    settings, state = _loop_settings(), _loop_state(3, np.float64)
+    rows = LoopRows(X, np.ones((3, 1)), np.ones(3))
     with pytest.raises(ValueError, match=message):
-        sgd_pass(problem, state, rows, sample_order(3), 0.1, Conditioning(shift=shift, scale=scale))
+        sgd_pass(settings, state, rows, sample_order(3), 0.1, Conditioning(shift=shift, scale=scale))
     np.testing.assert_array_equal(state.coef, 0.0)

@@ -261,7 +261,9 @@ class SufficientStatistics:
         ColumnMoments
         """
         xp, _ = get_namespace(self.scatter_xx)
-        return ColumnMoments(self.weight_sum, self.mean_x, xp.linalg.diagonal(self.scatter_xx))
+        return ColumnMoments(
+            self.weight_sum, self.mean_x, xp.reshape(self.scatter_xx, (-1,))[:: self.scatter_xx.shape[0] + 1]
+        )
 
 
 def _block_statistics(X, Y, sample_weight, float64, xp):

@@ -36,7 +36,7 @@ from ._array_api import rounding
 from ._batch import GRAM_MAX_FEATURES, GramBatch, StreamingBatch
 from ._objective import gram_lipschitz, per_sample_bound
 from ._reductions import ColumnMoments, SufficientStatistics, largest_row_scale, loss_gradient_sums
-from ._sgd import LoopRows, pass_loss, sample_order, sgd_pass
+from ._sgd import LoopRows, MeasuredByPass, pass_loss, sample_order, sgd_pass
 from ._state import ARRAY_FIELDS, TrainingState, linear_predict
 
 #: Partial results added per node of a tree reduction.
@@ -337,7 +337,7 @@ def _block_sums(X, Y, s, model, loss, gradient):
     return np.asarray(loss_sums, dtype=np.float64), grad_coef, grad_intercept
 
 
-class DaskSGD:
+class DaskSGD(MeasuredByPass):
     """SGD epochs streaming the blocks through the compiled loop.
 
     With ``shuffle=False`` the rows are visited in order and mini-batches run
@@ -398,20 +398,6 @@ class DaskSGD:
             ]
             (row_scale,) = dask.compute(_tree_reduce(parts, max))
         return per_sample_bound(p.loss, p.penalty, row_scale, self.survey.largest_weight, conditioning)
-
-    def value(self, coef, intercept):
-        """J at ``(coef, intercept)``: one distributed pass.
-
-        Parameters
-        ----------
-        coef : ndarray of shape (n_targets, n_features)
-        intercept : ndarray of shape (n_targets,)
-
-        Returns
-        -------
-        float
-        """
-        return self.evaluator.value(coef, intercept)
 
     def epoch(self, state, eta):
         """One pass over the blocks; returns the epoch's loss.

@@ -30,7 +30,30 @@ _EMPTY_INT = np.empty(0, dtype=np.int32)
 _EMPTY_64 = np.empty(0)
 
 
-class SGDPath:
+class MeasuredByPass:
+    """What SGD paths share: J is measured by one vectorised pass, their ``evaluator``'s.
+
+    A path sets ``evaluator``, a full-batch path over the same rows (the
+    batch solver's ``StreamingBatch``, or dask's) that measures J without the
+    gradient.
+    """
+
+    def value(self, coef, intercept):
+        """J at ``(coef, intercept)`` on the training rows (one vectorised pass).
+
+        Parameters
+        ----------
+        coef : array of shape (n_targets, n_features)
+        intercept : array of shape (n_targets,)
+
+        Returns
+        -------
+        float
+        """
+        return self.evaluator.value(coef, intercept)
+
+
+class SGDPath(MeasuredByPass):
     """Epochs of (mini-)batch SGD through the compiled loop.
 
     Parameters
@@ -78,20 +101,6 @@ class SGDPath:
         """
         p = self.settings
         return sample_lipschitz(p.loss, p.penalty, self.data.X, self.rows.weights, p.fit_intercept, conditioning)
-
-    def value(self, coef, intercept):
-        """J at ``(coef, intercept)`` on the training rows (one vectorised pass).
-
-        Parameters
-        ----------
-        coef : ndarray of shape (n_targets, n_features)
-        intercept : ndarray of shape (n_targets,)
-
-        Returns
-        -------
-        float
-        """
-        return self.evaluator.value(coef, intercept)
 
     def epoch(self, state, eta):
         """One pass over the training rows; returns the epoch's loss.

@@ -32,7 +32,7 @@ from ._array_api import _is_numpy_namespace, _max_precision_float_dtype, get_nam
 from ._batch import StreamingBatch
 from ._objective import sample_lipschitz
 from ._reductions import ColumnMoments
-from ._sgd import SGDPath, pass_loss, sample_order
+from ._sgd import MeasuredByPass, SGDPath, pass_loss, sample_order
 from ._state import ARRAY_FIELDS
 
 
@@ -59,7 +59,7 @@ def sgd_path(data, settings):
     return NamespaceSGDPath(data, settings)
 
 
-class HostSGDPath:
+class HostSGDPath(MeasuredByPass):
     """Per-sample SGD on non-NumPy data: the compiled loop on a host copy.
 
     Parameters
@@ -100,20 +100,6 @@ class HostSGDPath:
         host = None if conditioning is None else conditioning.to_namespace(np, "cpu")
         return self.host.lipschitz(host)
 
-    def value(self, coef, intercept):
-        """J at ``(coef, intercept)``, computed on the device.
-
-        Parameters
-        ----------
-        coef : array of shape (n_targets, n_features)
-        intercept : array of shape (n_targets,)
-
-        Returns
-        -------
-        float
-        """
-        return self.evaluator.value(coef, intercept)
-
     def epoch(self, state, eta):
         """One pass over the samples on the host; the state returns to the device.
 
@@ -137,7 +123,7 @@ class HostSGDPath:
         return loss
 
 
-class NamespaceSGDPath:
+class NamespaceSGDPath(MeasuredByPass):
     """Mini-batch SGD in the data's array namespace and on its device.
 
     Parameters
@@ -182,20 +168,6 @@ class NamespaceSGDPath:
         """
         p = self.settings
         return sample_lipschitz(p.loss, p.penalty, self.data.X, self.weights, p.fit_intercept, conditioning)
-
-    def value(self, coef, intercept):
-        """J at ``(coef, intercept)``, computed on the device.
-
-        Parameters
-        ----------
-        coef : array of shape (n_targets, n_features)
-        intercept : array of shape (n_targets,)
-
-        Returns
-        -------
-        float
-        """
-        return self.evaluator.value(coef, intercept)
 
     def epoch(self, state, eta):
         """One pass over the samples in mini-batches; returns the epoch's loss.

@@ -105,6 +105,30 @@ def _merge_weights(weight_a, weight_b):
     return weight_b / total, weight_a * weight_b / total
 
 
+def rows_of(X, rows):
+    """The block ``X[rows, :]`` of consecutive rows, without copying.
+
+    A dense block is a view; a CSR block shares X's data and indices (scipy's
+    slicing would copy them, which costs a pass more than the pass itself).
+
+    Parameters
+    ----------
+    X : array or CSR matrix
+    rows : slice
+        Consecutive rows, step 1.
+
+    Returns
+    -------
+    array or CSR matrix
+    """
+    if not sp.issparse(X):
+        return X[rows, :]
+    start, stop, _ = rows.indices(X.shape[0])
+    first, last = X.indptr[start], X.indptr[stop]
+    arrays = (X.data[first:last], X.indices[first:last], X.indptr[start : stop + 1] - first)
+    return sp.csr_matrix(arrays, shape=(stop - start, X.shape[1]), copy=False)
+
+
 @dataclass
 class ColumnMoments:
     """Weighted means and centred sums of squares of X's columns.
@@ -146,7 +170,7 @@ class ColumnMoments:
         moments = cls(0.0, xp.zeros(d, dtype=float64, device=device), xp.zeros(d, dtype=float64, device=device))
         with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported by Conditioning.from_moments
             for rows in row_blocks(X, xp, min_blocks=MIN_BLOCKS, per_row=d):
-                moments = moments + _block_moments(X[rows, :], sample_weight[rows], float64, xp)
+                moments = moments + _block_moments(rows_of(X, rows), sample_weight[rows], float64, xp)
         return moments
 
     def __add__(self, other):
@@ -237,7 +261,9 @@ class SufficientStatistics:
         elements = BLOCK_ELEMENTS if X.dtype == float64 else CACHE_ELEMENTS
         with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported by Conditioning.from_moments
             for rows in row_blocks(X, xp, elements, min_blocks=MIN_BLOCKS, per_row=d):
-                statistics = statistics + _block_statistics(X[rows, :], Y[rows, :], sample_weight[rows], float64, xp)
+                statistics = statistics + _block_statistics(
+                    rows_of(X, rows), Y[rows, :], sample_weight[rows], float64, xp
+                )
         return statistics
 
     def __add__(self, other):
@@ -347,10 +373,16 @@ def loss_gradient_sums(loss, X, Y, sample_weight, coef, intercept, xp=None, grad
     loss_sums = xp.zeros(k, dtype=float64, device=device)
     grad_coef = xp.zeros((d, k), dtype=float64, device=device)
     grad_intercept = xp.zeros(k, dtype=float64, device=device)
+    # The all-zero coefficients a fit starts from predict the intercept alone:
+    # then a pass without the gradient does not read X.
+    reads_x = gradient or bool(xp.any(coef != 0.0))
     for rows in row_blocks(X, xp):
-        block, s = X[rows, :], sample_weight[rows]
-        predictor = block @ coef_t
-        predictor += intercept
+        block, s = rows_of(X, rows), sample_weight[rows]
+        if reads_x:
+            predictor = block @ coef_t
+            predictor += intercept
+        else:
+            predictor = xp.zeros((s.shape[0], k), dtype=X.dtype, device=device) + intercept
         values, weighted = loss.value_and_derivative(predictor, Y[rows, :], xp=xp)
         # Summed elementwise, not by a BLAS dot product: its order of addition
         # depends on the kernel the BLAS picks for the CPU, this one does not
@@ -391,7 +423,7 @@ def largest_row_scale(X, sample_weight, fit_intercept, conditioning=None):
     float64 = _max_precision_float_dtype(xp, device)
     largest = 0.0
     for rows in row_blocks(X, xp, min_blocks=MIN_BLOCKS, per_row=X.shape[1]):
-        block = X[rows, :]
+        block = rows_of(X, rows)
         if conditioning is not None:  # one float64 copy of the block, conditioned in place
             block = xp.astype(block, float64, copy=True)
             block -= conditioning.shift

@@ -337,7 +337,7 @@ def loss_gradient_sums(loss, X, Y, sample_weight, coef, intercept, xp=None, grad
     One fused pass: for each row block the linear predictors, their loss and its
     derivative are formed and the block's gradient taken while the block is
     still in cache, so nothing of the size of the data is allocated (a CSR
-    block is a bounded copy of its rows).
+    block is a view sharing X's arrays, ``rows_of``).
     Predictors are formed in X's dtype, in X's array namespace and on its
     device; the sums are accumulated in float64 (the device's highest float
     precision).

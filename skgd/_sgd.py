@@ -23,7 +23,6 @@ import scipy.sparse as sp
 from ._array_api import get_namespace
 from ._batch import StreamingBatch
 from ._objective import sample_lipschitz
-from ._reductions import ColumnMoments
 from ._sgd_fast import sgd_epoch, shuffle
 
 _EMPTY_INT = np.empty(0, dtype=np.int32)
@@ -31,12 +30,21 @@ _EMPTY_64 = np.empty(0)
 
 
 class MeasuredByPass:
-    """What SGD paths share: J is measured by one vectorised pass, their ``evaluator``'s.
+    """What SGD paths share: J and the column moments come from one vectorised pass, their ``evaluator``'s.
 
     A path sets ``evaluator``, a full-batch path over the same rows (the
     batch solver's ``StreamingBatch``, or dask's) that measures J without the
     gradient.
     """
+
+    def moments(self):
+        """The training rows' weighted column moments (one pass over X, in its namespace).
+
+        Returns
+        -------
+        ColumnMoments
+        """
+        return self.evaluator.moments()
 
     def value(self, coef, intercept):
         """J at ``(coef, intercept)`` on the training rows (one vectorised pass).
@@ -77,15 +85,6 @@ class SGDPath(MeasuredByPass):
     def conditions(self):
         """Whether the loop can step in conditioned coordinates: for dense rows."""
         return not sp.issparse(self.data.X)
-
-    def moments(self):
-        """The training rows' weighted column moments (one pass over X).
-
-        Returns
-        -------
-        ColumnMoments
-        """
-        return ColumnMoments.of(self.data.X, self.data.sample_weight)
 
     def lipschitz(self, conditioning):
         """Largest per-sample Lipschitz constant, for the automatic step.

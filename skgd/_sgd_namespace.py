@@ -31,7 +31,6 @@ import numpy as np
 from ._array_api import _is_numpy_namespace, _max_precision_float_dtype, get_namespace_and_device, move_to
 from ._batch import StreamingBatch
 from ._objective import sample_lipschitz
-from ._reductions import ColumnMoments
 from ._sgd import MeasuredByPass, SGDPath, pass_loss, sample_order
 from ._state import ARRAY_FIELDS
 
@@ -75,15 +74,6 @@ class HostSGDPath(MeasuredByPass):
         self.host = SGDPath(replace(data, X=np.ascontiguousarray(X), Y=Y, sample_weight=sample_weight), settings)
         self.evaluator = StreamingBatch(data, settings)
         self.conditions = self.host.conditions
-
-    def moments(self):
-        """The training rows' column moments, from the host copy.
-
-        Returns
-        -------
-        ColumnMoments
-        """
-        return self.host.moments()
 
     def lipschitz(self, conditioning):
         """Largest per-sample Lipschitz constant, for the automatic step.
@@ -144,15 +134,6 @@ class NamespaceSGDPath(MeasuredByPass):
 
     #: Mini-batches can step in conditioned coordinates.
     conditions = True
-
-    def moments(self):
-        """The training rows' weighted column moments (one pass, on the device).
-
-        Returns
-        -------
-        ColumnMoments
-        """
-        return ColumnMoments.of(self.data.X, self.data.sample_weight)
 
     def lipschitz(self, conditioning):
         """Largest per-sample Lipschitz constant, for the automatic step.

@@ -14,7 +14,7 @@ constraints and the tests read it. Passes over rows live in
 """
 
 import abc
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 from scipy.sparse.linalg import LinearOperator, eigsh
@@ -45,10 +45,11 @@ class Loss(abc.ABC):
         The ``loss`` parameter value (the key in ``LOSSES``).
     code : int
         The loss's code in the compiled loop (``_sgd_fast._loss``).
-    sgd_factor : float
+    sgd_factor : float or None
         How many times scikit-learn's SGDRegressor loss of the same name this
         loss is (2 for squared error and huber, whose SGDRegressor forms are
-        halved; 1 for the epsilon-insensitive losses).
+        halved; 1 for the epsilon-insensitive losses); None where SGDRegressor
+        has no such loss.
     curvature : float
         Upper bound on ``d^2 l / dp^2`` used for the automatic step (the
         subgradient losses use that of their squared counterpart).
@@ -71,6 +72,10 @@ class Loss(abc.ABC):
     def from_params(cls, params):
         """The loss with its parameters read from the estimator's.
 
+        A loss's parameters are its dataclass fields (``epsilon``,
+        ``quantile``, ...); each takes the estimator's value of that name, or
+        its default when ``params`` lacks it.
+
         Parameters
         ----------
         params : dict
@@ -80,7 +85,7 @@ class Loss(abc.ABC):
         -------
         Loss
         """
-        return cls()
+        return cls(**{field.name: float(params[field.name]) for field in fields(cls) if field.name in params})
 
     @property
     def parameter(self):
@@ -89,7 +94,7 @@ class Loss(abc.ABC):
 
     @property
     def sgdregressor(self):
-        """The parameters of scikit-learn's SGDRegressor for ``sgd_factor`` times this loss."""
+        """The parameters of scikit-learn's SGDRegressor for ``sgd_factor`` times this loss (None: it has none)."""
         return {"loss": self.name}
 
     @abc.abstractmethod
@@ -205,20 +210,6 @@ class EpsilonLoss(ResidualLoss):
 
     epsilon: float = 0.1
 
-    @classmethod
-    def from_params(cls, params):
-        """The loss with the estimator's ``epsilon``; see ``Loss.from_params``.
-
-        Parameters
-        ----------
-        params : dict
-
-        Returns
-        -------
-        EpsilonLoss
-        """
-        return cls(epsilon=float(params["epsilon"]))
-
     @property
     def parameter(self):
         """``epsilon``, the float the compiled loop receives."""
@@ -323,6 +314,56 @@ class AbsoluteError(ResidualLoss):
         return xp.abs(r), xp.sign(r)
 
 
+@dataclass(frozen=True)
+class Quantile(ResidualLoss):
+    """The pinball loss of ``u = y - p``: ``max(q u, (q - 1) u)``, built from the estimator's ``quantile``.
+
+    Its minimiser predicts the ``q``-quantile of ``y``. In the residual
+    ``r = p - y`` it is ``(1 - q) r`` above zero and ``-q r`` below; at zero
+    the subgradient taken is 0. Not smooth, so it borrows squared error's
+    curvature for the sgd step; the batch solver steps on its smoothed form
+    (``smoothed``).
+
+    Parameters
+    ----------
+    quantile : float
+        The quantile ``q``, in (0, 1).
+    """
+
+    name, code, sgd_factor, curvature, smooth = "quantile", 5, None, 2.0, False
+    quantile: float = 0.5
+
+    @property
+    def parameter(self):
+        """``quantile``, the float the compiled loop receives."""
+        return self.quantile
+
+    @property
+    def sgdregressor(self):
+        """None: SGDRegressor has no pinball loss."""
+        return None
+
+    def of_residual(self, r, xp=None):
+        """``max((1 - q) r, -q r)`` and its slope (0 at ``r = 0``); see ``ResidualLoss.of_residual``.
+
+        Parameters
+        ----------
+        r : array
+        xp : namespace, default=None
+
+        Returns
+        -------
+        value, derivative : arrays
+        """
+        xp, _ = get_namespace(r, xp=xp)
+        q = self.quantile
+        above, below = r > 0.0, r < 0.0
+        zero = xp.zeros_like(r)
+        value = xp.where(above, (1.0 - q) * r, xp.where(below, -q * r, zero))
+        derivative = xp.where(above, (1.0 - q) + zero, xp.where(below, zero - q, zero))
+        return value, derivative
+
+
 def _clip(x, bound, xp):
     """``x`` clipped to ``[-bound, bound]`` elementwise, in the namespace ``xp`` of ``x``.
 
@@ -342,7 +383,10 @@ def _clip(x, bound, xp):
 
 
 #: The one registry of losses: the ``loss`` parameter's values, each its class.
-LOSSES = {cls.name: cls for cls in (SquaredError, Huber, EpsilonInsensitive, SquaredEpsilonInsensitive, AbsoluteError)}
+LOSSES = {
+    cls.name: cls
+    for cls in (SquaredError, Huber, EpsilonInsensitive, SquaredEpsilonInsensitive, AbsoluteError, Quantile)
+}
 
 
 def make_loss(name, **params):

@@ -115,13 +115,18 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         ``"batch"``: one full-gradient step per epoch. ``"sgd"``: each epoch
         is one pass over the samples in steps of ``batch_size`` samples.
     loss : {"squared_error", "huber", "epsilon_insensitive", \
-            "squared_epsilon_insensitive", "absolute_error"}, default="squared_error"
+            "squared_epsilon_insensitive", "absolute_error", "quantile"}, default="squared_error"
         The residual loss ``l(r)`` (``skgd._objective.LOSSES``). Huber is
         ``r**2`` inside ``epsilon`` and ``2*epsilon*|r| - epsilon**2``
         outside; absolute error is ``|r|`` (least absolute deviations, the
-        median regression).
+        median regression); quantile is the pinball loss
+        ``max(q * (y - p), (q - 1) * (y - p))`` of ``q = quantile``, whose
+        model predicts the conditional ``q``-quantile of ``y``.
     epsilon : float, default=0.1
         Width of the huber and epsilon-insensitive losses.
+    quantile : float, default=0.5
+        The quantile ``q`` of ``loss="quantile"``, in (0, 1) (the name
+        ``HistGradientBoostingRegressor`` uses); 0.5 is half the absolute error.
     penalty : {"l2", "l1", "elasticnet"} or None, default=None
         The regulariser ``R``: ``rho`` is 0 for l2, 1 for l1 and ``l1_ratio``
         for elasticnet. The intercept is never penalised.
@@ -276,6 +281,7 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         "solver": [StrOptions({"batch", "sgd"})],
         "loss": [StrOptions(set(LOSSES))],
         "epsilon": [Interval(Real, 0, None, closed="left")],
+        "quantile": [Interval(Real, 0, 1, closed="neither")],
         "penalty": [StrOptions({"l2", "l1", "elasticnet"}), None],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "l1_ratio": [Interval(Real, 0, 1, closed="both")],
@@ -303,6 +309,7 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         solver="batch",
         loss="squared_error",
         epsilon=0.1,
+        quantile=0.5,
         penalty=None,
         alpha=1e-4,
         l1_ratio=0.15,
@@ -327,6 +334,7 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         self.solver = solver
         self.loss = loss
         self.epsilon = epsilon
+        self.quantile = quantile
         self.penalty = penalty
         self.alpha = alpha
         self.l1_ratio = l1_ratio

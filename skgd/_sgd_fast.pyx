@@ -45,7 +45,8 @@ cdef enum:
     EPSILON_INSENSITIVE = 2
     SQUARED_EPSILON_INSENSITIVE = 3
     ABSOLUTE_ERROR = 4
-    LOSS_COUNT = 5
+    QUANTILE = 5
+    LOSS_COUNT = 6
 
 #: How many loss codes the loop knows (0 to N_LOSSES - 1); a test holds it to
 #: the size of skgd._objective.LOSSES.
@@ -71,7 +72,7 @@ cdef int _known_code(int code, int n_codes, str kind) except -1:
 
 cdef inline double _loss(int code, double p, double y, double param) noexcept nogil:
     # The loss at linear predictor p and target y; param is ``Loss.parameter``
-    # (epsilon for huber and the epsilon-insensitive losses).
+    # (epsilon for huber and the epsilon-insensitive losses, q for quantile).
     cdef double r = p - y
     cdef double a = fabs(r), c
     if code == SQUARED_ERROR:
@@ -88,6 +89,9 @@ cdef inline double _loss(int code, double p, double y, double param) noexcept no
         return (a - param) * (a - param) if a > param else 0.0
     if code == ABSOLUTE_ERROR:
         return a
+    if code == QUANTILE:
+        # The pinball loss of y - p at quantile param: (1 - q) r above zero, -q r below.
+        return (1.0 - param) * r if r > 0 else -param * r
     return NAN  # unreachable: codes are checked on entry
 
 
@@ -108,6 +112,10 @@ cdef inline double _dloss(int code, double p, double y, double param) noexcept n
         return 2.0 * (a - param) * sign if a > param else 0.0
     if code == ABSOLUTE_ERROR:
         return sign if r != 0.0 else 0.0
+    if code == QUANTILE:
+        if r > 0:
+            return 1.0 - param
+        return -param if r < 0 else 0.0
     return NAN  # unreachable: codes are checked on entry
 
 
@@ -125,7 +133,7 @@ def loss_and_derivative(int code, double p, double y, double param):
     y : float
         Target.
     param : float
-        ``Loss.parameter`` (epsilon for huber and the epsilon-insensitive losses).
+        ``Loss.parameter`` (epsilon for huber and the epsilon-insensitive losses, q for quantile).
 
     Returns
     -------

@@ -83,15 +83,30 @@ def _textbook_huber(r, epsilon):
     return np.where(inside, r**2, 2 * epsilon * a - epsilon**2), np.where(inside, 2 * r, 2 * epsilon * np.sign(r))
 
 
+def _textbook_pinball(p, y, quantile):
+    u = y - p  # the pinball loss is written in y - prediction
+    return np.maximum(quantile * u, (quantile - 1) * u), np.where(u > 0, -quantile, np.where(u < 0, 1 - quantile, 0.0))
+
+
+def _of_residual(textbook):
+    """A residual loss's textbook form as one of ``(p, y, params)``."""
+    return lambda p, y, params: textbook(p - y, params["epsilon"])
+
+
+#: The loss parameters the tests fit with unless they say otherwise.
+LOSS_PARAMS = {"epsilon": 0.4, "quantile": 0.3}
+
 #: Each loss of ``skgd._objective.LOSSES`` as the documentation states it, piece by
-#: piece: ``(r, epsilon) -> (l(r), l'(r))`` of residuals ``r``. The tests' one
-#: entry per loss (``test_objective`` holds its keys to the registry's).
+#: piece: ``(p, y, params) -> (l, dl/dp)`` at linear predictors ``p`` and targets
+#: ``y``, ``params`` the estimator's loss parameters (as ``LOSS_PARAMS``). The
+#: tests' one entry per loss (``test_objective`` holds its keys to the registry's).
 TEXTBOOK_LOSSES = {
-    "squared_error": lambda r, epsilon: (r**2, 2 * r),
-    "huber": _textbook_huber,
-    "epsilon_insensitive": _textbook_epsilon_insensitive,
-    "squared_epsilon_insensitive": _textbook_squared_epsilon_insensitive,
-    "absolute_error": lambda r, epsilon: (np.abs(r), np.sign(r)),
+    "squared_error": _of_residual(lambda r, epsilon: (r**2, 2 * r)),
+    "huber": _of_residual(_textbook_huber),
+    "epsilon_insensitive": _of_residual(_textbook_epsilon_insensitive),
+    "squared_epsilon_insensitive": _of_residual(_textbook_squared_epsilon_insensitive),
+    "absolute_error": _of_residual(lambda r, epsilon: (np.abs(r), np.sign(r))),
+    "quantile": lambda p, y, params: _textbook_pinball(p, y, params["quantile"]),
 }
 
 #: Each schedule of ``skgd._schedules.SCHEDULES`` as the documentation states it:
@@ -114,6 +129,7 @@ def reference_sgd(
     *,
     loss="squared_error",
     epsilon=0.1,
+    quantile=0.5,
     learning_rate,
     epochs,
     schedule="constant",
@@ -147,7 +163,7 @@ def reference_sgd(
     rows_of = X.toarray() if sp.issparse(X) else np.asarray(X, dtype=np.float64)
     s = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
     pen = Penalty.from_params(penalty, alpha, l1_ratio)
-    lo = make_loss(loss, epsilon=epsilon)
+    lo = make_loss(loss, epsilon=epsilon, quantile=quantile)
     w, b, v, vb = np.zeros(d), 0.0, np.zeros(d), 0.0
     w_avg, b_avg, n_avg = np.zeros(d), 0.0, 0
     u, q = 0.0, np.zeros(d)  # cumulative L1 penalty: the total offered, and what each w_j took

@@ -10,7 +10,7 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from _helpers import TEXTBOOK_LOSSES, make_problem, make_weights
+from _helpers import LOSS_PARAMS, TEXTBOOK_LOSSES, make_problem, make_weights
 
 from skgd._objective import LOSSES, make_loss
 from skgd._reductions import MIN_BLOCK_ROWS, ColumnMoments, SufficientStatistics, loss_gradient_sums, row_blocks
@@ -49,11 +49,11 @@ def test_loss_gradient_sums_equal_the_whole_array_formulas(name, fmt, row_block_
     s = make_weights(60, low=0.0)
     rng = np.random.RandomState(1)
     coef, intercept = rng.standard_normal((2, 5)), rng.standard_normal(2)
-    r = X @ coef.T + intercept - Y
-    value, derivative = TEXTBOOK_LOSSES[name](r, EPSILON)
+    params = {**LOSS_PARAMS, "epsilon": EPSILON}
+    value, derivative = TEXTBOOK_LOSSES[name](X @ coef.T + intercept, Y, params)
     Xin = {"dense": X, "csr": sp.csr_matrix(X), "float32": X.astype(np.float32)}[fmt]
     dtype = np.float32 if fmt == "float32" else np.float64
-    got = loss_gradient_sums(make_loss(name, epsilon=EPSILON), Xin, Y.astype(dtype), s.astype(dtype), coef, intercept)
+    got = loss_gradient_sums(make_loss(name, **params), Xin, Y.astype(dtype), s.astype(dtype), coef, intercept)
     rtol = 1e-5 if fmt == "float32" else 1e-12
     np.testing.assert_allclose(got[0], s @ value, rtol=rtol)
     np.testing.assert_allclose(got[1], (s[:, None] * derivative).T @ X, rtol=rtol, atol=rtol)

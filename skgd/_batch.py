@@ -23,7 +23,7 @@ the same code fits NumPy arrays and, say, CUDA tensors.
 """
 
 from ._array_api import get_namespace, rounding
-from ._objective import batch_lipschitz, gram_lipschitz
+from ._objective import SquaredError, batch_lipschitz, gram_lipschitz
 from ._reductions import ColumnMoments, SufficientStatistics, loss_gradient_sums
 
 #: Below this many entries of X an epoch costs microseconds either way, and
@@ -179,10 +179,59 @@ def accelerated_step(state, path, eta, settings, xp):
 
 
 class _BatchPath:
-    """What both batch paths share: an epoch is one step from ``objective``."""
+    """What both batch paths share: an epoch is one step from ``objective``.
+
+    A non-smooth loss with a smoothing (``Loss.smoothed``) is accelerated on
+    its smoothed form, of width ``width * eta_factor``: each reduction of the
+    adaptive step (a stall) shrinks the smoothing with the step, so the
+    smoothed problems continue towards the loss itself while J, measured on
+    the loss itself, falls every epoch.
+    """
 
     #: Batch steps can be taken in conditioned coordinates (``skgd._conditioning``).
     conditions = True
+
+    #: The first smoothing width per target (None: the loss is stepped on as it is).
+    width = None
+
+    @property
+    def loss(self):
+        """The loss whose slope the steps take: the settings', or its smoothing at the current width."""
+        return getattr(self, "_stepping_loss", self.settings.loss)
+
+    def begin_smoothing(self, state):
+        """Take the state's first smoothing width, measured when training begins (one pass over X).
+
+        Each target's width is the root mean square of its residuals at the
+        model training starts from: the first smoothed problem is nearly
+        least squares over the residuals met, and widths are in y's units (y
+        times c gives widths, steps and coefficients times c). A target
+        fitted exactly takes width 1. Later ``partial_fit`` calls keep the
+        width, as they keep the conditioning.
+
+        Parameters
+        ----------
+        state : TrainingState
+            Its ``smoothing_width`` is set when None.
+        """
+        xp = self.xp
+        if state.smoothing_width is None:
+            squares, _, _ = self.sums(state.coef, state.intercept, gradient=False, loss=SquaredError())
+            width = xp.sqrt(squares / self.weight_sum)
+            state.smoothing_width = xp.where(width > 0.0, width, xp.ones_like(width))
+        self.width = state.smoothing_width
+        self.smooth(1.0)
+
+    def smooth(self, factor):
+        """Step on the loss smoothed to ``factor`` times the first width (no-op for a loss stepped on as it is).
+
+        Parameters
+        ----------
+        factor : float
+            The adaptive schedule's factor, at most 1.
+        """
+        if self.width is not None:
+            self._stepping_loss = self.settings.loss.smoothed(self.width * factor)
 
     def epoch(self, state, eta):
         """One full-gradient step; returns J at the point it was taken from.
@@ -202,6 +251,7 @@ class _BatchPath:
         """
         p = self.settings
         if p.accelerated:
+            self.smooth(state.eta_factor)
             return accelerated_step(state, self, eta, p, self.xp)
         value, grad_coef, grad_intercept = self.objective(state.coef, state.intercept)
         take_step(state, grad_coef, grad_intercept, p.schedule.step(eta, state.t, p.power_t), p, self.xp)
@@ -258,7 +308,7 @@ class StreamingBatch(_BatchPath):
         float
         """
         p, data = self.settings, self.data
-        return batch_lipschitz(p.loss, p.penalty, data.X, data.sample_weight, p.fit_intercept, conditioning)
+        return batch_lipschitz(self.loss, p.penalty, data.X, data.sample_weight, p.fit_intercept, conditioning)
 
     def objective(self, coef, intercept):
         """J at ``(coef, intercept)`` and its data-term gradient.
@@ -296,7 +346,7 @@ class StreamingBatch(_BatchPath):
         penalty = self.settings.penalty.value(coef, xp=self.xp)
         return float(self.xp.mean(loss_sums / self.weight_sum + penalty))
 
-    def sums(self, coef, intercept, gradient=True):
+    def sums(self, coef, intercept, gradient=True, loss=None):
         """Weighted loss and gradient sums over the data (one read of X).
 
         Parameters
@@ -305,15 +355,17 @@ class StreamingBatch(_BatchPath):
         intercept : ndarray of shape (n_targets,)
         gradient : bool, default=True
             Whether to form the gradient sums.
+        loss : Loss, default=None
+            The loss summed; None for the one the steps take (``loss``).
 
         Returns
         -------
         loss_sums, grad_coef, grad_intercept : ndarrays
             As ``skgd._reductions.loss_gradient_sums``.
         """
-        data = self.data
+        data, loss = self.data, self.loss if loss is None else loss
         return loss_gradient_sums(
-            self.settings.loss, data.X, data.Y, data.sample_weight, coef, intercept, xp=self.xp, gradient=gradient
+            loss, data.X, data.Y, data.sample_weight, coef, intercept, xp=self.xp, gradient=gradient
         )
 
 

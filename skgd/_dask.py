@@ -298,7 +298,7 @@ class DaskStreamingBatch(StreamingBatch):
         float
         """
         p = self.settings
-        return gram_lipschitz(p.loss, p.penalty, self._statistics(), p.fit_intercept, conditioning)
+        return gram_lipschitz(self.loss, p.penalty, self._statistics(), p.fit_intercept, conditioning)
 
     def _statistics(self):
         if self.survey.statistics is None:
@@ -308,7 +308,7 @@ class DaskStreamingBatch(StreamingBatch):
             )
         return self.survey.statistics
 
-    def sums(self, coef, intercept, gradient=True):
+    def sums(self, coef, intercept, gradient=True, loss=None):
         """Loss and gradient sums in one pass: per block, then added as a tree.
 
         Parameters
@@ -317,15 +317,15 @@ class DaskStreamingBatch(StreamingBatch):
         intercept : ndarray of shape (n_targets,)
         gradient : bool, default=True
             Whether to form the gradient sums.
+        loss : Loss, default=None
+            The loss summed; None for the one the steps take (``loss``).
 
         Returns
         -------
         loss_sums, grad_coef, grad_intercept : ndarrays (the gradient sums None without ``gradient``)
         """
-        model = dask.delayed((coef, intercept), pure=True)
-        parts = [
-            dask.delayed(_block_sums, pure=False)(*block, model, self.settings.loss, gradient) for block in self.blocks
-        ]
+        model, loss = dask.delayed((coef, intercept), pure=True), self.loss if loss is None else loss
+        parts = [dask.delayed(_block_sums, pure=False)(*block, model, loss, gradient) for block in self.blocks]
         (result,) = dask.compute(_tree_reduce(parts, _add_elementwise if gradient else _add))
         return result if gradient else (result, None, None)
 

@@ -116,6 +116,24 @@ class Loss(abc.ABC):
             In the namespace, device and dtype of ``p``.
         """
 
+    def smoothed(self, width):
+        """A smooth loss whose slope full-batch steps may descend in this loss's stead (None: no such loss).
+
+        A non-smooth loss with a smoothing (``Quantile``) returns a loss
+        whose value is this one's and whose derivative is that of a
+        smoothing of ``width`` (in the units of ``y``), with curvature
+        ``1 / width``: the batch solver shrinks ``width`` as it converges.
+
+        Parameters
+        ----------
+        width : float or array of shape (n_targets,)
+
+        Returns
+        -------
+        Loss or None
+        """
+        return None
+
     def inverse_link(self, p, xp=None):
         """The prediction at linear predictor ``p``: ``p`` itself (the identity link).
 
@@ -356,12 +374,73 @@ class Quantile(ResidualLoss):
         value, derivative : arrays
         """
         xp, _ = get_namespace(r, xp=xp)
+        q, zero = self.quantile, xp.zeros_like(r)
+        derivative = xp.where(r > 0.0, (1.0 - q) + zero, xp.where(r < 0.0, zero - q, zero))
+        return _pinball(r, q, xp), derivative
+
+    def smoothed(self, width):
+        """The pinball loss with the slope of its Moreau envelope of ``width``; see ``Loss.smoothed``.
+
+        Parameters
+        ----------
+        width : float or array of shape (n_targets,)
+
+        Returns
+        -------
+        SmoothedQuantile
+        """
+        return SmoothedQuantile(quantile=self.quantile, width=width)
+
+
+@dataclass(frozen=True)
+class SmoothedQuantile(ResidualLoss):
+    """The pinball loss, with the slope of its smoothing of ``width``: what full-batch steps descend.
+
+    The Moreau envelope of the pinball loss of width ``mu`` is quadratic,
+    ``r**2 / (2 mu)``, for ``-q mu <= r <= (1 - q) mu`` and the pinball loss
+    less a constant outside; its slope is ``clip(r / mu, -q, 1 - q)``, which
+    changes no faster than ``1 / mu``. ``value_and_derivative`` returns the
+    pinball loss itself with that slope, so J stays the objective while the
+    steps descend the smoothed one (``skgd._batch``). Not in ``LOSSES``: a
+    solver builds it from ``Quantile.smoothed``.
+
+    Parameters
+    ----------
+    quantile : float
+    width : float or array of shape (n_targets,)
+        ``mu``, per target (in the namespace of the predictions).
+    """
+
+    smooth = True
+    quantile: float = 0.5
+    width: object = 1.0
+
+    @property
+    def curvature(self):
+        """``1 / mu``, the smallest width's (the bound on the slope's rate of change)."""
+        xp, _ = get_namespace(self.width)
+        return 1.0 / float(xp.min(xp.asarray(self.width)))
+
+    def of_residual(self, r, xp=None):
+        """The pinball loss of ``r`` and the smoothed slope; see ``ResidualLoss.of_residual``.
+
+        Parameters
+        ----------
+        r : array
+        xp : namespace, default=None
+
+        Returns
+        -------
+        value, derivative : arrays
+        """
+        xp, _ = get_namespace(r, xp=xp)
         q = self.quantile
-        above, below = r > 0.0, r < 0.0
-        zero = xp.zeros_like(r)
-        value = xp.where(above, (1.0 - q) * r, xp.where(below, -q * r, zero))
-        derivative = xp.where(above, (1.0 - q) + zero, xp.where(below, zero - q, zero))
-        return value, derivative
+        return _pinball(r, q, xp), _clip_between(r / self.width, -q, 1.0 - q, xp)
+
+
+def _pinball(r, q, xp):
+    """The pinball loss ``max((1 - q) r, -q r)`` of residuals ``r`` (0 at 0)."""
+    return xp.where(r > 0.0, (1.0 - q) * r, xp.where(r < 0.0, -q * r, xp.zeros_like(r)))
 
 
 def _clip(x, bound, xp):
@@ -377,9 +456,25 @@ def _clip(x, bound, xp):
     -------
     array
     """
+    return _clip_between(x, -bound, bound, xp)
+
+
+def _clip_between(x, low, high, xp):
+    """``x`` clipped to ``[low, high]`` elementwise, in the namespace ``xp`` of ``x``.
+
+    Parameters
+    ----------
+    x : array
+    low, high : float
+    xp : namespace
+
+    Returns
+    -------
+    array
+    """
     if _is_numpy_namespace(xp):
-        return np.clip(x, -bound, bound)  # a NumPy ufunc: many times faster than the namespace's clip
-    return xp.clip(x, min=-bound, max=bound)
+        return np.clip(x, low, high)  # a NumPy ufunc: many times faster than the namespace's clip
+    return xp.clip(x, min=low, max=high)
 
 
 #: The one registry of losses: the ``loss`` parameter's values, each its class.

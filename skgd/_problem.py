@@ -32,6 +32,9 @@ class Settings:
         Update count (1-based) at which averaging begins; 0 for none.
     accelerated : bool, default=False
         Whether batch epochs are FISTA steps (``skgd._batch.accelerated_step``).
+    smoothing : bool, default=False
+        Whether those steps descend the non-smooth loss's smoothing
+        (``Loss.smoothed``), shrunk with the adaptive step.
     """
 
     loss: Loss
@@ -45,6 +48,7 @@ class Settings:
     shuffle: bool
     average: int
     accelerated: bool = False
+    smoothing: bool = False
 
 
 @dataclass

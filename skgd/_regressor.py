@@ -69,6 +69,13 @@ def _is_dask_array(X):
     return array is not None and isinstance(X, array.Array)
 
 
+def _stopping_rule(smooth_batch, continuation):
+    """How ``run_epochs`` judges convergence (``Controls.rule``)."""
+    if smooth_batch:
+        return "window"
+    return "continuation" if continuation else "improvement"
+
+
 def _training_namespace(X):
     """The array namespace and device a fit on X keeps its state in.
 
@@ -143,7 +150,9 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         (``L`` the Lipschitz constant of the smooth part's gradient for
         batch, the largest per-sample one, times ``1 - momentum``, for sgd).
         With a smooth loss and no momentum the batch solver is accelerated
-        (FISTA with adaptive restart). ``coef_`` and ``intercept_`` stay in
+        (FISTA with adaptive restart); so is the quantile loss, on its
+        smoothed form, whose width shrinks with each reduction of the
+        adaptive step while J (the pinball loss itself) falls every epoch. ``coef_`` and ``intercept_`` stay in
         the user's units and the penalty applies to them. A float is a plain
         step in the user's coordinates (the note's steps, to the last bit).
         The coordinates are chosen by the call that starts training (``fit``,
@@ -438,10 +447,10 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         if self.solver == "batch" and self.average:
             raise ValueError("average is an option of solver='sgd'; the batch solver's iterates are not noisy.")
 
-    def _settings(self, n_train, accelerated=False):
+    def _settings(self, n_train, loss, accelerated=False, smoothing=False):
         average = int(self.average) if self.solver == "sgd" else 0
         return Settings(
-            loss=make_loss(self.loss, **self.get_params(deep=False)),
+            loss=loss,
             penalty=Penalty.from_params(self.penalty, self.alpha, self.l1_ratio),
             fit_intercept=bool(self.fit_intercept),
             schedule=SCHEDULES[self.schedule],
@@ -452,6 +461,7 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
             shuffle=bool(self.shuffle),
             average=average,
             accelerated=accelerated,
+            smoothing=smoothing,
         )
 
     # -------------------------------------------------------------- training
@@ -471,10 +481,14 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         else:
             X, Y, sample_weight, train_rows, validation = self._split_validation(X, Y, sample_weight, state.rng)
         batch, auto = self.solver == "batch", self.learning_rate == "auto"
-        loss, schedule = LOSSES[self.loss], SCHEDULES[self.schedule]
-        accelerated = batch and auto and loss.smooth and self.momentum == 0 and not schedule.decays
+        loss, schedule = make_loss(self.loss, **self.get_params(deep=False)), SCHEDULES[self.schedule]
+        plain = batch and auto and self.momentum == 0
+        # A non-smooth loss with a smoothing continues through its smoothed forms as the adaptive step shrinks.
+        smoothing = plain and not loss.smooth and schedule.adaptive and loss.smoothed(1.0) is not None
+        accelerated = smoothing or (plain and loss.smooth and not schedule.decays)
         data = TrainingData(X, Y, sample_weight, train_rows)
-        settings = self._settings(X.shape[0] if train_rows is None else train_rows.shape[0], accelerated)
+        n_train = X.shape[0] if train_rows is None else train_rows.shape[0]
+        settings = self._settings(n_train, loss, accelerated, smoothing)
         self._loss = settings.loss  # predict applies its inverse link (callbacks predict during training)
         if _is_dask_array(X):
             from ._dask import make_path
@@ -485,6 +499,8 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         else:
             path = choose_batch_path(settings.loss, X, self.max_iter, one_epoch)(data, settings)
         xp, device = _training_namespace(X)
+        if smoothing:
+            path.begin_smoothing(state)
         if auto and state.conditioning is None and state.n_iter == 0 and path.conditions:
             state.conditioning = Conditioning.from_moments(
                 path.moments(), settings.fit_intercept, loss.curvature, settings.penalty.l2
@@ -522,10 +538,10 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
             stop_on_stall=not one_epoch,
             validation=validation,
             verbose=self.verbose,
-            rule="window" if batch and loss.smooth else "improvement",
-            monotone=batch and loss.smooth and self.momentum == 0,
+            rule=_stopping_rule(batch and loss.smooth, smoothing and not one_epoch),
+            monotone=batch and (loss.smooth or accelerated) and self.momentum == 0,
             rounding=rounding(xp, X.dtype),
-            noise=call_noise(batch and loss.smooth, self.momentum, rounding(xp, X.dtype)),
+            noise=call_noise(batch and (loss.smooth or smoothing), self.momentum, rounding(xp, X.dtype)),
             safe_step=safe_step,
         )
         state.stop_reason = run_epochs(path, state, controls, tasks)

@@ -30,6 +30,7 @@ ARRAY_FIELDS = (
     "l1_total",
     "coef_extrapolated",
     "intercept_extrapolated",
+    "smoothing_width",
 )
 
 
@@ -48,6 +49,9 @@ class TrainingState:
         The coordinates steps are taken in (``learning_rate="auto"``), chosen
         by the call that made the state and kept by later ``partial_fit``
         calls; None for the user's own (a float learning rate).
+    smoothing_width : array of shape (n_targets,) or None
+        The first smoothing width of a non-smooth loss's full-batch steps
+        (``skgd._batch``), measured by the call that started training.
     coef_extrapolated, intercept_extrapolated : arrays
         Where the next accelerated step takes its gradient (FISTA's ``y``).
     momentum_t : float
@@ -82,6 +86,7 @@ class TrainingState:
     coef_extrapolated: np.ndarray = None
     intercept_extrapolated: np.ndarray = None
     momentum_t: float = 1.0
+    smoothing_width: np.ndarray = None
     objective: float = None
     stop_reason: str = None
 

@@ -31,6 +31,11 @@ FRUITLESS_REDUCTIONS = 2
 WINDOW_GAP_SHARE = 1e-2
 
 
+#: Stages of a continuation in a row that take no step (each smoothing five
+#: times finer than the last) before the model counts as converged.
+STUCK_STAGES = 4
+
+
 class DivergenceError(ValueError):
     """Raised when training makes the objective non-finite, explode or end above its start."""
 
@@ -65,7 +70,7 @@ class Controls:
     validation : tuple or None
         ``(X_val, Y_val, sample_weight_val)`` for early stopping.
     verbose : int
-    rule : {"window", "improvement"}
+    rule : {"window", "improvement", "continuation"}
         How convergence is judged: ``"window"`` (full-batch steps on a smooth
         loss) extrapolates the objective's decrease over the last
         ``n_iter_no_change`` epochs to its limit and stops when the objective
@@ -73,7 +78,10 @@ class Controls:
         non-smooth losses) counts epochs that fail to improve on the best
         loss by ``tol`` times it, reduces the adaptive step on a stall, and
         stops when ``FRUITLESS_REDUCTIONS`` reductions in a row bring no such
-        improvement.
+        improvement; ``"continuation"`` (full-batch steps on a loss's
+        smoothing, each reduction of the step shrinking the smoothing)
+        applies ``"window"`` to each stage and then reduces the step, and
+        stops when a whole stage gained no more than ``tol / 100`` (relative).
     monotone : bool
         Whether every epoch must decrease the loss (plain full-batch steps on a
         smooth loss): any rise beyond rounding is divergence.
@@ -336,6 +344,8 @@ def _epochs(path, state, controls, callbacks, start, floor, xp):
     """The epoch loop of ``run_epochs``; returns why it stopped."""
     losses, best = [], []
     fruitless = 0  # adaptive reductions in a row that brought no improvement
+    stage = 0  # where the continuation's current stage began in ``best``
+    stuck = 0  # the continuation's stages in a row that took no step
     for _ in range(controls.max_iter):
         if callbacks is not None:
             callbacks.begin_epoch()
@@ -370,6 +380,19 @@ def _epochs(path, state, controls, callbacks, start, floor, xp):
             if controls.stop_on_stall and _window_converged(best, controls.n_iter_no_change, controls.tol, floor):
                 return "converged"
             continue
+        if controls.rule == "continuation" and controls.validation is None:
+            n = controls.n_iter_no_change
+            if controls.stop_on_stall and _window_converged(best[stage:], n, controls.tol, floor):
+                gain = (best[stage - 1] if stage else start) - best[-1]
+                # A stage that took no step at all had too coarse a smoothing to improve on the model.
+                stuck = stuck + 1 if gain <= floor else 0
+                if stuck >= STUCK_STAGES or (stage and floor < gain <= WINDOW_GAP_SHARE * controls.tol * best[-1]):
+                    return "converged"  # a finer smoothing no longer pays
+                state.eta_factor, exhausted = adaptive_reduce(state.eta_factor)
+                if exhausted:
+                    return "step_exhausted"
+                stage = len(best)
+            continue
         # Relative for a loss (scale-free), absolute for a validation R^2 (already scale-free).
         scale = abs(state.best_metric) if controls.validation is None and math.isfinite(state.best_metric) else 1.0
         if metric > state.best_metric - controls.tol * scale:
@@ -383,6 +406,9 @@ def _epochs(path, state, controls, callbacks, start, floor, xp):
         state.n_no_improvement = 0
         if controls.adaptive and fruitless < FRUITLESS_REDUCTIONS and controls.validation is None:
             state.eta_factor, exhausted = adaptive_reduce(state.eta_factor)
+            # The average of the larger step's iterates carries their noise (and, for a
+            # non-smooth loss, the whole way they travelled): averaging begins anew.
+            state.n_averaged = 0
             fruitless += 1
             if controls.verbose:
                 print(f"Step reduced to {state.eta0 * state.eta_factor:.6g}")

@@ -388,9 +388,11 @@ def _epochs(path, state, controls, callbacks, start, floor, xp):
                 stuck = stuck + 1 if gain <= floor else 0
                 if stuck >= STUCK_STAGES or (stage and floor < gain <= WINDOW_GAP_SHARE * controls.tol * best[-1]):
                     return "converged"  # a finer smoothing no longer pays
-                state.eta_factor, exhausted = adaptive_reduce(state.eta_factor)
-                if exhausted:
-                    return "step_exhausted"
+                # The smoothing (and the step with it) shrinks as far as it pays: no crawl to report,
+                # until it is finer than the residuals' rounding.
+                state.eta_factor, _ = adaptive_reduce(state.eta_factor)
+                if state.eta_factor <= controls.rounding:
+                    return "converged"
                 stage = len(best)
             continue
         # Relative for a loss (scale-free), absolute for a validation R^2 (already scale-free).

@@ -10,7 +10,11 @@ and how long the best peer needs to reach that same gap, in one run:
 - huber on columns scaled 1..10 with offsets against scipy's L-BFGS-B on the
   exact huber objective (its iterates recorded, the first one at the gap timed);
 - l1 against ``Lasso(alpha / 2)`` (coordinate descent), with ever tighter
-  ``tol`` until it reaches the gap.
+  ``tol`` until it reaches the gap;
+- the 0.9-quantile on raw heteroscedastic data against ``QuantileRegressor``
+  (scikit-learn's linear program, HiGHS: its solution is the optimum), at
+  20 000 x 20 (``QuantileRegressor`` grows about as n**2, so this row keeps
+  its size), and with ``--full`` a 1 000 000 x 20 fit that no peer makes.
 
 Ratio = peer seconds / skgd seconds (above 1: skgd is faster). Run
 ``python examples/benchmark_time_to_accuracy.py`` for small sizes or
@@ -22,12 +26,15 @@ import time
 
 import numpy as np
 from scipy.optimize import minimize
-from sklearn.linear_model import Lasso, LinearRegression
+from sklearn.linear_model import Lasso, LinearRegression, QuantileRegressor
 
 from skgd import GradientDescentRegressor
 
 #: Rows of each problem, by the size the benchmark runs at.
 SIZES = {"tiny": 2_000, "small": 20_000, "full": 200_000}
+
+#: Rows of the quantile row against QuantileRegressor, and of the quantile fit alone.
+QUANTILE_SIZES = {"tiny": (2_000, None), "small": (20_000, None), "full": (20_000, 1_000_000)}
 
 
 def raw_data(n, d, low, high, seed):
@@ -136,11 +143,53 @@ def lasso_row(n, alpha=0.02):
     )
 
 
+def heteroscedastic_data(n, d, seed):
+    """Raw columns (scales 1e-2..1e2, offsets) and noise whose spread grows with the first column."""
+    rng = np.random.RandomState(seed)
+    scales = np.logspace(-2, 2, d)
+    X = rng.standard_normal((n, d)) * scales + rng.uniform(-50.0, 50.0, d)
+    y = (
+        X @ (rng.standard_normal(d) / scales)
+        + 3.0
+        + (1.0 + np.abs(X[:, 0] - X[:, 0].mean()) / scales[0]) * (rng.standard_normal(n))
+    )
+    return X, y
+
+
+def pinball(y, prediction, q):
+    """The mean pinball loss at quantile ``q``."""
+    u = y - prediction
+    return float(np.mean(np.maximum(q * u, (q - 1.0) * u)))
+
+
+def quantile_row(n, q=0.9):
+    X, y = heteroscedastic_data(n, 20, seed=3)
+    ours_seconds, reg = best_of(lambda: GradientDescentRegressor(loss="quantile", quantile=q).fit(X, y))
+    peer_seconds, peer = best_of(lambda: QuantileRegressor(quantile=q, alpha=0.0, solver="highs").fit(X, y), 1)
+    optimum = min(pinball(y, peer.predict(X), q), pinball(y, reg.predict(X), q))
+    gap = max(pinball(y, reg.predict(X), q) / optimum - 1.0, ROUNDING_GAP)
+    peer_gap = max(pinball(y, peer.predict(X), q) / optimum - 1.0, ROUNDING_GAP)
+    name = f"quantile {q}, {n} x 20, raw"
+    return report(name, "QuantileRegressor", ours_seconds, peer_seconds, gap, peer_gap)
+
+
+def quantile_at_scale(n, q=0.9):
+    """Time one default quantile fit on ``n`` rows (no peer reaches this size); return the seconds."""
+    X, y = heteroscedastic_data(n, 20, seed=4)
+    seconds, reg = best_of(lambda: GradientDescentRegressor(loss="quantile", quantile=q).fit(X, y), 1)
+    print(f"quantile {q}, {n} x 20, raw: one default fit in {seconds:.1f} s ({reg.n_iter_} epochs, {reg.stop_reason_})")
+    return seconds
+
+
 def main(size="small"):
-    """Print the three rows at ``size`` ("tiny", "small" or "full"); return them."""
+    """Print the rows at ``size`` ("tiny", "small" or "full"); return them."""
     n, repeat = SIZES[size], 1 if size == "tiny" else 3
+    n_quantile, n_scale = QUANTILE_SIZES[size]
     print(f"{'problem':<40} {'peer':<22} {'skgd s':>8} {'peer s':>8} {'ratio':>7}  {'skgd gap':>9} {'peer gap':>9}")
-    return [least_squares_row(n), huber_row(n, repeat=repeat), lasso_row(n)]
+    rows = [least_squares_row(n), huber_row(n, repeat=repeat), lasso_row(n), quantile_row(n_quantile)]
+    if n_scale is not None:
+        quantile_at_scale(n_scale)
+    return rows
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ the same code fits NumPy arrays and, say, CUDA tensors.
 from ._array_api import get_namespace, rounding
 from ._objective import SquaredError, batch_lipschitz, gram_lipschitz
 from ._reductions import ColumnMoments, SufficientStatistics, loss_gradient_sums
+from ._schedules import adaptive_reduce
 
 #: Below this many entries of X an epoch costs microseconds either way, and
 #: the streaming loss is exact to the last bit (the Gram form of the loss loses
@@ -221,6 +222,28 @@ class _BatchPath:
             state.smoothing_width = xp.where(width > 0.0, width, xp.ones_like(width))
         self.width = state.smoothing_width
         self.smooth(1.0)
+
+    def finer_smoothing(self, state):
+        """The factor of the continuation's next stage: the step's reduction, or the residuals' scale if finer.
+
+        A stage that ended far inside its smoothing (residuals much smaller
+        than its width) jumps at once to the width of the residuals now,
+        rather than through stages too coarse to improve the model.
+
+        Parameters
+        ----------
+        state : TrainingState
+
+        Returns
+        -------
+        float
+            The new ``eta_factor`` (the step and the smoothing shrink together).
+        """
+        xp = self.xp
+        reduced, _ = adaptive_reduce(state.eta_factor)
+        squares, _, _ = self.sums(state.coef, state.intercept, gradient=False, loss=SquaredError())
+        residuals = float(xp.max(xp.sqrt(squares / self.weight_sum) / self.width))
+        return min(reduced, residuals) if residuals > 0.0 else reduced
 
     def smooth(self, factor):
         """Step on the loss smoothed to ``factor`` times the first width (no-op for a loss stepped on as it is).

@@ -390,7 +390,7 @@ def _epochs(path, state, controls, callbacks, start, floor, xp):
                     return "converged"  # a finer smoothing no longer pays
                 # The smoothing (and the step with it) shrinks as far as it pays: no crawl to report,
                 # until it is finer than the residuals' rounding.
-                state.eta_factor, _ = adaptive_reduce(state.eta_factor)
+                state.eta_factor = path.finer_smoothing(state)
                 if state.eta_factor <= controls.rounding:
                     return "converged"
                 stage = len(best)

@@ -32,6 +32,9 @@ class Settings:
         Update count (1-based) at which averaging begins; 0 for none.
     accelerated : bool, default=False
         Whether batch epochs are FISTA steps (``skgd._batch.accelerated_step``).
+    backtracking : bool, default=False
+        Whether batch epochs search for their step (``skgd._batch.backtracking_step``):
+        the log link's losses with ``learning_rate="auto"``.
     """
 
     loss: Loss
@@ -45,6 +48,7 @@ class Settings:
     shuffle: bool
     average: int
     accelerated: bool = False
+    backtracking: bool = False
 
 
 @dataclass

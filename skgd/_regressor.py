@@ -26,11 +26,12 @@ from ._callbacks import CallbackSupportMixin, TrainingTasks, with_callbacks
 from ._conditioning import Conditioning
 from ._objective import LOSSES, Penalty, make_loss
 from ._problem import Settings, TrainingData
+from ._reductions import target_summary
 from ._schedules import SCHEDULES, automatic_step
 from ._sgd import int32_indices
 from ._sgd_namespace import sgd_path
 from ._state import TrainingState, independent_rng, linear_predict
-from ._training import STOP_REASONS, Controls, hold_out, patience, run_epochs
+from ._training import STOP_REASONS, Controls, deviance_explained, hold_out, patience, run_epochs
 
 #: Relative rise over a call of sgd passes (or subgradient steps) that is noise:
 #: measured over thousands of random small problems with learning_rate="auto",
@@ -282,6 +283,7 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         "loss": [StrOptions(set(LOSSES))],
         "epsilon": [Interval(Real, 0, None, closed="left")],
         "quantile": [Interval(Real, 0, 1, closed="neither")],
+        "power": [Interval(Real, 1, None, closed="left")],
         "penalty": [StrOptions({"l2", "l1", "elasticnet"}), None],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "l1_ratio": [Interval(Real, 0, 1, closed="both")],
@@ -310,6 +312,7 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         loss="squared_error",
         epsilon=0.1,
         quantile=0.5,
+        power=1.5,
         penalty=None,
         alpha=1e-4,
         l1_ratio=0.15,
@@ -335,6 +338,7 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         self.loss = loss
         self.epsilon = epsilon
         self.quantile = quantile
+        self.power = power
         self.penalty = penalty
         self.alpha = alpha
         self.l1_ratio = l1_ratio
@@ -361,7 +365,33 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         tags.input_tags.sparse = True
         tags.target_tags.multi_output = True
         tags.array_api_support = ARRAY_API_SUPPORT
+        # The log link's losses take non-negative or positive targets only.
+        tags.target_tags.positive_only = self.loss in LOSSES and self._make_loss().targets is not None
         return tags
+
+    def _make_loss(self):
+        """The loss the parameters name, its own parameters bound in."""
+        return make_loss(self.loss, **self.get_params(deep=False))
+
+    def _target_summary(self, X, Y, sample_weight):
+        """``(minimum, means)`` of the targets for a loss that has a range (None for the others); checks it."""
+        loss = self._make_loss()
+        if loss.targets is None:
+            return None
+        if _is_dask_array(X):
+            from ._dask import target_summary as dask_target_summary
+
+            summary = dask_target_summary(Y, sample_weight)
+        else:
+            summary = target_summary(Y, sample_weight)
+        loss.check_targets(*summary)
+        return summary
+
+    def _start_intercept(self, intercept_init, summary):
+        """The starting intercept: as given, or the loss's own start (the log link's ``log(mean(y))``)."""
+        if intercept_init is not None or summary is None or not self.fit_intercept:
+            return intercept_init
+        return self._make_loss().initial_intercept(summary[1])
 
     def _validate_params(self):
         # SGDRegressor's learning_rate names a schedule; here it is the step size. Say where the name goes.
@@ -438,10 +468,11 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         if self.solver == "batch" and self.average:
             raise ValueError("average is an option of solver='sgd'; the batch solver's iterates are not noisy.")
 
-    def _settings(self, n_train, accelerated=False):
+    def _settings(self, n_train, summary, accelerated=False, backtracking=False):
         average = int(self.average) if self.solver == "sgd" else 0
+        loss = self._make_loss()
         return Settings(
-            loss=make_loss(self.loss, **self.get_params(deep=False)),
+            loss=loss if summary is None else loss.for_targets(summary[1]),
             penalty=Penalty.from_params(self.penalty, self.alpha, self.l1_ratio),
             fit_intercept=bool(self.fit_intercept),
             schedule=SCHEDULES[self.schedule],
@@ -452,10 +483,11 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
             shuffle=bool(self.shuffle),
             average=average,
             accelerated=accelerated,
+            backtracking=backtracking,
         )
 
     # -------------------------------------------------------------- training
-    def _train(self, X, Y, sample_weight, state, *, one_epoch, one_d):
+    def _train(self, X, Y, sample_weight, state, *, one_epoch, one_d, summary):
         tasks = TrainingTasks(
             self,
             max_epochs=1 if one_epoch else self.max_iter,
@@ -472,9 +504,12 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
             X, Y, sample_weight, train_rows, validation = self._split_validation(X, Y, sample_weight, state.rng)
         batch, auto = self.solver == "batch", self.learning_rate == "auto"
         loss, schedule = LOSSES[self.loss], SCHEDULES[self.schedule]
-        accelerated = batch and auto and loss.smooth and self.momentum == 0 and not schedule.decays
+        # The log link's losses have no global curvature bound: their batch steps search (backtracking).
+        backtracking = batch and auto and loss.line_search
+        accelerated = batch and auto and loss.smooth and self.momentum == 0 and not schedule.decays and not backtracking
         data = TrainingData(X, Y, sample_weight, train_rows)
-        settings = self._settings(X.shape[0] if train_rows is None else train_rows.shape[0], accelerated)
+        n_train = X.shape[0] if train_rows is None else train_rows.shape[0]
+        settings = self._settings(n_train, summary, accelerated, backtracking)
         self._loss = settings.loss  # predict applies its inverse link (callbacks predict during training)
         if _is_dask_array(X):
             from ._dask import make_path
@@ -487,7 +522,7 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         xp, device = _training_namespace(X)
         if auto and state.conditioning is None and state.n_iter == 0 and path.conditions:
             state.conditioning = Conditioning.from_moments(
-                path.moments(), settings.fit_intercept, loss.curvature, settings.penalty.l2
+                path.moments(), settings.fit_intercept, settings.loss.curvature, settings.penalty.l2
             ).to_namespace(xp, device)
         elif state.conditioning is not None and not path.conditions:
             raise ValueError(
@@ -521,6 +556,7 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
             adaptive=schedule.adaptive,
             stop_on_stall=not one_epoch,
             validation=validation,
+            score=settings.loss,
             verbose=self.verbose,
             rule="window" if batch and loss.smooth else "improvement",
             monotone=batch and loss.smooth and self.momentum == 0,
@@ -624,6 +660,7 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         """
         self._check_settings()
         X, Y, sample_weight, one_d = self._validate_training_data(X, y, sample_weight, reset=True)
+        summary = self._target_summary(X, Y, sample_weight)
         n_targets, n_features = Y.shape[1], X.shape[1]
         if coef_init is None and self.warm_start and hasattr(self, "_state"):
             if self._state.coef.shape != (n_targets, n_features):
@@ -635,7 +672,7 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
             coef_init = self.coef_
             intercept_init = self.intercept_ if intercept_init is None else intercept_init
         coef_init = self._check_init(coef_init, (n_targets, n_features), "coef_init")
-        intercept_init = self._check_init(intercept_init, (n_targets,), "intercept_init")
+        intercept_init = self._check_init(self._start_intercept(intercept_init, summary), (n_targets,), "intercept_init")
         xp, device = _training_namespace(X)
         dtype = X.dtype if self.solver == "sgd" else _max_precision_float_dtype(xp, device)
         state = TrainingState.fresh(
@@ -648,7 +685,7 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
             xp=xp,
             device=device,
         )
-        return self._train(X, Y, sample_weight, state, one_epoch=False, one_d=one_d)
+        return self._train(X, Y, sample_weight, state, one_epoch=False, one_d=one_d, summary=summary)
 
     @staticmethod
     def _check_init(value, shape, name):
@@ -690,18 +727,25 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         self._check_settings()
         first = not hasattr(self, "_state")
         X, Y, sample_weight, one_d = self._validate_training_data(X, y, sample_weight, reset=first)
+        summary = self._target_summary(X, Y, sample_weight)
         xp, device = _training_namespace(X)
         dtype = X.dtype if self.solver == "sgd" else _max_precision_float_dtype(xp, device)
         if first:
             state = TrainingState.fresh(
-                Y.shape[1], X.shape[1], dtype, independent_rng(self.random_state), xp=xp, device=device
+                Y.shape[1],
+                X.shape[1],
+                dtype,
+                independent_rng(self.random_state),
+                intercept_init=self._start_intercept(None, summary),
+                xp=xp,
+                device=device,
             )
         else:
             state = self._state.copy().to(xp, device)
             if Y.shape[1] != state.coef.shape[0]:
                 raise ValueError(f"y has {Y.shape[1]} target(s); this model was trained on {state.coef.shape[0]}.")
             state.set_dtype(dtype)
-        return self._train(X, Y, sample_weight, state, one_epoch=True, one_d=one_d)
+        return self._train(X, Y, sample_weight, state, one_epoch=True, one_d=one_d, summary=summary)
 
     def predict(self, X):
         """Predict with the fitted linear model.
@@ -734,3 +778,34 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
             linear_predict(X, coef, xp.reshape(xp.asarray(self.intercept_), (-1,))), xp=xp
         )
         return xp.reshape(prediction, (-1,)) if one_d else prediction
+
+    def score(self, X, y, sample_weight=None):
+        """R^2 of ``predict``; D^2 (deviance explained) for the log link's losses.
+
+        For ``loss="poisson"``, ``"gamma"`` and ``"tweedie"`` the score is
+        ``1 - D(y, predict(X)) / D(y, mean(y))`` with ``D`` the loss's
+        weighted deviance and ``mean(y)`` the weighted mean, as scikit-learn's
+        GLMs' ``score`` (``d2_tweedie_score``); for the other losses it is
+        ``RegressorMixin``'s R^2. Uniform over the targets of a 2-D y.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            True targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        float
+        """
+        check_is_fitted(self)
+        if self._loss.score != "d2":
+            return super().score(X, y, sample_weight=sample_weight)
+        prediction = self.predict(X)
+        xp, _, device = get_namespace_and_device(prediction)
+        y, sample_weight = move_to(y, sample_weight, xp=xp, device=device)
+        n = prediction.shape[0]
+        Y = xp.reshape(xp.astype(xp.asarray(y, device=device), prediction.dtype), (n, -1))
+        weights = xp.ones(n, dtype=prediction.dtype, device=device) if sample_weight is None else sample_weight
+        return deviance_explained(self._loss, Y, xp.log(xp.reshape(prediction, (n, -1))), weights)

@@ -439,7 +439,6 @@ class Quantile(ResidualLoss):
         return value, derivative
 
 
-
 @dataclass(frozen=True)
 class LogLinkLoss(Loss):
     """The unit deviance of a Tweedie distribution of power ``k``, with the log link.
@@ -519,7 +518,8 @@ class LogLinkLoss(Loss):
         array
         """
         xp, _ = get_namespace(p, xp=xp)
-        return xp.exp(p)
+        with np.errstate(over="ignore"):  # beyond the float range: an infinite prediction
+            return xp.exp(p)
 
     def value_and_derivative(self, p, y, xp=None):
         """The unit deviance at ``mu = exp(p)`` and its derivative in ``p``.

@@ -672,7 +672,8 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
             coef_init = self.coef_
             intercept_init = self.intercept_ if intercept_init is None else intercept_init
         coef_init = self._check_init(coef_init, (n_targets, n_features), "coef_init")
-        intercept_init = self._check_init(self._start_intercept(intercept_init, summary), (n_targets,), "intercept_init")
+        intercept_init = self._start_intercept(intercept_init, summary)
+        intercept_init = self._check_init(intercept_init, (n_targets,), "intercept_init")
         xp, device = _training_namespace(X)
         dtype = X.dtype if self.solver == "sgd" else _max_precision_float_dtype(xp, device)
         state = TrainingState.fresh(

@@ -116,18 +116,41 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         ``"batch"``: one full-gradient step per epoch. ``"sgd"``: each epoch
         is one pass over the samples in steps of ``batch_size`` samples.
     loss : {"squared_error", "huber", "epsilon_insensitive", \
-            "squared_epsilon_insensitive", "absolute_error", "quantile"}, default="squared_error"
-        The residual loss ``l(r)`` (``skgd._objective.LOSSES``). Huber is
+            "squared_epsilon_insensitive", "absolute_error", "quantile", \
+            "poisson", "gamma", "tweedie"}, default="squared_error"
+        The loss ``l`` (``skgd._objective.LOSSES``). Huber is
         ``r**2`` inside ``epsilon`` and ``2*epsilon*|r| - epsilon**2``
         outside; absolute error is ``|r|`` (least absolute deviations, the
         median regression); quantile is the pinball loss
         ``max(q * (y - p), (q - 1) * (y - p))`` of ``q = quantile``, whose
         model predicts the conditional ``q``-quantile of ``y``.
+        ``"poisson"``, ``"gamma"`` and ``"tweedie"`` are generalised linear
+        models with the log link: ``l`` is the unit deviance (no factor 1/2)
+        at ``mu = exp(x . w + b)``, e.g. ``2 * (y * log(y / mu) - y + mu)``
+        for poisson, so ``coef_`` is on the log scale, ``predict`` returns
+        ``exp(X @ coef_ + intercept_)``, ``loss_curve_`` is in deviance and
+        ``PoissonRegressor(alpha=a / 2)`` is ``loss="poisson",
+        penalty="l2", alpha=a`` (likewise ``GammaRegressor`` and
+        ``TweedieRegressor(link="log")``). Poisson and tweedie with
+        ``power < 2`` need ``y >= 0``, gamma and tweedie with ``power >= 2``
+        need ``y > 0`` (``ValueError`` otherwise); a fit starts at the
+        intercept ``log(mean(y))`` (weighted) unless ``intercept_init`` is given.
+        With ``learning_rate="auto"`` the batch solver searches for each
+        step (backtracking: the deviance has no global curvature bound) and
+        sgd caps the change one sample's step makes to its own ``x . w + b``
+        at 1; ``score`` is then D^2, the deviance explained.
     epsilon : float, default=0.1
         Width of the huber and epsilon-insensitive losses.
     quantile : float, default=0.5
         The quantile ``q`` of ``loss="quantile"``, in (0, 1) (the name
         ``HistGradientBoostingRegressor`` uses); 0.5 is half the absolute error.
+    power : float, default=1.5
+        The Tweedie power ``k >= 1`` of ``loss="tweedie"`` (as
+        ``TweedieRegressor``'s): 1 is poisson, 2 gamma, 3 inverse Gaussian and
+        ``1 < k < 2`` compound Poisson-gamma. Powers below 1 are not offered:
+        ``0 < k < 1`` has no distribution, and ``k <= 0`` (the normal
+        deviance with a log link) allows targets of any sign, whose mean the
+        log link cannot start from.
     penalty : {"l2", "l1", "elasticnet"} or None, default=None
         The regulariser ``R``: ``rho`` is 0 for l2, 1 for l1 and ``l1_ratio``
         for elasticnet. The intercept is never penalised.
@@ -231,9 +254,10 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         while the loss still improved: a crawl), ``"callback"`` (a callback
         asked to stop) or ``"partial_fit"`` (one epoch, as asked).
     validation_scores_ : list of float
-        Held-out R^2 per epoch (early stopping only).
+        Held-out R^2 per epoch (early stopping only); D^2 (the share of the
+        deviance explained, as ``score``) for the log link's losses.
     best_validation_score_ : float
-        Best held-out R^2 (early stopping only).
+        Best held-out score (early stopping only).
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -792,13 +816,16 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Test samples.
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
             True targets.
         sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the samples.
 
         Returns
         -------
         float
+            R^2, or D^2 for the log link's losses (1 is a perfect fit).
         """
         check_is_fitted(self)
         if self._loss.score != "d2":

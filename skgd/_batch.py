@@ -233,6 +233,7 @@ def backtracking_step(state, path, eta, settings, xp):
             distance = float(xp.sum(dc * dc)) + float(xp.sum(di * di)) * settings.fit_intercept
         else:
             distance = state.conditioning.inner(dc, di, dc, di, settings.fit_intercept)
+        distance /= state.coef.shape[0]  # J is the targets' mean: each target's descent, averaged
         value_z = path.value(state.coef, state.intercept)
         if value_z <= value_x - distance / (2.0 * step) + slack:
             state.eta_factor *= factor

@@ -179,6 +179,75 @@ def accelerated_step(state, path, eta, settings, xp):
     return value_x
 
 
+#: Halvings a backtracking step tries before it leaves the iterate where it is.
+MAX_HALVINGS = 60
+
+
+def backtracking_step(state, path, eta, settings, xp):
+    """One (proximal) gradient step whose size is searched for (Armijo), in place.
+
+    For losses without a global curvature bound (the log link's). The step
+    ``eta * state.eta_factor`` was the last accepted one (``eta`` from the
+    schedule); it is tried at twice that when the last step was accepted as
+    first tried, and halved until the new iterate ``z`` decreases J enough:
+    ``J(z) <= J(x) - ||z - x||^2 / (2 eta)``, the distance measured where the
+    steps are taken (the conditioned coordinates), which any step under
+    ``1 / L`` of the local curvature satisfies, allowing J's rounding.
+    ``state.eta_factor`` keeps the accepted step for the next epoch. With
+    momentum a rejected step also drops the velocity (a restart). After
+    ``MAX_HALVINGS`` halvings (J at its floor) the iterate stays.
+
+    Parameters
+    ----------
+    state : TrainingState
+    path : batch path
+        Supplies ``objective`` (J and its gradient), ``value`` (J alone) and
+        ``rounding``.
+    eta : float
+        The schedule's step at ``state.eta_factor`` (the step last accepted).
+    settings : Settings
+    xp : array namespace
+
+    Returns
+    -------
+    float
+        J at the iterate before the step.
+    """
+    value_x, grad_coef, grad_intercept = path.objective(state.coef, state.intercept)
+    names = ("coef", "intercept", "velocity", "velocity_intercept")
+    start = {name: getattr(state, name) for name in names}
+    t = state.t
+    factor = 2.0 if state.grow_step else 1.0
+    slack = path.rounding * abs(value_x)
+    for halving in range(MAX_HALVINGS):
+        for name in names:
+            if start[name] is not None:
+                setattr(state, name, xp.asarray(start[name], copy=True))
+        if halving and settings.momentum:
+            state.velocity = xp.zeros_like(state.velocity)
+            state.velocity_intercept = xp.zeros_like(state.velocity_intercept)
+        step = eta * factor
+        state.t = t
+        take_step(state, grad_coef, grad_intercept, step, settings, xp)
+        dc, di = state.coef - start["coef"], state.intercept - start["intercept"]
+        if state.conditioning is None:
+            distance = float(xp.sum(dc * dc)) + float(xp.sum(di * di)) * settings.fit_intercept
+        else:
+            distance = state.conditioning.inner(dc, di, dc, di, settings.fit_intercept)
+        distance /= state.coef.shape[0]  # J is the targets' mean: each target's descent, averaged
+        value_z = path.value(state.coef, state.intercept)
+        if value_z <= value_x - distance / (2.0 * step) + slack:
+            state.eta_factor *= factor
+            state.grow_step = halving == 0
+            return value_x
+        factor *= 0.5
+    for name in names:
+        setattr(state, name, start[name])
+    state.t = t
+    state.grow_step = False
+    return value_x
+
+
 class _BatchPath:
     """What both batch paths share: an epoch is one step from ``objective``.
 
@@ -273,6 +342,8 @@ class _BatchPath:
         float
         """
         p = self.settings
+        if p.backtracking:
+            return backtracking_step(state, self, p.schedule.step(eta, state.t, p.power_t), p, self.xp)
         if p.accelerated:
             self.smooth(state.eta_factor)
             return accelerated_step(state, self, eta, p, self.xp)

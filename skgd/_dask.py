@@ -130,6 +130,24 @@ def check_training_data(X, y, sample_weight):
     return X, Y, sample_weight, one_d
 
 
+def target_summary(Y, sample_weight):
+    """``skgd._reductions.target_summary`` of dask targets, in one ``dask.compute``.
+
+    Parameters
+    ----------
+    Y : dask.array.Array of shape (n_samples, n_targets)
+    sample_weight : dask.array.Array of shape (n_samples,)
+
+    Returns
+    -------
+    minimum : float
+    means : ndarray of shape (n_targets,)
+    """
+    s = sample_weight.astype(np.float64)
+    minimum, sums, total = dask.compute(Y.min(), (s[:, None] * Y.astype(np.float64)).sum(axis=0), s.sum())
+    return float(minimum), np.asarray(sums, dtype=np.float64) / float(total)
+
+
 def _constant_weights(X, fill):
     return np.full(X.shape[0], fill, dtype=X.dtype)
 

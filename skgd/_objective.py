@@ -14,7 +14,7 @@ constraints and the tests read it. Passes over rows live in
 """
 
 import abc
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 from scipy.sparse.linalg import LinearOperator, eigsh
@@ -59,6 +59,20 @@ class Loss(abc.ABC):
     quadratic : bool
         Whether J's data term is a quadratic in ``(w, b)`` that the weighted
         sufficient statistics determine (the batch solver's Gram path).
+    line_search : bool
+        Whether ``curvature`` is only local (the log link's losses): the
+        batch solver with ``learning_rate="auto"`` then searches for each
+        step rather than trusting ``1 / L``.
+    max_change : float
+        Largest change of a sample's linear predictor one sgd step on it may
+        make (0: no cap).
+    targets : {None, "non-negative", "positive"}
+        The targets the loss accepts (None: any finite value).
+    score : {"r2", "d2"}
+        What ``score`` and early stopping's validation measure: R^2 of the
+        predictions, or D^2, the share of the deviance the model explains
+        against the constant prediction of the weighted mean (as
+        scikit-learn's GLMs' ``score``).
     """
 
     name = None
@@ -67,6 +81,10 @@ class Loss(abc.ABC):
     curvature = None
     smooth = None
     quadratic = False
+    line_search = False
+    max_change = 0.0
+    targets = None
+    score = "r2"
 
     @classmethod
     def from_params(cls, params):
@@ -96,6 +114,63 @@ class Loss(abc.ABC):
     def sgdregressor(self):
         """The parameters of scikit-learn's SGDRegressor for ``sgd_factor`` times this loss (None: it has none)."""
         return {"loss": self.name}
+
+    def for_targets(self, means):
+        """The loss with what it measures from the targets bound in (itself: nothing).
+
+        Parameters
+        ----------
+        means : ndarray of shape (n_targets,)
+            Weighted mean of each target.
+
+        Returns
+        -------
+        Loss
+        """
+        return self
+
+    def initial_intercept(self, means):
+        """Where a fit's intercept starts when none is given: None for 0.
+
+        Parameters
+        ----------
+        means : ndarray of shape (n_targets,)
+            Weighted mean of each target.
+
+        Returns
+        -------
+        ndarray of shape (n_targets,) or None
+        """
+        return None
+
+    def check_targets(self, minimum, means):
+        """Raise ``ValueError`` when the targets are outside the loss's range.
+
+        Parameters
+        ----------
+        minimum : float
+            The smallest target.
+        means : ndarray of shape (n_targets,)
+            Weighted mean of each target.
+
+        Raises
+        ------
+        ValueError
+            If a target is negative (``targets="non-negative"``), non-positive
+            (``"positive"``), or a target's weighted mean is not positive.
+        """
+        if self.targets is None:
+            return
+        if minimum < 0.0 or (self.targets == "positive" and minimum <= 0.0):
+            strict = ">" if self.targets == "positive" else ">="
+            raise ValueError(
+                f"loss={self.name!r} needs y {strict} 0 ({self.targets} targets); the smallest y is {minimum!r}."
+            )
+        if not bool(np.all(np.asarray(means) > 0.0)):
+            raise ValueError(
+                f"loss={self.name!r} needs some y > 0 (with positive weight) in every target: its log link "
+                "predicts exp(X w + b) > 0, and an all-zero target has no finite optimum."
+            )
 
     @abc.abstractmethod
     def value_and_derivative(self, p, y, xp=None):
@@ -443,6 +518,228 @@ def _pinball(r, q, xp):
     return xp.where(r > 0.0, (1.0 - q) * r, xp.where(r < 0.0, -q * r, xp.zeros_like(r)))
 
 
+@dataclass(frozen=True)
+class LogLinkLoss(Loss):
+    """The unit deviance of a Tweedie distribution of power ``k``, with the log link.
+
+    The linear predictor is ``p = log(mu)``: ``predict`` returns
+    ``mu = exp(p)``. The loss is the unit deviance itself, with no factor 1/2
+    (squared error is the normal deviance, so the convention holds), so
+    ``PoissonRegressor(alpha=a / 2)`` is ``loss="poisson", penalty="l2",
+    alpha=a``. Its second derivative in ``p`` grows with ``exp(p)``: no global
+    curvature bound exists, so ``curvature`` is the deviance's curvature at
+    the targets' weighted mean (``for_targets``), which sizes a first step,
+    and the batch solver searches for its step (``line_search``); the sgd
+    loop caps the change in ``p`` one sample's step may make
+    (``max_change``). A prediction ``exp(p)`` that overflows makes the loss
+    infinite, which the solvers treat as a step too far.
+
+    Parameters
+    ----------
+    curvature : float, default=2.0
+        ``d^2 l / dp^2`` averaged over the targets at the prediction of their
+        mean: ``2 * mean(y) ** (2 - k)`` (``for_targets`` measures it).
+    """
+
+    sgd_factor, smooth, line_search, score = None, True, True, "d2"
+    max_change = 1.0
+    curvature: float = 2.0
+
+    @property
+    def sgdregressor(self):
+        """None: SGDRegressor has no deviance losses."""
+        return None
+
+    @property
+    def targets(self):
+        """The targets the loss accepts: ``"non-negative"`` (``k < 2``) or ``"positive"``."""
+        return "non-negative" if self.power < 2.0 else "positive"
+
+    def for_targets(self, means):
+        """The loss with ``curvature`` measured at the targets' weighted means.
+
+        Parameters
+        ----------
+        means : ndarray of shape (n_targets,)
+            Weighted mean of each target (positive).
+
+        Returns
+        -------
+        LogLinkLoss
+            The largest curvature over the targets (they share one step).
+        """
+        means = np.asarray(means, dtype=np.float64)
+        return replace(self, curvature=float(np.max(2.0 * means ** (2.0 - self.power))))
+
+    def initial_intercept(self, means):
+        """``log(mean(y))`` per target: the intercept-only optimum, where a fit starts.
+
+        Parameters
+        ----------
+        means : ndarray of shape (n_targets,)
+
+        Returns
+        -------
+        ndarray of shape (n_targets,)
+        """
+        return np.log(np.asarray(means, dtype=np.float64))
+
+    def inverse_link(self, p, xp=None):
+        """The prediction ``exp(p)`` at linear predictor ``p``.
+
+        Parameters
+        ----------
+        p : array
+        xp : namespace, default=None
+
+        Returns
+        -------
+        array
+        """
+        xp, _ = get_namespace(p, xp=xp)
+        with np.errstate(over="ignore"):  # beyond the float range: an infinite prediction
+            return xp.exp(p)
+
+    def value_and_derivative(self, p, y, xp=None):
+        """The unit deviance at ``mu = exp(p)`` and its derivative in ``p``.
+
+        Parameters
+        ----------
+        p : array
+            Linear predictors, of any array API namespace.
+        y : array
+            Targets in the loss's range, broadcastable against ``p``.
+        xp : namespace, default=None
+            The namespace of ``p`` (found from ``p`` when None).
+
+        Returns
+        -------
+        value, derivative : arrays
+            In the namespace, device and dtype of ``p``.
+        """
+        xp, _ = get_namespace(p, xp=xp)
+        with np.errstate(over="ignore", invalid="ignore"):  # exp(p) beyond the float range: an infinite loss
+            return self.deviance(p, y, xp)
+
+    @abc.abstractmethod
+    def deviance(self, p, y, xp):
+        """The unit deviance and its derivative in ``p`` (``value_and_derivative`` without the guard).
+
+        Parameters
+        ----------
+        p, y : arrays
+        xp : namespace
+
+        Returns
+        -------
+        value, derivative : arrays
+        """
+
+
+def _poisson_deviance(p, y, xp):
+    """``2 (y log(y / mu) - y + mu)`` (``y log y = 0`` at 0) and ``2 (mu - y)``, ``mu = exp(p)``."""
+    mu = xp.exp(p)
+    positive = y > 0.0
+    y_log_y = xp.where(positive, y * xp.log(xp.where(positive, y, 1.0 + 0.0 * y)), 0.0 * y)
+    return 2.0 * (y_log_y - y * p - y + mu), 2.0 * (mu - y)
+
+
+def _gamma_deviance(p, y, xp):
+    """``2 (log(mu / y) + y / mu - 1)`` and ``2 (1 - y / mu)``, ``mu = exp(p)``."""
+    y_over_mu = y * xp.exp(-p)
+    return 2.0 * (p - xp.log(y) + y_over_mu - 1.0), 2.0 * (1.0 - y_over_mu)
+
+
+class Poisson(LogLinkLoss):
+    """The Poisson deviance ``2 (y log(y / mu) - y + mu)``, ``mu = exp(p)``; targets ``y >= 0``."""
+
+    name, code, power = "poisson", 6, 1.0
+
+    def deviance(self, p, y, xp):
+        """See ``LogLinkLoss.deviance``.
+
+        Parameters
+        ----------
+        p, y : arrays
+        xp : namespace
+
+        Returns
+        -------
+        value, derivative : arrays
+        """
+        return _poisson_deviance(p, y, xp)
+
+
+class Gamma(LogLinkLoss):
+    """The gamma deviance ``2 (log(mu / y) + y / mu - 1)``, ``mu = exp(p)``; targets ``y > 0``."""
+
+    name, code, power = "gamma", 7, 2.0
+
+    def deviance(self, p, y, xp):
+        """See ``LogLinkLoss.deviance``.
+
+        Parameters
+        ----------
+        p, y : arrays
+        xp : namespace
+
+        Returns
+        -------
+        value, derivative : arrays
+        """
+        return _gamma_deviance(p, y, xp)
+
+
+@dataclass(frozen=True)
+class Tweedie(LogLinkLoss):
+    """The Tweedie deviance of power ``k``, built from the estimator's ``power``.
+
+    ``2 (max(y, 0)**(2 - k) / ((1 - k)(2 - k)) - y mu**(1 - k) / (1 - k) + mu**(2 - k) / (2 - k))``
+    with ``mu = exp(p)``, as scikit-learn's ``mean_tweedie_deviance``; power 1
+    is the Poisson deviance and power 2 the gamma one. Powers ``k >= 1`` are
+    accepted (the log link's compound Poisson-gamma, gamma and inverse Gaussian
+    range); targets ``y >= 0`` for ``k < 2``, ``y > 0`` from 2 on.
+
+    Parameters
+    ----------
+    curvature : float, default=2.0
+        See ``LogLinkLoss``.
+    power : float, default=1.5
+        The power ``k``.
+    """
+
+    name, code = "tweedie", 8
+    power: float = 1.5
+
+    @property
+    def parameter(self):
+        """``power``, the float the compiled loop receives."""
+        return self.power
+
+    def deviance(self, p, y, xp):
+        """See ``LogLinkLoss.deviance``.
+
+        Parameters
+        ----------
+        p, y : arrays
+        xp : namespace
+
+        Returns
+        -------
+        value, derivative : arrays
+        """
+        k = self.power
+        if k == 1.0:
+            return _poisson_deviance(p, y, xp)
+        if k == 2.0:
+            return _gamma_deviance(p, y, xp)
+        mu_1k = xp.exp((1.0 - k) * p)  # mu ** (1 - k)
+        mu_2k = xp.exp((2.0 - k) * p)  # mu ** (2 - k)
+        y_2k = xp.where(y > 0.0, y, 0.0 * y) ** (2.0 - k)
+        value = 2.0 * (y_2k / ((1.0 - k) * (2.0 - k)) - y * mu_1k / (1.0 - k) + mu_2k / (2.0 - k))
+        return value, 2.0 * (mu_2k - y * mu_1k)
+
+
 def _clip(x, bound, xp):
     """``x`` clipped to ``[-bound, bound]`` elementwise, in the namespace ``xp`` of ``x``.
 
@@ -480,7 +777,17 @@ def _clip_between(x, low, high, xp):
 #: The one registry of losses: the ``loss`` parameter's values, each its class.
 LOSSES = {
     cls.name: cls
-    for cls in (SquaredError, Huber, EpsilonInsensitive, SquaredEpsilonInsensitive, AbsoluteError, Quantile)
+    for cls in (
+        SquaredError,
+        Huber,
+        EpsilonInsensitive,
+        SquaredEpsilonInsensitive,
+        AbsoluteError,
+        Quantile,
+        Poisson,
+        Gamma,
+        Tweedie,
+    )
 }
 
 

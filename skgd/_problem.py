@@ -35,6 +35,9 @@ class Settings:
     smoothing : bool, default=False
         Whether those steps descend the non-smooth loss's smoothing
         (``Loss.smoothed``), shrunk with the adaptive step.
+    backtracking : bool, default=False
+        Whether batch epochs search for their step (``skgd._batch.backtracking_step``):
+        the log link's losses with ``learning_rate="auto"``.
     """
 
     loss: Loss
@@ -49,6 +52,7 @@ class Settings:
     average: int
     accelerated: bool = False
     smoothing: bool = False
+    backtracking: bool = False
 
 
 @dataclass

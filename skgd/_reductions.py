@@ -16,6 +16,7 @@ from ._array_api import (
     _max_precision_float_dtype,
     get_namespace,
     get_namespace_and_device,
+    move_to,
     widest_float,
 )
 
@@ -437,3 +438,28 @@ def largest_row_scale(X, sample_weight, fit_intercept, conditioning=None):
         scaled = xp.astype(sample_weight[rows], float64, copy=False) * (sq_norms + float(fit_intercept))
         largest = max(largest, float(xp.max(scaled)))
     return largest
+
+
+def target_summary(Y, sample_weight):
+    """The smallest target and each target's weighted mean: what a log-link loss checks and starts from.
+
+    Parameters
+    ----------
+    Y : array of shape (n_samples, n_targets)
+        Of any array API namespace (dask arrays: ``skgd._dask.target_summary``).
+    sample_weight : array of shape (n_samples,)
+        In Y's namespace.
+
+    Returns
+    -------
+    minimum : float
+    means : ndarray of shape (n_targets,)
+        Float64, on the host.
+    """
+    xp, _ = get_namespace(Y, sample_weight)
+    float64 = widest_float(xp, Y)
+    wide = xp.astype(Y, float64)
+    s = xp.astype(sample_weight, float64)
+    means = xp.sum(s[:, None] * wide, axis=0) / xp.sum(s)
+    means = np.asarray(move_to(means, xp=np, device="cpu"), dtype=np.float64)
+    return float(xp.min(wide)), means

@@ -26,11 +26,12 @@ from ._callbacks import CallbackSupportMixin, TrainingTasks, with_callbacks
 from ._conditioning import Conditioning
 from ._objective import LOSSES, Penalty, make_loss
 from ._problem import Settings, TrainingData
+from ._reductions import target_summary
 from ._schedules import SCHEDULES, automatic_step
 from ._sgd import int32_indices
 from ._sgd_namespace import sgd_path
 from ._state import TrainingState, independent_rng, linear_predict
-from ._training import STOP_REASONS, Controls, hold_out, patience, run_epochs
+from ._training import STOP_REASONS, Controls, deviance_explained, hold_out, patience, run_epochs
 
 #: Relative rise over a call of sgd passes (or subgradient steps) that is noise:
 #: measured over thousands of random small problems with learning_rate="auto",
@@ -122,18 +123,41 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         ``"batch"``: one full-gradient step per epoch. ``"sgd"``: each epoch
         is one pass over the samples in steps of ``batch_size`` samples.
     loss : {"squared_error", "huber", "epsilon_insensitive", \
-            "squared_epsilon_insensitive", "absolute_error", "quantile"}, default="squared_error"
-        The residual loss ``l(r)`` (``skgd._objective.LOSSES``). Huber is
+            "squared_epsilon_insensitive", "absolute_error", "quantile", \
+            "poisson", "gamma", "tweedie"}, default="squared_error"
+        The loss ``l`` (``skgd._objective.LOSSES``). Huber is
         ``r**2`` inside ``epsilon`` and ``2*epsilon*|r| - epsilon**2``
         outside; absolute error is ``|r|`` (least absolute deviations, the
         median regression); quantile is the pinball loss
         ``max(q * (y - p), (q - 1) * (y - p))`` of ``q = quantile``, whose
         model predicts the conditional ``q``-quantile of ``y``.
+        ``"poisson"``, ``"gamma"`` and ``"tweedie"`` are generalised linear
+        models with the log link: ``l`` is the unit deviance (no factor 1/2)
+        at ``mu = exp(x . w + b)``, e.g. ``2 * (y * log(y / mu) - y + mu)``
+        for poisson, so ``coef_`` is on the log scale, ``predict`` returns
+        ``exp(X @ coef_ + intercept_)``, ``loss_curve_`` is in deviance and
+        ``PoissonRegressor(alpha=a / 2)`` is ``loss="poisson",
+        penalty="l2", alpha=a`` (likewise ``GammaRegressor`` and
+        ``TweedieRegressor(link="log")``). Poisson and tweedie with
+        ``power < 2`` need ``y >= 0``, gamma and tweedie with ``power >= 2``
+        need ``y > 0`` (``ValueError`` otherwise); a fit starts at the
+        intercept ``log(mean(y))`` (weighted) unless ``intercept_init`` is given.
+        With ``learning_rate="auto"`` the batch solver searches for each
+        step (backtracking: the deviance has no global curvature bound) and
+        sgd caps the change one sample's step makes to its own ``x . w + b``
+        at 1; ``score`` is then D^2, the deviance explained.
     epsilon : float, default=0.1
         Width of the huber and epsilon-insensitive losses.
     quantile : float, default=0.5
         The quantile ``q`` of ``loss="quantile"``, in (0, 1) (the name
         ``HistGradientBoostingRegressor`` uses); 0.5 is half the absolute error.
+    power : float, default=1.5
+        The Tweedie power ``k >= 1`` of ``loss="tweedie"`` (as
+        ``TweedieRegressor``'s): 1 is poisson, 2 gamma, 3 inverse Gaussian and
+        ``1 < k < 2`` compound Poisson-gamma. Powers below 1 are not offered:
+        ``0 < k < 1`` has no distribution, and ``k <= 0`` (the normal
+        deviance with a log link) allows targets of any sign, whose mean the
+        log link cannot start from.
     penalty : {"l2", "l1", "elasticnet"} or None, default=None
         The regulariser ``R``: ``rho`` is 0 for l2, 1 for l1 and ``l1_ratio``
         for elasticnet. The intercept is never penalised.
@@ -239,9 +263,10 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         while the loss still improved: a crawl), ``"callback"`` (a callback
         asked to stop) or ``"partial_fit"`` (one epoch, as asked).
     validation_scores_ : list of float
-        Held-out R^2 per epoch (early stopping only).
+        Held-out R^2 per epoch (early stopping only); D^2 (the share of the
+        deviance explained, as ``score``) for the log link's losses.
     best_validation_score_ : float
-        Best held-out R^2 (early stopping only).
+        Best held-out score (early stopping only).
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -291,6 +316,7 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         "loss": [StrOptions(set(LOSSES))],
         "epsilon": [Interval(Real, 0, None, closed="left")],
         "quantile": [Interval(Real, 0, 1, closed="neither")],
+        "power": [Interval(Real, 1, None, closed="left")],
         "penalty": [StrOptions({"l2", "l1", "elasticnet"}), None],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "l1_ratio": [Interval(Real, 0, 1, closed="both")],
@@ -319,6 +345,7 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         loss="squared_error",
         epsilon=0.1,
         quantile=0.5,
+        power=1.5,
         penalty=None,
         alpha=1e-4,
         l1_ratio=0.15,
@@ -344,6 +371,7 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         self.loss = loss
         self.epsilon = epsilon
         self.quantile = quantile
+        self.power = power
         self.penalty = penalty
         self.alpha = alpha
         self.l1_ratio = l1_ratio
@@ -370,7 +398,33 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         tags.input_tags.sparse = True
         tags.target_tags.multi_output = True
         tags.array_api_support = ARRAY_API_SUPPORT
+        # The log link's losses take non-negative or positive targets only.
+        tags.target_tags.positive_only = self.loss in LOSSES and self._make_loss().targets is not None
         return tags
+
+    def _make_loss(self):
+        """The loss the parameters name, its own parameters bound in."""
+        return make_loss(self.loss, **self.get_params(deep=False))
+
+    def _target_summary(self, X, Y, sample_weight):
+        """``(minimum, means)`` of the targets for a loss that has a range (None for the others); checks it."""
+        loss = self._make_loss()
+        if loss.targets is None:
+            return None
+        if _is_dask_array(X):
+            from ._dask import target_summary as dask_target_summary
+
+            summary = dask_target_summary(Y, sample_weight)
+        else:
+            summary = target_summary(Y, sample_weight)
+        loss.check_targets(*summary)
+        return summary
+
+    def _start_intercept(self, intercept_init, summary):
+        """The starting intercept: as given, or the loss's own start (the log link's ``log(mean(y))``)."""
+        if intercept_init is not None or summary is None or not self.fit_intercept:
+            return intercept_init
+        return self._make_loss().initial_intercept(summary[1])
 
     def _validate_params(self):
         # SGDRegressor's learning_rate names a schedule; here it is the step size. Say where the name goes.
@@ -447,7 +501,7 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         if self.solver == "batch" and self.average:
             raise ValueError("average is an option of solver='sgd'; the batch solver's iterates are not noisy.")
 
-    def _settings(self, n_train, loss, accelerated=False, smoothing=False):
+    def _settings(self, n_train, loss, accelerated=False, smoothing=False, backtracking=False):
         average = int(self.average) if self.solver == "sgd" else 0
         return Settings(
             loss=loss,
@@ -462,10 +516,11 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
             average=average,
             accelerated=accelerated,
             smoothing=smoothing,
+            backtracking=backtracking,
         )
 
     # -------------------------------------------------------------- training
-    def _train(self, X, Y, sample_weight, state, *, one_epoch, one_d):
+    def _train(self, X, Y, sample_weight, state, *, one_epoch, one_d, summary):
         tasks = TrainingTasks(
             self,
             max_epochs=1 if one_epoch else self.max_iter,
@@ -481,14 +536,18 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         else:
             X, Y, sample_weight, train_rows, validation = self._split_validation(X, Y, sample_weight, state.rng)
         batch, auto = self.solver == "batch", self.learning_rate == "auto"
-        loss, schedule = make_loss(self.loss, **self.get_params(deep=False)), SCHEDULES[self.schedule]
+        loss, schedule = self._make_loss(), SCHEDULES[self.schedule]
+        if summary is not None:
+            loss = loss.for_targets(summary[1])
         plain = batch and auto and self.momentum == 0
+        # The log link's losses have no global curvature bound: their batch steps search (backtracking).
+        backtracking = batch and auto and loss.line_search
         # A non-smooth loss with a smoothing continues through its smoothed forms as the adaptive step shrinks.
         smoothing = plain and not loss.smooth and schedule.adaptive and loss.smoothed(1.0) is not None
-        accelerated = smoothing or (plain and loss.smooth and not schedule.decays)
+        accelerated = smoothing or (plain and loss.smooth and not schedule.decays and not backtracking)
         data = TrainingData(X, Y, sample_weight, train_rows)
         n_train = X.shape[0] if train_rows is None else train_rows.shape[0]
-        settings = self._settings(n_train, loss, accelerated, smoothing)
+        settings = self._settings(n_train, loss, accelerated, smoothing, backtracking)
         self._loss = settings.loss  # predict applies its inverse link (callbacks predict during training)
         if _is_dask_array(X):
             from ._dask import make_path
@@ -503,7 +562,7 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
             path.begin_smoothing(state)
         if auto and state.conditioning is None and state.n_iter == 0 and path.conditions:
             state.conditioning = Conditioning.from_moments(
-                path.moments(), settings.fit_intercept, loss.curvature, settings.penalty.l2
+                path.moments(), settings.fit_intercept, settings.loss.curvature, settings.penalty.l2
             ).to_namespace(xp, device)
         elif state.conditioning is not None and not path.conditions:
             raise ValueError(
@@ -537,6 +596,7 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
             adaptive=schedule.adaptive,
             stop_on_stall=not one_epoch,
             validation=validation,
+            score=settings.loss,
             verbose=self.verbose,
             rule=_stopping_rule(batch and loss.smooth, smoothing and not one_epoch),
             monotone=batch and (loss.smooth or accelerated) and self.momentum == 0,
@@ -640,6 +700,7 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         """
         self._check_settings()
         X, Y, sample_weight, one_d = self._validate_training_data(X, y, sample_weight, reset=True)
+        summary = self._target_summary(X, Y, sample_weight)
         n_targets, n_features = Y.shape[1], X.shape[1]
         if coef_init is None and self.warm_start and hasattr(self, "_state"):
             if self._state.coef.shape != (n_targets, n_features):
@@ -651,6 +712,7 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
             coef_init = self.coef_
             intercept_init = self.intercept_ if intercept_init is None else intercept_init
         coef_init = self._check_init(coef_init, (n_targets, n_features), "coef_init")
+        intercept_init = self._start_intercept(intercept_init, summary)
         intercept_init = self._check_init(intercept_init, (n_targets,), "intercept_init")
         xp, device = _training_namespace(X)
         dtype = X.dtype if self.solver == "sgd" else _max_precision_float_dtype(xp, device)
@@ -664,7 +726,7 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
             xp=xp,
             device=device,
         )
-        return self._train(X, Y, sample_weight, state, one_epoch=False, one_d=one_d)
+        return self._train(X, Y, sample_weight, state, one_epoch=False, one_d=one_d, summary=summary)
 
     @staticmethod
     def _check_init(value, shape, name):
@@ -706,18 +768,25 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         self._check_settings()
         first = not hasattr(self, "_state")
         X, Y, sample_weight, one_d = self._validate_training_data(X, y, sample_weight, reset=first)
+        summary = self._target_summary(X, Y, sample_weight)
         xp, device = _training_namespace(X)
         dtype = X.dtype if self.solver == "sgd" else _max_precision_float_dtype(xp, device)
         if first:
             state = TrainingState.fresh(
-                Y.shape[1], X.shape[1], dtype, independent_rng(self.random_state), xp=xp, device=device
+                Y.shape[1],
+                X.shape[1],
+                dtype,
+                independent_rng(self.random_state),
+                intercept_init=self._start_intercept(None, summary),
+                xp=xp,
+                device=device,
             )
         else:
             state = self._state.copy().to(xp, device)
             if Y.shape[1] != state.coef.shape[0]:
                 raise ValueError(f"y has {Y.shape[1]} target(s); this model was trained on {state.coef.shape[0]}.")
             state.set_dtype(dtype)
-        return self._train(X, Y, sample_weight, state, one_epoch=True, one_d=one_d)
+        return self._train(X, Y, sample_weight, state, one_epoch=True, one_d=one_d, summary=summary)
 
     def predict(self, X):
         """Predict with the fitted linear model.
@@ -750,3 +819,37 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
             linear_predict(X, coef, xp.reshape(xp.asarray(self.intercept_), (-1,))), xp=xp
         )
         return xp.reshape(prediction, (-1,)) if one_d else prediction
+
+    def score(self, X, y, sample_weight=None):
+        """R^2 of ``predict``; D^2 (deviance explained) for the log link's losses.
+
+        For ``loss="poisson"``, ``"gamma"`` and ``"tweedie"`` the score is
+        ``1 - D(y, predict(X)) / D(y, mean(y))`` with ``D`` the loss's
+        weighted deviance and ``mean(y)`` the weighted mean, as scikit-learn's
+        GLMs' ``score`` (``d2_tweedie_score``); for the other losses it is
+        ``RegressorMixin``'s R^2. Uniform over the targets of a 2-D y.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Test samples.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            True targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the samples.
+
+        Returns
+        -------
+        float
+            R^2, or D^2 for the log link's losses (1 is a perfect fit).
+        """
+        check_is_fitted(self)
+        if self._loss.score != "d2":
+            return super().score(X, y, sample_weight=sample_weight)
+        prediction = self.predict(X)
+        xp, _, device = get_namespace_and_device(prediction)
+        y, sample_weight = move_to(y, sample_weight, xp=xp, device=device)
+        n = prediction.shape[0]
+        Y = xp.reshape(xp.astype(xp.asarray(y, device=device), prediction.dtype), (n, -1))
+        weights = xp.ones(n, dtype=prediction.dtype, device=device) if sample_weight is None else sample_weight
+        return deviance_explained(self._loss, Y, xp.log(xp.reshape(prediction, (n, -1))), weights)

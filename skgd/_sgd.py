@@ -293,6 +293,7 @@ def sgd_pass(settings, state, rows, order, eta, conditioning=None):
             average_start=p.average,
             shift=None if conditioning is None else conditioning.shift,
             scale=None if conditioning is None else conditioning.scale,
+            max_change=p.loss.max_change,
         )
         if p.fit_intercept:
             state.intercept[j] = scalars[0]

@@ -7,7 +7,7 @@ the schedules in ``skgd._schedules.SCHEDULES``, which give the loop the step
 of every update of a pass. Every array is owned by the caller and updated in
 place, so an epoch can be retried on copies and nothing is lost on failure.
 """
-from libc.math cimport NAN, fabs
+from libc.math cimport NAN, copysign, exp, fabs, log, pow
 from libc.stdint cimport uint32_t, uint64_t
 from libc.stdlib cimport calloc, free, malloc
 
@@ -46,7 +46,10 @@ cdef enum:
     SQUARED_EPSILON_INSENSITIVE = 3
     ABSOLUTE_ERROR = 4
     QUANTILE = 5
-    LOSS_COUNT = 6
+    POISSON = 6
+    GAMMA = 7
+    TWEEDIE = 8
+    LOSS_COUNT = 9
 
 #: How many loss codes the loop knows (0 to N_LOSSES - 1); a test holds it to
 #: the size of skgd._objective.LOSSES.
@@ -70,9 +73,15 @@ cdef int _known_code(int code, int n_codes, str kind) except -1:
     return code
 
 
+cdef inline double _poisson(double p, double y) noexcept nogil:
+    # The Poisson deviance 2 (y log(y / mu) - y + mu) at mu = exp(p), with y log y = 0 at 0.
+    cdef double y_log_y = y * log(y) if y > 0.0 else 0.0
+    return 2.0 * (y_log_y - y * p - y + exp(p))
+
 cdef inline double _loss(int code, double p, double y, double param) noexcept nogil:
     # The loss at linear predictor p and target y; param is ``Loss.parameter``
-    # (epsilon for huber and the epsilon-insensitive losses, q for quantile).
+    # (epsilon for huber and the epsilon-insensitive losses, q for quantile,
+    # the power for tweedie). The log link's deviances are in p = log(mu).
     cdef double r = p - y
     cdef double a = fabs(r), c
     if code == SQUARED_ERROR:
@@ -92,7 +101,16 @@ cdef inline double _loss(int code, double p, double y, double param) noexcept no
     if code == QUANTILE:
         # The pinball loss of y - p at quantile param: (1 - q) r above zero, -q r below.
         return (1.0 - param) * r if r > 0 else -param * r
+    if code == POISSON or (code == TWEEDIE and param == 1.0):
+        return _poisson(p, y)
+    if code == GAMMA or (code == TWEEDIE and param == 2.0):
+        return 2.0 * (p - log(y) + y * exp(-p) - 1.0)
+    if code == TWEEDIE:
+        # The Tweedie deviance of power param at mu = exp(p) (skgd._objective.Tweedie).
+        return 2.0 * (pow(y if y > 0.0 else 0.0, 2.0 - param) / ((1.0 - param) * (2.0 - param))
+                      - y * exp((1.0 - param) * p) / (1.0 - param) + exp((2.0 - param) * p) / (2.0 - param))
     return NAN  # unreachable: codes are checked on entry
+
 
 
 cdef inline double _dloss(int code, double p, double y, double param) noexcept nogil:
@@ -116,6 +134,12 @@ cdef inline double _dloss(int code, double p, double y, double param) noexcept n
         if r > 0:
             return 1.0 - param
         return -param if r < 0 else 0.0
+    if code == POISSON or (code == TWEEDIE and param == 1.0):
+        return 2.0 * (exp(p) - y)
+    if code == GAMMA or (code == TWEEDIE and param == 2.0):
+        return 2.0 * (1.0 - y * exp(-p))
+    if code == TWEEDIE:
+        return 2.0 * (exp((2.0 - param) * p) - y * exp((1.0 - param) * p))
     return NAN  # unreachable: codes are checked on entry
 
 
@@ -133,7 +157,8 @@ def loss_and_derivative(int code, double p, double y, double param):
     y : float
         Target.
     param : float
-        ``Loss.parameter`` (epsilon for huber and the epsilon-insensitive losses, q for quantile).
+        ``Loss.parameter`` (epsilon for huber and the epsilon-insensitive losses, q for quantile,
+        the power for tweedie).
 
     Returns
     -------
@@ -146,6 +171,23 @@ def loss_and_derivative(int code, double p, double y, double param):
     """
     _known_code(code, LOSS_COUNT, "loss")
     return _loss(code, p, y, param), _dloss(code, p, y, param)
+
+
+cdef inline double _capped(double d, double reach, double max_change) noexcept nogil:
+    # A sample's step moves its own linear predictor by -reach * d (reach =
+    # eta * (||z||^2 + fit_intercept)): d shrunk so that the move is at most
+    # max_change (0: no cap). An infinite d (exp(p) overflowed) becomes the cap.
+    if max_change > 0.0 and reach * fabs(d) > max_change:
+        return copysign(max_change / reach, d)
+    return d
+
+
+cdef inline double _row_squares(const floating *data, int nnz) noexcept nogil:
+    cdef double total = 0.0
+    cdef int k
+    for k in range(nnz):
+        total += data[k] * data[k]
+    return total
 
 
 cdef inline double _row_dot(const floating *data, const int *ind, int nnz,
@@ -330,7 +372,7 @@ cdef double _epoch(
     double *w_avg, double *q, double *g, double *dl, Py_ssize_t *last,
     int loss_code, double loss_param, const double *steps, Py_ssize_t step_stride,
     double l2, double l1, double momentum, bint nesterov, int batch_size,
-    bint fit_intercept, double average_start,
+    bint fit_intercept, double average_start, double max_change,
 ) noexcept nogil:
     # Update k of the pass steps by steps[k * step_stride] (a stride of 0: one
     # step for the whole pass).
@@ -410,6 +452,8 @@ cdef double _epoch(
             p = wscale * _row_dot(row, ind, nnz, w) + b
             sumloss += sw[i] * _loss(loss_code, p, y[i], loss_param)
             dl[jj - start] = sw[i] * _dloss(loss_code, p, y[i], loss_param)
+            if max_change > 0.0:
+                dl[jj - start] = _capped(dl[jj - start], eta * (_row_squares(row, nnz) + fit_intercept), max_change)
             if nb > 1:
                 dl[jj - start] /= nb
             gb += dl[jj - start]
@@ -541,7 +585,7 @@ cdef double _conditioned_epoch(
     floating *v, double *scal, floating *velocity, double *v_avg, double *q, double *g,
     int loss_code, double loss_param, const double *steps, Py_ssize_t step_stride,
     double l2, double l1, double momentum, bint nesterov, int batch_size,
-    bint fit_intercept, double average_start,
+    bint fit_intercept, double average_start, double max_change,
 ) noexcept nogil:
     # Steps as in ``_epoch``. SGD in conditioned coordinates on dense rows: the loop sees the row
     # z = (x - shift) * scale, formed as it reads x, and ``v`` holds the
@@ -555,7 +599,7 @@ cdef double _conditioned_epoch(
     cdef const char *ahead
     cdef const floating *row
     cdef int j
-    cdef double eta, p, d, shrink, gb, k, pw, sumloss = 0.0
+    cdef double eta, p, d, reach, shrink, gb, k, pw, sumloss = 0.0
     cdef double b = scal[S_INTERCEPT]
 
     start = 0
@@ -582,6 +626,11 @@ cdef double _conditioned_epoch(
                 p += (row[j] - shift[j]) * scale[j] * v[j]
             sumloss += sw[i] * _loss(loss_code, p, y[i], loss_param)
             d = sw[i] * _dloss(loss_code, p, y[i], loss_param)
+            if max_change > 0.0:
+                reach = 0.0
+                for j in range(n_features):
+                    reach += ((row[j] - shift[j]) * scale[j]) * ((row[j] - shift[j]) * scale[j])
+                d = _capped(d, eta * (reach + fit_intercept), max_change)
             if nb > 1:
                 d /= nb
             gb += d
@@ -710,6 +759,7 @@ def sgd_epoch(
     double average_start,
     const double[::1] shift=None,
     const double[::1] scale=None,
+    double max_change=0.0,
 ):
     """Run one pass of (mini-)batch SGD over ``order`` for one target.
 
@@ -754,6 +804,11 @@ def sgd_epoch(
         The penalty stays the user's: per coordinate ``l2 * scale_j**2 * v_j**2 / 2``
         and ``l1 * |scale_j| * |v_j|`` (``l1_accumulated`` in v's units). None
         (or empty) for none; both or neither.
+    max_change : float, default=0.0
+        ``Loss.max_change``: the largest change one sample's step may make to
+        its own linear predictor, ``eta * |sample_weight * dl/dp| *
+        (||z||^2 + fit_intercept)`` (the step shrunk to it, before a
+        mini-batch's averaging); 0 for no cap.
 
     Returns
     -------
@@ -831,7 +886,7 @@ def sgd_epoch(
                 &coef_average[0] if coef_average.shape[0] > 0 else NULL,
                 &l1_accumulated[0] if l1_accumulated.shape[0] > 0 else NULL,
                 g, loss_code, loss_param, &steps[0], step_stride, l2, l1,
-                momentum, nesterov, batch_size, fit_intercept, average_start,
+                momentum, nesterov, batch_size, fit_intercept, average_start, max_change,
             )
         else:
             result = _epoch(
@@ -844,7 +899,7 @@ def sgd_epoch(
                 &coef_average[0] if coef_average.shape[0] > 0 else NULL,
                 &l1_accumulated[0] if l1_accumulated.shape[0] > 0 else NULL,
                 g, dl, last, loss_code, loss_param, &steps[0], step_stride, l2, l1,
-                momentum, nesterov, batch_size, fit_intercept, average_start,
+                momentum, nesterov, batch_size, fit_intercept, average_start, max_change,
             )
     free(dl)
     free(g)

@@ -218,7 +218,7 @@ class NamespaceSGDPath(MeasuredByPass):
         predictor = X @ state.coef.T + xp.astype(state.intercept, X.dtype)
         values, derivatives = p.loss.value_and_derivative(predictor, Y, xp=xp)
         loss_sums = weights @ values
-        scaled = weights[:, None] * derivatives / X.shape[0]
+        scaled = cap_steps(weights[:, None] * derivatives, X, eta, p, xp) / X.shape[0]
         grad_intercept = xp.sum(scaled, axis=0)
         grad_coef = scaled.T @ X
         if p.momentum:
@@ -290,3 +290,33 @@ class NamespaceSGDPath(MeasuredByPass):
         else:
             state.coef_average += (coef - state.coef_average) / k
         state.intercept_average += (state.intercept - state.intercept_average) / k
+
+
+def cap_steps(derivatives, X, eta, settings, xp):
+    """Each sample's weighted derivative, shrunk so its own step moves its predictor by at most ``max_change``.
+
+    The compiled loop's cap (``_sgd_fast._capped``): a sample's step moves its
+    linear predictor by ``eta * d * (||z||^2 + fit_intercept)``; the loss's
+    ``max_change`` bounds that (0: no cap, ``derivatives`` as given).
+
+    Parameters
+    ----------
+    derivatives : array of shape (batch_size, n_targets)
+        ``weight * dl/dp`` of each sample and target.
+    X : array of shape (batch_size, n_features)
+        The batch's rows ``z`` (conditioned when the steps are).
+    eta : float
+    settings : Settings
+    xp : array namespace
+
+    Returns
+    -------
+    array of shape (batch_size, n_targets)
+    """
+    cap = settings.loss.max_change
+    if not cap > 0.0:
+        return derivatives
+    reach = eta * (xp.sum(X * X, axis=1) + float(settings.fit_intercept))[:, None]
+    too_far = reach * xp.abs(derivatives) > cap
+    limit = cap / xp.where(too_far, reach, xp.ones_like(reach))
+    return xp.where(too_far, xp.sign(derivatives) * limit, derivatives)

@@ -59,6 +59,10 @@ class TrainingState:
     objective : float or None
         J at ``coef``/``intercept`` on the current call's data, when known
         (set where a call starts, kept by accelerated steps).
+    grow_step : bool
+        Whether the next backtracking step is first tried at twice the last
+        accepted one (``skgd._batch.backtracking_step``: the last was
+        accepted as first tried).
     stop_reason : str
         Why the last call ended (``GradientDescentRegressor.stop_reason_``).
     """
@@ -88,6 +92,7 @@ class TrainingState:
     momentum_t: float = 1.0
     smoothing_width: np.ndarray = None
     objective: float = None
+    grow_step: bool = True
     stop_reason: str = None
 
     @classmethod

@@ -95,6 +95,9 @@ class Controls:
     safe_step : callable
         ``() -> float``: the largest safe step measured from the data, named
         when training diverges.
+    score : Loss or None, default=None
+        The loss whose ``score`` the validation reports (``validation_score``);
+        None for R^2.
     """
 
     max_iter: int
@@ -109,6 +112,7 @@ class Controls:
     rounding: float
     noise: float
     safe_step: object
+    score: object = None
 
 
 def patience(n_iter_no_change, momentum):
@@ -182,12 +186,13 @@ def hold_out(X, Y, sample_weight, n_val, seed):
     return X, Y, sample_weight, train, validation
 
 
-def validation_score(validation, coef, intercept):
-    """R^2 of the linear model on the validation data (uniform over targets).
+def validation_score(validation, coef, intercept, loss=None):
+    """R^2 (or the loss's D^2) of the linear model on the validation data (uniform over targets).
 
     Weighted as ``r2_score`` weighs it, and finite as its ``force_finite``
     makes it also for a single validation row: a target without spread scores
-    1 when predicted exactly and 0 otherwise.
+    1 when predicted exactly and 0 otherwise. A loss whose ``score`` is
+    ``"d2"`` (the log link's) is scored by ``deviance_explained`` instead.
 
     Parameters
     ----------
@@ -195,12 +200,16 @@ def validation_score(validation, coef, intercept):
         ``(X_val, Y_val, sample_weight_val)``.
     coef : ndarray of shape (n_targets, n_features)
     intercept : ndarray of shape (n_targets,)
+    loss : Loss, default=None
+        None (or a loss scored by R^2) for R^2.
 
     Returns
     -------
     float
     """
     X_val, Y_val, s_val = validation
+    if loss is not None and loss.score == "d2":
+        return deviance_explained(loss, Y_val, linear_predict(X_val, coef, intercept), s_val)
     xp, _ = get_namespace(Y_val)
     float64 = widest_float(xp, Y_val)
     Y = xp.astype(Y_val, float64)
@@ -212,6 +221,40 @@ def validation_score(validation, coef, intercept):
     spread, ones = total > 0.0, xp.ones_like(total)
     exact = xp.where(unexplained == 0.0, ones, 0.0 * ones)
     scores = xp.where(spread, 1.0 - unexplained / xp.where(spread, total, ones), exact)
+    return float(xp.mean(scores))
+
+
+def deviance_explained(loss, Y, predictor, sample_weight):
+    """D^2: the share of the loss's deviance the model explains, uniform over targets.
+
+    ``1 - sum_i s_i l(p_i, y_i) / sum_i s_i l(p0, y_i)`` with ``p0`` the
+    linear predictor of the weighted mean of y (the constant model's optimum
+    for a log-link deviance), as scikit-learn's ``d2_tweedie_score``. A
+    target without spread scores 1 when predicted exactly and 0 otherwise.
+
+    Parameters
+    ----------
+    loss : Loss
+        A log-link loss (its ``value_and_derivative`` is the unit deviance in ``p = log(mu)``).
+    Y : array of shape (n_samples, n_targets)
+    predictor : array of shape (n_samples, n_targets)
+        The model's linear predictors.
+    sample_weight : array of shape (n_samples,)
+
+    Returns
+    -------
+    float
+    """
+    xp, _ = get_namespace(Y)
+    float64 = widest_float(xp, Y)
+    Y, predictor = xp.astype(Y, float64), xp.astype(predictor, float64)
+    s = xp.astype(sample_weight, float64)[:, None]
+    mean = xp.sum(s * Y, axis=0) / xp.sum(s)
+    model = xp.sum(s * loss.value_and_derivative(predictor, Y, xp=xp)[0], axis=0)
+    null = xp.sum(s * loss.value_and_derivative(xp.log(mean) + 0.0 * Y, Y, xp=xp)[0], axis=0)
+    spread, ones = null > 0.0, xp.ones_like(null)
+    exact = xp.where(model == 0.0, ones, 0.0 * ones)
+    scores = xp.where(spread, 1.0 - model / xp.where(spread, null, ones), exact)
     return float(xp.mean(scores))
 
 
@@ -258,7 +301,8 @@ def _check_epoch(loss, losses, state, eta, start, floor, controls, xp):
     rising = len(window) > controls.n_iter_no_change and all(
         a < b for a, b in zip(window[:-1], window[1:], strict=True)
     )
-    if rising and loss > start + floor:
+    # A steady rise within the call's noise (sgd passes started near the optimum) is not divergence.
+    if rising and loss > start * (1.0 + controls.noise) + floor:
         raise _diverged(
             state,
             f"the objective rose for {controls.n_iter_no_change} epochs in a row, to {loss!r} from {start!r}",
@@ -360,7 +404,7 @@ def _epochs(path, state, controls, callbacks, start, floor, xp):
         state.n_iter += 1
         score = None
         if controls.validation is not None:
-            score = validation_score(controls.validation, *state.model())
+            score = validation_score(controls.validation, *state.model(), loss=controls.score)
             state.validation_scores.append(score)
             metric = -score
         else:

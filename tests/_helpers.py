@@ -88,13 +88,40 @@ def _textbook_pinball(p, y, quantile):
     return np.maximum(quantile * u, (quantile - 1) * u), np.where(u > 0, -quantile, np.where(u < 0, 1 - quantile, 0.0))
 
 
+def _textbook_tweedie(p, y, power):
+    """The Tweedie unit deviance at ``mu = exp(p)`` by scikit-learn's ``mean_tweedie_deviance``, one
+    sample at a time, and its derivative in p: ``mu`` times the deviance's derivative in ``mu``,
+    ``-2 (y - mu) / V(mu)`` with the variance function ``V(mu) = mu**power``."""
+    from sklearn.metrics import mean_tweedie_deviance
+
+    mu = np.exp(p)
+    y = np.broadcast_to(y, mu.shape)
+    value = np.array(
+        [mean_tweedie_deviance([b], [m], power=power) for b, m in zip(y.ravel(), mu.ravel(), strict=True)]
+    ).reshape(mu.shape)
+    return value, mu * 2.0 * (mu - y) / mu**power
+
+
+def targets_for(loss, y):
+    """Targets ``loss`` accepts, made from ``y``: y itself, or (the log link's losses) positive ones.
+
+    ``exp`` of y centred and scaled to unit half-spread (per column), in y's dtype:
+    a positive target that still follows y.
+    """
+    if make_loss(loss, **LOSS_PARAMS).targets is None:
+        return y
+    wide = np.asarray(y, dtype=np.float64)
+    spread = wide.std(axis=0)
+    return np.exp((wide - wide.mean(axis=0)) / (2.0 * np.where(spread > 0, spread, 1.0))).astype(np.asarray(y).dtype)
+
+
 def _of_residual(textbook):
     """A residual loss's textbook form as one of ``(p, y, params)``."""
     return lambda p, y, params: textbook(p - y, params["epsilon"])
 
 
 #: The loss parameters the tests fit with unless they say otherwise.
-LOSS_PARAMS = {"epsilon": 0.4, "quantile": 0.3}
+LOSS_PARAMS = {"epsilon": 0.4, "quantile": 0.3, "power": 1.5}
 
 #: Each loss of ``skgd._objective.LOSSES`` as the documentation states it, piece by
 #: piece: ``(p, y, params) -> (l, dl/dp)`` at linear predictors ``p`` and targets
@@ -107,6 +134,9 @@ TEXTBOOK_LOSSES = {
     "squared_epsilon_insensitive": _of_residual(_textbook_squared_epsilon_insensitive),
     "absolute_error": _of_residual(lambda r, epsilon: (np.abs(r), np.sign(r))),
     "quantile": lambda p, y, params: _textbook_pinball(p, y, params["quantile"]),
+    "poisson": lambda p, y, params: _textbook_tweedie(p, y, 1.0),
+    "gamma": lambda p, y, params: _textbook_tweedie(p, y, 2.0),
+    "tweedie": lambda p, y, params: _textbook_tweedie(p, y, params["power"]),
 }
 
 #: Each schedule of ``skgd._schedules.SCHEDULES`` as the documentation states it:
@@ -130,6 +160,7 @@ def reference_sgd(
     loss="squared_error",
     epsilon=0.1,
     quantile=0.5,
+    power=1.5,
     learning_rate,
     epochs,
     schedule="constant",
@@ -152,6 +183,8 @@ def reference_sgd(
     loss curve: the weighted mean of each sample's loss before its update, plus
     R at the end of the epoch. A weight multiplies its sample's whole step,
     penalty included: the penalty's share of a step is the batch's mean weight.
+    A loss with a ``max_change`` (the log link's) shrinks each sample's
+    weighted derivative so its own step moves its predictor by at most that.
 
     With ``shift`` and ``scale`` (dense X) the steps are taken on the rows
     ``z = (x - shift) * scale`` and the coefficients returned are z's, ``v``;
@@ -163,7 +196,7 @@ def reference_sgd(
     rows_of = X.toarray() if sp.issparse(X) else np.asarray(X, dtype=np.float64)
     s = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
     pen = Penalty.from_params(penalty, alpha, l1_ratio)
-    lo = make_loss(loss, epsilon=epsilon, quantile=quantile)
+    lo = make_loss(loss, epsilon=epsilon, quantile=quantile, power=power)
     w, b, v, vb = np.zeros(d), 0.0, np.zeros(d), 0.0
     w_avg, b_avg, n_avg = np.zeros(d), 0.0, 0
     u, q = 0.0, np.zeros(d)  # cumulative L1 penalty: the total offered, and what each w_j took
@@ -178,7 +211,12 @@ def reference_sgd(
             Z = (rows_of[rows] - m) * c
             value, derivative = lo.value_and_derivative(Z @ w + b, y[rows])
             total += np.sum(s[rows] * value)
-            dl = s[rows] * derivative / len(rows)
+            dl = s[rows] * derivative
+            if lo.max_change > 0:  # a sample's own step moves its predictor by at most max_change
+                reach = eta * (np.sum(Z * Z, axis=1) + fit_intercept)
+                too_far = reach * np.abs(dl) > lo.max_change
+                dl = np.where(too_far, np.sign(dl) * lo.max_change / np.where(too_far, reach, 1.0), dl)
+            dl = dl / len(rows)
             g, gb = Z.T @ dl, dl.sum()
             share = s[rows].mean()
             if momentum == 0.0:

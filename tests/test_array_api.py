@@ -11,7 +11,7 @@ import pickle
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from _helpers import make_problem, make_weights
+from _helpers import make_problem, make_weights, targets_for
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn import config_context
 from sklearn.base import clone
@@ -109,6 +109,7 @@ def _assert_in(array, xp, device, dtype):
 def test_fit_equals_the_numpy_fit(name, device, path, params):
     xp, device = _namespace(name, device)
     X, y = make_problem(n=ROWS[path], **PROBLEM)
+    y = targets_for(params.get("loss", "squared_error"), y)
     weights = make_weights(ROWS[path])
     params = {"max_iter": 8, "tol": None, "random_state": 0, **params}
     reference = GradientDescentRegressor(**params).fit(X, y, sample_weight=weights)

@@ -15,7 +15,7 @@ import itertools
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from _helpers import make_problem
+from _helpers import make_problem, targets_for
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import r2_score
 from sklearn.model_selection import train_test_split
@@ -205,6 +205,7 @@ AUTO_CASES = list(
 @pytest.mark.parametrize("solver, loss, penalty, momentum", AUTO_CASES)
 def test_auto_step_decreases_the_loss_on_badly_scaled_data(solver, loss, penalty, momentum):
     X, y = _badly_scaled()
+    y = targets_for(loss, y)
     reg = GradientDescentRegressor(
         solver=solver,
         loss=loss,

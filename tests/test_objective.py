@@ -44,14 +44,43 @@ def test_compiled_losses_are_the_registry_twins(name, epsilon):
     loss = make_loss(name, **{**LOSS_PARAMS, "epsilon": epsilon})
     r = _residuals(epsilon)
     y = np.linspace(-1.0, 1.0, r.size)
+    if loss.targets is not None:  # the log link's: positive targets, some zero where allowed
+        y = np.where(y < -0.8, 0.0, y + 1.5) if loss.targets == "non-negative" else y + 1.5
     p = y + r
     compiled = np.array([loss_and_derivative(loss.code, pi, yi, loss.parameter) for pi, yi in zip(p, y, strict=True)])
     value, derivative = loss.value_and_derivative(p, y)
-    np.testing.assert_array_equal(compiled[:, 0], value)
-    np.testing.assert_array_equal(compiled[:, 1], derivative)
+    if loss.targets is None:
+        np.testing.assert_array_equal(compiled[:, 0], value)
+        np.testing.assert_array_equal(compiled[:, 1], derivative)
+    else:  # NumPy's exp and log (its own SIMD kernels) and the C library's may differ in the last bit
+        np.testing.assert_allclose(compiled[:, 0], value, rtol=1e-13, atol=1e-13)
+        np.testing.assert_allclose(compiled[:, 1], derivative, rtol=1e-13, atol=1e-13)
 
 
-def test_registry_codes_are_the_positions_the_loop_knows():
+@pytest.mark.parametrize("power", [1.0, 1.2, 2.0, 3.0])
+def test_tweedie_at_one_and_two_is_poisson_and_gamma_and_the_loop_agrees(power):
+    tweedie = make_loss("tweedie", power=power)
+    y, p = np.linspace(0.1, 4.0, 25), np.linspace(-2.0, 3.0, 25)
+    value, derivative = tweedie.value_and_derivative(p, y)
+    if power in (1.0, 2.0):
+        twin = make_loss("poisson" if power == 1.0 else "gamma")
+        np.testing.assert_array_equal(value, twin.value_and_derivative(p, y)[0])
+        np.testing.assert_array_equal(derivative, twin.value_and_derivative(p, y)[1])
+    compiled = np.array([loss_and_derivative(tweedie.code, a, b, tweedie.parameter) for a, b in zip(p, y, strict=True)])
+    np.testing.assert_allclose(compiled, np.column_stack([value, derivative]), rtol=1e-13, atol=1e-13)
+
+
+def test_log_link_losses_at_extreme_predictors_are_infinite_not_errors():
+    # exp(p) beyond the float range: +inf where the deviance grows with it, never NaN nor a warning.
+    p = np.array([-1600.0, 0.0, 1600.0])
+    expected = {"poisson": [False, False, True], "gamma": [True, False, False], "tweedie": [True, False, True]}
+    for name in ("poisson", "gamma", "tweedie"):
+        value, _ = make_loss(name).value_and_derivative(p, np.ones(3))
+        np.testing.assert_array_equal(np.isposinf(value), expected[name])
+        assert not np.any(np.isnan(value)) and make_loss(name).inverse_link(p)[2] == np.inf
+
+
+def test_registry_codes_are_the_positions_the_loop_knows():  # quantile 5; poisson, gamma, tweedie 6 to 8
     assert [loss.code for loss in LOSSES.values()] == list(range(len(LOSSES)))
     assert N_LOSSES == len(LOSSES)
     assert set(TEXTBOOK_LOSSES) == set(LOSSES)  # every loss has its independent definition in the tests
@@ -102,11 +131,18 @@ def test_losses_are_sgd_factor_times_sgdregressors(name, epsilon):
 def test_derivative_is_the_slope_and_curvature_bounds_it(name):
     loss, h = make_loss(name, **LOSS_PARAMS), 1e-6
     r = np.linspace(-2.0, 2.0, 41) + 0.013  # away from the kinks at 0 and +-0.4
-    y = np.zeros_like(r)
+    y = np.zeros_like(r) if loss.targets is None else np.full_like(r, 1.3)
     slope = (loss.value_and_derivative(r + h, y)[0] - loss.value_and_derivative(r - h, y)[0]) / (2 * h)
     derivative = loss.value_and_derivative(r, y)[1]
     np.testing.assert_allclose(derivative, slope, atol=1e-6)
-    if loss.smooth:  # a non-smooth loss borrows its squared twin's bound
+    if loss.line_search:  # the log link's: the curvature at the prediction of a target mean of 1.3
+        at = np.log(1.3) + np.array([h, -h])
+        slopes = loss.value_and_derivative(at, 1.3)[1]
+        second = slopes[0] - slopes[1]
+        sized, k = loss.for_targets(np.array([1.3, 0.5])), loss.power
+        assert sized.curvature == pytest.approx(max(2.0 * 1.3 ** (2.0 - k), 2.0 * 0.5 ** (2.0 - k)))
+        assert make_loss(name, **LOSS_PARAMS).for_targets([1.3]).curvature == pytest.approx(second / (2 * h), rel=1e-6)
+    elif loss.smooth:  # a non-smooth loss borrows its squared twin's bound
         # The derivative changes no faster than `curvature` (what the automatic step relies on).
         jumps = np.abs(np.diff(derivative))
         assert np.all(jumps <= loss.curvature * np.diff(r) + 1e-12)
@@ -115,14 +151,18 @@ def test_derivative_is_the_slope_and_curvature_bounds_it(name):
 def test_float32_residuals_stay_float32():
     p = np.linspace(-1, 1, 7, dtype=np.float32)
     for name in LOSSES:
-        value, derivative = make_loss(name, epsilon=0.1).value_and_derivative(p, np.float32(0.25) * p)
+        y = np.float32(0.25) * p + np.float32(0.0 if make_loss(name).targets is None else 1.5)
+        value, derivative = make_loss(name, epsilon=0.1).value_and_derivative(p, y)
         assert value.dtype == np.float32 and derivative.dtype == np.float32
 
 
 def test_the_inverse_link_of_the_residual_losses_is_the_identity():
     p = np.linspace(-1, 1, 7)
     for name in LOSSES:
-        assert make_loss(name, epsilon=0.1).inverse_link(p) is p
+        if make_loss(name).targets is None:
+            assert make_loss(name, epsilon=0.1).inverse_link(p) is p
+        else:  # the log link's losses predict exp(p)
+            np.testing.assert_array_equal(make_loss(name).inverse_link(p), np.exp(p))
 
 
 # ------------------------------------------------------------------ penalty

@@ -10,6 +10,7 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from _helpers import targets_for
 from sklearn.exceptions import ConvergenceWarning
 
 from skgd import GradientDescentRegressor
@@ -62,6 +63,7 @@ def problems(draw):
         fit_intercept=draw(st.booleans()),
         shuffle=False,
     )
+    y = targets_for(params["loss"], y)  # the log link's losses take positive targets
     return (sp.csr_matrix(X) if sparse else X), y.astype(dtype), sample_weight, params
 
 
@@ -115,6 +117,8 @@ def _objective(reg, X, y, sample_weight, params):
             np.mean(np.average(loss.value_and_derivative(np.zeros_like(Y), Y)[0], axis=0, weights=sample_weight))
         )
     prediction = np.asarray(reg.predict(X), dtype=np.float64).reshape(Y.shape)
+    if make_loss(params["loss"]).targets is not None:  # a log link: the loss is in the linear predictor
+        prediction = np.log(prediction)
     values, _ = loss.value_and_derivative(prediction, Y)
     s = np.ones(len(Y)) if sample_weight is None else sample_weight
     coef = np.atleast_2d(np.asarray(reg.coef_, dtype=np.float64))

@@ -10,7 +10,7 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from _helpers import LOSS_PARAMS, TEXTBOOK_LOSSES, make_problem, make_weights
+from _helpers import LOSS_PARAMS, TEXTBOOK_LOSSES, make_problem, make_weights, targets_for
 
 from skgd._objective import LOSSES, make_loss
 from skgd._reductions import MIN_BLOCK_ROWS, ColumnMoments, SufficientStatistics, loss_gradient_sums, row_blocks
@@ -46,6 +46,7 @@ def test_row_blocks_of_csr_count_its_non_zeros():
 @pytest.mark.parametrize("fmt", ["dense", "csr", "float32"])
 def test_loss_gradient_sums_equal_the_whole_array_formulas(name, fmt, row_block_size):
     X, Y = make_problem(n=60, d=5, n_targets=2, density=0.7, noise=2.0)
+    Y = targets_for(name, Y)
     s = make_weights(60, low=0.0)
     rng = np.random.RandomState(1)
     coef, intercept = rng.standard_normal((2, 5)), rng.standard_normal(2)

@@ -15,7 +15,7 @@ import itertools
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from _helpers import PER_UPDATE_SCHEDULES, make_problem, reference_sgd
+from _helpers import PER_UPDATE_SCHEDULES, make_problem, reference_sgd, targets_for
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import Lasso, Ridge, SGDRegressor
 from sklearn.neural_network import MLPRegressor
@@ -232,11 +232,12 @@ def test_compiled_loop_matches_the_numpy_loop(case):
     case = dict(case)
     sparse = case.pop("sparse")
     X, y = make_problem(n=23, d=6, seed=1, density=0.5, **NOISY)
+    y = targets_for(case["loss"], y)
     s = np.random.RandomState(0).uniform(0.5, 2.0, len(y))
     params = dict(epsilon=0.3, alpha=0.1, l1_ratio=0.4, learning_rate=0.02, power_t=0.3, **case)
     Xin = sp.csr_matrix(X) if sparse else X
     reg = GradientDescentRegressor(solver="sgd", shuffle=False, tol=None, max_iter=3, **params)
-    reg.fit(Xin, y, sample_weight=s)
+    reg.fit(Xin, y, sample_weight=s, intercept_init=0.0)  # the log link's losses would start at log(mean y)
     w, b, curve = reference_sgd(Xin, y, epochs=3, sample_weight=s, **params)
     np.testing.assert_allclose(reg.coef_, w, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(reg.intercept_, b, rtol=1e-10, atol=1e-12)

@@ -24,7 +24,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from _helpers import PER_UPDATE_SCHEDULES, reference_sgd
+from _helpers import PER_UPDATE_SCHEDULES, reference_sgd, targets_for
 from skgd._sgd_fast import N_LOSSES, loss_and_derivative, sgd_epoch
 
 from skgd import GradientDescentRegressor
@@ -388,6 +388,7 @@ def test_the_conditioned_epoch_is_the_numpy_loop_on_conditioned_rows(case):
     case = dict(case)
     dtype = case.pop("dtype")
     X, y, s, conditioning = _raw_columns(dtype)
+    y = targets_for(case["loss"], y)
     params = dict(learning_rate=0.02, alpha=0.05, l1_ratio=0.4, epsilon=0.3, power_t=0.3, **case)
     v, c, curve = _passes(X, y, s, conditioning, epochs=3, **params)
     w, b, expected = reference_sgd(

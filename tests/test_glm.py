@@ -1,0 +1,136 @@
+"""The log link's losses (poisson, gamma, tweedie) against independent peers.
+
+- Batch coefficients equal scikit-learn's ``PoissonRegressor``, ``GammaRegressor``
+  and ``TweedieRegressor(power=1.5, link="log")`` (newton-cholesky, tight tol,
+  ``alpha / 2``), on standardised and on raw columns (offsets, scales 1e-3 to 1e4);
+  sgd to 2e-2.
+- ``predict`` is ``exp(X w + b)``; ``score`` is D^2 (``d2_tweedie_score``).
+- Bad targets raise a ValueError naming y, in fit and partial_fit.
+- ``learning_rate="auto"`` never diverges on raw data, and the batch objective
+  falls every epoch (up to rounding).
+- Integer weights equal repeated rows (batch).
+"""
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import GammaRegressor, PoissonRegressor, TweedieRegressor
+from sklearn.metrics import d2_tweedie_score
+
+from skgd import GradientDescentRegressor
+
+pytestmark = pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
+
+SCALES, OFFSETS = np.array([1e-3, 1.0, 1e2, 1e4]), np.array([0.0, 5.0, -300.0, 3e4])
+PEERS = {
+    "poisson": lambda alpha, fit_intercept: PoissonRegressor(alpha=alpha, fit_intercept=fit_intercept),
+    "gamma": lambda alpha, fit_intercept: GammaRegressor(alpha=alpha, fit_intercept=fit_intercept),
+    "tweedie": lambda alpha, fit_intercept: TweedieRegressor(
+        power=1.5, link="log", alpha=alpha, fit_intercept=fit_intercept
+    ),
+}
+
+
+def glm_problem(loss, raw=False, n=300, seed=0):
+    """Counts, gamma or compound Poisson-gamma targets of a log-linear model in 4 columns."""
+    rng = np.random.RandomState(seed)
+    Z = rng.standard_normal((n, 4))
+    mu = np.exp(Z @ np.array([0.3, -0.2, 0.25, 0.1]) + 0.5)
+    y = {
+        "poisson": lambda: rng.poisson(mu).astype(float),
+        "gamma": lambda: rng.gamma(2.0, mu / 2.0),
+        "tweedie": lambda: rng.poisson(mu) * rng.gamma(2.0, 0.5, n),
+    }[loss]()
+    return (Z * SCALES + OFFSETS if raw else Z), y
+
+
+def _gap(ours, peer):
+    """Relative distance of the (coef, intercept) vectors."""
+    a = np.append(ours.coef_, ours.intercept_)
+    b = np.append(peer.coef_, peer.intercept_)
+    return np.linalg.norm(a - b) / np.linalg.norm(b)
+
+
+@pytest.mark.parametrize("loss", list(PEERS))
+@pytest.mark.parametrize("raw", [False, True])
+@pytest.mark.parametrize("alpha, fit_intercept", [(0.0, True), (0.1, True), (0.1, False)])
+def test_batch_equals_sklearns_glms(loss, raw, alpha, fit_intercept):
+    X, y = glm_problem(loss, raw)
+    peer = PEERS[loss](alpha / 2, fit_intercept).set_params(solver="newton-cholesky", tol=1e-12, max_iter=1000)
+    peer.fit(X, y)
+    ours = GradientDescentRegressor(
+        loss=loss, penalty="l2", alpha=alpha, fit_intercept=fit_intercept, tol=1e-12, max_iter=3000
+    ).fit(X, y)
+    # Raw columns without an intercept cannot be centred: the offsets leave them ill-conditioned.
+    assert _gap(ours, peer) < (1e-5 if fit_intercept else 1e-3 if raw else 2e-5)
+    curve = np.array(ours.loss_curve_)
+    assert np.all(np.diff(curve) <= 1e-9 * curve[0])  # J falls every epoch (up to the rounding the guard allows)
+    np.testing.assert_allclose(ours.predict(X), np.exp(X @ ours.coef_ + ours.intercept_), rtol=1e-12)
+    assert ours.score(X, y) == pytest.approx(d2_tweedie_score(y, ours.predict(X), power=ours._loss.power), rel=1e-12)
+
+
+@pytest.mark.parametrize("loss", list(PEERS))
+def test_sgd_lands_near_sklearns_glms_on_raw_data(loss):
+    X, y = glm_problem(loss, raw=True)
+    peer = PEERS[loss](0.05, True).set_params(solver="newton-cholesky", tol=1e-12).fit(X, y)
+    ours = GradientDescentRegressor(solver="sgd", loss=loss, penalty="l2", alpha=0.1, tol=1e-5, random_state=0).fit(
+        X, y
+    )
+    assert _gap(ours, peer) < 2e-2
+
+
+@pytest.mark.parametrize("solver", ["batch", "sgd"])
+@pytest.mark.parametrize("loss", list(PEERS))
+def test_auto_never_diverges_on_raw_columns_with_a_far_start(solver, loss):
+    # Raw columns, sparse ones, and targets spanning decades: every call ends finite, J below its start.
+    X, y = glm_problem(loss, raw=True, n=200, seed=1)
+    y = y * np.exp(np.random.RandomState(2).uniform(-3, 3, y.size))
+    for Xin in (X, __import__("scipy.sparse").sparse.csr_matrix(X)):
+        reg = GradientDescentRegressor(solver=solver, loss=loss, max_iter=30, tol=None, random_state=0)
+        reg.fit(Xin, y, intercept_init=-20.0)  # the guard raises if a call ends above its start
+        assert np.all(np.isfinite(reg.coef_)) and np.all(np.isfinite(reg.loss_curve_))
+
+
+def test_a_fit_starts_at_the_log_of_the_weighted_mean():
+    X, y = glm_problem("poisson")
+    s = np.random.RandomState(3).uniform(0.5, 2.0, y.size)
+    reg = GradientDescentRegressor(loss="poisson", learning_rate=1e-300).partial_fit(X, y, sample_weight=s)
+    assert reg.intercept_ == pytest.approx(np.log(np.average(y, weights=s)), rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    "loss, y, message",
+    [
+        ("poisson", [-1.0, 2.0, 3.0], r"y >= 0"),
+        ("tweedie", [-1.0, 2.0, 3.0], r"y >= 0"),
+        ("gamma", [0.0, 2.0, 3.0], r"y > 0"),
+        ("poisson", [0.0, 0.0, 0.0], r"some y > 0"),
+    ],
+)
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_targets_out_of_range_are_a_clear_error(loss, y, message, method):
+    reg = GradientDescentRegressor(loss=loss)
+    with pytest.raises(ValueError, match=message):
+        getattr(reg, method)(np.eye(3), np.array(y))
+    with pytest.raises(ValueError, match=r"y > 0"):
+        GradientDescentRegressor(loss="tweedie", power=3.0).fit(np.eye(3), np.array([0.0, 1.0, 2.0]))
+
+
+def test_integer_weights_equal_repeated_rows_and_early_stopping_scores_d2():
+    X, y = glm_problem("tweedie", n=60)
+    counts = np.random.RandomState(4).randint(0, 3, 60)
+    weighted = GradientDescentRegressor(loss="tweedie", tol=1e-10).fit(X, y, sample_weight=counts)
+    repeated = GradientDescentRegressor(loss="tweedie", tol=1e-10).fit(np.repeat(X, counts, 0), np.repeat(y, counts))
+    np.testing.assert_allclose(weighted.coef_, repeated.coef_, rtol=1e-6)
+    X, y = glm_problem("poisson", n=2000)
+    stopped = GradientDescentRegressor(loss="poisson", early_stopping=True, random_state=0).fit(X, y)
+    assert 0.0 < stopped.best_validation_score_ < 1.0  # D^2 of the held-out rows
+
+
+def test_multi_output_fits_each_target_as_its_own_glm():
+    X, y = glm_problem("poisson")
+    Y = np.column_stack([y, y + 1.0])
+    both = GradientDescentRegressor(loss="poisson", tol=1e-12, max_iter=3000).fit(X, Y)
+    for k in range(2):
+        peer = PoissonRegressor(alpha=0, solver="newton-cholesky", tol=1e-12).fit(X, Y[:, k])
+        np.testing.assert_allclose(both.coef_[k], peer.coef_, rtol=1e-4, atol=1e-6)

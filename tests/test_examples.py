@@ -112,7 +112,7 @@ def test_torch_example_fits_tensors_where_they_are(tmp_path, capsys):
 def test_readme_shows_figures_the_examples_write():
     readme = (EXAMPLES.parent / "README.md").read_text()
     shown = re.findall(r"\]\((examples/figures/[\w.]+\.png)\)", readme)
-    assert len(shown) == 2
+    assert len(shown) == 3
     sources = "".join(path.read_text() for path in EXAMPLES.glob("plot_*.py"))
     for figure in shown:
         assert (EXAMPLES.parent / figure).stat().st_size > 10_000
@@ -146,6 +146,20 @@ def test_benchmark_example_times_every_peer_on_the_same_problem(capsys):
     assert batch["skgd batch"] == pytest.approx(batch["LinearRegression"], rel=1e-5)
     growth = _rows(out, r"^(skgd \S+(?: \(.*\))?)\s+\S+\s+\S+\s+\S+$")
     assert growth == ["skgd sgd", "skgd batch (Gram)", "skgd batch (streaming, huber)"]
+
+
+def test_quantile_bands_example_covers_each_quantile_and_matches_the_peers(tmp_path, capsys):
+    run_example("plot_quantile_bands.py", "--out", str(tmp_path), "--rows", "2000")
+    out = capsys.readouterr().out
+    rows = _rows(out, r"^\s+(0\.\d)\s+(\S+)\s+(\S+)\s+\S+$")
+    assert [q for q, _, _ in rows] == ["0.1", "0.5", "0.9"]
+    for q, coverage, gap in rows:
+        assert abs(float(coverage) - float(q)) <= 0.03 and float(gap) <= 1e-4
+    (gap,) = _rows(out, r"largest coefficient difference to PoissonRegressor (\S+) \(relative\)")
+    assert float(gap) <= 1e-5
+    assert "predict is exp(X w + b): True" in out
+    if "saved" in out:
+        assert (tmp_path / "quantile_bands.png").stat().st_size > 10_000
 
 
 def test_time_to_accuracy_example_reaches_its_gaps_and_times_the_peer_to_them(capsys):

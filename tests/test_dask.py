@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _helpers import assert_same_model, make_problem, run_example
+from _helpers import assert_same_model, make_problem, run_example, targets_for
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
 from skgd import GradientDescentRegressor
@@ -64,6 +64,30 @@ SAME_MODEL = {
 @pytest.mark.parametrize("params", SAME_MODEL.values(), ids=SAME_MODEL.keys())
 def test_fit_on_dask_equals_the_in_memory_fit(client, data, params):
     X, y, weights = data
+    dask_model = GradientDescentRegressor(**params).fit(
+        *_on_cluster(client, X, y), sample_weight=_on_cluster(client, weights)[0]
+    )
+    assert_same_model(dask_model, GradientDescentRegressor(**params).fit(X, y, sample_weight=weights), rtol=1e-9)
+
+
+#: The quantile and log-link losses (positive targets for the latter): fixed steps and tol=None, then the
+#: automatic step (the quantile's smoothing continued, the log link's backtracking), in both solvers.
+NEW_LOSSES = {
+    **{
+        f"{solver}-{loss}-fixed": dict(solver=solver, loss=loss, learning_rate=0.01, tol=None, max_iter=6)
+        for solver in ("batch", "sgd")
+        for loss in ("quantile", "poisson", "gamma", "tweedie")
+    },
+    **{f"batch-{loss}-auto": dict(loss=loss, max_iter=40) for loss in ("quantile", "poisson", "gamma", "tweedie")},
+    "sgd-poisson-auto-l2": dict(solver="sgd", loss="poisson", penalty="l2", alpha=0.01, shuffle=False, max_iter=4),
+}
+
+
+@pytest.mark.parametrize("params", NEW_LOSSES.values(), ids=NEW_LOSSES.keys())
+def test_quantile_and_log_link_fits_on_dask_equal_the_in_memory_fits(client, data, params):
+    X, y, weights = data
+    y = targets_for(params["loss"], y)
+    params = {"quantile": 0.3, "shuffle": False, **params}
     dask_model = GradientDescentRegressor(**params).fit(
         *_on_cluster(client, X, y), sample_weight=_on_cluster(client, weights)[0]
     )

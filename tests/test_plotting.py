@@ -117,3 +117,15 @@ def test_estimator_without_a_loss_curve_is_refused():
 def test_importing_skgd_does_not_import_matplotlib(tmp_path):
     code = "import sys, skgd; assert 'matplotlib' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=tmp_path)
+
+
+@pytest.mark.parametrize("loss", ["quantile", "poisson"])
+def test_the_quantile_and_log_link_curves_are_drawn_with_their_scores(loss):
+    # The pinball loss and the Poisson deviance per epoch, and the held-out score (R2, or D2 for the deviance).
+    X, y = make_problem(n=150, d=3)
+    y = np.exp(y / (2 * y.std())) if loss == "poisson" else y
+    reg = GradientDescentRegressor(loss=loss, early_stopping=True, max_iter=20, tol=None, random_state=0).fit(X, y)
+    display = LossCurveDisplay.from_estimator(reg)
+    assert display.line_.get_ydata().tolist() == reg.loss_curve_
+    assert display.validation_line_.get_ydata().tolist() == reg.validation_scores_
+    assert reg.best_validation_score_ == max(reg.validation_scores_)

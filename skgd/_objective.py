@@ -508,9 +508,9 @@ class SmoothedQuantile(ResidualLoss):
         -------
         value, derivative : arrays
         """
-        xp, _, device = get_namespace_and_device(r, xp=xp)
-        q, width = self.quantile, xp.asarray(self.width, dtype=r.dtype, device=device)  # the slope in r's dtype
-        return _pinball(r, q, xp), _clip_between(r / width, -q, 1.0 - q, xp)
+        xp, _ = get_namespace(r, xp=xp)
+        q, scaled = self.quantile, xp.astype(r / self.width, r.dtype, copy=False)  # the slope in r's dtype
+        return _pinball(r, q, xp), _clip_between(scaled, -q, 1.0 - q, xp)
 
 
 def _pinball(r, q, xp):

@@ -291,9 +291,9 @@ def _check_epoch(loss, losses, state, eta, start, floor, controls, xp):
     )
     if not finite:
         raise _diverged(state, f"the objective became {loss!r}", eta, controls)
-    if loss > EXPLOSION_FACTOR * start + floor:
+    if loss > EXPLOSION_FACTOR * abs(start) + floor:
         raise _diverged(state, f"the objective rose to {loss!r} from {start!r}", eta, controls)
-    if controls.monotone and losses and loss > losses[-1] * (1.0 + controls.rounding) + floor:
+    if controls.monotone and losses and loss > losses[-1] + abs(losses[-1]) * controls.rounding + floor:
         raise _diverged(
             state, f"the objective rose from {losses[-1]!r} to {loss!r} in one full-batch step", eta, controls
         )
@@ -302,7 +302,7 @@ def _check_epoch(loss, losses, state, eta, start, floor, controls, xp):
         a < b for a, b in zip(window[:-1], window[1:], strict=True)
     )
     # A steady rise within the call's noise (sgd passes started near the optimum) is not divergence.
-    if rising and loss > start * (1.0 + controls.noise) + floor:
+    if rising and loss > start + abs(start) * controls.noise + floor:
         raise _diverged(
             state,
             f"the objective rose for {controls.n_iter_no_change} epochs in a row, to {loss!r} from {start!r}",
@@ -508,11 +508,16 @@ def run_epochs(path, state, controls, callbacks=None):
     # momentum's time scale 1 / (1 - mu)**2.
     kinetic = _kinetic_energy(state, state.eta0 * state.eta_factor) * (1.0 + controls.noise)
     # Rounding is judged on the problem's scale: J at the call's start, or at
-    # the model training began from (a call may start at J near zero).
-    floor = controls.rounding * max(start, state.loss_curve[0] if state.loss_curve else start) + 1e-300
+    # the model training began from (a call may start at J near zero). A deviance
+    # at its minimum of 0 may round to just below it: the scale is a magnitude.
+    scale = max(abs(start), abs(state.loss_curve[0]) if state.loss_curve else 0.0)
+    if scale == 0.0:  # an exact fit from the start: J at the zero model sets the scale
+        coef, intercept = state.model()
+        scale = abs(path.value(xp.zeros_like(coef), xp.zeros_like(intercept)))
+    floor = controls.rounding * scale + 1e-300
     reason = _epochs(path, state, controls, callbacks, start, floor, xp)
     end = path.value(*_committed_model(state, controls))
-    if not (math.isfinite(end) and end <= start * (1.0 + controls.noise) + kinetic + floor):
+    if not (math.isfinite(end) and end <= start + abs(start) * controls.noise + kinetic + floor):
         raise _diverged(
             state,
             f"the call ended at objective {end!r}, above {start!r} where it began",

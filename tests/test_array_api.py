@@ -19,7 +19,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from skgd import GradientDescentRegressor
 from skgd._array_api import ARRAY_API_SUPPORT
-from skgd._batch import GramBatch, choose_batch_path
+from skgd._batch import GramBatchSolver, choose_batch_solver
 from skgd._objective import LOSSES
 from skgd._schedules import SCHEDULES
 
@@ -116,7 +116,7 @@ def test_fit_equals_the_numpy_fit(name, device, path, params):
     with config_context(array_api_dispatch=True):
         X_xp, y_xp, w_xp = _to(xp, device, X, y, weights)
         if path == "batch-gram":
-            assert choose_batch_path(LOSSES["squared_error"], X_xp, 8, False) is GramBatch
+            assert choose_batch_solver(LOSSES["squared_error"], X_xp, 8, False) is GramBatchSolver
         est = GradientDescentRegressor(**params).fit(X_xp, y_xp, sample_weight=w_xp)
         prediction = est.predict(X_xp)
     for fitted in (est.coef_, est.intercept_, prediction):

@@ -22,7 +22,7 @@ from sklearn.linear_model import ElasticNet, Lasso, LinearRegression, QuantileRe
 from sklearn.neural_network import MLPRegressor
 
 from skgd import GradientDescentRegressor
-from skgd._batch import GramBatch, StreamingBatch, choose_batch_path
+from skgd._batch import GramBatchSolver, StreamingBatchSolver, choose_batch_solver
 from skgd._objective import Penalty
 
 pytestmark = pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
@@ -225,12 +225,12 @@ def test_gram_path_computes_the_streaming_objective(sparse):
     s = np.random.RandomState(3).uniform(0.5, 2.0, 3000)
     Xin = sp.csr_matrix(X) if sparse else X
     problem = squared_error_problem(Xin, Y, s, Penalty(0.1, 0.5))
-    assert choose_batch_path(problem[1].loss, Xin, max_iter=100, one_epoch=False) is GramBatch
-    assert choose_batch_path(problem[1].loss, Xin, max_iter=100, one_epoch=True) is StreamingBatch
+    assert choose_batch_solver(problem[1].loss, Xin, max_iter=100, one_epoch=False) is GramBatchSolver
+    assert choose_batch_solver(problem[1].loss, Xin, max_iter=100, one_epoch=True) is StreamingBatchSolver
     coef = np.random.RandomState(4).standard_normal((2, 6))
     intercept = np.array([0.3, -1.0])
-    gram = GramBatch(*problem).objective(coef, intercept)
-    streaming = StreamingBatch(*problem).objective(coef, intercept)
+    gram = GramBatchSolver(*problem).objective(coef, intercept)
+    streaming = StreamingBatchSolver(*problem).objective(coef, intercept)
     for a, b in zip(gram, streaming, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-10)
 

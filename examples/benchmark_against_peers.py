@@ -24,7 +24,7 @@ error. A last table shows how each solver's time grows with n (n, 2n, 4n).
 Run ``python examples/benchmark_against_peers.py`` for small sizes (seconds)
 or ``--full`` for the sizes quoted in the README (a minute or two);
 ``--tiny`` (what the tests run) times each fit once, at the smallest sizes
-that still take every path (the batch rows use the Gram path).
+that still take every solver (the batch rows use the Gram solver).
 """
 
 import argparse

@@ -11,6 +11,8 @@ Non-NumPy input needs scikit-learn >= 1.9 (``move_to`` and
 ever moves, and the estimator does not declare array API support.
 """
 
+import sys
+
 import numpy as np
 from sklearn.utils._array_api import (  # noqa: F401 (re-exported)
     _is_numpy_namespace,
@@ -33,6 +35,12 @@ except ImportError:  # scikit-learn < 1.9: NumPy input only
 
 else:
     ARRAY_API_SUPPORT = True
+
+
+def is_dask_array(X):
+    """Whether X is a dask array, found without importing dask."""
+    array = sys.modules.get("dask.array")
+    return array is not None and isinstance(X, array.Array)
 
 
 def widest_float(xp, array):

@@ -2,17 +2,17 @@
 
 Two ways to get ``J`` and its gradient at the current iterate, the same maths:
 
-- ``StreamingBatch`` reads X each epoch (any loss): residuals, loss and
+- ``StreamingBatchSolver`` reads X each epoch (any loss): residuals, loss and
   gradient in one fused pass over row blocks, O(n * d) per epoch and nothing
   of the data's size allocated.
-- ``GramBatch`` (squared error only) reads X once for the weighted sufficient
+- ``GramBatchSolver`` (squared error only) reads X once for the weighted sufficient
   statistics (means and centred second moments of X and y, in float64 and in
   row blocks, no copy of X); every epoch then costs O(d^2) per target.
 
 Both read the data through ``skgd._reductions``, the sums a pass accumulates,
-which the dask paths (``skgd._dask``) compute per chunk instead.
+which the dask solvers (``skgd._dask``) compute per chunk instead.
 
-``choose_batch_path`` picks one (see its docstring for the rule). Both hand
+``choose_batch_solver`` picks one (see its docstring for the rule). Both hand
 the gradient to ``take_step``, the single place a batch step is taken, or to
 ``accelerated_step`` (FISTA with adaptive restart) for smooth losses with
 ``learning_rate="auto"``; with ``"auto"`` steps are taken in the conditioned
@@ -36,10 +36,10 @@ GRAM_MIN_SIZE = 10_000
 GRAM_MAX_FEATURES = 4096
 
 
-def choose_batch_path(loss, X, max_iter, one_epoch):
-    """Pick the batch path for the data at hand.
+def choose_batch_solver(loss, X, max_iter, one_epoch):
+    """Pick the batch solver for the data at hand.
 
-    The Gram path is taken when the loss is quadratic (squared error), the call runs more
+    The Gram solver is taken when the loss is quadratic (squared error), the call runs more
     than one epoch, X has more rows than columns, at least ``GRAM_MIN_SIZE``
     entries and at most ``GRAM_MAX_FEATURES`` columns, and its one O(n d^2)
     pass costs no more than the O(n d) epochs it replaces (``d <= 2 * max_iter``).
@@ -56,7 +56,7 @@ def choose_batch_path(loss, X, max_iter, one_epoch):
     Returns
     -------
     class
-        ``GramBatch`` or ``StreamingBatch``.
+        ``GramBatchSolver`` or ``StreamingBatchSolver``.
     """
     n, d = X.shape
     gram = (
@@ -66,7 +66,7 @@ def choose_batch_path(loss, X, max_iter, one_epoch):
         and n * d >= GRAM_MIN_SIZE
         and d <= min(GRAM_MAX_FEATURES, 2 * max_iter)
     )
-    return GramBatch if gram else StreamingBatch
+    return GramBatchSolver if gram else StreamingBatchSolver
 
 
 def take_step(state, grad_coef, grad_intercept, eta, settings, xp):
@@ -117,7 +117,7 @@ def take_step(state, grad_coef, grad_intercept, eta, settings, xp):
     state.t += 1
 
 
-def accelerated_step(state, path, eta, settings, xp):
+def accelerated_step(state, solver, eta, settings, xp):
     """One step of monotone FISTA (Beck and Teboulle's MFISTA) with adaptive restart, in place.
 
     The gradient is taken at the extrapolated point ``y``; the proximal step
@@ -134,7 +134,7 @@ def accelerated_step(state, path, eta, settings, xp):
     Parameters
     ----------
     state : TrainingState
-    path : batch path
+    solver : _BatchSolver
         Supplies ``objective`` (J and its gradient), ``value`` (J alone) and
         ``rounding`` (the relative change of J that is rounding).
     eta : float
@@ -148,16 +148,16 @@ def accelerated_step(state, path, eta, settings, xp):
         J at the iterate before the step.
     """
     x_coef, x_intercept = state.coef, state.intercept
-    value_x = path.value(x_coef, x_intercept) if state.objective is None else state.objective
+    value_x = solver.value(x_coef, x_intercept) if state.objective is None else state.objective
     y_coef, y_intercept = state.coef_extrapolated, state.intercept_extrapolated
-    _, grad_coef, grad_intercept = path.objective(y_coef, y_intercept)
+    _, grad_coef, grad_intercept = solver.objective(y_coef, y_intercept)
     state.coef, state.intercept = xp.asarray(y_coef, copy=True), xp.asarray(y_intercept, copy=True)
     take_step(state, grad_coef, grad_intercept, eta, settings, xp)
     z_coef, z_intercept = state.coef, state.intercept
-    value_z = path.value(z_coef, z_intercept)
+    value_z = solver.value(z_coef, z_intercept)
     # At the floor J's rounding decides between equals: a step that changes J by
     # no more than rounding (in X's dtype) is taken (its coefficients still improve).
-    descended = value_z <= value_x + path.rounding * abs(value_x)
+    descended = value_z <= value_x + solver.rounding * abs(value_x)
     new_coef, new_intercept = (z_coef, z_intercept) if descended else (x_coef, x_intercept)
     turned = state.conditioning.inner(
         y_coef - z_coef, y_intercept - z_intercept, z_coef - x_coef, z_intercept - x_intercept, True
@@ -183,7 +183,7 @@ def accelerated_step(state, path, eta, settings, xp):
 MAX_HALVINGS = 60
 
 
-def backtracking_step(state, path, eta, settings, xp):
+def backtracking_step(state, solver, eta, settings, xp):
     """One (proximal) gradient step whose size is searched for (Armijo), in place.
 
     For losses without a global curvature bound (the log link's). The step
@@ -200,7 +200,7 @@ def backtracking_step(state, path, eta, settings, xp):
     Parameters
     ----------
     state : TrainingState
-    path : batch path
+    solver : _BatchSolver
         Supplies ``objective`` (J and its gradient), ``value`` (J alone) and
         ``rounding``.
     eta : float
@@ -213,12 +213,12 @@ def backtracking_step(state, path, eta, settings, xp):
     float
         J at the iterate before the step.
     """
-    value_x, grad_coef, grad_intercept = path.objective(state.coef, state.intercept)
+    value_x, grad_coef, grad_intercept = solver.objective(state.coef, state.intercept)
     names = ("coef", "intercept", "velocity", "velocity_intercept")
     start = {name: getattr(state, name) for name in names}
     t = state.t
     factor = 2.0 if state.grow_step else 1.0
-    slack = path.rounding * abs(value_x)
+    slack = solver.rounding * abs(value_x)
     for halving in range(MAX_HALVINGS):
         for name in names:
             if start[name] is not None:
@@ -235,7 +235,7 @@ def backtracking_step(state, path, eta, settings, xp):
         else:
             distance = state.conditioning.inner(dc, di, dc, di, settings.fit_intercept)
         distance /= state.coef.shape[0]  # J is the targets' mean: each target's descent, averaged
-        value_z = path.value(state.coef, state.intercept)
+        value_z = solver.value(state.coef, state.intercept)
         if value_z <= value_x - distance / (2.0 * step) + slack:
             state.eta_factor *= factor
             state.grow_step = halving == 0
@@ -248,8 +248,8 @@ def backtracking_step(state, path, eta, settings, xp):
     return value_x
 
 
-class _BatchPath:
-    """What both batch paths share: an epoch is one step from ``objective``.
+class _BatchSolver:
+    """What the batch solvers share: an epoch is one step from ``objective``.
 
     A non-smooth loss with a smoothing (``Loss.smoothed``) is accelerated on
     its smoothed form, of width ``width * eta_factor``: each reduction of the
@@ -366,7 +366,7 @@ class _BatchPath:
         return self.objective(coef, intercept)[0]
 
 
-class StreamingBatch(_BatchPath):
+class StreamingBatchSolver(_BatchSolver):
     """Full-gradient epochs that read X each time (any loss).
 
     Parameters
@@ -463,7 +463,7 @@ class StreamingBatch(_BatchPath):
         )
 
 
-class GramBatch(_BatchPath):
+class GramBatchSolver(_BatchSolver):
     """Squared-error epochs from the weighted sufficient statistics, O(d^2) each.
 
     Parameters

@@ -9,7 +9,7 @@ applied per chunk of rows:
   the loss of the all-zero model, and either the sufficient statistics (batch)
   or the largest per-row scale (sgd). One ``dask.compute``; per-block results
   are added as a tree.
-- Squared error, batch: the survey's statistics feed ``GramBatch``, so the
+- Squared error, batch: the survey's statistics feed ``GramBatchSolver``, so the
   epochs run locally in O(d^2) and X is read exactly once.
 - Other losses, batch: each epoch is one pass returning per-block loss and
   gradient sums, added as a tree; the coefficients enter the graph once.
@@ -33,10 +33,10 @@ from sklearn.utils import assert_all_finite
 from sklearn.utils.validation import check_non_negative
 
 from ._array_api import rounding
-from ._batch import GRAM_MAX_FEATURES, GramBatch, StreamingBatch
+from ._batch import GRAM_MAX_FEATURES, GramBatchSolver, StreamingBatchSolver
 from ._objective import gram_lipschitz, per_sample_bound
 from ._reductions import ColumnMoments, SufficientStatistics, largest_row_scale, loss_gradient_sums
-from ._sgd import LoopRows, MeasuredByPass, pass_loss, sample_order, sgd_pass
+from ._sgd import LoopRows, MeasuredByEvaluator, pass_loss, sample_order, sgd_pass
 from ._state import ARRAY_FIELDS, TrainingState, linear_predict
 
 #: Partial results added per node of a tree reduction.
@@ -272,8 +272,8 @@ def survey(settings, blocks, *, statistics, row_scale):
     return result
 
 
-# ---------------------------------------------------------------------- paths
-class DaskStreamingBatch(StreamingBatch):
+# -------------------------------------------------------------------- solvers
+class DaskStreamingBatchSolver(StreamingBatchSolver):
     """Full-gradient epochs, each one distributed pass over the blocks (any loss).
 
     Parameters
@@ -355,7 +355,7 @@ def _block_sums(X, Y, s, model, loss, gradient):
     return np.asarray(loss_sums, dtype=np.float64), grad_coef, grad_intercept
 
 
-class DaskSGD(MeasuredByPass):
+class DaskSGDSolver(MeasuredByEvaluator):
     """SGD epochs streaming the blocks through the compiled loop.
 
     With ``shuffle=False`` the rows are visited in order and mini-batches run
@@ -378,7 +378,7 @@ class DaskSGD(MeasuredByPass):
         self.blocks = blocks
         self.weight_sum = survey.weight_sum
         self.survey = survey
-        self.evaluator = DaskStreamingBatch(data, settings, survey, blocks)
+        self.evaluator = DaskStreamingBatchSolver(data, settings, survey, blocks)
 
     #: The blocks can step in conditioned coordinates (they are dense).
     conditions = True
@@ -393,7 +393,7 @@ class DaskSGD(MeasuredByPass):
         return self.survey.moments
 
     def lipschitz(self, conditioning):
-        """Largest per-sample Lipschitz constant, as ``SGDPath.lipschitz``.
+        """Largest per-sample Lipschitz constant, as ``SGDSolver.lipschitz``.
 
         In conditioned coordinates the rows' largest scale takes one more
         distributed pass.
@@ -489,12 +489,12 @@ def _sgd_block(X, Y, s, progress, settings, seed, eta, last, conditioning):
     return {name: getattr(state, name) for name in LOOP_FIELDS}, total, carry
 
 
-def make_path(data, settings, solver):
-    """Survey dask data (one pass) and pick the path that trains on it.
+def make_dask_solver(data, settings, solver):
+    """Survey dask data (one pass) and build the solver that trains on it.
 
-    Squared error with the batch solver takes ``GramBatch`` on the survey's
+    Squared error with the batch solver takes ``GramBatchSolver`` on the survey's
     statistics (up to ``GRAM_MAX_FEATURES`` features); other batch problems
-    take ``DaskStreamingBatch`` and sgd ``DaskSGD``.
+    take ``DaskStreamingBatchSolver`` and sgd ``DaskSGDSolver``.
 
     Parameters
     ----------
@@ -505,7 +505,7 @@ def make_path(data, settings, solver):
 
     Returns
     -------
-    GramBatch, DaskStreamingBatch or DaskSGD
+    GramBatchSolver, DaskStreamingBatchSolver or DaskSGDSolver
     """
     blocks = data_blocks(data.X, data.Y, data.sample_weight)
     batch = solver == "batch"
@@ -516,12 +516,10 @@ def make_path(data, settings, solver):
         row_scale=not batch,
     )
     if not batch:
-        path = DaskSGD(data, settings, found, blocks)
-    elif settings.loss.quadratic and found.statistics is not None:
-        path = GramBatch(None, settings, found.statistics)
-    else:
-        path = DaskStreamingBatch(data, settings, found, blocks)
-    return path
+        return DaskSGDSolver(data, settings, found, blocks)
+    if settings.loss.quadratic and found.statistics is not None:
+        return GramBatchSolver(None, settings, found.statistics)
+    return DaskStreamingBatchSolver(data, settings, found, blocks)
 
 
 # ----------------------------------------------------------------- prediction

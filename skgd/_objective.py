@@ -58,7 +58,7 @@ class Loss(abc.ABC):
         decrease J and may be accelerated.
     quadratic : bool
         Whether J's data term is a quadratic in ``(w, b)`` that the weighted
-        sufficient statistics determine (the batch solver's Gram path).
+        sufficient statistics determine (the batch solver's ``GramBatchSolver``).
     line_search : bool
         Whether ``curvature`` is only local (the log link's losses): the
         batch solver with ``learning_rate="auto"`` then searches for each

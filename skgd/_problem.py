@@ -1,7 +1,7 @@
 """What a solver works on: the validated data, and the decided settings, apart.
 
 The settings travel (to dask workers, between row blocks) without the data;
-a path is built from both.
+a solver (``skgd._solver``) is built from both.
 """
 
 from dataclasses import dataclass

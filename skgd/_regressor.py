@@ -1,7 +1,6 @@
 """GradientDescentRegressor: parameters, validation and state. It wires; it does no maths."""
 
 import functools
-import sys
 import warnings
 from numbers import Integral, Real
 
@@ -17,11 +16,11 @@ from ._array_api import (
     check_same_namespace,
     get_namespace,
     get_namespace_and_device,
+    is_dask_array,
     move_to,
     rounding,
     to_numpy,
 )
-from ._batch import choose_batch_path
 from ._callbacks import CallbackSupportMixin, TrainingTasks, with_callbacks
 from ._conditioning import Conditioning
 from ._objective import LOSSES, Penalty, make_loss
@@ -29,7 +28,7 @@ from ._problem import Settings, TrainingData
 from ._reductions import target_summary
 from ._schedules import SCHEDULES, automatic_step
 from ._sgd import int32_indices
-from ._sgd_namespace import sgd_path
+from ._solver_choice import make_solver
 from ._state import TrainingState, independent_rng, linear_predict
 from ._training import STOP_REASONS, Controls, deviance_explained, hold_out, patience, run_epochs
 
@@ -64,12 +63,6 @@ def call_noise(descends, momentum, rounding):
     return base / (1.0 - momentum) ** 2 - 1.0
 
 
-def _is_dask_array(X):
-    """Whether X is a dask array, found without importing dask."""
-    array = sys.modules.get("dask.array")
-    return array is not None and isinstance(X, array.Array)
-
-
 def _stopping_rule(smooth_batch, continuation):
     """How ``run_epochs`` judges convergence (``Controls.rule``)."""
     if smooth_batch:
@@ -82,7 +75,7 @@ def _training_namespace(X):
 
     X's own; NumPy's for a dask array, whose blocks are NumPy arrays.
     """
-    xp, _, device = get_namespace_and_device(np.empty(0) if _is_dask_array(X) else X)
+    xp, _, device = get_namespace_and_device(np.empty(0) if is_dask_array(X) else X)
     return xp, device
 
 
@@ -411,7 +404,7 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         loss = self._make_loss()
         if loss.targets is None:
             return None
-        if _is_dask_array(X):
+        if is_dask_array(X):
             from ._dask import target_summary as dask_target_summary
 
             summary = dask_target_summary(Y, sample_weight)
@@ -451,7 +444,7 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
 
     # ------------------------------------------------------------------ data
     def _validate_training_data(self, X, y, sample_weight, reset):
-        if _is_dask_array(X):
+        if is_dask_array(X):
             if self.early_stopping:
                 raise ValueError(
                     "early_stopping=True is not supported with dask arrays; hold out a validation "
@@ -549,22 +542,15 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         n_train = X.shape[0] if train_rows is None else train_rows.shape[0]
         settings = self._settings(n_train, loss, accelerated, smoothing, backtracking)
         self._loss = settings.loss  # predict applies its inverse link (callbacks predict during training)
-        if _is_dask_array(X):
-            from ._dask import make_path
-
-            path = make_path(data, settings, self.solver)
-        elif not batch:
-            path = sgd_path(data, settings)
-        else:
-            path = choose_batch_path(settings.loss, X, self.max_iter, one_epoch)(data, settings)
+        solver = make_solver(data, settings, self.solver, max_iter=self.max_iter, one_epoch=one_epoch)
         xp, device = _training_namespace(X)
         if smoothing:
-            path.begin_smoothing(state)
-        if auto and state.conditioning is None and state.n_iter == 0 and path.conditions:
+            solver.begin_smoothing(state)
+        if auto and state.conditioning is None and state.n_iter == 0 and solver.conditions:
             state.conditioning = Conditioning.from_moments(
-                path.moments(), settings.fit_intercept, settings.loss.curvature, settings.penalty.l2
+                solver.moments(), settings.fit_intercept, settings.loss.curvature, settings.penalty.l2
             ).to_namespace(xp, device)
-        elif state.conditioning is not None and not path.conditions:
+        elif state.conditioning is not None and not solver.conditions:
             raise ValueError(
                 "This model trains in conditioned coordinates (learning_rate='auto' on dense in-memory data "
                 "when training began); this call's data cannot be stepped in them (sparse X with solver='sgd', "
@@ -582,7 +568,7 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
             conditioning = Conditioning.identity(X.shape[1], xp, device)
 
         def safe_step():
-            return automatic_step(path.lipschitz(conditioning), 0.0 if batch else settings.momentum)
+            return automatic_step(solver.lipschitz(conditioning), 0.0 if batch else settings.momentum)
 
         if auto:
             step = safe_step()
@@ -604,7 +590,7 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
             noise=call_noise(batch and (loss.smooth or smoothing), self.momentum, rounding(xp, X.dtype)),
             safe_step=safe_step,
         )
-        state.stop_reason = run_epochs(path, state, controls, tasks)
+        state.stop_reason = run_epochs(solver, state, controls, tasks)
         self._commit(state, one_d, X.dtype, early_stopping)
         tasks.end()
         if not STOP_REASONS[state.stop_reason] and self.tol is not None:
@@ -806,7 +792,7 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         """
         check_is_fitted(self)
         one_d = self.coef_.ndim == 1
-        if _is_dask_array(X):
+        if is_dask_array(X):
             from ._dask import predict
 
             validate_data(self, X, reset=False, skip_check_array=True)

@@ -21,7 +21,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._array_api import get_namespace
-from ._batch import StreamingBatch
+from ._batch import StreamingBatchSolver
 from ._objective import sample_lipschitz
 from ._sgd_fast import sgd_epoch, shuffle
 
@@ -29,11 +29,11 @@ _EMPTY_INT = np.empty(0, dtype=np.int32)
 _EMPTY_64 = np.empty(0)
 
 
-class MeasuredByPass:
-    """What SGD paths share: J and the column moments come from one vectorised pass, their ``evaluator``'s.
+class MeasuredByEvaluator:
+    """What SGD solvers share: J and the column moments come from one vectorised pass, their ``evaluator``'s.
 
-    A path sets ``evaluator``, a full-batch path over the same rows (the
-    batch solver's ``StreamingBatch``, or dask's) that measures J without the
+    A solver sets ``evaluator``, a full-batch solver over the same rows (the
+    batch solver's ``StreamingBatchSolver``, or dask's) that measures J without the
     gradient.
     """
 
@@ -61,7 +61,7 @@ class MeasuredByPass:
         return self.evaluator.value(coef, intercept)
 
 
-class SGDPath(MeasuredByPass):
+class SGDSolver(MeasuredByEvaluator):
     """Epochs of (mini-)batch SGD through the compiled loop.
 
     Parameters
@@ -79,7 +79,7 @@ class SGDPath(MeasuredByPass):
         # Zero on the held-out rows, so its sum is the training rows'.
         self.weight_sum = float(np.sum(data.sample_weight, dtype=np.float64))
         self.rows = LoopRows(data.X, data.Y, data.sample_weight)
-        self.evaluator = StreamingBatch(data, settings)
+        self.evaluator = StreamingBatchSolver(data, settings)
 
     @property
     def conditions(self):

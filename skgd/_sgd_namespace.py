@@ -1,10 +1,11 @@
 """Stochastic gradient descent on data of any array API namespace.
 
 The compiled loop (``skgd._sgd_fast``) reads NumPy memory, so NumPy and sparse
-data keep it (``skgd._sgd.SGDPath``). Other namespaces (PyTorch, CuPy,
-array-api-strict...) take one of two paths, picked by ``sgd_path``:
+data keep it (``skgd._sgd.SGDSolver``). Other namespaces (PyTorch, CuPy,
+array-api-strict...) take one of two solvers, picked by
+``skgd._solver_choice.make_solver``:
 
-- ``batch_size > 1``: ``NamespaceSGDPath`` takes each mini-batch step in the
+- ``batch_size > 1``: ``NamespaceSGDSolver`` takes each mini-batch step in the
   data's namespace and on its device, all targets at once, with the matrix
   products on the device. It is the compiled loop's arithmetic, step for step:
   the same sample order, losses, schedules, momentum and Nesterov, the
@@ -12,53 +13,30 @@ array-api-strict...) take one of two paths, picked by ``sgd_path``:
   and iterate averaging; the lazy scalings the loop keeps for O(nnz) sparse
   steps are applied directly, which dense data does not need.
 - ``batch_size=1``: a per-sample step is a few flops, so on a GPU each one
-  would cost a kernel launch per operation. ``HostSGDPath`` instead copies the
+  would cost a kernel launch per operation. ``HostSGDSolver`` instead copies the
   data to the host once per call and runs the compiled loop there, moving the
   (small) state to the host and back around each epoch.
 
 Either way the state, and so ``coef_`` and ``intercept_``, stays in the data's
 namespace and on its device.
 
-Early stopping hands these paths copies of the training rows rather than
-training positions in X (``skgd._training.hold_out``): the mini-batch path
-steps through its rows by slicing X, and the host path copies X anyway.
+Early stopping hands these solvers copies of the training rows rather than
+training positions in X (``skgd._training.hold_out``): the mini-batch solver
+steps through its rows by slicing X, and the host solver copies X anyway.
 """
 
 from dataclasses import replace
 
 import numpy as np
 
-from ._array_api import _is_numpy_namespace, _max_precision_float_dtype, get_namespace_and_device, move_to
-from ._batch import StreamingBatch
+from ._array_api import _max_precision_float_dtype, get_namespace_and_device, move_to
+from ._batch import StreamingBatchSolver
 from ._objective import sample_lipschitz
-from ._sgd import MeasuredByPass, SGDPath, pass_loss, sample_order
+from ._sgd import MeasuredByEvaluator, SGDSolver, pass_loss, sample_order
 from ._state import ARRAY_FIELDS
 
 
-def sgd_path(data, settings):
-    """The SGD path for the data at hand.
-
-    Parameters
-    ----------
-    data : TrainingData
-    settings : Settings
-
-    Returns
-    -------
-    SGDPath, HostSGDPath or NamespaceSGDPath
-        The compiled loop for NumPy and sparse data; for other namespaces, the
-        compiled loop on a host copy for per-sample steps and steps in the
-        namespace for mini-batches.
-    """
-    xp, _, _ = get_namespace_and_device(data.X)
-    if _is_numpy_namespace(xp):
-        return SGDPath(data, settings)
-    if settings.batch_size == 1:
-        return HostSGDPath(data, settings)
-    return NamespaceSGDPath(data, settings)
-
-
-class HostSGDPath(MeasuredByPass):
+class HostSGDSolver(MeasuredByEvaluator):
     """Per-sample SGD on non-NumPy data: the compiled loop on a host copy.
 
     Parameters
@@ -71,8 +49,8 @@ class HostSGDPath(MeasuredByPass):
     def __init__(self, data, settings):
         self.xp, _, self.device = get_namespace_and_device(data.X)
         X, Y, sample_weight = move_to(data.X, data.Y, data.sample_weight, xp=np, device="cpu")
-        self.host = SGDPath(replace(data, X=np.ascontiguousarray(X), Y=Y, sample_weight=sample_weight), settings)
-        self.evaluator = StreamingBatch(data, settings)
+        self.host = SGDSolver(replace(data, X=np.ascontiguousarray(X), Y=Y, sample_weight=sample_weight), settings)
+        self.evaluator = StreamingBatchSolver(data, settings)
         self.conditions = self.host.conditions
 
     def lipschitz(self, conditioning):
@@ -103,7 +81,7 @@ class HostSGDPath(MeasuredByPass):
         Returns
         -------
         float
-            The epoch's loss, as ``SGDPath.epoch``.
+            The epoch's loss, as ``SGDSolver.epoch``.
         """
         on_host = state.to(np, "cpu")
         loss = self.host.epoch(on_host, eta)
@@ -113,7 +91,7 @@ class HostSGDPath(MeasuredByPass):
         return loss
 
 
-class NamespaceSGDPath(MeasuredByPass):
+class NamespaceSGDSolver(MeasuredByEvaluator):
     """Mini-batch SGD in the data's array namespace and on its device.
 
     Parameters
@@ -130,7 +108,7 @@ class NamespaceSGDPath(MeasuredByPass):
         self.float64 = _max_precision_float_dtype(xp, self.device)
         self.weights = xp.astype(data.sample_weight, data.X.dtype)
         self.weight_sum = float(xp.sum(xp.astype(data.sample_weight, self.float64)))
-        self.evaluator = StreamingBatch(data, settings)
+        self.evaluator = StreamingBatchSolver(data, settings)
 
     #: Mini-batches can step in conditioned coordinates.
     conditions = True
@@ -154,7 +132,7 @@ class NamespaceSGDPath(MeasuredByPass):
         """One pass over the samples in mini-batches; returns the epoch's loss.
 
         The sample order is drawn from ``state.rng`` exactly as the compiled
-        path draws it.
+        loop's solver draws it.
 
         Parameters
         ----------

@@ -1,6 +1,6 @@
 """The epoch loop every solver shares: progress, stopping, divergence, reports.
 
-A solver path only knows how to run one epoch on a state; this loop decides
+A solver only knows how to run one epoch on a state; this loop decides
 how many, keeps ``loss_curve_``, applies the adaptive schedule, tracks the
 validation score for early stopping and refuses to continue past a divergence.
 """
@@ -143,7 +143,7 @@ def hold_out(X, Y, sample_weight, n_val, seed):
     all of X, with zero weight on the held-out rows and the training positions
     in ``train_rows``, which is the objective, gradient and step bound of the
     training rows alone. Other array namespaces get a copy of the training
-    rows instead, as the namespace mini-batch path steps through its rows by
+    rows instead, as the namespace mini-batch solver steps through its rows by
     slicing X.
 
     Parameters
@@ -384,7 +384,7 @@ def _committed_model(state, controls):
     return state.model()
 
 
-def _epochs(path, state, controls, callbacks, start, floor, xp):
+def _epochs(solver, state, controls, callbacks, start, floor, xp):
     """The epoch loop of ``run_epochs``; returns why it stopped."""
     losses, best = [], []
     fruitless = 0  # adaptive reductions in a row that brought no improvement
@@ -397,7 +397,7 @@ def _epochs(path, state, controls, callbacks, start, floor, xp):
         started = time.perf_counter()
         before = xp.asarray(state.coef, copy=True) if controls.verbose > 1 else None
         with np.errstate(over="ignore", invalid="ignore"):
-            loss = path.epoch(state, eta)
+            loss = solver.epoch(state, eta)
         _check_epoch(loss, losses, state, eta, start, floor, controls, xp)
         losses.append(loss)
         state.loss_curve.append(loss)
@@ -434,7 +434,7 @@ def _epochs(path, state, controls, callbacks, start, floor, xp):
                     return "converged"  # a finer smoothing no longer pays
                 # The smoothing (and the step with it) shrinks as far as it pays: no crawl to report,
                 # until it is finer than the residuals' rounding.
-                state.eta_factor = path.finer_smoothing(state)
+                state.eta_factor = solver.finer_smoothing(state)
                 if state.eta_factor <= controls.rounding:
                     return "converged"
                 stage = len(best)
@@ -465,8 +465,8 @@ def _epochs(path, state, controls, callbacks, start, floor, xp):
     return "max_iter" if controls.stop_on_stall else "partial_fit"
 
 
-def run_epochs(path, state, controls, callbacks=None):
-    """Train ``state`` in place with ``path`` under ``controls``.
+def run_epochs(solver, state, controls, callbacks=None):
+    """Train ``state`` in place with ``solver`` under ``controls``.
 
     The call's objective is measured at its starting model and at the model it
     leaves: training that ends above its start (beyond ``controls.noise``)
@@ -475,9 +475,11 @@ def run_epochs(path, state, controls, callbacks=None):
 
     Parameters
     ----------
-    path : batch or SGD path
-        Runs one epoch, ``path.epoch(state, eta) -> loss``, and measures J,
-        ``path.value(coef, intercept) -> float``.
+    solver : Solver
+        Runs one epoch, ``solver.epoch(state, eta) -> loss``, and measures J,
+        ``solver.value(coef, intercept) -> float`` (``skgd._solver``); a
+        ``BatchSolver`` under the ``"continuation"`` rule, which asks it for
+        each next stage's smoothing (``solver.finer_smoothing(state)``).
     state : TrainingState
     controls : Controls
     callbacks : TrainingTasks or None, default=None
@@ -496,7 +498,7 @@ def run_epochs(path, state, controls, callbacks=None):
         discarded.
     """
     xp, _ = get_namespace(state.coef)
-    start = path.value(*_committed_model(state, controls))
+    start = solver.value(*_committed_model(state, controls))
     state.objective = start if controls.validation is None and state.n_averaged == 0 else None
     if not math.isfinite(start):
         raise ValueError(
@@ -513,10 +515,10 @@ def run_epochs(path, state, controls, callbacks=None):
     scale = max(abs(start), abs(state.loss_curve[0]) if state.loss_curve else 0.0)
     if scale == 0.0:  # an exact fit from the start: J at the zero model sets the scale
         coef, intercept = state.model()
-        scale = abs(path.value(xp.zeros_like(coef), xp.zeros_like(intercept)))
+        scale = abs(solver.value(xp.zeros_like(coef), xp.zeros_like(intercept)))
     floor = controls.rounding * scale + 1e-300
-    reason = _epochs(path, state, controls, callbacks, start, floor, xp)
-    end = path.value(*_committed_model(state, controls))
+    reason = _epochs(solver, state, controls, callbacks, start, floor, xp)
+    end = solver.value(*_committed_model(state, controls))
     if not (math.isfinite(end) and end <= start + abs(start) * controls.noise + kinetic + floor):
         raise _diverged(
             state,

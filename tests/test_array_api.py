@@ -19,7 +19,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from skgd import GradientDescentRegressor
 from skgd._array_api import ARRAY_API_SUPPORT
-from skgd._batch import GramBatch, choose_batch_path
+from skgd._batch import GramBatchSolver, choose_batch_solver
 from skgd._objective import LOSSES
 from skgd._schedules import SCHEDULES
 
@@ -42,18 +42,18 @@ NAMESPACES = [
 ]
 NAMESPACE_IDS = [f"{name}-{device}" if device else name for name, device in NAMESPACES]
 
-#: The solver paths: data small enough to stream, or large enough for the Gram path.
-PATHS = {
+#: The solvers: data small enough to stream, or large enough for the Gram solver.
+SOLVERS = {
     "batch-streaming": dict(solver="batch"),
     "batch-gram": dict(solver="batch"),
     "sgd-per-sample": dict(solver="sgd"),
     "sgd-mini-batch": dict(solver="sgd", batch_size=7),
 }
-#: The data: make_problem(n=ROWS[path], **PROBLEM), weighted by make_weights(n).
+#: The data: make_problem(n=ROWS[solver], **PROBLEM), weighted by make_weights(n).
 ROWS = {"batch-streaming": 60, "batch-gram": 2500, "sgd-per-sample": 60, "sgd-mini-batch": 60}
 PROBLEM = dict(d=4, noise=0.3, seed=3)
 
-#: What each path is run with: every loss, penalty and schedule, and the options.
+#: What each solver is run with: every loss, penalty and schedule, and the options.
 VARIANTS = [
     *({"loss": loss, "epsilon": 0.3} for loss in LOSSES),
     *({"penalty": penalty, "alpha": 0.05} for penalty in ("l2", "l1", "elasticnet")),
@@ -70,14 +70,14 @@ VARIANTS = [
 
 
 def _cases():
-    for path, settings in PATHS.items():
+    for solver, settings in SOLVERS.items():
         for variant in VARIANTS:
-            if path == "batch-gram" and (variant.get("loss", "squared_error") != "squared_error"):
-                continue  # the Gram path is squared error's
+            if solver == "batch-gram" and (variant.get("loss", "squared_error") != "squared_error"):
+                continue  # the Gram solver is squared error's
             if settings["solver"] == "batch" and "average" in variant:
                 continue  # averaging is an sgd option
             name = "-".join(f"{k}={v}" for k, v in variant.items())
-            yield pytest.param(path, {**settings, **variant}, id=f"{path}-{name}")
+            yield pytest.param(solver, {**settings, **variant}, id=f"{solver}-{name}")
 
 
 def _namespace(name, device):
@@ -105,18 +105,18 @@ def _assert_in(array, xp, device, dtype):
 
 
 @pytest.mark.parametrize("name, device", NAMESPACES, ids=NAMESPACE_IDS)
-@pytest.mark.parametrize("path, params", list(_cases()))
-def test_fit_equals_the_numpy_fit(name, device, path, params):
+@pytest.mark.parametrize("solver, params", list(_cases()))
+def test_fit_equals_the_numpy_fit(name, device, solver, params):
     xp, device = _namespace(name, device)
-    X, y = make_problem(n=ROWS[path], **PROBLEM)
+    X, y = make_problem(n=ROWS[solver], **PROBLEM)
     y = targets_for(params.get("loss", "squared_error"), y)
-    weights = make_weights(ROWS[path])
+    weights = make_weights(ROWS[solver])
     params = {"max_iter": 8, "tol": None, "random_state": 0, **params}
     reference = GradientDescentRegressor(**params).fit(X, y, sample_weight=weights)
     with config_context(array_api_dispatch=True):
         X_xp, y_xp, w_xp = _to(xp, device, X, y, weights)
-        if path == "batch-gram":
-            assert choose_batch_path(LOSSES["squared_error"], X_xp, 8, False) is GramBatch
+        if solver == "batch-gram":
+            assert choose_batch_solver(LOSSES["squared_error"], X_xp, 8, False) is GramBatchSolver
         est = GradientDescentRegressor(**params).fit(X_xp, y_xp, sample_weight=w_xp)
         prediction = est.predict(X_xp)
     for fitted in (est.coef_, est.intercept_, prediction):
@@ -130,12 +130,12 @@ def test_fit_equals_the_numpy_fit(name, device, path, params):
 
 
 @pytest.mark.parametrize("name, device", NAMESPACES, ids=NAMESPACE_IDS)
-@pytest.mark.parametrize("path", list(PATHS))
-def test_float32_stays_float32_and_multi_output(name, device, path):
+@pytest.mark.parametrize("solver", list(SOLVERS))
+def test_float32_stays_float32_and_multi_output(name, device, solver):
     xp, device = _namespace(name, device)
-    X, Y = make_problem(n=ROWS[path], n_targets=2, dtype=np.float32, **PROBLEM)
-    weights = make_weights(ROWS[path], dtype=np.float32)
-    params = {**PATHS[path], "max_iter": 6, "tol": None, "random_state": 0, "momentum": 0.5, "penalty": "l1"}
+    X, Y = make_problem(n=ROWS[solver], n_targets=2, dtype=np.float32, **PROBLEM)
+    weights = make_weights(ROWS[solver], dtype=np.float32)
+    params = {**SOLVERS[solver], "max_iter": 6, "tol": None, "random_state": 0, "momentum": 0.5, "penalty": "l1"}
     reference = GradientDescentRegressor(**params).fit(X, Y, sample_weight=weights)
     with config_context(array_api_dispatch=True):
         X_xp, Y_xp, w_xp = _to(xp, device, X, Y, weights)

@@ -9,7 +9,7 @@
   it is epsilon_insensitive of width 0, bit for bit.
 - Momentum 0.9 on an ill-conditioned problem gets at least 10x closer to least
   squares than plain GD in 300 epochs; its steps are MLPRegressor's.
-- The sufficient-statistics path computes the streaming path's objective.
+- The sufficient-statistics solver computes the streaming solver's objective.
 """
 
 import numpy as np
@@ -22,7 +22,7 @@ from sklearn.linear_model import ElasticNet, Lasso, LinearRegression, QuantileRe
 from sklearn.neural_network import MLPRegressor
 
 from skgd import GradientDescentRegressor
-from skgd._batch import GramBatch, StreamingBatch, choose_batch_path
+from skgd._batch import GramBatchSolver, StreamingBatchSolver, choose_batch_solver
 from skgd._objective import Penalty
 
 pytestmark = pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
@@ -218,19 +218,19 @@ def test_batch_momentum_takes_mlpregressors_steps(nesterov):
     np.testing.assert_allclose(ours.intercept_, peer.intercepts_[0][0], rtol=0, atol=1e-10)
 
 
-# --------------------------------------------------------------- the two paths
+# ------------------------------------------------------------- the two solvers
 @pytest.mark.parametrize("sparse", [False, True])
-def test_gram_path_computes_the_streaming_objective(sparse):
+def test_gram_solver_computes_the_streaming_objective(sparse):
     X, Y = make_problem(n=3000, d=6, n_targets=2, **NOISY)
     s = np.random.RandomState(3).uniform(0.5, 2.0, 3000)
     Xin = sp.csr_matrix(X) if sparse else X
     problem = squared_error_problem(Xin, Y, s, Penalty(0.1, 0.5))
-    assert choose_batch_path(problem[1].loss, Xin, max_iter=100, one_epoch=False) is GramBatch
-    assert choose_batch_path(problem[1].loss, Xin, max_iter=100, one_epoch=True) is StreamingBatch
+    assert choose_batch_solver(problem[1].loss, Xin, max_iter=100, one_epoch=False) is GramBatchSolver
+    assert choose_batch_solver(problem[1].loss, Xin, max_iter=100, one_epoch=True) is StreamingBatchSolver
     coef = np.random.RandomState(4).standard_normal((2, 6))
     intercept = np.array([0.3, -1.0])
-    gram = GramBatch(*problem).objective(coef, intercept)
-    streaming = StreamingBatch(*problem).objective(coef, intercept)
+    gram = GramBatchSolver(*problem).objective(coef, intercept)
+    streaming = StreamingBatchSolver(*problem).objective(coef, intercept)
     for a, b in zip(gram, streaming, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-10)
 
@@ -238,7 +238,7 @@ def test_gram_path_computes_the_streaming_objective(sparse):
 def test_gram_and_streaming_fits_agree_with_momentum_and_l1():
     X, y = make_problem(n=3000, d=6, **NOISY)
     params = dict(penalty="elasticnet", alpha=0.1, momentum=0.5, schedule="constant", tol=None, max_iter=50)
-    gram = GradientDescentRegressor(**params).fit(X, y)  # 18000 entries, 50 epochs: the Gram path
+    gram = GradientDescentRegressor(**params).fit(X, y)  # 18000 entries, 50 epochs: the Gram solver
     streaming = GradientDescentRegressor(**params)
     for _ in range(50):  # partial_fit always streams
         streaming.partial_fit(X, y)

@@ -17,7 +17,7 @@ from _helpers import LOSS_PARAMS, TEXTBOOK_LOSSES, squared_error_problem
 from skgd._sgd_fast import N_LOSSES, loss_and_derivative
 from sklearn.linear_model import SGDRegressor
 
-from skgd._batch import GramBatch, StreamingBatch
+from skgd._batch import GramBatchSolver, StreamingBatchSolver
 from skgd._conditioning import Conditioning
 from skgd._objective import (
     LOSSES,
@@ -224,8 +224,8 @@ def test_batch_lipschitz_is_the_top_eigenvalue(d, fit_intercept, sparse, conditi
     got = batch_lipschitz(LOSSES["huber"], pen, Xin, s, fit_intercept, conditioning)
     assert got == pytest.approx(expected, rel=1e-6)
     problem = squared_error_problem(Xin, rng.standard_normal((300, 1)), s, pen, fit_intercept)
-    gram = GramBatch(*problem).lipschitz(conditioning)
-    streaming = StreamingBatch(*problem).lipschitz(conditioning)
+    gram = GramBatchSolver(*problem).lipschitz(conditioning)
+    streaming = StreamingBatchSolver(*problem).lipschitz(conditioning)
     assert gram == pytest.approx(expected, rel=1e-6) and streaming == pytest.approx(expected, rel=1e-6)
 
 

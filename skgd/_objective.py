@@ -413,18 +413,23 @@ class Quantile(ResidualLoss):
 
     Its minimiser predicts the ``q``-quantile of ``y``. In the residual
     ``r = p - y`` it is ``(1 - q) r`` above zero and ``-q r`` below; at zero
-    the subgradient taken is 0. Not smooth, so it borrows squared error's
-    curvature for the sgd step; the batch solver steps on its smoothed form
-    (``smoothed``).
+    the subgradient taken is 0. Not smooth: the batch solver steps on its
+    smoothed form (``smoothed``), and sgd's automatic step is that of the
+    smoothing at the residuals' scale (``curvature``, set by the solver).
 
     Parameters
     ----------
     quantile : float
         The quantile ``q``, in (0, 1).
+    curvature : float, default=2.0
+        The curvature the sgd step is sized by: ``1 / width`` of the smoothing
+        at the residuals' scale (``skgd._sgd.MeasuredByEvaluator.begin_smoothing``),
+        squared error's without it.
     """
 
-    name, code, sgd_factor, curvature, smooth = "quantile", 5, None, 2.0, False
+    name, code, sgd_factor, smooth = "quantile", 5, None, False
     quantile: float = 0.5
+    curvature: float = 2.0
 
     @property
     def parameter(self):

@@ -544,8 +544,9 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         self._loss = settings.loss  # predict applies its inverse link (callbacks predict during training)
         solver = make_solver(data, settings, self.solver, max_iter=self.max_iter, one_epoch=one_epoch)
         xp, device = _training_namespace(X)
-        if smoothing:
-            solver.begin_smoothing(state)
+        sized_by_smoothing = auto and not batch and not loss.smooth and loss.smoothed(1.0) is not None
+        if smoothing or sized_by_smoothing:
+            solver.begin_smoothing(state)  # batch: its first smoothing; sgd: the step sized by it
         if auto and state.conditioning is None and state.n_iter == 0 and solver.conditions:
             state.conditioning = Conditioning.from_moments(
                 solver.moments(), settings.fit_intercept, settings.loss.curvature, settings.penalty.l2
@@ -589,6 +590,7 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
             rounding=rounding(xp, X.dtype),
             noise=call_noise(batch and (loss.smooth or smoothing), self.momentum, rounding(xp, X.dtype)),
             safe_step=safe_step,
+            crawl=not sized_by_smoothing,
         )
         state.stop_reason = run_epochs(solver, state, controls, tasks)
         self._commit(state, one_d, X.dtype, early_stopping)

@@ -17,6 +17,8 @@ Under early stopping a pass visits only the training rows of X
 automatic step ignores them too.
 """
 
+from dataclasses import replace
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -59,6 +61,24 @@ class MeasuredByEvaluator:
         float
         """
         return self.evaluator.value(coef, intercept)
+
+    def begin_smoothing(self, state):
+        """Size the automatic step of a non-smooth loss by its smoothing at the residuals' scale (one pass).
+
+        The evaluator measures the smoothing width where training starts
+        (``StreamingBatchSolver.begin_smoothing``); the per-sample bound then
+        takes the smoothing's curvature ``1 / width``, in y's units, so y
+        times c gives steps (and coefficients) times c, and the steps are
+        sized to the distance the model has to travel.
+
+        Parameters
+        ----------
+        state : TrainingState
+            Its ``smoothing_width`` is measured and set when None.
+        """
+        self.evaluator.begin_smoothing(state)
+        measured = replace(self.settings.loss, curvature=self.evaluator.loss.curvature)
+        self.settings = replace(self.settings, loss=measured)
 
 
 class SGDSolver(MeasuredByEvaluator):

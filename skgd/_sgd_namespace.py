@@ -50,8 +50,19 @@ class HostSGDSolver(MeasuredByEvaluator):
         self.xp, _, self.device = get_namespace_and_device(data.X)
         X, Y, sample_weight = move_to(data.X, data.Y, data.sample_weight, xp=np, device="cpu")
         self.host = SGDSolver(replace(data, X=np.ascontiguousarray(X), Y=Y, sample_weight=sample_weight), settings)
+        self.settings = settings
         self.evaluator = StreamingBatchSolver(data, settings)
         self.conditions = self.host.conditions
+
+    def begin_smoothing(self, state):
+        """As ``MeasuredByEvaluator.begin_smoothing``, for the host loop's steps too.
+
+        Parameters
+        ----------
+        state : TrainingState
+        """
+        super().begin_smoothing(state)
+        self.host.settings = self.settings
 
     def lipschitz(self, conditioning):
         """Largest per-sample Lipschitz constant, for the automatic step.

@@ -89,6 +89,20 @@ class Solver(Protocol):
             The weighted means and centred sums of squares of X's columns.
         """
 
+    def begin_smoothing(self, state):
+        """Measure a non-smooth loss's smoothing where training starts (one pass), and step by it.
+
+        A batch solver then steps on the loss smoothed to that width
+        (``BatchSolver``); an sgd solver sizes its automatic step by the
+        smoothing's curvature. The estimator calls it for a loss with a
+        smoothing (``Loss.smoothed``) under ``learning_rate="auto"``.
+
+        Parameters
+        ----------
+        state : TrainingState
+            Its ``smoothing_width`` is measured and set when None.
+        """
+
     def lipschitz(self, conditioning):
         """The Lipschitz constant the automatic step is derived from.
 
@@ -112,22 +126,13 @@ class BatchSolver(Solver, Protocol):
     """A full-batch solver: a ``Solver`` that also continues a non-smooth loss through its smoothings.
 
     With ``Settings.smoothing`` the estimator calls ``begin_smoothing`` before
-    training, and the epoch loop's ``"continuation"`` rule calls
-    ``finer_smoothing`` at the end of each stage.
+    training (the first smoothing), and the epoch loop's ``"continuation"``
+    rule calls ``finer_smoothing`` at the end of each stage.
 
     See Also
     --------
     Solver : What every solver offers.
     """
-
-    def begin_smoothing(self, state):
-        """Take the state's first smoothing width and step on the loss smoothed to it.
-
-        Parameters
-        ----------
-        state : TrainingState
-            Its ``smoothing_width`` is measured and set when None.
-        """
 
     def finer_smoothing(self, state):
         """The factor of the continuation's next stage.

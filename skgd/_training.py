@@ -95,6 +95,11 @@ class Controls:
     safe_step : callable
         ``() -> float``: the largest safe step measured from the data, named
         when training diverges.
+    crawl : bool, default=True
+        Whether an adaptive step under ``ADAPTIVE_MIN_RATIO`` of its start
+        while the loss still improves ends training as a crawl. False for sgd
+        steps sized by a loss's smoothing at the residuals' scale, which
+        shrink as far as they pay (down to rounding).
     score : Loss or None, default=None
         The loss whose ``score`` the validation reports (``validation_score``);
         None for R^2.
@@ -112,6 +117,7 @@ class Controls:
     rounding: float
     noise: float
     safe_step: object
+    crawl: bool = True
     score: object = None
 
 
@@ -458,7 +464,9 @@ def _epochs(solver, state, controls, callbacks, start, floor, xp):
             fruitless += 1
             if controls.verbose:
                 print(f"Step reduced to {state.eta0 * state.eta_factor:.6g}")
-            if exhausted and controls.stop_on_stall:
+            if controls.stop_on_stall and state.eta_factor <= controls.rounding:
+                return "converged"  # a step under J's rounding changes nothing
+            if exhausted and controls.stop_on_stall and controls.crawl:
                 return "step_exhausted"
         elif controls.stop_on_stall:
             return "converged"

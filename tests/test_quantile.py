@@ -6,7 +6,7 @@
   same in both); sgd to 1e-2, averaged or not; held-out coverage is ``q``.
 - The smoothed slope is the derivative of the pinball loss's Moreau envelope,
   found here by brute force.
-- Batch is scale-free: y times c gives coefficients times c in the same epochs.
+- Scale-free: y times c gives coefficients times c in the same epochs (batch, sgd, mini-batches).
 """
 
 import numpy as np
@@ -58,15 +58,16 @@ def test_batch_l1_reaches_quantileregressors_objective_with_weights():
     assert ours <= theirs * (1 + 1e-4)
 
 
-@pytest.mark.parametrize("average", [False, True])
-def test_sgd_reaches_quantileregressor_within_a_percent_and_covers_q(average):
+@pytest.mark.parametrize("params", [dict(), dict(average=True), dict(average=True, batch_size=32)])
+def test_sgd_reaches_quantileregressor_within_a_percent_and_covers_q(params):
     X, y = _raw_problem(6000, seed=3)
     X_test, y_test = X[4000:], y[4000:]
     X, y = X[:4000], y[:4000]
     for q in (0.1, 0.9):
         peer = QuantileRegressor(quantile=q, alpha=0.0, solver="highs").fit(X, y)
-        est = GradientDescentRegressor(solver="sgd", loss="quantile", quantile=q, average=average, random_state=0)
+        est = GradientDescentRegressor(solver="sgd", loss="quantile", quantile=q, random_state=0, **params)
         est.fit(X, y)
+        assert est.stop_reason_ == "converged"
         assert _objective(est, X, y, q) <= _objective(peer, X, y, q) * (1 + 1e-2)
         assert abs(np.mean(y_test <= est.predict(X_test)) - q) <= 0.02
 
@@ -89,11 +90,12 @@ def test_the_smoothed_slope_is_the_moreau_envelopes_derivative():
     assert loss.curvature == 1 / width
 
 
-def test_batch_scaling_y_scales_the_coefficients_in_the_same_epochs():
-    # The smoothing's width is in y's units. (sgd on a non-smooth loss borrows squared error's curvature.)
+@pytest.mark.parametrize("params", [dict(), dict(solver="sgd"), dict(solver="sgd", batch_size=16, average=True)])
+def test_scaling_y_scales_the_coefficients_in_the_same_epochs(params):
+    # The smoothing's width (batch) and the sgd step sized by it are in y's units.
     X, y = _raw_problem(800, seed=4)
-    a = GradientDescentRegressor(loss="quantile", quantile=0.8).fit(X, y)
-    b = GradientDescentRegressor(loss="quantile", quantile=0.8).fit(X, 1e4 * y)
+    a = GradientDescentRegressor(loss="quantile", quantile=0.8, random_state=0, **params).fit(X, y)
+    b = GradientDescentRegressor(loss="quantile", quantile=0.8, random_state=0, **params).fit(X, 1e4 * y)
     assert a.n_iter_ == b.n_iter_
     np.testing.assert_allclose(b.coef_, 1e4 * a.coef_, rtol=1e-6)
     np.testing.assert_allclose(b.intercept_, 1e4 * a.intercept_, rtol=1e-6)

@@ -58,7 +58,7 @@ def _attributes(protocol):
 
 
 def test_the_protocols_name_what_training_uses():
-    assert _methods(Solver) == ["epoch", "lipschitz", "moments", "value"]
+    assert _methods(Solver) == ["begin_smoothing", "epoch", "lipschitz", "moments", "value"]
     assert _methods(BatchSolver) == ["begin_smoothing", "epoch", "finer_smoothing", "lipschitz", "moments", "value"]
     assert _attributes(Solver) == _attributes(BatchSolver) == ["conditions"]
 

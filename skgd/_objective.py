@@ -70,9 +70,11 @@ class Loss(abc.ABC):
         The targets the loss accepts (None: any finite value).
     score : {"r2", "d2"}
         What ``score`` and early stopping's validation measure: R^2 of the
-        predictions, or D^2, the share of the deviance the model explains
-        against the constant prediction of the weighted mean (as
-        scikit-learn's GLMs' ``score``).
+        predictions, or D^2, the share of the loss the model explains
+        against the best constant model (``null_predictor``): the log
+        link's deviances against the weighted mean, as scikit-learn's GLMs'
+        ``score``, and the pinball loss against the weighted quantile, as
+        ``d2_pinball_score``.
     """
 
     name = None
@@ -208,6 +210,37 @@ class Loss(abc.ABC):
         Loss or None
         """
         return None
+
+    def null_predictor(self, Y, sample_weight, xp):
+        """The linear predictor of the best constant model, per target (a loss scored by D^2 defines it).
+
+        Parameters
+        ----------
+        Y : array of shape (n_samples, n_targets)
+            In float64 (the widest float of ``xp``).
+        sample_weight : array of shape (n_samples, 1)
+            Likewise.
+        xp : namespace
+
+        Returns
+        -------
+        array of shape (n_targets,)
+        """
+        raise NotImplementedError(f"loss={self.name!r} is scored by R^2: it has no null model.")
+
+    def link(self, prediction, xp=None):
+        """The linear predictor of ``prediction``: the inverse of ``inverse_link`` (here the identity).
+
+        Parameters
+        ----------
+        prediction : array
+        xp : namespace, default=None
+
+        Returns
+        -------
+        array
+        """
+        return prediction
 
     def inverse_link(self, p, xp=None):
         """The prediction at linear predictor ``p``: ``p`` itself (the identity link).
@@ -427,9 +460,34 @@ class Quantile(ResidualLoss):
         squared error's without it.
     """
 
-    name, code, sgd_factor, smooth = "quantile", 5, None, False
+    name, code, sgd_factor, smooth, score = "quantile", 5, None, False, "d2"
     quantile: float = 0.5
     curvature: float = 2.0
+
+    def null_predictor(self, Y, sample_weight, xp):
+        """A weighted ``q``-quantile of each target: the constant model of least pinball loss.
+
+        The smallest value whose share of the weight at or below it reaches
+        ``q`` (any minimiser gives the same loss, so D^2 is
+        ``d2_pinball_score``'s). Found on the host: a score's data.
+
+        Parameters
+        ----------
+        Y : array of shape (n_samples, n_targets)
+        sample_weight : array of shape (n_samples, 1)
+        xp : namespace
+
+        Returns
+        -------
+        array of shape (n_targets,)
+        """
+        _, _, device = get_namespace_and_device(Y)
+        Y_host, weights = (np.asarray(a, dtype=np.float64) for a in move_to(Y, sample_weight, xp=np, device="cpu"))
+        order = np.argsort(Y_host, axis=0, kind="stable")
+        cumulative = np.cumsum(np.broadcast_to(weights, Y_host.shape)[order, np.arange(Y_host.shape[1])], axis=0)
+        first = np.argmax(cumulative >= self.quantile * cumulative[-1], axis=0)
+        values = np.take_along_axis(np.take_along_axis(Y_host, order, axis=0), first[None, :], axis=0)[0]
+        return xp.asarray(values, dtype=Y.dtype, device=device)
 
     @property
     def parameter(self):
@@ -576,6 +634,21 @@ class LogLinkLoss(Loss):
         means = np.asarray(means, dtype=np.float64)
         return replace(self, curvature=float(np.max(2.0 * means ** (2.0 - self.power))))
 
+    def null_predictor(self, Y, sample_weight, xp):
+        """``log`` of each target's weighted mean: the constant model of least deviance.
+
+        Parameters
+        ----------
+        Y : array of shape (n_samples, n_targets)
+        sample_weight : array of shape (n_samples, 1)
+        xp : namespace
+
+        Returns
+        -------
+        array of shape (n_targets,)
+        """
+        return xp.log(xp.sum(sample_weight * Y, axis=0) / xp.sum(sample_weight))
+
     def initial_intercept(self, means):
         """``log(mean(y))`` per target: the intercept-only optimum, where a fit starts.
 
@@ -588,6 +661,21 @@ class LogLinkLoss(Loss):
         ndarray of shape (n_targets,)
         """
         return np.log(np.asarray(means, dtype=np.float64))
+
+    def link(self, prediction, xp=None):
+        """The linear predictor ``log(mu)`` of the prediction ``mu``.
+
+        Parameters
+        ----------
+        prediction : array
+        xp : namespace, default=None
+
+        Returns
+        -------
+        array
+        """
+        xp, _ = get_namespace(prediction, xp=xp)
+        return xp.log(prediction)
 
     def inverse_link(self, p, xp=None):
         """The prediction ``exp(p)`` at linear predictor ``p``.

@@ -809,13 +809,17 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         return xp.reshape(prediction, (-1,)) if one_d else prediction
 
     def score(self, X, y, sample_weight=None):
-        """R^2 of ``predict``; D^2 (deviance explained) for the log link's losses.
+        """R^2 of ``predict``; D^2 (the loss explained) for the quantile and log link's losses.
 
         For ``loss="poisson"``, ``"gamma"`` and ``"tweedie"`` the score is
         ``1 - D(y, predict(X)) / D(y, mean(y))`` with ``D`` the loss's
         weighted deviance and ``mean(y)`` the weighted mean, as scikit-learn's
-        GLMs' ``score`` (``d2_tweedie_score``); for the other losses it is
-        ``RegressorMixin``'s R^2. Uniform over the targets of a 2-D y.
+        GLMs' ``score`` (``d2_tweedie_score``); for ``loss="quantile"`` it
+        is ``d2_pinball_score`` (the pinball loss against that of the
+        weighted ``q``-quantile of y), what the model is fitted for, where R^2
+        would favour the mean; for the other losses it is
+        ``RegressorMixin``'s R^2. Uniform over the targets of a 2-D y. Early
+        stopping's validation score is the same.
 
         Parameters
         ----------
@@ -829,7 +833,7 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         Returns
         -------
         float
-            R^2, or D^2 for the log link's losses (1 is a perfect fit).
+            R^2, or D^2 for the quantile and log link's losses (1 is a perfect fit).
         """
         check_is_fitted(self)
         if self._loss.score != "d2":
@@ -840,4 +844,4 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         n = prediction.shape[0]
         Y = xp.reshape(xp.astype(xp.asarray(y, device=device), prediction.dtype), (n, -1))
         weights = xp.ones(n, dtype=prediction.dtype, device=device) if sample_weight is None else sample_weight
-        return deviance_explained(self._loss, Y, xp.log(xp.reshape(prediction, (n, -1))), weights)
+        return deviance_explained(self._loss, Y, self._loss.link(xp.reshape(prediction, (n, -1)), xp=xp), weights)

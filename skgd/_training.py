@@ -234,14 +234,16 @@ def deviance_explained(loss, Y, predictor, sample_weight):
     """D^2: the share of the loss's deviance the model explains, uniform over targets.
 
     ``1 - sum_i s_i l(p_i, y_i) / sum_i s_i l(p0, y_i)`` with ``p0`` the
-    linear predictor of the weighted mean of y (the constant model's optimum
-    for a log-link deviance), as scikit-learn's ``d2_tweedie_score``. A
-    target without spread scores 1 when predicted exactly and 0 otherwise.
+    constant model's optimum (``Loss.null_predictor``: the log of the
+    weighted mean for a log-link deviance, as scikit-learn's
+    ``d2_tweedie_score``; a weighted quantile for the pinball loss, as
+    ``d2_pinball_score``). A target without spread scores 1 when predicted
+    exactly and 0 otherwise.
 
     Parameters
     ----------
     loss : Loss
-        A log-link loss (its ``value_and_derivative`` is the unit deviance in ``p = log(mu)``).
+        A loss scored by D^2 (``Loss.score``), of the linear predictor.
     Y : array of shape (n_samples, n_targets)
     predictor : array of shape (n_samples, n_targets)
         The model's linear predictors.
@@ -255,9 +257,8 @@ def deviance_explained(loss, Y, predictor, sample_weight):
     float64 = widest_float(xp, Y)
     Y, predictor = xp.astype(Y, float64), xp.astype(predictor, float64)
     s = xp.astype(sample_weight, float64)[:, None]
-    mean = xp.sum(s * Y, axis=0) / xp.sum(s)
     model = xp.sum(s * loss.value_and_derivative(predictor, Y, xp=xp)[0], axis=0)
-    null = xp.sum(s * loss.value_and_derivative(xp.log(mean) + 0.0 * Y, Y, xp=xp)[0], axis=0)
+    null = xp.sum(s * loss.value_and_derivative(loss.null_predictor(Y, s, xp) + 0.0 * Y, Y, xp=xp)[0], axis=0)
     spread, ones = null > 0.0, xp.ones_like(null)
     exact = xp.where(model == 0.0, ones, 0.0 * ones)
     scores = xp.where(spread, 1.0 - model / xp.where(spread, null, ones), exact)

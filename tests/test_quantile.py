@@ -108,3 +108,19 @@ def test_a_warm_start_at_the_optimum_stays_there():
     est.fit(X, y)
     assert est.stop_reason_ == "converged"
     assert _objective(est, X, y, 0.25) <= before
+
+
+def test_score_and_early_stopping_are_d2_pinball():
+    # What the model is fitted for: the pinball loss explained, against the weighted q-quantile of y.
+    from sklearn.metrics import d2_pinball_score
+
+    X, y = _raw_problem(900, seed=6)
+    s = np.random.RandomState(7).uniform(0.2, 3.0, y.size)
+    est = GradientDescentRegressor(loss="quantile", quantile=0.85).fit(X[:600], y[:600])
+    for weights in (None, s[600:]):
+        expected = d2_pinball_score(y[600:], est.predict(X[600:]), alpha=0.85, sample_weight=weights)
+        assert est.score(X[600:], y[600:], sample_weight=weights) == pytest.approx(expected, rel=1e-12)
+    stopped = GradientDescentRegressor(loss="quantile", quantile=0.85, early_stopping=True, random_state=0)
+    stopped.fit(X, y)
+    assert stopped.best_validation_score_ == pytest.approx(max(stopped.validation_scores_))
+    assert 0.0 < stopped.best_validation_score_ < 1.0

@@ -714,9 +714,13 @@ class LogLinkLoss(Loss):
         with np.errstate(over="ignore", invalid="ignore"):  # exp(p) beyond the float range: an infinite loss
             return self.deviance(p, y, xp)
 
-    @abc.abstractmethod
     def deviance(self, p, y, xp):
-        """The unit deviance and its derivative in ``p`` (``value_and_derivative`` without the guard).
+        """The unit deviance of power ``k`` and its derivative in ``p`` (``value_and_derivative`` without the guard).
+
+        ``2 (max(y, 0)**(2 - k) / ((1 - k)(2 - k)) - y mu**(1 - k) / (1 - k) + mu**(2 - k) / (2 - k))``
+        with ``mu = exp(p)``, as scikit-learn's ``mean_tweedie_deviance``;
+        power 1 is the Poisson deviance and power 2 the gamma one (their own
+        forms, the limits of this one).
 
         Parameters
         ----------
@@ -727,6 +731,16 @@ class LogLinkLoss(Loss):
         -------
         value, derivative : arrays
         """
+        k = self.power
+        if k == 1.0:
+            return _poisson_deviance(p, y, xp)
+        if k == 2.0:
+            return _gamma_deviance(p, y, xp)
+        mu_1k = xp.exp((1.0 - k) * p)  # mu ** (1 - k)
+        mu_2k = xp.exp((2.0 - k) * p)  # mu ** (2 - k)
+        y_2k = xp.where(y > 0.0, y, 0.0 * y) ** (2.0 - k)
+        value = 2.0 * (y_2k / ((1.0 - k) * (2.0 - k)) - y * mu_1k / (1.0 - k) + mu_2k / (2.0 - k))
+        return value, 2.0 * (mu_2k - y * mu_1k)
 
 
 def _poisson_deviance(p, y, xp):
@@ -748,39 +762,11 @@ class Poisson(LogLinkLoss):
 
     name, code, power = "poisson", 6, 1.0
 
-    def deviance(self, p, y, xp):
-        """See ``LogLinkLoss.deviance``.
-
-        Parameters
-        ----------
-        p, y : arrays
-        xp : namespace
-
-        Returns
-        -------
-        value, derivative : arrays
-        """
-        return _poisson_deviance(p, y, xp)
-
 
 class Gamma(LogLinkLoss):
     """The gamma deviance ``2 (log(mu / y) + y / mu - 1)``, ``mu = exp(p)``; targets ``y > 0``."""
 
     name, code, power = "gamma", 7, 2.0
-
-    def deviance(self, p, y, xp):
-        """See ``LogLinkLoss.deviance``.
-
-        Parameters
-        ----------
-        p, y : arrays
-        xp : namespace
-
-        Returns
-        -------
-        value, derivative : arrays
-        """
-        return _gamma_deviance(p, y, xp)
 
 
 @dataclass(frozen=True)
@@ -808,29 +794,6 @@ class Tweedie(LogLinkLoss):
     def parameter(self):
         """``power``, the float the compiled loop receives."""
         return self.power
-
-    def deviance(self, p, y, xp):
-        """See ``LogLinkLoss.deviance``.
-
-        Parameters
-        ----------
-        p, y : arrays
-        xp : namespace
-
-        Returns
-        -------
-        value, derivative : arrays
-        """
-        k = self.power
-        if k == 1.0:
-            return _poisson_deviance(p, y, xp)
-        if k == 2.0:
-            return _gamma_deviance(p, y, xp)
-        mu_1k = xp.exp((1.0 - k) * p)  # mu ** (1 - k)
-        mu_2k = xp.exp((2.0 - k) * p)  # mu ** (2 - k)
-        y_2k = xp.where(y > 0.0, y, 0.0 * y) ** (2.0 - k)
-        value = 2.0 * (y_2k / ((1.0 - k) * (2.0 - k)) - y * mu_1k / (1.0 - k) + mu_2k / (2.0 - k))
-        return value, 2.0 * (mu_2k - y * mu_1k)
 
 
 def _clip(x, bound, xp):

@@ -182,6 +182,9 @@ def accelerated_step(state, solver, eta, settings, xp):
 #: Halvings a backtracking step tries before it leaves the iterate where it is.
 MAX_HALVINGS = 60
 
+#: How many times the first (curvature-measured) step a backtracking step may grow to.
+MAX_GROWTH = 2.0**30
+
 
 def backtracking_step(state, solver, eta, settings, xp):
     """One (proximal) gradient step whose size is searched for (Armijo), in place.
@@ -238,7 +241,9 @@ def backtracking_step(state, solver, eta, settings, xp):
         value_z = solver.value(state.coef, state.intercept)
         if value_z <= value_x - distance / (2.0 * step) + slack:
             state.eta_factor *= factor
-            state.grow_step = halving == 0
+            # Grow again only after a step that moved the model (at a zero gradient every step passes)
+            # and while the step stays under MAX_GROWTH times the first one.
+            state.grow_step = halving == 0 and distance > 0.0 and state.eta_factor < MAX_GROWTH
             return value_x
         factor *= 0.5
     for name in names:
@@ -268,51 +273,6 @@ class _BatchSolver:
     def loss(self):
         """The loss whose slope the steps take: the settings', or its smoothing at the current width."""
         return getattr(self, "_stepping_loss", self.settings.loss)
-
-    def begin_smoothing(self, state):
-        """Take the state's first smoothing width, measured when training begins (one pass over X).
-
-        Each target's width is the root mean square of its residuals at the
-        model training starts from: the first smoothed problem is nearly
-        least squares over the residuals met, and widths are in y's units (y
-        times c gives widths, steps and coefficients times c). A target
-        fitted exactly takes width 1. Later ``partial_fit`` calls keep the
-        width, as they keep the conditioning.
-
-        Parameters
-        ----------
-        state : TrainingState
-            Its ``smoothing_width`` is set when None.
-        """
-        xp = self.xp
-        if state.smoothing_width is None:
-            squares, _, _ = self.sums(state.coef, state.intercept, gradient=False, loss=SquaredError())
-            width = xp.sqrt(squares / self.weight_sum)
-            state.smoothing_width = xp.where(width > 0.0, width, xp.ones_like(width))
-        self.width = state.smoothing_width
-        self.smooth(1.0)
-
-    def finer_smoothing(self, state):
-        """The factor of the continuation's next stage: the step's reduction, or the residuals' scale if finer.
-
-        A stage that ended far inside its smoothing (residuals much smaller
-        than its width) jumps at once to the width of the residuals now,
-        rather than through stages too coarse to improve the model.
-
-        Parameters
-        ----------
-        state : TrainingState
-
-        Returns
-        -------
-        float
-            The new ``eta_factor`` (the step and the smoothing shrink together).
-        """
-        xp = self.xp
-        reduced, _ = adaptive_reduce(state.eta_factor)
-        squares, _, _ = self.sums(state.coef, state.intercept, gradient=False, loss=SquaredError())
-        residuals = float(xp.max(xp.sqrt(squares / self.weight_sum) / self.width))
-        return min(reduced, residuals) if residuals > 0.0 else reduced
 
     def smooth(self, factor):
         """Step on the loss smoothed to ``factor`` times the first width (no-op for a loss stepped on as it is).
@@ -380,6 +340,51 @@ class StreamingBatchSolver(_BatchSolver):
         self.xp, _ = get_namespace(data.X, data.sample_weight)
         self.weight_sum = float(self.xp.sum(data.sample_weight))
         self.rounding = rounding(self.xp, data.X.dtype)  # the loss is formed in X's dtype
+
+    def begin_smoothing(self, state):
+        """Take the state's first smoothing width, measured when training begins (one pass over X).
+
+        Each target's width is the root mean square of its residuals at the
+        model training starts from: the first smoothed problem is nearly
+        least squares over the residuals met, and widths are in y's units (y
+        times c gives widths, steps and coefficients times c). A target
+        fitted exactly takes width 1. Later ``partial_fit`` calls keep the
+        width, as they keep the conditioning.
+
+        Parameters
+        ----------
+        state : TrainingState
+            Its ``smoothing_width`` is set when None.
+        """
+        xp = self.xp
+        if state.smoothing_width is None:
+            squares, _, _ = self.sums(state.coef, state.intercept, gradient=False, loss=SquaredError())
+            width = xp.sqrt(squares / self.weight_sum)
+            state.smoothing_width = xp.where(width > 0.0, width, xp.ones_like(width))
+        self.width = state.smoothing_width
+        self.smooth(1.0)
+
+    def finer_smoothing(self, state):
+        """The factor of the continuation's next stage: the step's reduction, or the residuals' scale if finer.
+
+        A stage that ended far inside its smoothing (residuals much smaller
+        than its width) jumps at once to the width of the residuals now,
+        rather than through stages too coarse to improve the model.
+
+        Parameters
+        ----------
+        state : TrainingState
+
+        Returns
+        -------
+        float
+            The new ``eta_factor`` (the step and the smoothing shrink together).
+        """
+        xp = self.xp
+        reduced, _ = adaptive_reduce(state.eta_factor)
+        squares, _, _ = self.sums(state.coef, state.intercept, gradient=False, loss=SquaredError())
+        residuals = float(xp.max(xp.sqrt(squares / self.weight_sum) / self.width))
+        return min(reduced, residuals) if residuals > 0.0 else reduced
 
     def moments(self):
         """The training rows' weighted column moments (one pass over X).
@@ -488,6 +493,34 @@ class GramBatchSolver(_BatchSolver):
         self.covariance = statistics.scatter_xx / total
         self.cross = statistics.scatter_xy.T / total
         self.variance_y = statistics.scatter_yy / total
+
+    def begin_smoothing(self, state):
+        """Refuse: the Gram solver fits squared error, which has no smoothing.
+
+        Parameters
+        ----------
+        state : TrainingState
+
+        Raises
+        ------
+        ValueError
+            Always (``choose_batch_solver`` picks it only for squared error).
+        """
+        raise ValueError("The Gram solver fits squared error only, a smooth loss: there is no smoothing to begin.")
+
+    def finer_smoothing(self, state):
+        """Refuse, as ``begin_smoothing``.
+
+        Parameters
+        ----------
+        state : TrainingState
+
+        Raises
+        ------
+        ValueError
+            Always.
+        """
+        self.begin_smoothing(state)
 
     def moments(self):
         """The column moments the statistics hold (no pass over X).

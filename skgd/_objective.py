@@ -145,7 +145,7 @@ class Loss(abc.ABC):
         """
         return None
 
-    def check_targets(self, minimum, means):
+    def check_targets(self, minimum, means, starting=True):
         """Raise ``ValueError`` when the targets are outside the loss's range.
 
         Parameters
@@ -154,12 +154,17 @@ class Loss(abc.ABC):
             The smallest target.
         means : ndarray of shape (n_targets,)
             Weighted mean of each target.
+        starting : bool, default=True
+            Whether training starts from these targets (``fit``, a first
+            ``partial_fit``): only then must each target's mean be positive
+            (a later chunk of zero counts is a valid update).
 
         Raises
         ------
         ValueError
             If a target is negative (``targets="non-negative"``), non-positive
-            (``"positive"``), or a target's weighted mean is not positive.
+            (``"positive"``), or, when starting, a target's weighted mean is
+            not positive.
         """
         if self.targets is None:
             return
@@ -168,7 +173,7 @@ class Loss(abc.ABC):
             raise ValueError(
                 f"loss={self.name!r} needs y {strict} 0 ({self.targets} targets); the smallest y is {minimum!r}."
             )
-        if not bool(np.all(np.asarray(means) > 0.0)):
+        if starting and not bool(np.all(np.asarray(means) > 0.0)):
             raise ValueError(
                 f"loss={self.name!r} needs some y > 0 (with positive weight) in every target: its log link "
                 "predicts exp(X w + b) > 0, and an all-zero target has no finite optimum."
@@ -227,20 +232,6 @@ class Loss(abc.ABC):
         array of shape (n_targets,)
         """
         raise NotImplementedError(f"loss={self.name!r} is scored by R^2: it has no null model.")
-
-    def link(self, prediction, xp=None):
-        """The linear predictor of ``prediction``: the inverse of ``inverse_link`` (here the identity).
-
-        Parameters
-        ----------
-        prediction : array
-        xp : namespace, default=None
-
-        Returns
-        -------
-        array
-        """
-        return prediction
 
     def inverse_link(self, p, xp=None):
         """The prediction at linear predictor ``p``: ``p`` itself (the identity link).
@@ -662,21 +653,6 @@ class LogLinkLoss(Loss):
         """
         return np.log(np.asarray(means, dtype=np.float64))
 
-    def link(self, prediction, xp=None):
-        """The linear predictor ``log(mu)`` of the prediction ``mu``.
-
-        Parameters
-        ----------
-        prediction : array
-        xp : namespace, default=None
-
-        Returns
-        -------
-        array
-        """
-        xp, _ = get_namespace(prediction, xp=xp)
-        return xp.log(prediction)
-
     def inverse_link(self, p, xp=None):
         """The prediction ``exp(p)`` at linear predictor ``p``.
 
@@ -712,7 +688,13 @@ class LogLinkLoss(Loss):
         """
         xp, _ = get_namespace(p, xp=xp)
         with np.errstate(over="ignore", invalid="ignore"):  # exp(p) beyond the float range: an infinite loss
-            return self.deviance(p, y, xp)
+            value, derivative = self.deviance(p, y, xp)
+        # Where both powers of mu overflow (inf - inf, powers above 2 at p << 0) the deviance is +inf and
+        # its slope the faster-growing power's.
+        inf = xp.full_like(derivative, xp.inf)
+        return xp.where(xp.isnan(value), inf, value), xp.where(
+            xp.isnan(derivative), xp.where(p < 0.0, -inf, inf), derivative
+        )
 
     def deviance(self, p, y, xp):
         """The unit deviance of power ``k`` and its derivative in ``p`` (``value_and_derivative`` without the guard).

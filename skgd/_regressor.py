@@ -191,7 +191,9 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         Samples per step for ``solver="sgd"``; 1 is per-sample SGD.
     average : bool or int, default=False
         ``solver="sgd"`` only: when True, ``coef_`` is the average of the
-        iterates; an int starts averaging at that update count.
+        iterates; an int starts averaging at that update count. With the
+        adaptive schedule the average begins anew with the epoch after each
+        reduction of the step (the larger step's iterates carry its noise).
     max_iter : int, default=1000
         Maximum number of epochs of ``fit``.
     tol : float or None, default=1e-4
@@ -399,7 +401,7 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         """The loss the parameters name, its own parameters bound in."""
         return make_loss(self.loss, **self.get_params(deep=False))
 
-    def _target_summary(self, X, Y, sample_weight):
+    def _target_summary(self, X, Y, sample_weight, starting=True):
         """``(minimum, means)`` of the targets for a loss that has a range (None for the others); checks it."""
         loss = self._make_loss()
         if loss.targets is None:
@@ -410,7 +412,7 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
             summary = dask_target_summary(Y, sample_weight)
         else:
             summary = target_summary(Y, sample_weight)
-        loss.check_targets(*summary)
+        loss.check_targets(*summary, starting=starting)
         return summary
 
     def _start_intercept(self, intercept_init, summary):
@@ -756,7 +758,7 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         self._check_settings()
         first = not hasattr(self, "_state")
         X, Y, sample_weight, one_d = self._validate_training_data(X, y, sample_weight, reset=first)
-        summary = self._target_summary(X, Y, sample_weight)
+        summary = self._target_summary(X, Y, sample_weight, starting=first)
         xp, device = _training_namespace(X)
         dtype = X.dtype if self.solver == "sgd" else _max_precision_float_dtype(xp, device)
         if first:
@@ -799,14 +801,17 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
 
             validate_data(self, X, reset=False, skip_check_array=True)
             return predict(X, np.atleast_2d(self.coef_), np.atleast_1d(self.intercept_), self._loss, one_d=one_d)
-        check_same_namespace(X, self, attribute="coef_", method="predict")
+        xp, _ = get_namespace(X)
+        prediction = self._loss.inverse_link(self._linear_predictor(X, "predict"), xp=xp)
+        return xp.reshape(prediction, (-1,)) if one_d else prediction
+
+    def _linear_predictor(self, X, method):
+        """``X @ coef_.T + intercept_`` of shape (n_samples, n_targets), X validated as ``method`` needs."""
+        check_same_namespace(X, self, attribute="coef_", method=method)
         xp, _ = get_namespace(X)
         X = validate_data(self, X, reset=False, accept_sparse=["csr", "csc"], dtype=[xp.float64, xp.float32])
         coef = xp.reshape(self.coef_, (-1, X.shape[1]))
-        prediction = self._loss.inverse_link(
-            linear_predict(X, coef, xp.reshape(xp.asarray(self.intercept_), (-1,))), xp=xp
-        )
-        return xp.reshape(prediction, (-1,)) if one_d else prediction
+        return linear_predict(X, coef, xp.reshape(xp.asarray(self.intercept_), (-1,)))
 
     def score(self, X, y, sample_weight=None):
         """R^2 of ``predict``; D^2 (the loss explained) for the quantile and log link's losses.
@@ -838,10 +843,11 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         check_is_fitted(self)
         if self._loss.score != "d2":
             return super().score(X, y, sample_weight=sample_weight)
-        prediction = self.predict(X)
-        xp, _, device = get_namespace_and_device(prediction)
-        y, sample_weight = move_to(y, sample_weight, xp=xp, device=device)
-        n = prediction.shape[0]
-        Y = xp.reshape(xp.astype(xp.asarray(y, device=device), prediction.dtype), (n, -1))
-        weights = xp.ones(n, dtype=prediction.dtype, device=device) if sample_weight is None else sample_weight
-        return deviance_explained(self._loss, Y, self._loss.link(xp.reshape(prediction, (n, -1)), xp=xp), weights)
+        # The linear predictor itself (not the link of predict, which under- or overflows at the extremes).
+        predictor = self._linear_predictor(X, "score")
+        xp, _, device = get_namespace_and_device(predictor)
+        n = predictor.shape[0]
+        y = move_to(y, xp=xp, device=device)
+        Y = xp.reshape(xp.astype(xp.asarray(y, device=device), predictor.dtype), (n, -1))
+        weights = _check_sample_weight(sample_weight, Y, dtype=predictor.dtype)
+        return deviance_explained(self._loss, Y, predictor, weights)

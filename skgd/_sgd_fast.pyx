@@ -7,7 +7,7 @@ the schedules in ``skgd._schedules.SCHEDULES``, which give the loop the step
 of every update of a pass. Every array is owned by the caller and updated in
 place, so an epoch can be retried on copies and nothing is lost on failure.
 """
-from libc.math cimport NAN, copysign, exp, fabs, log, pow
+from libc.math cimport INFINITY, NAN, copysign, exp, fabs, log, pow
 from libc.stdint cimport uint32_t, uint64_t
 from libc.stdlib cimport calloc, free, malloc
 
@@ -83,7 +83,7 @@ cdef inline double _loss(int code, double p, double y, double param) noexcept no
     # (epsilon for huber and the epsilon-insensitive losses, q for quantile,
     # the power for tweedie). The log link's deviances are in p = log(mu).
     cdef double r = p - y
-    cdef double a = fabs(r), c
+    cdef double a = fabs(r), c, v
     if code == SQUARED_ERROR:
         return r * r
     if code == HUBER:
@@ -106,16 +106,18 @@ cdef inline double _loss(int code, double p, double y, double param) noexcept no
     if code == GAMMA or (code == TWEEDIE and param == 2.0):
         return 2.0 * (p - log(y) + y * exp(-p) - 1.0)
     if code == TWEEDIE:
-        # The Tweedie deviance of power param at mu = exp(p) (skgd._objective.Tweedie).
-        return 2.0 * (pow(y if y > 0.0 else 0.0, 2.0 - param) / ((1.0 - param) * (2.0 - param))
-                      - y * exp((1.0 - param) * p) / (1.0 - param) + exp((2.0 - param) * p) / (2.0 - param))
+        # The Tweedie deviance of power param at mu = exp(p) (skgd._objective.Tweedie);
+        # where both powers of mu overflow (inf - inf) the deviance is +inf.
+        v = 2.0 * (pow(y if y > 0.0 else 0.0, 2.0 - param) / ((1.0 - param) * (2.0 - param))
+                   - y * exp((1.0 - param) * p) / (1.0 - param) + exp((2.0 - param) * p) / (2.0 - param))
+        return INFINITY if v != v else v
     return NAN  # unreachable: codes are checked on entry
 
 
 
 cdef inline double _dloss(int code, double p, double y, double param) noexcept nogil:
     # The derivative of ``_loss`` in p.
-    cdef double r = p - y
+    cdef double r = p - y, v
     cdef double a = fabs(r)
     cdef double sign = 1.0 if r > 0 else -1.0
     if code == SQUARED_ERROR:
@@ -139,7 +141,10 @@ cdef inline double _dloss(int code, double p, double y, double param) noexcept n
     if code == GAMMA or (code == TWEEDIE and param == 2.0):
         return 2.0 * (1.0 - y * exp(-p))
     if code == TWEEDIE:
-        return 2.0 * (exp((2.0 - param) * p) - y * exp((1.0 - param) * p))
+        v = 2.0 * (exp((2.0 - param) * p) - y * exp((1.0 - param) * p))
+        if v != v:  # inf - inf: the faster-growing power of mu decides
+            return -INFINITY if p < 0.0 else INFINITY
+        return v
     return NAN  # unreachable: codes are checked on entry
 
 

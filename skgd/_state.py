@@ -49,6 +49,9 @@ class TrainingState:
         The coordinates steps are taken in (``learning_rate="auto"``), chosen
         by the call that made the state and kept by later ``partial_fit``
         calls; None for the user's own (a float learning rate).
+    average_restart : bool
+        Whether averaging begins anew with the next epoch (set when the
+        adaptive step is reduced).
     smoothing_width : array of shape (n_targets,) or None
         The first smoothing width of a non-smooth loss's full-batch steps
         (``skgd._batch``), measured by the call that started training.
@@ -91,6 +94,7 @@ class TrainingState:
     intercept_extrapolated: np.ndarray = None
     momentum_t: float = 1.0
     smoothing_width: np.ndarray = None
+    average_restart: bool = False
     objective: float = None
     grow_step: bool = True
     stop_reason: str = None

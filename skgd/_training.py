@@ -308,8 +308,10 @@ def _check_epoch(loss, losses, state, eta, start, floor, controls, xp):
     rising = len(window) > controls.n_iter_no_change and all(
         a < b for a, b in zip(window[:-1], window[1:], strict=True)
     )
-    # A steady rise within the call's noise (sgd passes started near the optimum) is not divergence.
-    if rising and loss > start + abs(start) * controls.noise + floor:
+    # A steady rise within the call's noise is not divergence where training began in this call: its
+    # start may be better than sgd's noisy passes settle at (the log link's intercept-only optimum).
+    began_here = len(state.loss_curve) == len(losses)
+    if rising and loss > start + (abs(start) * controls.noise if began_here else 0.0) + floor:
         raise _diverged(
             state,
             f"the objective rose for {controls.n_iter_no_change} epochs in a row, to {loss!r} from {start!r}",
@@ -403,6 +405,8 @@ def _epochs(solver, state, controls, callbacks, start, floor, xp):
         eta = state.eta0 * state.eta_factor
         started = time.perf_counter()
         before = xp.asarray(state.coef, copy=True) if controls.verbose > 1 else None
+        if state.average_restart:
+            state.n_averaged, state.average_restart = 0, False
         with np.errstate(over="ignore", invalid="ignore"):
             loss = solver.epoch(state, eta)
         _check_epoch(loss, losses, state, eta, start, floor, controls, xp)
@@ -460,8 +464,9 @@ def _epochs(solver, state, controls, callbacks, start, floor, xp):
         if controls.adaptive and fruitless < FRUITLESS_REDUCTIONS and controls.validation is None:
             state.eta_factor, exhausted = adaptive_reduce(state.eta_factor)
             # The average of the larger step's iterates carries their noise (and, for a
-            # non-smooth loss, the whole way they travelled): averaging begins anew.
-            state.n_averaged = 0
+            # non-smooth loss, the whole way they travelled): averaging begins anew with
+            # the next epoch (until then the model is still the average).
+            state.average_restart = True
             fruitless += 1
             if controls.verbose:
                 print(f"Step reduced to {state.eta0 * state.eta_factor:.6g}")

@@ -116,6 +116,16 @@ def test_targets_out_of_range_are_a_clear_error(loss, y, message, method):
         GradientDescentRegressor(loss="tweedie", power=3.0).fit(np.eye(3), np.array([0.0, 1.0, 2.0]))
 
 
+@pytest.mark.parametrize("solver", ["batch", "sgd"])
+def test_a_later_chunk_of_zero_counts_is_a_valid_update(solver):
+    # Only the call that starts training needs a positive mean (for its log-mean start).
+    X, y = glm_problem("poisson", n=200)
+    reg = GradientDescentRegressor(loss="poisson", solver=solver, random_state=0).partial_fit(X, y)
+    before = reg.predict(X[:50]).mean()
+    reg.partial_fit(X[:50], np.zeros(50))
+    assert np.all(np.isfinite(reg.coef_)) and reg.predict(X[:50]).mean() < before  # zeros pull predictions down
+
+
 def test_integer_weights_equal_repeated_rows_and_early_stopping_scores_d2():
     X, y = glm_problem("tweedie", n=60)
     counts = np.random.RandomState(4).randint(0, 3, 60)
@@ -134,3 +144,11 @@ def test_multi_output_fits_each_target_as_its_own_glm():
     for k in range(2):
         peer = PoissonRegressor(alpha=0, solver="newton-cholesky", tol=1e-12).fit(X, Y[:, k])
         np.testing.assert_allclose(both.coef_[k], peer.coef_, rtol=1e-4, atol=1e-6)
+
+
+def test_the_searched_step_stops_growing_where_the_gradient_vanishes():
+    # At a zero gradient every step passes the search: the step must not grow without bound.
+    reg = GradientDescentRegressor(loss="poisson", tol=None, max_iter=300).fit(np.zeros((20, 2)), np.full(20, 2.0))
+    assert np.isfinite(reg.learning_rate_) and reg.learning_rate_ <= 2.0**31 * reg._state.eta0
+    reg.partial_fit(np.ones((20, 2)), np.full(20, 5.0))  # new data: the step still searches from a finite size
+    assert np.all(np.isfinite(reg.coef_)) and np.all(reg.coef_ > 0)

@@ -74,10 +74,14 @@ def test_log_link_losses_at_extreme_predictors_are_infinite_not_errors():
     # exp(p) beyond the float range: +inf where the deviance grows with it, never NaN nor a warning.
     p = np.array([-1600.0, 0.0, 1600.0])
     expected = {"poisson": [False, False, True], "gamma": [True, False, False], "tweedie": [True, False, True]}
-    for name in ("poisson", "gamma", "tweedie"):
-        value, _ = make_loss(name).value_and_derivative(p, np.ones(3))
+    expected["tweedie 3"] = [True, False, False]  # both powers of mu overflow at p << 0: still +inf
+    for name in ("poisson", "gamma", "tweedie", "tweedie 3"):
+        loss = make_loss("tweedie", power=3.0) if name == "tweedie 3" else make_loss(name)
+        value, derivative = loss.value_and_derivative(p, np.ones(3))
         np.testing.assert_array_equal(np.isposinf(value), expected[name])
-        assert not np.any(np.isnan(value)) and make_loss(name).inverse_link(p)[2] == np.inf
+        assert not np.any(np.isnan(value)) and not np.any(np.isnan(derivative)) and loss.inverse_link(p)[2] == np.inf
+        compiled = np.array([loss_and_derivative(loss.code, pi, 1.0, loss.parameter) for pi in p])
+        np.testing.assert_array_equal(compiled, np.column_stack([value, derivative]))
 
 
 def test_registry_codes_are_the_positions_the_loop_knows():  # quantile 5; poisson, gamma, tweedie 6 to 8

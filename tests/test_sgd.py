@@ -340,3 +340,18 @@ def test_positions_shuffle_as_a_permutation_of_themselves():
     shuffled = sample_order(5, np.random.RandomState(1), positions)
     np.testing.assert_array_equal(np.sort(shuffled), np.sort(positions))
     np.testing.assert_array_equal(positions, [7, 3, 11, 0, 5])  # the positions are not shuffled in place
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_an_adaptive_reduction_restarts_the_average_with_the_next_epoch():
+    # The model a call leaves is an average of iterates, also when it ends right after a reduction.
+    X, y = make_problem(n=200, d=3, noise=0.5)
+    params = dict(solver="sgd", average=True, n_iter_no_change=2, shuffle=False, learning_rate=0.05)
+    reductions = 0
+    for max_iter in range(2, 14):
+        reg = GradientDescentRegressor(max_iter=max_iter, **params).fit(X, y)
+        reductions += reg._state.average_restart  # ended right after a reduction
+        plain = GradientDescentRegressor(max_iter=max_iter, **{**params, "average": False}).fit(X, y)
+        assert reg._state.n_averaged > 0
+        assert not np.allclose(reg.coef_, plain.coef_)  # an average, not the last iterate
+    assert reductions > 0

@@ -113,12 +113,17 @@ def test_divergence_is_named_with_the_epoch_and_the_safe_step(losses, controls, 
     assert "largest safe step measured from the data is 0.125" in str(error.value)
 
 
-def test_a_steady_rise_within_the_calls_noise_is_no_divergence():
-    # An sgd call started near the optimum may rise for a window (its passes' noise) and then settle.
+def test_a_steady_rise_within_the_calls_noise_is_no_divergence_where_training_begins():
+    # An sgd call that begins training near the optimum may rise for a window (its passes' noise) and settle.
     solver = ScriptedSolver([11.0, 12.0, 13.0, 9.0], start=10.0, end=9.0)
     assert run_epochs(solver, _state(), _controls(noise=1.0, adaptive=False, tol=None, max_iter=4)) == "max_iter"
     with pytest.raises(DivergenceError, match="rose for 2 epochs"):
         run_epochs(ScriptedSolver([11.0, 12.0, 13.0, 9.0], start=10.0, end=9.0), _state(), _controls(noise=0.2))
+    # A call that continues training: a steady rise is divergence, whatever the noise.
+    continuing = _state()
+    continuing.loss_curve = [20.0, 10.0]
+    with pytest.raises(DivergenceError, match="rose for 2 epochs"):
+        run_epochs(ScriptedSolver([11.0, 12.0, 13.0, 9.0], start=10.0, end=9.0), continuing, _controls(noise=1.0))
 
 
 def test_a_call_that_ends_above_its_start_raises():

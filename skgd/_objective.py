@@ -530,8 +530,10 @@ class SmoothedQuantile(ResidualLoss):
     less a constant outside; its slope is ``clip(r / mu, -q, 1 - q)``, which
     changes no faster than ``1 / mu``. ``value_and_derivative`` returns the
     pinball loss itself with that slope, so J stays the objective while the
-    steps descend the smoothed one (``skgd._batch``). Not in ``LOSSES``: a
-    solver builds it from ``Quantile.smoothed``.
+    steps descend the smoothed one (``skgd._batch``); with one width per
+    target, each target's slope is multiplied by its width over the
+    smallest, so one step suits every target. Not in ``LOSSES``: a solver
+    builds it from ``Quantile.smoothed``.
 
     Parameters
     ----------
@@ -564,7 +566,11 @@ class SmoothedQuantile(ResidualLoss):
         """
         xp, _ = get_namespace(r, xp=xp)
         q, scaled = self.quantile, xp.astype(r / self.width, r.dtype, copy=False)  # the slope in r's dtype
-        return _pinball(r, q, xp), _clip_between(scaled, -q, 1.0 - q, xp)
+        # Each target's slope times its width over the smallest: every target's curvature is then the
+        # smallest width's, so the one step a batch epoch takes is each target's own 1 / L (targets are
+        # independent problems: a per-target scaling of the descent direction).
+        relative = xp.astype(self.width / xp.min(xp.asarray(self.width)), r.dtype, copy=False)
+        return _pinball(r, q, xp), relative * _clip_between(scaled, -q, 1.0 - q, xp)
 
 
 def _pinball(r, q, xp):

@@ -124,3 +124,14 @@ def test_score_and_early_stopping_are_d2_pinball():
     stopped.fit(X, y)
     assert stopped.best_validation_score_ == pytest.approx(max(stopped.validation_scores_))
     assert 0.0 < stopped.best_validation_score_ < 1.0
+
+
+def test_multi_output_targets_on_different_scales_each_reach_their_own_fit():
+    # One step for both targets: each target's smoothed slope is scaled to its own width.
+    X, y = _raw_problem(800, seed=8)
+    alone = GradientDescentRegressor(loss="quantile", quantile=0.8).fit(X, y)
+    both = GradientDescentRegressor(loss="quantile", quantile=0.8).fit(X, np.column_stack([y, 1e3 * y]))
+    assert both.stop_reason_ == "converged"
+    for k, scale in enumerate((1.0, 1e3)):
+        ours = _pinball(y, (X @ both.coef_[k] + both.intercept_[k]) / scale, 0.8)
+        assert ours <= _objective(alone, X, y, 0.8) * (1 + 1e-4)

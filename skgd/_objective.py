@@ -406,9 +406,29 @@ class SquaredEpsilonInsensitive(EpsilonLoss):
 
 @dataclass(frozen=True)
 class AbsoluteError(ResidualLoss):
-    """``l(r) = |r|``: not smooth, so it borrows squared error's curvature."""
+    """``l(r) = |r|``, twice the pinball loss at ``q = 0.5``: smoothed as it is (``smoothed``).
 
-    name, code, sgd_factor, curvature, smooth = "absolute_error", 4, 1.0, 2.0, False
+    Parameters
+    ----------
+    curvature : float, default=2.0
+        The curvature the sgd step is sized by, as ``Quantile``'s.
+    """
+
+    name, code, sgd_factor, smooth = "absolute_error", 4, 1.0, False
+    curvature: float = 2.0
+
+    def smoothed(self, width):
+        """Twice the median's smoothed pinball loss; see ``Loss.smoothed``.
+
+        Parameters
+        ----------
+        width : float or array of shape (n_targets,)
+
+        Returns
+        -------
+        SmoothedQuantile
+        """
+        return SmoothedQuantile(quantile=0.5, width=width, factor=2.0)
 
     @property
     def sgdregressor(self):
@@ -540,17 +560,20 @@ class SmoothedQuantile(ResidualLoss):
     quantile : float
     width : float or array of shape (n_targets,)
         ``mu``, per target (in the namespace of the predictions).
+    factor : float, default=1.0
+        A multiple of the loss (2 for the absolute error, twice the median's).
     """
 
     smooth = True
     quantile: float = 0.5
     width: object = 1.0
+    factor: float = 1.0
 
     @property
     def curvature(self):
-        """``1 / mu``, the smallest width's (the bound on the slope's rate of change)."""
+        """``factor / mu``, the smallest width's (the bound on the slope's rate of change)."""
         xp, _ = get_namespace(self.width)
-        return 1.0 / float(xp.min(xp.asarray(self.width)))
+        return self.factor / float(xp.min(xp.asarray(self.width)))
 
     def of_residual(self, r, xp=None):
         """The pinball loss of ``r`` and the smoothed slope; see ``ResidualLoss.of_residual``.
@@ -569,8 +592,8 @@ class SmoothedQuantile(ResidualLoss):
         # Each target's slope times its width over the smallest: every target's curvature is then the
         # smallest width's, so the one step a batch epoch takes is each target's own 1 / L (targets are
         # independent problems: a per-target scaling of the descent direction).
-        relative = xp.astype(self.width / xp.min(xp.asarray(self.width)), r.dtype, copy=False)
-        return _pinball(r, q, xp), relative * _clip_between(scaled, -q, 1.0 - q, xp)
+        relative = xp.astype(self.factor * self.width / xp.min(xp.asarray(self.width)), r.dtype, copy=False)
+        return self.factor * _pinball(r, q, xp), relative * _clip_between(scaled, -q, 1.0 - q, xp)
 
 
 def _pinball(r, q, xp):

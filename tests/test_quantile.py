@@ -90,12 +90,18 @@ def test_the_smoothed_slope_is_the_moreau_envelopes_derivative():
     assert loss.curvature == 1 / width
 
 
+@pytest.mark.parametrize("loss", ["quantile", "absolute_error"])
 @pytest.mark.parametrize("params", [dict(), dict(solver="sgd"), dict(solver="sgd", batch_size=16, average=True)])
-def test_scaling_y_scales_the_coefficients_in_the_same_epochs(params):
-    # The smoothing's width (batch) and the sgd step sized by it are in y's units.
+def test_scaling_y_scales_the_coefficients_in_the_same_epochs(loss, params):
+    # The smoothing's width (batch) and the sgd step sized by it are in y's units (absolute error: twice
+    # the median's pinball loss, smoothed the same way).
     X, y = _raw_problem(800, seed=4)
-    a = GradientDescentRegressor(loss="quantile", quantile=0.8, random_state=0, **params).fit(X, y)
-    b = GradientDescentRegressor(loss="quantile", quantile=0.8, random_state=0, **params).fit(X, 1e4 * y)
+    a = GradientDescentRegressor(loss=loss, quantile=0.8, random_state=0, **params).fit(X, y)
+    b = GradientDescentRegressor(loss=loss, quantile=0.8, random_state=0, **params).fit(X, 1e4 * y)
+    assert b.stop_reason_ == "converged"
+    if loss == "absolute_error":  # and it lands on the median regression
+        peer = QuantileRegressor(quantile=0.5, alpha=0.0, solver="highs").fit(X, y)
+        assert _objective(a, X, y, 0.5) <= _objective(peer, X, y, 0.5) * (1 + 1e-4)
     assert a.n_iter_ == b.n_iter_
     np.testing.assert_allclose(b.coef_, 1e4 * a.coef_, rtol=1e-6)
     np.testing.assert_allclose(b.intercept_, 1e4 * a.intercept_, rtol=1e-6)

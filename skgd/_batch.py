@@ -22,7 +22,7 @@ Both run in the data's array namespace and on its device (``skgd._array_api``):
 the same code fits NumPy arrays and, say, CUDA tensors.
 """
 
-from ._array_api import get_namespace, rounding
+from ._array_api import get_namespace, get_namespace_and_device, rounding
 from ._objective import SquaredError, batch_lipschitz, gram_lipschitz
 from ._reductions import ColumnMoments, SufficientStatistics, loss_gradient_sums
 from ._schedules import adaptive_reduce
@@ -82,14 +82,16 @@ def take_step(state, grad_coef, grad_intercept, eta, settings, xp):
     grad_coef : array of shape (n_targets, n_features)
         Gradient of the data term, in the state's namespace.
     grad_intercept : array of shape (n_targets,)
-    eta : float
-        The step size of this update.
+    eta : float or array of shape (n_targets,)
+        The step size of this update, or each target's (the targets are
+        independent problems: a target may take its own step).
     settings : Settings
         Supplies ``penalty``, ``momentum``, ``nesterov`` and ``fit_intercept``.
     xp : array namespace
         The state's.
     """
     penalty, conditioning = settings.penalty, state.conditioning
+    eta, eta_intercept = (eta, eta) if isinstance(eta, float) else (eta[:, None], eta)
     grad_coef = grad_coef + penalty.l2 * state.coef
     if not settings.fit_intercept:
         grad_intercept = xp.zeros_like(grad_intercept)
@@ -100,16 +102,16 @@ def take_step(state, grad_coef, grad_intercept, eta, settings, xp):
         state.velocity *= mu
         state.velocity -= eta * grad_coef
         state.velocity_intercept *= mu
-        state.velocity_intercept -= eta * grad_intercept
+        state.velocity_intercept -= eta_intercept * grad_intercept
         if settings.nesterov:
             state.coef += mu * state.velocity - eta * grad_coef
-            state.intercept += mu * state.velocity_intercept - eta * grad_intercept
+            state.intercept += mu * state.velocity_intercept - eta_intercept * grad_intercept
         else:
             state.coef += state.velocity
             state.intercept += state.velocity_intercept
     else:
         state.coef -= eta * grad_coef
-        state.intercept -= eta * grad_intercept
+        state.intercept -= eta_intercept * grad_intercept
     if conditioning is None:
         penalty.prox(state.coef, eta, xp=xp)
     else:
@@ -231,8 +233,11 @@ def backtracking_step(state, solver, eta, settings, xp):
             state.velocity_intercept = xp.zeros_like(state.velocity_intercept)
         step = eta * factor
         state.t = t
-        take_step(state, grad_coef, grad_intercept, step, settings, xp)
+        take_step(state, grad_coef, grad_intercept, solver.target_steps(step, state), settings, xp)
         dc, di = state.coef - start["coef"], state.intercept - start["intercept"]
+        relative = solver.target_steps(1.0, state)
+        if not isinstance(relative, float):  # each target's distance in its own step's units
+            dc, di = dc / xp.sqrt(relative)[:, None], di / xp.sqrt(relative)
         if state.conditioning is None:
             distance = float(xp.sum(dc * dc)) + float(xp.sum(di * di)) * settings.fit_intercept
         else:
@@ -274,6 +279,26 @@ class _BatchSolver:
         """The loss whose slope the steps take: the settings', or its smoothing at the current width."""
         return getattr(self, "_stepping_loss", self.settings.loss)
 
+    def target_steps(self, eta, state):
+        """``eta``, or each target's step: times the loss's ``relative_steps`` (targets of unequal curvature).
+
+        Parameters
+        ----------
+        eta : float
+            The shared step, sized by the largest curvature.
+        state : TrainingState
+            Whose namespace and device the steps are made in.
+
+        Returns
+        -------
+        float or array of shape (n_targets,)
+        """
+        relative = self.loss.relative_steps
+        if relative is None:
+            return eta
+        xp, _, device = get_namespace_and_device(state.intercept)
+        return eta * xp.asarray(relative, dtype=state.intercept.dtype, device=device)
+
     def smooth(self, factor):
         """Step on the loss smoothed to ``factor`` times the first width (no-op for a loss stepped on as it is).
 
@@ -306,7 +331,7 @@ class _BatchSolver:
             return backtracking_step(state, self, p.schedule.step(eta, state.t, p.power_t), p, self.xp)
         if p.accelerated:
             self.smooth(state.eta_factor)
-            return accelerated_step(state, self, eta, p, self.xp)
+            return accelerated_step(state, self, self.target_steps(eta, state), p, self.xp)
         value, grad_coef, grad_intercept = self.objective(state.coef, state.intercept)
         take_step(state, grad_coef, grad_intercept, p.schedule.step(eta, state.t, p.power_t), p, self.xp)
         return value

@@ -68,6 +68,10 @@ class Loss(abc.ABC):
         make (0: no cap).
     targets : {None, "non-negative", "positive"}
         The targets the loss accepts (None: any finite value).
+    relative_steps : sequence of float or None
+        Each target's automatic step over the shared one, when the targets'
+        curvatures differ (a loss whose curvature is measured from the
+        targets, under ``learning_rate="auto"``); None: one step for all.
     score : {"r2", "d2"}
         What ``score`` and early stopping's validation measure: R^2 of the
         predictions, or D^2, the share of the loss the model explains
@@ -87,6 +91,7 @@ class Loss(abc.ABC):
     max_change = 0.0
     targets = None
     score = "r2"
+    relative_steps = None
 
     @classmethod
     def from_params(cls, params):
@@ -412,10 +417,13 @@ class AbsoluteError(ResidualLoss):
     ----------
     curvature : float, default=2.0
         The curvature the sgd step is sized by, as ``Quantile``'s.
+    relative_steps : tuple or None, default=None
+        As ``Quantile``'s.
     """
 
     name, code, sgd_factor, smooth = "absolute_error", 4, 1.0, False
     curvature: float = 2.0
+    relative_steps: tuple = None
 
     def smoothed(self, width):
         """Twice the median's smoothed pinball loss; see ``Loss.smoothed``.
@@ -469,11 +477,15 @@ class Quantile(ResidualLoss):
         The curvature the sgd step is sized by: ``1 / width`` of the smoothing
         at the residuals' scale (``skgd._sgd.MeasuredByEvaluator.begin_smoothing``),
         squared error's without it.
+    relative_steps : tuple or None, default=None
+        Each target's sgd step over the shared one: its width over the
+        smallest (set with ``curvature``).
     """
 
     name, code, sgd_factor, smooth, score = "quantile", 5, None, False, "d2"
     quantile: float = 0.5
     curvature: float = 2.0
+    relative_steps: tuple = None
 
     def null_predictor(self, Y, sample_weight, xp):
         """A weighted ``q``-quantile of each target: the constant model of least pinball loss.
@@ -551,9 +563,8 @@ class SmoothedQuantile(ResidualLoss):
     changes no faster than ``1 / mu``. ``value_and_derivative`` returns the
     pinball loss itself with that slope, so J stays the objective while the
     steps descend the smoothed one (``skgd._batch``); with one width per
-    target, each target's slope is multiplied by its width over the
-    smallest, so one step suits every target. Not in ``LOSSES``: a solver
-    builds it from ``Quantile.smoothed``.
+    target, each target steps by its own width (``relative_steps``). Not in
+    ``LOSSES``: a solver builds it from ``Quantile.smoothed``.
 
     Parameters
     ----------
@@ -575,6 +586,13 @@ class SmoothedQuantile(ResidualLoss):
         xp, _ = get_namespace(self.width)
         return self.factor / float(xp.min(xp.asarray(self.width)))
 
+    @property
+    def relative_steps(self):
+        """Each target's width over the smallest (its own ``1 / L`` over the shared one); None for one target."""
+        xp, _ = get_namespace(self.width)
+        width = xp.asarray(self.width)
+        return None if width.ndim == 0 or width.shape[0] < 2 else width / xp.min(width)
+
     def of_residual(self, r, xp=None):
         """The pinball loss of ``r`` and the smoothed slope; see ``ResidualLoss.of_residual``.
 
@@ -589,11 +607,7 @@ class SmoothedQuantile(ResidualLoss):
         """
         xp, _ = get_namespace(r, xp=xp)
         q, scaled = self.quantile, xp.astype(r / self.width, r.dtype, copy=False)  # the slope in r's dtype
-        # Each target's slope times its width over the smallest: every target's curvature is then the
-        # smallest width's, so the one step a batch epoch takes is each target's own 1 / L (targets are
-        # independent problems: a per-target scaling of the descent direction).
-        relative = xp.astype(self.factor * self.width / xp.min(xp.asarray(self.width)), r.dtype, copy=False)
-        return self.factor * _pinball(r, q, xp), relative * _clip_between(scaled, -q, 1.0 - q, xp)
+        return self.factor * _pinball(r, q, xp), self.factor * _clip_between(scaled, -q, 1.0 - q, xp)
 
 
 def _pinball(r, q, xp):
@@ -620,13 +634,17 @@ class LogLinkLoss(Loss):
     Parameters
     ----------
     curvature : float, default=2.0
-        ``d^2 l / dp^2`` averaged over the targets at the prediction of their
-        mean: ``2 * mean(y) ** (2 - k)`` (``for_targets`` measures it).
+        ``d^2 l / dp^2`` at the prediction of the targets' mean, the largest
+        over the targets: ``2 * mean(y) ** (2 - k)`` (``for_targets`` measures it).
+    relative_steps : tuple or None, default=None
+        Each target's step over the shared one: the largest curvature over
+        its own (``for_targets``).
     """
 
     sgd_factor, smooth, line_search, score = None, True, True, "d2"
     max_change = 1.0
     curvature: float = 2.0
+    relative_steps: tuple = None
 
     @property
     def sgdregressor(self):
@@ -638,21 +656,28 @@ class LogLinkLoss(Loss):
         """The targets the loss accepts: ``"non-negative"`` (``k < 2``) or ``"positive"``."""
         return "non-negative" if self.power < 2.0 else "positive"
 
-    def for_targets(self, means):
+    def for_targets(self, means, relative=True):
         """The loss with ``curvature`` measured at the targets' weighted means.
 
         Parameters
         ----------
         means : ndarray of shape (n_targets,)
             Weighted mean of each target (positive).
+        relative : bool, default=True
+            Whether each target steps by its own curvature (``relative_steps``,
+            for the automatic step; a float learning rate is one step for all).
 
         Returns
         -------
         LogLinkLoss
-            The largest curvature over the targets (they share one step).
+            The largest curvature over the targets, which the shared step is
+            sized by, and each target's step relative to it.
         """
-        means = np.asarray(means, dtype=np.float64)
-        return replace(self, curvature=float(np.max(2.0 * means ** (2.0 - self.power))))
+        curvatures = 2.0 * np.asarray(means, dtype=np.float64) ** (2.0 - self.power)
+        largest = float(np.max(curvatures))
+        steps = largest / np.where(curvatures > 0.0, curvatures, largest)  # a zero-mean chunk: the shared step
+        uneven = relative and curvatures.size > 1 and bool(np.any(steps != 1.0))
+        return replace(self, curvature=largest, relative_steps=tuple(map(float, steps)) if uneven else None)
 
     def null_predictor(self, Y, sample_weight, xp):
         """``log`` of each target's weighted mean: the constant model of least deviance.
@@ -793,6 +818,8 @@ class Tweedie(LogLinkLoss):
     Parameters
     ----------
     curvature : float, default=2.0
+        See ``LogLinkLoss``.
+    relative_steps : tuple or None, default=None
         See ``LogLinkLoss``.
     power : float, default=1.5
         The power ``k``.

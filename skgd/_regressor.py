@@ -533,7 +533,7 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         batch, auto = self.solver == "batch", self.learning_rate == "auto"
         loss, schedule = self._make_loss(), SCHEDULES[self.schedule]
         if summary is not None:
-            loss = loss.for_targets(summary[1])
+            loss = loss.for_targets(summary[1], relative=auto)
         plain = batch and auto and self.momentum == 0
         # The log link's losses have no global curvature bound: their batch steps search (backtracking).
         backtracking = batch and auto and loss.line_search

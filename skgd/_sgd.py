@@ -77,7 +77,10 @@ class MeasuredByEvaluator:
             Its ``smoothing_width`` is measured and set when None.
         """
         self.evaluator.begin_smoothing(state)
-        measured = replace(self.settings.loss, curvature=self.evaluator.loss.curvature)
+        smoothed = self.evaluator.loss
+        relative = smoothed.relative_steps
+        relative = None if relative is None else tuple(float(v) for v in relative)
+        measured = replace(self.settings.loss, curvature=smoothed.curvature, relative_steps=relative)
         self.settings = replace(self.settings, loss=measured)
 
 
@@ -281,6 +284,7 @@ def sgd_pass(settings, state, rows, order, eta, conditioning=None):
     # One step for the pass when the schedule keeps it, else one per update.
     n_updates = -(-order.shape[0] // p.batch_size) if p.schedule.decays else 1
     steps = p.schedule.steps(eta, state.t, n_updates, p.power_t)
+    relative = p.loss.relative_steps  # each target's own step, where the targets' curvatures differ
     for j in range(rows.targets.shape[0]):
         scalars[:] = (
             state.intercept[j],
@@ -303,7 +307,7 @@ def sgd_pass(settings, state, rows, order, eta, conditioning=None):
             state.l1_applied[j] if p.penalty.l1 else _EMPTY_64,
             loss_code=p.loss.code,
             loss_param=p.loss.parameter,
-            steps=steps,
+            steps=steps if relative is None else steps * relative[j],
             l2=p.penalty.l2,
             l1=p.penalty.l1,
             momentum=p.momentum,

@@ -152,3 +152,14 @@ def test_the_searched_step_stops_growing_where_the_gradient_vanishes():
     assert np.isfinite(reg.learning_rate_) and reg.learning_rate_ <= 2.0**31 * reg._state.eta0
     reg.partial_fit(np.ones((20, 2)), np.full(20, 5.0))  # new data: the step still searches from a finite size
     assert np.all(np.isfinite(reg.coef_)) and np.all(reg.coef_ > 0)
+
+
+@pytest.mark.parametrize("solver", ["batch", "sgd"])
+def test_targets_a_thousand_times_apart_each_reach_their_own_fit(solver):
+    # Each target steps by its own curvature (the log-mean's): the log-scale coefficients of y and 1000 y agree.
+    X, y = glm_problem("poisson", n=600)
+    alone = GradientDescentRegressor(loss="poisson", solver=solver, random_state=0).fit(X, y)
+    both = GradientDescentRegressor(loss="poisson", solver=solver, random_state=0).fit(X, np.column_stack([y, 1e3 * y]))
+    assert both.stop_reason_ == "converged"
+    np.testing.assert_allclose(both.coef_, np.vstack([alone.coef_, alone.coef_]), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(both.intercept_ - [0.0, np.log(1e3)], alone.intercept_, rtol=1e-4, atol=1e-6)

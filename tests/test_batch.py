@@ -244,3 +244,13 @@ def test_gram_and_streaming_fits_agree_with_momentum_and_l1():
         streaming.partial_fit(X, y)
     np.testing.assert_allclose(gram.coef_, streaming.coef_, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(gram.loss_curve_, streaming.loss_curve_, rtol=1e-9)
+
+
+def test_the_gram_solver_refuses_a_smoothing():
+    # It is chosen for squared error only; asked for a smoothing it says why instead of failing on a missing pass.
+    X, Y = make_problem(n=50, d=3, n_targets=1)
+    data, settings = squared_error_problem(X, Y, np.ones(50), Penalty(0.0, 0.0))
+    solver = GramBatchSolver(data, settings)
+    for method in (solver.begin_smoothing, solver.finer_smoothing):
+        with pytest.raises(ValueError, match="squared error only"):
+            method(None)

@@ -163,3 +163,13 @@ def test_targets_a_thousand_times_apart_each_reach_their_own_fit(solver):
     assert both.stop_reason_ == "converged"
     np.testing.assert_allclose(both.coef_, np.vstack([alone.coef_, alone.coef_]), rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(both.intercept_ - [0.0, np.log(1e3)], alone.intercept_, rtol=1e-4, atol=1e-6)
+
+
+def test_score_is_d2_at_extreme_predictions_and_takes_list_weights():
+    # The linear predictor itself is scored (log(exp(p)) would overflow to NaN); list weights as for R^2.
+    X, y = glm_problem("poisson", n=200)
+    reg = GradientDescentRegressor(loss="poisson").fit(X, y)
+    X_far = X.copy()
+    X_far[0] = 1e6 * np.sign(reg.coef_)  # exp(p) overflows there: an infinitely bad prediction, not NaN
+    assert reg.score(X_far, y) == -np.inf
+    assert reg.score(X, y, sample_weight=[1.0] * 200) == reg.score(X, y)

@@ -383,8 +383,7 @@ class StreamingBatchSolver(_BatchSolver):
         """
         xp = self.xp
         if state.smoothing_width is None:
-            squares, _, _ = self.sums(state.coef, state.intercept, gradient=False, loss=SquaredError())
-            width = xp.sqrt(squares / self.weight_sum)
+            width = self.residual_scale(state)
             state.smoothing_width = xp.where(width > 0.0, width, xp.ones_like(width))
         self.width = state.smoothing_width
         self.smooth(1.0)
@@ -405,11 +404,23 @@ class StreamingBatchSolver(_BatchSolver):
         float
             The new ``eta_factor`` (the step and the smoothing shrink together).
         """
-        xp = self.xp
         reduced, _ = adaptive_reduce(state.eta_factor)
-        squares, _, _ = self.sums(state.coef, state.intercept, gradient=False, loss=SquaredError())
-        residuals = float(xp.max(xp.sqrt(squares / self.weight_sum) / self.width))
+        residuals = float(self.xp.max(self.residual_scale(state) / self.width))
         return min(reduced, residuals) if residuals > 0.0 else reduced
+
+    def residual_scale(self, state):
+        """Each target's root mean square residual at the state's model (one pass over X, no gradient).
+
+        Parameters
+        ----------
+        state : TrainingState
+
+        Returns
+        -------
+        array of shape (n_targets,)
+        """
+        squares, _, _ = self.sums(state.coef, state.intercept, gradient=False, loss=SquaredError())
+        return self.xp.sqrt(squares / self.weight_sum)
 
     def moments(self):
         """The training rows' weighted column moments (one pass over X).

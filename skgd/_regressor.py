@@ -538,7 +538,8 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         # The log link's losses have no global curvature bound: their batch steps search (backtracking).
         backtracking = batch and auto and loss.line_search
         # A non-smooth loss with a smoothing continues through its smoothed forms as the adaptive step shrinks.
-        smoothing = plain and not loss.smooth and schedule.adaptive and loss.smoothed(1.0) is not None
+        smoothable = auto and not loss.smooth and loss.smoothed(1.0) is not None
+        smoothing = plain and smoothable and schedule.adaptive
         accelerated = smoothing or (plain and loss.smooth and not schedule.decays and not backtracking)
         data = TrainingData(X, Y, sample_weight, train_rows)
         n_train = X.shape[0] if train_rows is None else train_rows.shape[0]
@@ -546,7 +547,7 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         self._loss = settings.loss  # predict applies its inverse link (callbacks predict during training)
         solver = make_solver(data, settings, self.solver, max_iter=self.max_iter, one_epoch=one_epoch)
         xp, device = _training_namespace(X)
-        sized_by_smoothing = auto and not batch and not loss.smooth and loss.smoothed(1.0) is not None
+        sized_by_smoothing = smoothable and not batch
         if smoothing or sized_by_smoothing:
             solver.begin_smoothing(state)  # batch: its first smoothing; sgd: the step sized by it
         if auto and state.conditioning is None and state.n_iter == 0 and solver.conditions:

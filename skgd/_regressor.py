@@ -30,6 +30,7 @@ from ._schedules import SCHEDULES, automatic_step
 from ._sgd import int32_indices
 from ._solver_choice import make_solver
 from ._state import TrainingState, independent_rng, linear_predict
+from ._stream import averages_the_stream, prequential_test, report, stream_average
 from ._training import STOP_REASONS, Controls, deviance_explained, hold_out, patience, run_epochs
 
 #: Relative rise over a call of sgd passes (or subgradient steps) that is noise:
@@ -496,8 +497,8 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         if self.solver == "batch" and self.average:
             raise ValueError("average is an option of solver='sgd'; the batch solver's iterates are not noisy.")
 
-    def _settings(self, n_train, loss, accelerated=False, smoothing=False, backtracking=False):
-        average = int(self.average) if self.solver == "sgd" else 0
+    def _settings(self, n_train, loss, accelerated=False, smoothing=False, backtracking=False, stream=False):
+        average = (stream_average(self.average) if stream else int(self.average)) if self.solver == "sgd" else 0
         return Settings(
             loss=loss,
             penalty=Penalty.from_params(self.penalty, self.alpha, self.l1_ratio),
@@ -543,7 +544,8 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         accelerated = smoothing or (plain and loss.smooth and not schedule.decays and not backtracking)
         data = TrainingData(X, Y, sample_weight, train_rows)
         n_train = X.shape[0] if train_rows is None else train_rows.shape[0]
-        settings = self._settings(n_train, loss, accelerated, smoothing, backtracking)
+        stream = averages_the_stream(one_epoch, not batch, schedule, self.tol)
+        settings = self._settings(n_train, loss, accelerated, smoothing, backtracking, stream)
         self._loss = settings.loss  # predict applies its inverse link (callbacks predict during training)
         solver = make_solver(data, settings, self.solver, max_iter=self.max_iter, one_epoch=one_epoch)
         xp, device = _training_namespace(X)
@@ -579,11 +581,14 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
             state.eta0 = step if state.eta0 is None or not one_epoch else min(state.eta0, step)
         else:
             state.eta0 = float(self.learning_rate)
+        if stream:  # its step is the base step: the stream adapts its averaging window instead (skgd._stream)
+            state.eta_factor = 1.0
+            prequential = prequential_test(solver, state)
         controls = Controls(
             max_iter=1 if one_epoch else self.max_iter,
             tol=self.tol,
             n_iter_no_change=patience(self.n_iter_no_change, self.momentum),
-            adaptive=schedule.adaptive,
+            adaptive=schedule.adaptive and not one_epoch,  # chunks of a stream are different data
             stop_on_stall=not one_epoch,
             validation=validation,
             score=settings.loss,
@@ -596,6 +601,8 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
             crawl=not sized_by_smoothing,
         )
         state.stop_reason = run_epochs(solver, state, controls, tasks)
+        if stream and self.verbose:
+            print(report(prequential, state, state.eta0))
         self._commit(state, one_d, X.dtype, early_stopping)
         tasks.end()
         if not STOP_REASONS[state.stop_reason] and self.tol is not None:

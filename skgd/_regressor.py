@@ -30,7 +30,14 @@ from ._schedules import SCHEDULES, automatic_step
 from ._sgd import int32_indices
 from ._solver_choice import make_solver
 from ._state import TrainingState, independent_rng, linear_predict
-from ._stream import averages_the_stream, prequential_test, report, stream_average
+from ._stream import (
+    averages_the_stream,
+    prequential_test,
+    refined_conditioning,
+    report,
+    seed_average,
+    stream_average,
+)
 from ._training import STOP_REASONS, Controls, deviance_explained, hold_out, patience, run_epochs
 
 #: Relative rise over a call of sgd passes (or subgradient steps) that is noise:
@@ -553,8 +560,9 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         if smoothing or sized_by_smoothing:
             solver.begin_smoothing(state)  # batch: its first smoothing; sgd: the step sized by it
         if auto and state.conditioning is None and state.n_iter == 0 and solver.conditions:
+            state.moments = solver.moments()
             state.conditioning = Conditioning.from_moments(
-                solver.moments(), settings.fit_intercept, settings.loss.curvature, settings.penalty.l2
+                state.moments, settings.fit_intercept, settings.loss.curvature, settings.penalty.l2
             ).to_namespace(xp, device)
         elif state.conditioning is not None and not solver.conditions:
             raise ValueError(
@@ -563,6 +571,8 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
                 "mini-batches of another array namespace, or dask). Continue with data like the first call's, "
                 "or refit."
             )
+        elif stream and state.conditioning is not None and state.moments is not None and not settings.penalty.l1:
+            state.conditioning = refined_conditioning(state, solver.moments(), settings).to_namespace(xp, device)
         state.ensure_buffers(
             momentum=settings.momentum > 0,
             averaging=settings.average > 0,
@@ -578,11 +588,13 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
 
         if auto:
             step = safe_step()
-            state.eta0 = step if state.eta0 is None or not one_epoch else min(state.eta0, step)
+            # A stream's chunk takes its own safe step (its coordinates may have been refined).
+            state.eta0 = step if state.eta0 is None or not one_epoch or stream else min(state.eta0, step)
         else:
             state.eta0 = float(self.learning_rate)
         if stream:  # its step is the base step: the stream adapts its averaging window instead (skgd._stream)
             state.eta_factor = 1.0
+            seed_average(state, settings.average)
             prequential = prequential_test(solver, state)
         controls = Controls(
             max_iter=1 if one_epoch else self.max_iter,

@@ -10,12 +10,25 @@ the average of the iterates (Polyak-Ruppert; with a constant step the
 optimal estimator of a stationary stream, Bach and Moulines 2013), and before
 training on a chunk (test then train) the chunk's objective is measured at
 the average and at the running iterate. Where the iterate predicts the
-chunk better (a burn-in not yet forgotten, or a changed concept) the average
-begins anew there, so it never carries iterates of another concept; where
-the stream is stationary the average only grows.
+chunk better, by ``RESTART_EVIDENCE`` standard errors of the paired
+per-sample difference (a burn-in not yet forgotten, or a changed concept),
+the average begins anew there, so it never carries iterates of another
+concept; where the stream is stationary the average only grows. (Without the
+margin a young average, as noisy as the iterate, would lose half its chunks
+and be restarted again and again.)
 """
 
+import math
 from dataclasses import dataclass
+
+from ._array_api import _max_precision_float_dtype, get_namespace_and_device
+from ._conditioning import Conditioning
+from ._state import linear_predict
+
+#: Standard errors of the paired per-sample difference by which the iterate
+#: must beat the average on a chunk for the average to begin anew: a false
+#: restart on a stationary stream then comes about once in 700 chunks.
+RESTART_EVIDENCE = 3.0
 
 
 @dataclass(frozen=True)
@@ -29,12 +42,15 @@ class Prequential:
         averaging began).
     iterate : float
         The chunk's objective at the running iterate.
+    error : float
+        The standard error of their difference (of the paired per-sample losses).
     restarted : bool
         Whether the average begins anew at the iterate with this chunk.
     """
 
     model: float
     iterate: float
+    error: float
     restarted: bool
 
 
@@ -73,6 +89,52 @@ def stream_average(average):
     return max(int(average), 1)
 
 
+def seed_average(state, average_start):
+    """Begin the average at the model the stream starts from, when it has none (after ``fit``).
+
+    A model trained without averaging (a ``fit`` with ``average=False``)
+    counts as the average of one of its epochs' updates, so a stream that
+    continues it moves it as a stream of that length would (the prequential
+    test restarts the average where the new chunks disagree with it).
+
+    Parameters
+    ----------
+    state : TrainingState
+        With its averaging buffers.
+    average_start : int
+        The update count at which averaging begins.
+    """
+    if state.n_averaged or not state.n_iter or state.t < average_start:
+        return
+    state.coef_average[...] = state.coef
+    state.intercept_average[...] = state.intercept
+    state.n_averaged = max(state.t // state.n_iter, 1)
+
+
+def refined_conditioning(state, moments, settings):
+    """The stream's coordinates measured from all its rows so far, this chunk's ``moments`` added.
+
+    The first chunk alone may be a single row, whose moments say nothing of
+    the columns' spread; the pooled moments converge to the stream's. The
+    state is held in the user's coordinates between calls, so they may change
+    (not with an l1 part, whose cumulative record is kept in them).
+
+    Parameters
+    ----------
+    state : TrainingState
+        Its ``moments`` are updated.
+    moments : ColumnMoments
+        This chunk's.
+    settings : Settings
+
+    Returns
+    -------
+    Conditioning
+    """
+    state.moments = state.moments + moments
+    return Conditioning.from_moments(state.moments, settings.fit_intercept, settings.loss.curvature, settings.penalty.l2)
+
+
 def prequential_test(solver, state):
     """Measure the chunk at the model and the iterate; restart the average where the iterate is better.
 
@@ -88,13 +150,50 @@ def prequential_test(solver, state):
     -------
     Prequential
     """
-    iterate = solver.value(state.coef, state.intercept)
     if state.n_averaged == 0:
-        return Prequential(iterate, iterate, False)
-    model = solver.value(state.coef_average, state.intercept_average)
-    restarted = iterate < model
+        iterate = solver.value(state.coef, state.intercept)
+        return Prequential(iterate, iterate, 0.0, False)
+    model, iterate, error = _paired(solver, (state.coef_average, state.intercept_average), (state.coef, state.intercept))
+    restarted = model - iterate > RESTART_EVIDENCE * error
     state.average_restart = state.average_restart or restarted
-    return Prequential(model, iterate, restarted)
+    return Prequential(model, iterate, error, restarted)
+
+
+def _paired(solver, first, second):
+    """J of two models on the solver's rows, and the standard error of their difference.
+
+    The difference of the weighted mean losses is a weighted mean of paired
+    per-sample differences; its standard error is their weighted spread over
+    the square root of the weights' effective count.
+
+    Parameters
+    ----------
+    solver : Solver
+        Its ``evaluator.data`` holds the rows, ``settings`` the loss and penalty.
+    first, second : tuple
+        ``(coef, intercept)`` of shapes (n_targets, n_features) and (n_targets,).
+
+    Returns
+    -------
+    first_value, second_value, error : float
+    """
+    data, settings = solver.evaluator.data, solver.settings
+    values = []
+    for coef, intercept in (first, second):
+        predictor = linear_predict(data.X, coef, intercept)  # computed in memory for a dask chunk
+        xp, _, device = get_namespace_and_device(predictor)
+        float64 = _max_precision_float_dtype(xp, device)
+        Y = xp.astype(xp.asarray(data.Y, device=device), float64)
+        losses = settings.loss.value_and_derivative(xp.astype(predictor, float64), Y, xp=xp)[0]
+        values.append((xp.mean(losses, axis=1), float(xp.mean(settings.penalty.value(coef, xp=xp)))))
+    weights = xp.astype(xp.asarray(data.sample_weight, device=device), float64)
+    weights = weights / xp.sum(weights)
+    (a, penalty_a), (b, penalty_b) = values
+    difference = a - b
+    mean = float(xp.sum(weights * difference))
+    spread = float(xp.sum(weights * (difference - mean) ** 2))
+    error = math.sqrt(spread * float(xp.sum(weights * weights)))
+    return float(xp.sum(weights * a)) + penalty_a, float(xp.sum(weights * b)) + penalty_b, error
 
 
 def report(prequential, state, eta):
@@ -114,6 +213,7 @@ def report(prequential, state, eta):
     """
     window = "average restarted at the iterate" if prequential.restarted else "average kept"
     return (
-        f"Stream chunk {state.n_iter - 1}: prequential loss={prequential.model!r} "
-        f"(iterate {prequential.iterate!r}), {window}, averaging {state.n_averaged} updates, step={eta:.6g}"
+        f"Stream chunk {state.n_iter - 1}: prequential loss={prequential.model!r} (iterate "
+        f"{prequential.iterate!r} +- {prequential.error:.3g}), {window}, averaging {state.n_averaged} updates, "
+        f"step={eta:.6g}"
     )

@@ -132,7 +132,9 @@ def refined_conditioning(state, moments, settings):
     Conditioning
     """
     state.moments = state.moments + moments
-    return Conditioning.from_moments(state.moments, settings.fit_intercept, settings.loss.curvature, settings.penalty.l2)
+    return Conditioning.from_moments(
+        state.moments, settings.fit_intercept, settings.loss.curvature, settings.penalty.l2
+    )
 
 
 def prequential_test(solver, state):
@@ -153,7 +155,9 @@ def prequential_test(solver, state):
     if state.n_averaged == 0:
         iterate = solver.value(state.coef, state.intercept)
         return Prequential(iterate, iterate, 0.0, False)
-    model, iterate, error = _paired(solver, (state.coef_average, state.intercept_average), (state.coef, state.intercept))
+    model, iterate, error = _paired(
+        solver, (state.coef_average, state.intercept_average), (state.coef, state.intercept)
+    )
     restarted = model - iterate > RESTART_EVIDENCE * error
     state.average_restart = state.average_restart or restarted
     return Prequential(model, iterate, error, restarted)

@@ -559,7 +559,8 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         sized_by_smoothing = smoothable and not batch
         if smoothing or sized_by_smoothing:
             solver.begin_smoothing(state)  # batch: its first smoothing; sgd: the step sized by it
-        if auto and state.conditioning is None and state.n_iter == 0 and solver.conditions:
+        first_call = auto and state.conditioning is None and state.n_iter == 0 and solver.conditions
+        if first_call:
             state.moments = solver.moments()
             state.conditioning = Conditioning.from_moments(
                 state.moments, settings.fit_intercept, settings.loss.curvature, settings.penalty.l2
@@ -571,7 +572,10 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
                 "mini-batches of another array namespace, or dask). Continue with data like the first call's, "
                 "or refit."
             )
-        elif stream and state.conditioning is not None and state.moments is not None and not settings.penalty.l1:
+        # A stream refines its coordinates with each chunk (not with an l1 part, nor on a chunk of zero counts).
+        refined = stream and None not in (state.conditioning, state.moments) and not first_call
+        refined = refined and not settings.penalty.l1 and settings.loss.curvature > 0
+        if refined:
             state.conditioning = refined_conditioning(state, solver.moments(), settings).to_namespace(xp, device)
         state.ensure_buffers(
             momentum=settings.momentum > 0,
@@ -588,8 +592,8 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
 
         if auto:
             step = safe_step()
-            # A stream's chunk takes its own safe step (its coordinates may have been refined).
-            state.eta0 = step if state.eta0 is None or not one_epoch or stream else min(state.eta0, step)
+            # A stream's chunk in refined coordinates takes its own safe step, measured in them.
+            state.eta0 = step if state.eta0 is None or not one_epoch or refined else min(state.eta0, step)
         else:
             state.eta0 = float(self.learning_rate)
         if stream:  # its step is the base step: the stream adapts its averaging window instead (skgd._stream)

@@ -30,14 +30,7 @@ from ._schedules import SCHEDULES, automatic_step
 from ._sgd import int32_indices
 from ._solver_choice import make_solver
 from ._state import TrainingState, independent_rng, linear_predict
-from ._stream import (
-    averages_the_stream,
-    prequential_test,
-    refined_conditioning,
-    report,
-    seed_average,
-    stream_average,
-)
+from ._stream import averages_the_stream, begin_chunk, refined_conditioning, report, stream_average
 from ._training import STOP_REASONS, Controls, deviance_explained, hold_out, patience, run_epochs
 
 #: Relative rise over a call of sgd passes (or subgradient steps) that is noise:
@@ -553,6 +546,8 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         n_train = X.shape[0] if train_rows is None else train_rows.shape[0]
         stream = averages_the_stream(one_epoch, not batch, schedule, self.tol)
         settings = self._settings(n_train, loss, accelerated, smoothing, backtracking, stream)
+        if stream:  # test the chunk, then train on it (skgd._stream)
+            prequential, settings = begin_chunk(state, data, settings)
         self._loss = settings.loss  # predict applies its inverse link (callbacks predict during training)
         solver = make_solver(data, settings, self.solver, max_iter=self.max_iter, one_epoch=one_epoch)
         xp, device = _training_namespace(X)
@@ -573,7 +568,7 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
                 "or refit."
             )
         # A stream refines its coordinates with each chunk (not with an l1 part, nor on a chunk of zero counts).
-        refined = stream and None not in (state.conditioning, state.moments) and not first_call
+        refined = stream and not first_call and state.conditioning is not None and state.moments is not None
         refined = refined and not settings.penalty.l1 and settings.loss.curvature > 0
         if refined:
             state.conditioning = refined_conditioning(state, solver.moments(), settings).to_namespace(xp, device)
@@ -598,8 +593,6 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
             state.eta0 = float(self.learning_rate)
         if stream:  # its step is the base step: the stream adapts its averaging window instead (skgd._stream)
             state.eta_factor = 1.0
-            seed_average(state, settings.average)
-            prequential = prequential_test(solver, state)
         controls = Controls(
             max_iter=1 if one_epoch else self.max_iter,
             tol=self.tol,

@@ -19,7 +19,7 @@ and be restarted again and again.)
 """
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ._array_api import _max_precision_float_dtype, get_namespace_and_device
 from ._conditioning import Conditioning
@@ -137,67 +137,85 @@ def refined_conditioning(state, moments, settings):
     )
 
 
-def prequential_test(solver, state):
-    """Measure the chunk at the model and the iterate; restart the average where the iterate is better.
+def begin_chunk(state, data, settings):
+    """Test the chunk at the model and the iterate before training on it; the settings its pass runs with.
+
+    The average is seeded where the stream starts from a model without one
+    (``seed_average``). Where the iterate is better by ``RESTART_EVIDENCE``
+    standard errors, the average begins anew, with the second half of this
+    chunk's updates: the iterate may still be on its way to a changed
+    concept in the first.
 
     Parameters
     ----------
-    solver : Solver
-        Over the chunk; ``solver.value(coef, intercept)`` is J there.
     state : TrainingState
-        ``average_restart`` is set when the average is to begin anew with
-        this chunk's pass.
+        In the user's coordinates; its averaging buffers are allocated and
+        ``average_restart`` is set on a restart.
+    data : TrainingData
+        The chunk.
+    settings : Settings
+        Of the stream (``stream_average``).
 
     Returns
     -------
-    Prequential
+    prequential : Prequential
+    settings : Settings
+        With the update count averaging (re)starts at.
     """
+    state.ensure_buffers(momentum=False, averaging=True, l1=False)
+    seed_average(state, settings.average)
     if state.n_averaged == 0:
-        iterate = solver.value(state.coef, state.intercept)
-        return Prequential(iterate, iterate, 0.0, False)
-    model, iterate, error = _paired(
-        solver, (state.coef_average, state.intercept_average), (state.coef, state.intercept)
+        (iterate,), _ = _values(data, settings, [(state.coef, state.intercept)])
+        return Prequential(iterate, iterate, 0.0, False), settings
+    (model, iterate), error = _values(
+        data, settings, [(state.coef_average, state.intercept_average), (state.coef, state.intercept)]
     )
     restarted = model - iterate > RESTART_EVIDENCE * error
-    state.average_restart = state.average_restart or restarted
-    return Prequential(model, iterate, error, restarted)
+    if restarted:
+        state.average_restart = True
+        updates = -(-data.X.shape[0] // settings.batch_size)
+        settings = replace(settings, average=max(settings.average, state.t + updates // 2 + 1))
+    return Prequential(model, iterate, error, restarted), settings
 
 
-def _paired(solver, first, second):
-    """J of two models on the solver's rows, and the standard error of their difference.
+def _values(data, settings, models):
+    """J of each model on the rows, and the standard error of the first two's difference.
 
-    The difference of the weighted mean losses is a weighted mean of paired
-    per-sample differences; its standard error is their weighted spread over
-    the square root of the weights' effective count.
+    The difference of two weighted mean losses is a weighted mean of paired
+    per-sample differences; its standard error is their weighted spread times
+    the root of the sum of the squared normalised weights.
 
     Parameters
     ----------
-    solver : Solver
-        Its ``evaluator.data`` holds the rows, ``settings`` the loss and penalty.
-    first, second : tuple
+    data : TrainingData
+    settings : Settings
+        The loss and the penalty.
+    models : list of tuple
         ``(coef, intercept)`` of shapes (n_targets, n_features) and (n_targets,).
 
     Returns
     -------
-    first_value, second_value, error : float
+    values : list of float
+    error : float
+        0 for a single model.
     """
-    data, settings = solver.evaluator.data, solver.settings
-    values = []
-    for coef, intercept in (first, second):
+    losses, values = [], []
+    for coef, intercept in models:
         predictor = linear_predict(data.X, coef, intercept)  # computed in memory for a dask chunk
         xp, _, device = get_namespace_and_device(predictor)
         float64 = _max_precision_float_dtype(xp, device)
+        weights = xp.astype(xp.asarray(data.sample_weight, device=device), float64)
+        weights = weights / xp.sum(weights)
         Y = xp.astype(xp.asarray(data.Y, device=device), float64)
-        losses = settings.loss.value_and_derivative(xp.astype(predictor, float64), Y, xp=xp)[0]
-        values.append((xp.mean(losses, axis=1), float(xp.mean(settings.penalty.value(coef, xp=xp)))))
-    weights = xp.astype(xp.asarray(data.sample_weight, device=device), float64)
-    weights = weights / xp.sum(weights)
-    (a, penalty_a), (b, penalty_b) = values
-    difference = a - b
-    mean = float(xp.sum(weights * difference))
+        per_sample = xp.mean(settings.loss.value_and_derivative(xp.astype(predictor, float64), Y, xp=xp)[0], axis=1)
+        losses.append(per_sample)
+        values.append(float(xp.sum(weights * per_sample)) + float(xp.mean(settings.penalty.value(coef, xp=xp))))
+    if len(losses) < 2:
+        return values, 0.0
+    difference = losses[0] - losses[1]
+    mean = xp.sum(weights * difference)
     spread = float(xp.sum(weights * (difference - mean) ** 2))
-    error = math.sqrt(spread * float(xp.sum(weights * weights)))
-    return float(xp.sum(weights * a)) + penalty_a, float(xp.sum(weights * b)) + penalty_b, error
+    return values, math.sqrt(spread * float(xp.sum(weights * weights)))
 
 
 def report(prequential, state, eta):

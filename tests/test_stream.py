@@ -94,7 +94,10 @@ def test_a_quantile_stream_keeps_its_coverage_after_the_level_shifts(q):
     w = rng.standard_normal(D)
     y = X @ w + rng.standard_normal(8000) + np.where(np.arange(8000) >= 4000, 5.0, 0.0)
     y_test = X_test @ w + rng.standard_normal(20000) + 5.0
-    model = _stream(GradientDescentRegressor(solver="sgd", loss="quantile", quantile=q, random_state=0), X, y, 500)
+    model = GradientDescentRegressor(solver="sgd", loss="quantile", quantile=q, random_state=0)
+    _stream(model, X[:6500], y[:6500], 500)  # five chunks of the shifted level
+    assert abs(np.mean(y_test <= model.predict(X_test)) - q) <= 0.03
+    _stream(model, X[6500:], y[6500:], 500)
     assert abs(np.mean(y_test <= model.predict(X_test)) - q) <= 0.03
     # The intercept found is the shifted data's q-quantile of y - X w (the empirical quantile).
     assert model.intercept_ == pytest.approx(np.quantile(y_test - X_test @ w, q), abs=0.1)

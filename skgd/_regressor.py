@@ -181,7 +181,10 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         epochs fail to improve the loss by ``tol`` (relative), then divided
         by 5 (sgd and non-smooth losses; see ``tol``). The adaptive default
         lets constant-step SGD settle below its noise floor; with
-        ``tol=None`` it is the constant schedule.
+        ``tol=None`` it is the constant schedule. ``partial_fit`` never
+        reduces the step (its chunks are different data): with sgd and a
+        ``tol`` the adaptive schedule keeps the step and adapts the
+        averaging window instead (see ``partial_fit``).
     power_t : float, default=0.5
         Exponent of the invscaling schedule.
     momentum : float, default=0.0
@@ -195,6 +198,8 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         iterates; an int starts averaging at that update count. With the
         adaptive schedule the average begins anew with the epoch after each
         reduction of the step (the larger step's iterates carry its noise).
+        A ``partial_fit`` stream with the adaptive schedule (and a ``tol``)
+        always averages, from update ``max(average, 1)``.
     max_iter : int, default=1000
         Maximum number of epochs of ``fit``.
     tol : float or None, default=1e-4
@@ -234,7 +239,9 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         Start ``fit`` from the previous solution.
     verbose : int, default=0
         1 prints a line per epoch (epoch, loss, the weight when there is one,
-        step, time); 2 adds the validation score (with early stopping), the
+        step, time), and for a ``partial_fit`` stream a line per chunk (its
+        prequential loss at the model and at the iterate, whether the
+        average was kept or restarted, its length and the step); 2 adds the validation score (with early stopping), the
         weight norm, the norm of the epoch's update and the update count.
 
     Attributes
@@ -752,9 +759,24 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
     def partial_fit(self, X, y, sample_weight=None):
         """Run exactly one epoch on the given data, continuing from the last call.
 
-        ``k`` calls on the same data equal ``fit(max_iter=k, tol=None)`` with
-        ``shuffle=False``; parameters changed with ``set_params`` between calls
-        are honoured.
+        Successive calls are a stream: the step is never reduced on a
+        comparison of one chunk's loss with another's. With
+        ``solver="sgd"``, the adaptive schedule and a ``tol`` (the defaults),
+        the step stays the safe one (``learning_rate="auto"``: this chunk's,
+        in coordinates measured from every chunk so far) or the given one,
+        and the model is the average of the iterates: before training on the
+        chunk (test, then train) its objective is measured at the average and
+        at the running iterate, and where the iterate is better by three
+        standard errors of the paired difference (a burn-in, or a changed
+        concept) the average begins anew, with the second half of the
+        chunk's updates (``skgd._stream``). A model from ``fit`` counts as
+        the average of one of its epochs. ``verbose`` reports each chunk's
+        prequential loss, the average's fate and the step.
+
+        Otherwise (``tol=None``, another schedule, or the batch solver) ``k``
+        calls on the same data equal ``fit(max_iter=k, tol=None)`` with
+        ``shuffle=False``. Parameters changed with ``set_params`` between
+        calls are honoured.
 
         Parameters
         ----------

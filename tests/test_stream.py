@@ -9,6 +9,7 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.linear_model import PoissonRegressor
@@ -26,10 +27,10 @@ def _stream(model, X, y, chunk):
     return model
 
 
-def _linear(n, seed, w=None):
-    """Standardised rows Z, targets Z w + 2 + N(0, 1), and w."""
+def _linear(n, seed, w=None, density=1.0):
+    """Standard normal rows Z (each entry kept with probability ``density``), targets Z w + 2 + N(0, 1), and w."""
     rng = np.random.default_rng(seed)
-    Z = rng.standard_normal((n, D))
+    Z = rng.standard_normal((n, D)) * (rng.random((n, D)) < density)
     w = rng.standard_normal(D) if w is None else w
     return Z, Z @ w + 2.0 + rng.standard_normal(n), w
 
@@ -46,15 +47,20 @@ def _optimal_mse(X, y):
     return float(np.mean((yc - Xc @ coef) ** 2))
 
 
-@pytest.mark.parametrize("raw", [False, True], ids=["scaled", "raw"])
-def test_a_changed_concept_is_learned_as_fast_as_the_optimum_allows(raw):
-    Z, y_old, _ = _linear(8000, 0)
-    Z_new, y_new, w_new = _linear(8000, 1)
-    Z_test, y_test, _ = _linear(20000, 2, w=w_new)
-    X_test = _columns(Z_test, raw)
-    optimum = _optimal_mse(X_test, y_test)
-    model = _stream(GradientDescentRegressor(solver="sgd", random_state=0), _columns(Z, raw), y_old, 200)
-    X_new, ratios = _columns(Z_new, raw), {}
+@pytest.mark.parametrize("columns", ["scaled", "raw", "sparse"])
+def test_a_changed_concept_is_learned_as_fast_as_the_optimum_allows(columns):
+    density = 0.4 if columns == "sparse" else 1.0
+
+    def cast(Z):
+        return sp.csr_matrix(Z) if columns == "sparse" else _columns(Z, columns == "raw")
+
+    Z, y_old, _ = _linear(8000, 0, density=density)
+    Z_new, y_new, w_new = _linear(8000, 1, density=density)
+    Z_test, y_test, _ = _linear(20000, 2, w=w_new, density=density)
+    optimum = _optimal_mse(_columns(Z_test, columns == "raw"), y_test)
+    X_test = cast(Z_test)
+    model = _stream(GradientDescentRegressor(solver="sgd", random_state=0), cast(Z), y_old, 200)
+    X_new, ratios = cast(Z_new), {}
     for k in range(20):
         model.partial_fit(X_new[200 * k : 200 * (k + 1)], y_new[200 * k : 200 * (k + 1)])
         ratios[k + 1] = np.mean((model.predict(X_test) - y_test) ** 2) / optimum
@@ -159,3 +165,14 @@ def test_verbose_says_what_the_stream_does(capsys):
     _stream(GradientDescentRegressor(solver="sgd", verbose=1, random_state=0), Z, y, 200)
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("Stream chunk")]
     assert len(lines) == 3 and all("prequential loss=" in line and "step=" in line for line in lines)
+
+
+def test_a_chunk_that_diverges_is_refused_and_the_stream_keeps_its_model():
+    Z, y, _ = _linear(1000, 10)
+    model = _stream(GradientDescentRegressor(solver="sgd", learning_rate=0.01, random_state=0), Z[:500], y[:500], 100)
+    before = model.coef_.copy(), model.intercept_, model.n_iter_
+    model.set_params(learning_rate=10.0)  # far past the safe step
+    with pytest.raises(ValueError, match="diverged"):
+        model.partial_fit(Z[500:600], y[500:600])
+    np.testing.assert_array_equal(model.coef_, before[0])
+    assert (model.intercept_, model.n_iter_) == before[1:]

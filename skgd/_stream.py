@@ -42,8 +42,9 @@ class Prequential:
         averaging began).
     iterate : float
         The chunk's objective at the running iterate.
-    error : float
-        The standard error of their difference (of the paired per-sample losses).
+    error : float or None
+        The standard error of their difference (of the paired per-sample
+        losses); None where there was no average to compare.
     restarted : bool
         Whether the average begins anew at the iterate with this chunk.
     """
@@ -166,7 +167,7 @@ def begin_chunk(state, data, settings):
     seed_average(state, settings.average)
     if state.n_averaged == 0:
         (iterate,), _ = _values(data, settings, [(state.coef, state.intercept)])
-        return Prequential(iterate, iterate, 0.0, False), settings
+        return Prequential(iterate, iterate, None, False), settings
     (model, iterate), error = _values(
         data, settings, [(state.coef_average, state.intercept_average), (state.coef, state.intercept)]
     )
@@ -233,9 +234,10 @@ def report(prequential, state, eta):
     -------
     str
     """
-    window = "average restarted at the iterate" if prequential.restarted else "average kept"
-    return (
-        f"Stream chunk {state.n_iter - 1}: prequential loss={prequential.model!r} (iterate "
-        f"{prequential.iterate!r} +- {prequential.error:.3g}), {window}, averaging {state.n_averaged} updates, "
-        f"step={eta:.6g}"
-    )
+    line = f"Stream chunk {state.n_iter - 1}: prequential loss={prequential.model!r}"
+    if prequential.error is None:
+        line += ", no average yet"
+    else:
+        window = "average restarted" if prequential.restarted else "average kept"
+        line += f" (iterate {prequential.iterate!r} +- {prequential.error:.3g}), {window}"
+    return line + f", averaging {state.n_averaged} updates, step={eta:.6g}"

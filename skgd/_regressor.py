@@ -30,7 +30,7 @@ from ._schedules import SCHEDULES, automatic_step
 from ._sgd import int32_indices
 from ._solver_choice import make_solver
 from ._state import TrainingState, independent_rng, linear_predict
-from ._stream import averages_the_stream, begin_chunk, refined_conditioning, report, stream_average
+from ._stream import averages_the_stream, begin_chunk, refine_conditioning, report, stream_average
 from ._training import STOP_REASONS, Controls, deviance_explained, hold_out, patience, run_epochs
 
 #: Relative rise over a call of sgd passes (or subgradient steps) that is noise:
@@ -241,8 +241,9 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         1 prints a line per epoch (epoch, loss, the weight when there is one,
         step, time), and for a ``partial_fit`` stream a line per chunk (its
         prequential loss at the model and at the iterate, whether the
-        average was kept or restarted, its length and the step); 2 adds the validation score (with early stopping), the
-        weight norm, the norm of the epoch's update and the update count.
+        average was kept or restarted, its length and the step); 2 adds the
+        validation score (with early stopping), the weight norm, the norm of
+        the epoch's update and the update count.
 
     Attributes
     ----------
@@ -574,11 +575,7 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
                 "mini-batches of another array namespace, or dask). Continue with data like the first call's, "
                 "or refit."
             )
-        # A stream refines its coordinates with each chunk (not with an l1 part, nor on a chunk of zero counts).
-        refined = stream and not first_call and state.conditioning is not None and state.moments is not None
-        refined = refined and not settings.penalty.l1 and settings.loss.curvature > 0
-        if refined:
-            state.conditioning = refined_conditioning(state, solver.moments(), settings).to_namespace(xp, device)
+        refined = stream and not first_call and refine_conditioning(state, solver, settings, xp, device)
         state.ensure_buffers(
             momentum=settings.momentum > 0,
             averaging=settings.average > 0,

@@ -112,30 +112,38 @@ def seed_average(state, average_start):
     state.n_averaged = max(state.t // state.n_iter, 1)
 
 
-def refined_conditioning(state, moments, settings):
-    """The stream's coordinates measured from all its rows so far, this chunk's ``moments`` added.
+def refine_conditioning(state, solver, settings, xp, device):
+    """Measure a stream's coordinates from all its rows so far, this chunk's added; whether they were.
 
     The first chunk alone may be a single row, whose moments say nothing of
     the columns' spread; the pooled moments converge to the stream's. The
-    state is held in the user's coordinates between calls, so they may change
-    (not with an l1 part, whose cumulative record is kept in them).
+    state is held in the user's coordinates between calls, so they may
+    change: not with an l1 part (its cumulative record is kept in them), nor
+    on a chunk of the log link's losses whose targets are all zero (no
+    curvature to measure them with).
 
     Parameters
     ----------
     state : TrainingState
-        Its ``moments`` are updated.
-    moments : ColumnMoments
-        This chunk's.
+        Its ``moments`` and ``conditioning`` are updated.
+    solver : Solver
+        Over the chunk (``solver.moments()``: one pass).
     settings : Settings
+    xp : array namespace
+        The state's.
+    device : device of ``xp``
 
     Returns
     -------
-    Conditioning
+    bool
     """
-    state.moments = state.moments + moments
-    return Conditioning.from_moments(
+    if state.conditioning is None or state.moments is None or settings.penalty.l1 or not settings.loss.curvature > 0:
+        return False
+    state.moments = state.moments + solver.moments()
+    state.conditioning = Conditioning.from_moments(
         state.moments, settings.fit_intercept, settings.loss.curvature, settings.penalty.l2
-    )
+    ).to_namespace(xp, device)
+    return True
 
 
 def begin_chunk(state, data, settings):

@@ -12,10 +12,14 @@ training on a chunk (test then train) the chunk's objective is measured at
 the average and at the running iterate. Where the iterate predicts the
 chunk better, by ``RESTART_EVIDENCE`` standard errors of the paired
 per-sample difference (a burn-in not yet forgotten, or a changed concept),
-the average begins anew there, so it never carries iterates of another
-concept; where the stream is stationary the average only grows. (Without the
-margin a young average, as noisy as the iterate, would lose half its chunks
-and be restarted again and again.)
+the average begins anew, with the second half of the chunk's updates, so it
+never carries iterates of another concept; where the stream is stationary
+the average only grows. (Without the margin a young average, as noisy as the
+iterate, would lose half its chunks and be restarted again and again.)
+
+With ``learning_rate="auto"`` each chunk takes its own safe step, in
+coordinates measured from the column moments of every chunk so far
+(``refine_conditioning``), so neither hinges on the first chunk.
 """
 
 import math
@@ -27,7 +31,7 @@ from ._state import linear_predict
 
 #: Standard errors of the paired per-sample difference by which the iterate
 #: must beat the average on a chunk for the average to begin anew: a false
-#: restart on a stationary stream then comes about once in 700 chunks.
+#: restart on a stationary stream then comes at most about once in 700 chunks.
 RESTART_EVIDENCE = 3.0
 
 

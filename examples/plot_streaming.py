@@ -11,11 +11,12 @@ What it teaches:
   of the error on data the model has not seen. With averaging it measures the
   running iterate, not the averaged ``coef_`` that predicts, which is better:
   compare the two panels;
-- for a stream, a constant step with iterate averaging
-  (``schedule="constant", average=True``) keeps learning from every chunk,
-  and the average cancels SGD's noise; the default adaptive schedule instead
-  shrinks the step whenever the noisy chunk losses stall, and learning
-  fades out;
+- for a stream, a constant step with iterate averaging keeps learning from
+  every chunk, and the average cancels SGD's noise: ``schedule="constant",
+  average=True`` averages every iterate; the default (adaptive) schedule
+  keeps its step in a stream too and adapts the averaging window instead,
+  restarting the average where a chunk says the running iterate predicts
+  better (a burn-in, or a changed concept: ``stream_prequential.py``);
 - a small held-out chunk, kept aside, tracks the error as the stream goes by;
   and since the data are simulated, the excess error over the noise is known
   exactly: ``|coef_ - w|**2 + (intercept_ - b)**2`` for standard-normal features.
@@ -68,7 +69,7 @@ def main(out, n_chunks=60, chunk_size=250):
         "averaged SGD, constant step": GradientDescentRegressor(
             solver="sgd", schedule="constant", average=True, random_state=0
         ),
-        "plain SGD, adaptive step (default)": GradientDescentRegressor(solver="sgd", random_state=0),
+        "default (adaptive averaging window)": GradientDescentRegressor(solver="sgd", random_state=0),
     }
     excess = {name: [] for name in models}
     for k, (X, y) in enumerate(stream(n_chunks, chunk_size)):

@@ -30,6 +30,7 @@ from ._schedules import SCHEDULES, automatic_step
 from ._sgd import int32_indices
 from ._solver_choice import make_solver
 from ._state import TrainingState, independent_rng, linear_predict
+from ._stream import averages_the_stream, begin_chunk, refine_conditioning, report, stream_average
 from ._training import STOP_REASONS, Controls, deviance_explained, hold_out, patience, run_epochs
 
 #: Relative rise over a call of sgd passes (or subgradient steps) that is noise:
@@ -180,7 +181,10 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         epochs fail to improve the loss by ``tol`` (relative), then divided
         by 5 (sgd and non-smooth losses; see ``tol``). The adaptive default
         lets constant-step SGD settle below its noise floor; with
-        ``tol=None`` it is the constant schedule.
+        ``tol=None`` it is the constant schedule. ``partial_fit`` never
+        reduces the step (its chunks are different data): with sgd and a
+        ``tol`` the adaptive schedule keeps the step and adapts the
+        averaging window instead (see ``partial_fit``).
     power_t : float, default=0.5
         Exponent of the invscaling schedule.
     momentum : float, default=0.0
@@ -194,6 +198,8 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         iterates; an int starts averaging at that update count. With the
         adaptive schedule the average begins anew with the epoch after each
         reduction of the step (the larger step's iterates carry its noise).
+        A ``partial_fit`` stream with the adaptive schedule (and a ``tol``)
+        always averages, from update ``max(average, 1)``.
     max_iter : int, default=1000
         Maximum number of epochs of ``fit``.
     tol : float or None, default=1e-4
@@ -233,8 +239,11 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         Start ``fit`` from the previous solution.
     verbose : int, default=0
         1 prints a line per epoch (epoch, loss, the weight when there is one,
-        step, time); 2 adds the validation score (with early stopping), the
-        weight norm, the norm of the epoch's update and the update count.
+        step, time), and for a ``partial_fit`` stream a line per chunk (its
+        prequential loss at the model and at the iterate, whether the
+        average was kept or restarted, its length and the step); 2 adds the
+        validation score (with early stopping), the weight norm, the norm of
+        the epoch's update and the update count.
 
     Attributes
     ----------
@@ -496,8 +505,8 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         if self.solver == "batch" and self.average:
             raise ValueError("average is an option of solver='sgd'; the batch solver's iterates are not noisy.")
 
-    def _settings(self, n_train, loss, accelerated=False, smoothing=False, backtracking=False):
-        average = int(self.average) if self.solver == "sgd" else 0
+    def _settings(self, n_train, loss, accelerated=False, smoothing=False, backtracking=False, stream=False):
+        average = (stream_average(self.average) if stream else int(self.average)) if self.solver == "sgd" else 0
         return Settings(
             loss=loss,
             penalty=Penalty.from_params(self.penalty, self.alpha, self.l1_ratio),
@@ -543,16 +552,21 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         accelerated = smoothing or (plain and loss.smooth and not schedule.decays and not backtracking)
         data = TrainingData(X, Y, sample_weight, train_rows)
         n_train = X.shape[0] if train_rows is None else train_rows.shape[0]
-        settings = self._settings(n_train, loss, accelerated, smoothing, backtracking)
+        stream = averages_the_stream(one_epoch, not batch, schedule, self.tol)
+        settings = self._settings(n_train, loss, accelerated, smoothing, backtracking, stream)
+        if stream:  # test the chunk, then train on it (skgd._stream)
+            prequential, settings = begin_chunk(state, data, settings)
         self._loss = settings.loss  # predict applies its inverse link (callbacks predict during training)
         solver = make_solver(data, settings, self.solver, max_iter=self.max_iter, one_epoch=one_epoch)
         xp, device = _training_namespace(X)
         sized_by_smoothing = smoothable and not batch
         if smoothing or sized_by_smoothing:
             solver.begin_smoothing(state)  # batch: its first smoothing; sgd: the step sized by it
-        if auto and state.conditioning is None and state.n_iter == 0 and solver.conditions:
+        first_call = auto and state.conditioning is None and state.n_iter == 0 and solver.conditions
+        if first_call:
+            state.moments = solver.moments()
             state.conditioning = Conditioning.from_moments(
-                solver.moments(), settings.fit_intercept, settings.loss.curvature, settings.penalty.l2
+                state.moments, settings.fit_intercept, settings.loss.curvature, settings.penalty.l2
             ).to_namespace(xp, device)
         elif state.conditioning is not None and not solver.conditions:
             raise ValueError(
@@ -561,6 +575,7 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
                 "mini-batches of another array namespace, or dask). Continue with data like the first call's, "
                 "or refit."
             )
+        refined = stream and not first_call and refine_conditioning(state, solver, settings, xp, device)
         state.ensure_buffers(
             momentum=settings.momentum > 0,
             averaging=settings.average > 0,
@@ -576,14 +591,17 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
 
         if auto:
             step = safe_step()
-            state.eta0 = step if state.eta0 is None or not one_epoch else min(state.eta0, step)
+            # A stream's chunk in refined coordinates takes its own safe step, measured in them.
+            state.eta0 = step if state.eta0 is None or not one_epoch or refined else min(state.eta0, step)
         else:
             state.eta0 = float(self.learning_rate)
+        if stream:  # its step is the base step: the stream adapts its averaging window instead (skgd._stream)
+            state.eta_factor = 1.0
         controls = Controls(
             max_iter=1 if one_epoch else self.max_iter,
             tol=self.tol,
             n_iter_no_change=patience(self.n_iter_no_change, self.momentum),
-            adaptive=schedule.adaptive,
+            adaptive=schedule.adaptive and not one_epoch,  # chunks of a stream are different data
             stop_on_stall=not one_epoch,
             validation=validation,
             score=settings.loss,
@@ -596,6 +614,8 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
             crawl=not sized_by_smoothing,
         )
         state.stop_reason = run_epochs(solver, state, controls, tasks)
+        if stream and self.verbose:
+            print(report(prequential, state, state.eta0))
         self._commit(state, one_d, X.dtype, early_stopping)
         tasks.end()
         if not STOP_REASONS[state.stop_reason] and self.tol is not None:
@@ -736,9 +756,24 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
     def partial_fit(self, X, y, sample_weight=None):
         """Run exactly one epoch on the given data, continuing from the last call.
 
-        ``k`` calls on the same data equal ``fit(max_iter=k, tol=None)`` with
-        ``shuffle=False``; parameters changed with ``set_params`` between calls
-        are honoured.
+        Successive calls are a stream: the step is never reduced on a
+        comparison of one chunk's loss with another's. With
+        ``solver="sgd"``, the adaptive schedule and a ``tol`` (the defaults),
+        the step stays the safe one (``learning_rate="auto"``: this chunk's,
+        in coordinates measured from every chunk so far) or the given one,
+        and the model is the average of the iterates: before training on the
+        chunk (test, then train) its objective is measured at the average and
+        at the running iterate, and where the iterate is better by three
+        standard errors of the paired difference (a burn-in, or a changed
+        concept) the average begins anew, with the second half of the
+        chunk's updates (``skgd._stream``). A model from ``fit`` counts as
+        the average of one of its epochs. ``verbose`` reports each chunk's
+        prequential loss, the average's fate and the step.
+
+        Otherwise (``tol=None``, another schedule, or the batch solver) ``k``
+        calls on the same data equal ``fit(max_iter=k, tol=None)`` with
+        ``shuffle=False``. Parameters changed with ``set_params`` between
+        calls are honoured.
 
         Parameters
         ----------

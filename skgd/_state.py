@@ -68,6 +68,9 @@ class TrainingState:
         accepted as first tried).
     stop_reason : str
         Why the last call ended (``GradientDescentRegressor.stop_reason_``).
+    moments : ColumnMoments or None
+        The column moments ``conditioning`` was measured from: the data of the
+        call that chose it, and of every stream chunk since (``skgd._stream``).
     """
 
     coef: np.ndarray
@@ -98,6 +101,7 @@ class TrainingState:
     objective: float = None
     grow_step: bool = True
     stop_reason: str = None
+    moments: object = None
 
     @classmethod
     def fresh(cls, n_targets, n_features, dtype, rng, coef_init=None, intercept_init=None, *, xp, device):

@@ -72,6 +72,23 @@ def test_streaming_example_never_holds_more_than_a_chunk(tmp_path, capsys):
     assert (tmp_path / "streaming.png").stat().st_size > 10_000
 
 
+def test_stream_example_tracks_the_change_point_and_the_poisson_optimum(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    run_example("stream_prequential.py", "--out", str(tmp_path))
+    out = capsys.readouterr().out
+    pattern = r"^  (\S+)\s+last 10 chunks before the change\s+(\S+)\s+after it\s+1:\s+\S+\s+5:\s+(\S+)\s+20:\s+(\S+)$"
+    rows = [(name, *map(float, errors)) for name, *errors in _rows(out, pattern)]
+    ours = [row for row in rows if row[0] == "skgd"]
+    assert len(ours) == 2 and all(before < 1.3 and five < 1.5 and twenty < 1.3 for _, before, five, twenty in ours)
+    assert [row[1] > 1e6 for row in rows if row[0] == "SGDRegressor"] == [False, True]  # it explodes on raw columns
+    poisson = [
+        (float(e), float(g))
+        for e, g in _rows(out, r"pass\(es\): deviance excess (\S+)%, largest coefficient gap (\S+)$")
+    ]
+    assert len(poisson) == 3 and poisson[0][0] < 1.0 and poisson[0][1] < 0.1 and poisson[2][1] < 0.02
+    assert (tmp_path / "stream_prequential.png").stat().st_size > 10_000
+
+
 def test_penalties_example_finds_lassos_zeros(tmp_path, capsys):
     pytest.importorskip("matplotlib")
     run_example("plot_penalties.py", "--out", str(tmp_path), "--n-alphas", "6")

@@ -200,7 +200,8 @@ def test_tol_stops_when_the_loss_stalls():
 # (k partial_fit calls equal fit(max_iter=k): test_properties.py, over random problems)
 def test_partial_fit_honours_set_params_between_calls(note_data):
     X, y = note_data
-    reg = GradientDescentRegressor(solver="sgd", learning_rate=0.01, shuffle=False, fit_intercept=False)
+    # tol=None: epochs as fit's (with a tol, sgd's partial_fit averages as a stream: tests/test_stream.py)
+    reg = GradientDescentRegressor(solver="sgd", learning_rate=0.01, shuffle=False, fit_intercept=False, tol=None)
     reg.partial_fit(X, y)
     reg.set_params(learning_rate=0.02)
     reg.partial_fit(X, y)
@@ -211,7 +212,9 @@ def test_partial_fit_honours_set_params_between_calls(note_data):
     ref.fit(
         X,
         y,
-        coef_init=GradientDescentRegressor(solver="sgd", learning_rate=0.01, shuffle=False, fit_intercept=False)
+        coef_init=GradientDescentRegressor(
+            solver="sgd", learning_rate=0.01, shuffle=False, fit_intercept=False, tol=None
+        )
         .partial_fit(X, y)
         .coef_,
     )

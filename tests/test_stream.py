@@ -1,0 +1,178 @@
+"""Streams: partial_fit on chunks that are different data, against independent optima.
+
+The references are the optimum a chunk-free fit of all the data reaches
+(``numpy.linalg.lstsq``, ``PoissonRegressor``), the empirical quantile, and
+the true model the data were drawn from.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.linear_model import PoissonRegressor
+from sklearn.metrics import mean_poisson_deviance
+
+from skgd import GradientDescentRegressor
+
+D = 5
+SCALES, OFFSETS = np.logspace(-2, 2, D), np.linspace(-40.0, 40.0, D)
+
+
+def _stream(model, X, y, chunk):
+    for start in range(0, len(y), chunk):
+        model.partial_fit(X[start : start + chunk], y[start : start + chunk])
+    return model
+
+
+def _linear(n, seed, w=None, density=1.0):
+    """Standard normal rows Z (each entry kept with probability ``density``), targets Z w + 2 + N(0, 1), and w."""
+    rng = np.random.default_rng(seed)
+    Z = rng.standard_normal((n, D)) * (rng.random((n, D)) < density)
+    w = rng.standard_normal(D) if w is None else w
+    return Z, Z @ w + 2.0 + rng.standard_normal(n), w
+
+
+def _columns(Z, raw):
+    """Z as given, or in raw units: column scales 1e-2 to 1e2 and offsets."""
+    return Z * SCALES + OFFSETS if raw else Z
+
+
+def _optimal_mse(X, y):
+    """The least-squares MSE on (X, y): ``lstsq`` on the centred data."""
+    Xc, yc = X - X.mean(axis=0), y - y.mean()
+    coef = np.linalg.lstsq(Xc, yc, rcond=None)[0]
+    return float(np.mean((yc - Xc @ coef) ** 2))
+
+
+@pytest.mark.parametrize("columns", ["scaled", "raw", "sparse"])
+def test_a_changed_concept_is_learned_as_fast_as_the_optimum_allows(columns):
+    density = 0.4 if columns == "sparse" else 1.0
+
+    def cast(Z):
+        return sp.csr_matrix(Z) if columns == "sparse" else _columns(Z, columns == "raw")
+
+    Z, y_old, _ = _linear(8000, 0, density=density)
+    Z_new, y_new, w_new = _linear(8000, 1, density=density)
+    Z_test, y_test, _ = _linear(20000, 2, w=w_new, density=density)
+    optimum = _optimal_mse(_columns(Z_test, columns == "raw"), y_test)
+    X_test = cast(Z_test)
+    model = _stream(GradientDescentRegressor(solver="sgd", random_state=0), cast(Z), y_old, 200)
+    X_new, ratios = cast(Z_new), {}
+    for k in range(20):
+        model.partial_fit(X_new[200 * k : 200 * (k + 1)], y_new[200 * k : 200 * (k + 1)])
+        ratios[k + 1] = np.mean((model.predict(X_test) - y_test) ** 2) / optimum
+    assert ratios[5] <= 1.25 and ratios[20] <= 1.05
+
+
+@pytest.mark.parametrize("raw", [False, True], ids=["scaled", "raw"])
+def test_one_pass_of_a_stationary_stream_is_near_the_statistical_limit(raw):
+    n = 20000
+    Z, y, w = _linear(n, 3)
+    Z_test, y_test, _ = _linear(20000, 4, w=w)
+    X_test = _columns(Z_test, raw)
+    model = _stream(GradientDescentRegressor(solver="sgd", random_state=0), _columns(Z, raw), y, 500)
+    truth = np.mean((Z_test @ w + 2.0 - y_test) ** 2)  # the noise: what the optimum predicts with
+    excess = np.mean((model.predict(X_test) - y_test) ** 2) - truth
+    assert excess <= 5 * D / n
+
+
+def test_a_poisson_stream_lands_on_poisson_regressor_fitted_on_all_of_it():
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((6000, D))
+    y = rng.poisson(np.exp(X @ rng.uniform(-0.5, 0.5, D) + 0.5))
+    reference = PoissonRegressor(alpha=0.0, tol=1e-10, max_iter=1000).fit(X, y)
+    optimum = mean_poisson_deviance(y, reference.predict(X))
+    model = GradientDescentRegressor(solver="sgd", loss="poisson", random_state=0)
+    for more_passes, tolerance in ((1, 0.1), (2, 0.02)):  # one pass, then three
+        for _ in range(more_passes):
+            _stream(model, X, y, 500)
+        assert mean_poisson_deviance(y, model.predict(X)) <= 1.01 * optimum
+        np.testing.assert_allclose(model.coef_, reference.coef_, atol=tolerance)
+
+
+@pytest.mark.parametrize("q", [0.1, 0.5, 0.9])
+def test_a_quantile_stream_keeps_its_coverage_after_the_level_shifts(q):
+    rng = np.random.default_rng(2)
+    X, X_test = rng.standard_normal((8000, D)), rng.standard_normal((20000, D))
+    w = rng.standard_normal(D)
+    y = X @ w + rng.standard_normal(8000) + np.where(np.arange(8000) >= 4000, 5.0, 0.0)
+    y_test = X_test @ w + rng.standard_normal(20000) + 5.0
+    model = GradientDescentRegressor(solver="sgd", loss="quantile", quantile=q, random_state=0)
+    _stream(model, X[:6500], y[:6500], 500)  # five chunks of the shifted level
+    assert abs(np.mean(y_test <= model.predict(X_test)) - q) <= 0.03
+    _stream(model, X[6500:], y[6500:], 500)
+    assert abs(np.mean(y_test <= model.predict(X_test)) - q) <= 0.03
+    # The intercept found is the shifted data's q-quantile of y - X w (the empirical quantile).
+    assert model.intercept_ == pytest.approx(np.quantile(y_test - X_test @ w, q), abs=0.1)
+
+
+def test_a_long_healthy_stream_keeps_its_step_and_says_nothing():
+    Z, y, _ = _linear(6000, 5)
+    model = GradientDescentRegressor(solver="sgd", loss="huber", random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.partial_fit(Z[:10], y[:10])
+        first = model.learning_rate_
+        _stream(model, Z[10:], y[10:], 10)
+    assert model.n_iter_ == 600 and model.learning_rate_ >= 1e-3 * first
+
+
+@settings(max_examples=8, deadline=None, database=None)
+@given(st.lists(st.integers(1, 1500), min_size=1, max_size=6))
+def test_the_chunking_does_not_matter_beyond_sgd_noise(cuts):
+    """Cut into calls anywhere, a stream ends as near the optimum as the whole of it in one call."""
+    n = 3000
+    Z, y, w = _linear(n, 6)
+    X = _columns(Z, raw=True)
+    bounds = [0, *sorted({min(c, n - 1) for c in np.cumsum(cuts)}), n]
+    chunked = GradientDescentRegressor(solver="sgd", random_state=0)
+    for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
+        if stop > start:
+            chunked.partial_fit(X[start:stop], y[start:stop])
+    whole = GradientDescentRegressor(solver="sgd", random_state=1).partial_fit(X, y)
+    noise = np.max(np.abs((whole.coef_ - w / SCALES) * SCALES))  # another sample order's distance
+    assert np.max(np.abs((chunked.coef_ - whole.coef_) * SCALES)) <= 4 * max(noise, 2 * np.sqrt(D / n))
+
+
+def test_a_glm_stream_does_not_hinge_on_its_first_chunk():
+    rng = np.random.default_rng(6)
+    X = rng.standard_normal((6000, D))
+    y = rng.poisson(np.exp(X @ rng.uniform(-0.5, 0.5, D) + 0.5))
+    reference = PoissonRegressor(alpha=0.0, tol=1e-10).fit(X, y)
+    for first in (20, 500):
+        model = GradientDescentRegressor(solver="sgd", loss="poisson", random_state=0)
+        model.partial_fit(X[:first], y[:first])
+        _stream(model, X[first:], y[first:], 500)
+        np.testing.assert_allclose(model.coef_, reference.coef_, atol=0.05)
+
+
+def test_fit_then_partial_fit_continues_and_learns_a_new_concept():
+    Z, y, _ = _linear(4000, 7)
+    Z_new, y_new, w_new = _linear(4000, 8)
+    model = GradientDescentRegressor(solver="sgd", random_state=0).fit(Z, y)
+    fitted = model.coef_.copy()
+    model.partial_fit(Z_new[:1], y_new[:1])
+    assert np.max(np.abs(model.coef_ - fitted)) < 0.1  # it continued from the fitted model
+    _stream(model, Z_new[1:], y_new[1:], 200)
+    np.testing.assert_allclose(model.coef_, w_new, atol=0.05)
+
+
+def test_verbose_says_what_the_stream_does(capsys):
+    Z, y, _ = _linear(600, 9)
+    _stream(GradientDescentRegressor(solver="sgd", verbose=1, random_state=0), Z, y, 200)
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("Stream chunk")]
+    assert len(lines) == 3 and all("prequential loss=" in line and "step=" in line for line in lines)
+
+
+def test_a_chunk_that_diverges_is_refused_and_the_stream_keeps_its_model():
+    Z, y, _ = _linear(1000, 10)
+    model = _stream(GradientDescentRegressor(solver="sgd", learning_rate=0.01, random_state=0), Z[:500], y[:500], 100)
+    before = model.coef_.copy(), model.intercept_, model.n_iter_
+    model.set_params(learning_rate=10.0)  # far past the safe step
+    with pytest.raises(ValueError, match="diverged"):
+        model.partial_fit(Z[500:600], y[500:600])
+    np.testing.assert_array_equal(model.coef_, before[0])
+    assert (model.intercept_, model.n_iter_) == before[1:]

@@ -17,6 +17,9 @@ error. A last table shows how each solver's time grows with n (n, 2n, 4n).
 - Time to accuracy on raw data (``benchmark_time_to_accuracy.py``): default
   batch fits against LinearRegression, scipy's L-BFGS-B (huber) and Lasso,
   each peer timed to the objective gap the default fit reaches.
+- Ctrl-C inside one long epoch: the time from SIGINT (sent by a thread half-way
+  through a default one-epoch sgd fit, float32) to the fit's KeyboardInterrupt,
+  against the time the epoch would have kept running.
 - Threads: ``GridSearchCV(n_jobs=2)`` over eight sgd settings under joblib's
   threading backend, against ``n_jobs=1`` (the compiled loop releases the GIL),
   both with one BLAS thread per fit.
@@ -28,7 +31,10 @@ that still take every solver (the batch rows use the Gram solver).
 """
 
 import argparse
+import os
+import signal
 import sys
+import threading
 import time
 import warnings
 from functools import partial
@@ -49,9 +55,25 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling example 
 from benchmark_time_to_accuracy import main as time_to_accuracy  # noqa: E402
 
 SIZES = {
-    "tiny": dict(sgd=(2_000, 10), sparse=(2_000, 500), batch=(5_000, 20), epochs=200, grid=(1_000, 10)),
-    "small": dict(sgd=(10_000, 20), sparse=(10_000, 2_000), batch=(40_000, 50), epochs=200, grid=(5_000, 20)),
-    "full": dict(sgd=(100_000, 50), sparse=(100_000, 10_000), batch=(400_000, 100), epochs=200, grid=(200_000, 50)),
+    "tiny": dict(
+        sgd=(2_000, 10), sparse=(2_000, 500), batch=(5_000, 20), epochs=200, grid=(1_000, 10), interrupt=(20_000, 10)
+    ),
+    "small": dict(
+        sgd=(10_000, 20),
+        sparse=(10_000, 2_000),
+        batch=(40_000, 50),
+        epochs=200,
+        grid=(5_000, 20),
+        interrupt=(300_000, 50),
+    ),
+    "full": dict(
+        sgd=(100_000, 50),
+        sparse=(100_000, 10_000),
+        batch=(400_000, 100),
+        epochs=200,
+        grid=(200_000, 50),
+        interrupt=(3_000_000, 100),
+    ),
 }
 SGD_STEPS = dict(learning_rate=1e-4, schedule="constant", shuffle=False, tol=None, max_iter=5, penalty=None)
 
@@ -246,6 +268,36 @@ def threads_scenario(table, X, y):
     table.append((scenario, "skgd n_jobs=1", t_one, 1.0, np.nan, ""))
 
 
+def interrupt_scenario(table, n, d):
+    """Seconds from SIGINT, sent half-way through a one-epoch fit, to its KeyboardInterrupt."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((n, d), dtype=np.float32)
+    y = X @ rng.standard_normal(d).astype(np.float32)
+    reg = GradientDescentRegressor(solver="sgd", tol=None, max_iter=1, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        epoch, _ = timed(lambda: reg.fit(X, y), repeat=1)
+        sent = []
+
+        def send():
+            time.sleep(epoch / 2)
+            sent.append(time.perf_counter())
+            os.kill(os.getpid(), signal.SIGINT)
+
+        sender = threading.Thread(target=send)
+        sender.start()
+        try:
+            reg.fit(X, y)
+            sender.join()  # the fit ended first: the signal lands here
+            latency, note = np.nan, "the fit ended before the signal"
+        except KeyboardInterrupt:
+            latency = time.perf_counter() - sent[0]
+            note = f"one-epoch fit {epoch:.2f} s"
+        sender.join()
+    scenario = f"Ctrl-C in an sgd epoch {n}x{d} f32"
+    table.append((scenario, "skgd sgd (latency)", latency, epoch / 2 / latency, np.nan, note))
+
+
 def scaling(sizes):
     """Seconds per fit at n, 2n, 4n for each solver."""
     lines = []
@@ -264,33 +316,49 @@ def scaling(sizes):
     return n, lines
 
 
-def main(size="small"):
+#: The groups of rows ``--only`` picks from, in the order they run.
+GROUPS = ("sgd", "minibatch", "sparse", "batch", "threads", "interrupt", "scaling", "accuracy")
+
+
+def main(size="small", only=GROUPS):
     sizes = SIZES[size]
     table = []
     X, y = linear_data(*sizes["sgd"])
-    sgd_scenario(table, X, y, f"sgd dense {X.shape[0]}x{X.shape[1]}, 5 epochs")
-    sgd_scenario(table, X, y, f"sgd dense {X.shape[0]}x{X.shape[1]}, shuffled", shuffle=True)
-    minibatch_scenario(table, X, y)
-    n, d = sizes["sparse"]
-    Xs, ys = linear_data(n, d, density=0.005)
-    # SGDRegressor damps the intercept's steps on sparse data (intercept_decay=0.01):
-    # without an intercept both take exactly the same steps.
-    sgd_scenario(table, Xs, ys, f"sgd CSR {n}x{d} 0.5%, 5 epochs, no b", fit_intercept=False)
-    X, y = linear_data(*sizes["batch"])
-    batch_scenario(table, X, y, sizes["epochs"])
-    X, y = linear_data(*sizes["grid"])
-    threads_scenario(table, X, y)
+    if "sgd" in only:
+        sgd_scenario(table, X, y, f"sgd dense {X.shape[0]}x{X.shape[1]}, 5 epochs")
+        sgd_scenario(table, X, y, f"sgd dense {X.shape[0]}x{X.shape[1]}, shuffled", shuffle=True)
+    if "minibatch" in only:
+        minibatch_scenario(table, X, y)
+    if "sparse" in only:
+        n, d = sizes["sparse"]
+        Xs, ys = linear_data(n, d, density=0.005)
+        # SGDRegressor damps the intercept's steps on sparse data (intercept_decay=0.01):
+        # without an intercept both take exactly the same steps.
+        sgd_scenario(table, Xs, ys, f"sgd CSR {n}x{d} 0.5%, 5 epochs, no b", fit_intercept=False)
+    if "batch" in only:
+        X, y = linear_data(*sizes["batch"])
+        batch_scenario(table, X, y, sizes["epochs"])
+    if "threads" in only:
+        X, y = linear_data(*sizes["grid"])
+        threads_scenario(table, X, y)
+    if "interrupt" in only:
+        interrupt_scenario(table, *sizes["interrupt"])
 
     print(f"{'scenario':<40} {'estimator':<26} {'seconds':>9} {'ratio':>7} {'objective':>12}  note")
     for scenario, name, seconds, ratio, value, note in table:
         print(f"{scenario:<40} {name:<26} {seconds:>9.4f} {ratio:>7.2f} {value:>12.6g}  {note}")
-    print("ratio: peer seconds / skgd seconds (above 1: skgd faster); for threads, the speed-up.")
-    n, lines = scaling(sizes)
-    print(f"\n{'time growth with n':<32} {'n=' + str(n):>12} {'2n':>10} {'4n':>10}")
-    for name, times in lines:
-        print(f"{name:<32} {times[0]:>12.4f} {times[1]:>10.4f} {times[2]:>10.4f}")
-    print("\nTime to accuracy on raw data: default fits against the best peer at the gap they reach")
-    time_to_accuracy(size)
+    print(
+        "ratio: peer seconds / skgd seconds (above 1: skgd faster); for threads, the speed-up; for Ctrl-C, "
+        "the half epoch left over the latency."
+    )
+    if "scaling" in only:
+        n, lines = scaling(sizes)
+        print(f"\n{'time growth with n':<32} {'n=' + str(n):>12} {'2n':>10} {'4n':>10}")
+        for name, times in lines:
+            print(f"{name:<32} {times[0]:>12.4f} {times[1]:>10.4f} {times[2]:>10.4f}")
+    if "accuracy" in only:
+        print("\nTime to accuracy on raw data: default fits against the best peer at the gap they reach")
+        time_to_accuracy(size)
     return table
 
 
@@ -300,7 +368,10 @@ if __name__ == "__main__":
     sizes.add_argument("--full", action="store_true", help="the README's sizes (slower)")
     sizes.add_argument("--tiny", action="store_true", help="the smallest sizes, each fit timed once (the tests' run)")
     parser.add_argument("--out", default=None, help="unused; accepted like every example's")
+    parser.add_argument(
+        "--only", default=",".join(GROUPS), help=f"comma-separated groups of rows to run, of {', '.join(GROUPS)} (all)"
+    )
     args = parser.parse_args()
     if args.tiny:
         MAX_REPEAT = 1
-    main("full" if args.full else "tiny" if args.tiny else "small")
+    main("full" if args.full else "tiny" if args.tiny else "small", only=args.only.split(","))

@@ -17,6 +17,7 @@ import abc
 from dataclasses import dataclass, fields, replace
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator, eigsh
 
 from ._array_api import (
@@ -1033,7 +1034,11 @@ def batch_lipschitz(loss, penalty, X, sample_weight, fit_intercept, conditioning
     cannot diverge there.
 
     The products with X run in X's namespace and on its device; only the
-    vectors of the eigensolver travel to the host.
+    vectors of the eigensolver travel to the host. Sparse X with fewer rows
+    than ``d + fit_intercept`` (wide data) is solved in the n dimensions of
+    the rows instead (``row_space_eigenvalue``) when the penalty's diagonal is
+    a constant ``delta`` (``l2 = 0``, or equal ``l2 * s**2`` and no intercept):
+    ``lambda_max(A^T A + delta I) = lambda_max(A A^T) + delta``.
 
     Parameters
     ----------
@@ -1070,7 +1075,57 @@ def batch_lipschitz(loss, penalty, X, sample_weight, fit_intercept, conditioning
         product[:d] += penalty_diagonal * u[:d]
         return product
 
-    return top_eigenvalue(matvec, d + int(fit_intercept))
+    size = d + int(fit_intercept)
+    diagonal = np.append(penalty_diagonal, 0.0) if fit_intercept else penalty_diagonal
+    if sp.issparse(X) and X.shape[0] < size and np.all(diagonal == diagonal[0]):
+        return row_space_eigenvalue(loss.curvature, X, sample_weight, fit_intercept, conditioning) + diagonal[0]
+    return top_eigenvalue(matvec, size)
+
+
+def row_space_eigenvalue(curvature, X, sample_weight, fit_intercept, conditioning):
+    """``lambda_max(A A^T)``, ``A = sqrt(curvature * S / sum(S)) Z T``: the data term's curvature in n dimensions.
+
+    ``A^T A`` is ``batch_lipschitz``'s operator without the penalty, in the
+    ``d + fit_intercept`` conditioned coordinates; ``A A^T`` has the same
+    non-zero eigenvalues, in the n dimensions of the rows, so on wide data the
+    eigensolver works on vectors of n entries, not of d. With ``Y = X diag(s)``
+    (the stored columns only: an empty column adds nothing), ``a = Y (s * m)``
+    and ``c = 1 + ||s * m||^2``, the map ``T`` of ``skgd._conditioning`` gives
+    ``Z T T^T Z^T = Y Y^T - a 1^T - 1 a^T + c 1 1^T`` (``Y Y^T`` without an intercept).
+
+    Parameters
+    ----------
+    curvature : float
+        ``Loss.curvature``.
+    X : sparse matrix of shape (n_samples, n_features)
+    sample_weight : ndarray of shape (n_samples,)
+    fit_intercept : bool
+    conditioning : Conditioning
+
+    Returns
+    -------
+    float
+    """
+    scale = np.asarray(move_to(conditioning.scale, xp=np, device="cpu"), dtype=np.float64)
+    shift = np.asarray(move_to(conditioning.shift, xp=np, device="cpu"), dtype=np.float64)
+    sample_weight = np.asarray(sample_weight, dtype=np.float64)
+    root = np.sqrt(curvature * sample_weight / sample_weight.sum())
+    X = sp.csr_matrix(X)
+    stored = np.unique(X.indices)
+    Y = sp.csr_matrix(X[:, stored] @ sp.diags(scale[stored]), dtype=np.float64)
+    Yt = Y.T.tocsr()
+    a = Y @ (scale[stored] * shift[stored])
+    c = 1.0 + float(np.sum((scale * shift) ** 2))
+
+    def matvec(u):
+        r = root * np.asarray(u, dtype=np.float64).ravel()
+        p = Y @ (Yt @ r)
+        if fit_intercept:
+            total = r.sum()
+            p += (c * total - a @ r) - a * total
+        return root * p
+
+    return top_eigenvalue(matvec, X.shape[0])
 
 
 def gram_lipschitz(loss, penalty, statistics, fit_intercept, conditioning):

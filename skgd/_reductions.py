@@ -110,7 +110,9 @@ def rows_of(X, rows):
     """The block ``X[rows, :]`` of consecutive rows, without copying.
 
     A dense block is a view; a CSR block shares X's data and indices (scipy's
-    slicing would copy them, which costs a pass more than the pass itself).
+    slicing would copy them, which costs a pass more than the pass itself, and
+    so would its constructor, which copies an array that is a small view of a
+    larger one: the arrays are set on the block after it is made).
 
     Parameters
     ----------
@@ -126,8 +128,13 @@ def rows_of(X, rows):
         return X[rows, :]
     start, stop, _ = rows.indices(X.shape[0])
     first, last = X.indptr[start], X.indptr[stop]
-    arrays = (X.data[first:last], X.indices[first:last], X.indptr[start : stop + 1] - first)
-    return sp.csr_matrix(arrays, shape=(stop - start, X.shape[1]), copy=False)
+    block = sp.csr_matrix((stop - start, X.shape[1]), dtype=X.dtype)
+    block.data, block.indices, block.indptr = (
+        X.data[first:last],
+        X.indices[first:last],
+        X.indptr[start : stop + 1] - first,
+    )
+    return block
 
 
 @dataclass

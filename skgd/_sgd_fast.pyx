@@ -10,6 +10,14 @@ place, so an epoch can be retried on copies and nothing is lost on failure.
 from libc.math cimport INFINITY, NAN, copysign, exp, fabs, log, pow
 from libc.stdint cimport uint32_t, uint64_t
 from libc.stdlib cimport calloc, free, malloc
+from cpython.exc cimport PyErr_Occurred
+import threading
+
+cdef extern from "Python.h":
+    # Declared without an exception value so that the loop, not Cython, decides
+    # what an exception raised by a signal handler does: it ends the pass.
+    int _check_signals "PyErr_CheckSignals"() noexcept
+    unsigned long PyThread_get_thread_ident() noexcept nogil
 
 cdef extern from *:
     """
@@ -28,6 +36,14 @@ cdef extern from *:
 # X, and each jump would otherwise wait on memory.
 cdef enum:
     PREFETCH_DISTANCE = 4
+
+# How many samples a pass runs between two looks for a signal (Ctrl-C): a few
+# milliseconds of work at most, a few microseconds of it spent looking.
+cdef enum:
+    SIGNAL_INTERVAL = 4096
+
+# Signal handlers run in the main thread only: other threads never look.
+cdef unsigned long _MAIN_THREAD = threading.main_thread().ident
 
 ctypedef fused floating:
     float
@@ -71,6 +87,25 @@ cdef int _known_code(int code, int n_codes, str kind) except -1:
     if code < 0 or code >= n_codes:
         raise ValueError(f"Unknown {kind} code {code}: the compiled loop knows 0 to {n_codes - 1}.")
     return code
+
+
+cdef inline bint _interrupted(Py_ssize_t done, Py_ssize_t *next_check) noexcept nogil:
+    # Whether a signal handler raised (Ctrl-C's KeyboardInterrupt), looked at
+    # once ``done`` samples of the pass reach ``next_check``: the pass then
+    # stops where it is, and ``sgd_epoch`` raises the handler's exception (the
+    # caller's arrays are half-way through a pass, which the caller discards).
+    if done < next_check[0]:
+        return False
+    next_check[0] = done + SIGNAL_INTERVAL
+    if PyThread_get_thread_ident() != _MAIN_THREAD:
+        return False
+    with gil:
+        return _check_signals() != 0
+
+
+cdef int _raise_pending() except -1:
+    # Raise the exception a signal handler left set during a pass, if any.
+    return -1 if PyErr_Occurred() != NULL else 0
 
 
 cdef inline double _poisson(double p, double y) noexcept nogil:
@@ -395,7 +430,7 @@ cdef double _epoch(
     # the pass it is up to date with. ``g`` then holds the batch's data
     # gradient on the stored features only and is zero between steps, and with
     # averaging ``w_avg`` holds the running sum of the iterates during the pass.
-    cdef Py_ssize_t start, stop, jj, i, nb, offset, ahead_end, step = 0
+    cdef Py_ssize_t start, stop, jj, i, nb, offset, ahead_end, step = 0, next_check = SIGNAL_INTERVAL
     cdef const char *ahead
     cdef int j, nnz, kk
     cdef const floating *row
@@ -419,6 +454,8 @@ cdef double _epoch(
 
     start = 0
     while start < n_samples:
+        if _interrupted(start, &next_check):
+            return NAN
         stop = min(start + batch_size, n_samples)
         nb = stop - start
         eta = steps[step * step_stride]
@@ -600,7 +637,7 @@ cdef double _conditioned_epoch(
     # coordinate and is applied eagerly (no lazy scale: the rows are dense
     # anyway), the cumulative L1 threshold of coordinate j is u * |scale_j|,
     # and the average is kept eagerly.
-    cdef Py_ssize_t start, stop, jj, i, nb, offset, step = 0
+    cdef Py_ssize_t start, stop, jj, i, nb, offset, step = 0, next_check = SIGNAL_INTERVAL
     cdef const char *ahead
     cdef const floating *row
     cdef int j
@@ -609,6 +646,8 @@ cdef double _conditioned_epoch(
 
     start = 0
     while start < n_samples:
+        if _interrupted(start, &next_check):
+            return NAN
         stop = min(start + batch_size, n_samples)
         nb = stop - start
         eta = steps[step * step_stride]
@@ -827,6 +866,10 @@ def sgd_epoch(
         If ``batch_size`` is below 1, the loss code is unknown, ``steps``
         holds neither one step nor one per update, or ``shift`` and ``scale`` are not both of length ``n_features`` on
         dense rows, before any work.
+    KeyboardInterrupt
+        Or whatever else a signal handler raises: the main thread looks for
+        signals every few thousand samples, and stops the pass there, with
+        ``coef`` and the other arrays half-way through it.
 
     Notes
     -----
@@ -909,4 +952,5 @@ def sgd_epoch(
     free(dl)
     free(g)
     free(last)
+    _raise_pending()
     return result

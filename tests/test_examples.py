@@ -155,6 +155,7 @@ def test_benchmark_example_times_every_peer_on_the_same_problem(capsys):
         "LinearRegression",
         "skgd n_jobs=2 (threads)",
         "skgd n_jobs=1",
+        "skgd sgd (latency)",
     }
     assert expected <= names
     gaps = [float(note.split()[-1]) for *_, note in rows if note.startswith("max |coef diff|")]

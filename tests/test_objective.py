@@ -233,6 +233,39 @@ def test_batch_lipschitz_is_the_top_eigenvalue(d, fit_intercept, sparse, conditi
     assert gram == pytest.approx(expected, rel=1e-6) and streaming == pytest.approx(expected, rel=1e-6)
 
 
+@pytest.mark.parametrize("n", [20, 60])  # the row space's dense eigenvalue below 33 rows, Lanczos above
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("conditioned", [False, True])
+@pytest.mark.parametrize("alpha", [0.0, 0.4])
+def test_wide_sparse_lipschitz_is_the_top_eigenvalue(n, fit_intercept, conditioned, alpha):
+    # Fewer rows than coordinates: the eigenvalue is found in the rows' n
+    # dimensions (A A^T) where the penalty's diagonal is constant, in the
+    # coordinates' otherwise; either way it is H's, and the dense rows' one.
+    rng = np.random.RandomState(n)
+    d = 300
+    X = sp.random(n, d, density=0.05, format="csr", random_state=rng)  # some columns store nothing
+    X.data = rng.standard_normal(X.nnz) * 3.0 + 2.0
+    X = sp.csr_matrix(X @ sp.diags(rng.uniform(0.1, 3.0, d)))
+    s = rng.uniform(0.2, 2.0, n)
+    pen = Penalty(alpha=alpha, rho=0.0)
+    if conditioned:
+        conditioning = Conditioning.from_moments(ColumnMoments.of(X, s), fit_intercept, 2.0, pen.l2)
+    else:
+        conditioning = Conditioning(shift=np.zeros(d), scale=np.ones(d))
+    m, scale = conditioning.shift, conditioning.scale
+    dense = X.toarray()
+    Z = np.hstack([dense, np.ones((n, 1))]) if fit_intercept else dense
+    T = np.diag(np.append(scale, 1.0)) if fit_intercept else np.diag(scale)
+    if fit_intercept:
+        T[d, :d] = -m * scale
+    H = 2.0 * T.T @ (Z.T @ (s[:, None] * Z) / s.sum()) @ T
+    H[:d, :d] += np.diag(pen.l2 * scale**2)
+    expected = np.linalg.eigvalsh(H)[-1]
+    got = batch_lipschitz(LOSSES["squared_error"], pen, X, s, fit_intercept, conditioning)
+    coordinates = batch_lipschitz(LOSSES["squared_error"], pen, dense, s, fit_intercept, conditioning)
+    assert got == pytest.approx(expected, rel=1e-6) and coordinates == pytest.approx(expected, rel=1e-6)
+
+
 def test_conditioned_coordinates_standardise_raw_columns():
     # Columns in their own units (scales 1e-3 to 1e4, offsets): centred and
     # scaled, they have unit variance, so the conditioned curvature is that

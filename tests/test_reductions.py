@@ -13,7 +13,14 @@ import scipy.sparse as sp
 from _helpers import LOSS_PARAMS, TEXTBOOK_LOSSES, make_problem, make_weights, targets_for
 
 from skgd._objective import LOSSES, make_loss
-from skgd._reductions import MIN_BLOCK_ROWS, ColumnMoments, SufficientStatistics, loss_gradient_sums, row_blocks
+from skgd._reductions import (
+    MIN_BLOCK_ROWS,
+    ColumnMoments,
+    SufficientStatistics,
+    loss_gradient_sums,
+    row_blocks,
+    rows_of,
+)
 
 EPSILON = 0.7
 
@@ -29,6 +36,14 @@ def test_row_blocks_cover_every_row_once_within_bounds(n, d, min_blocks):
     np.testing.assert_array_equal(covered, np.arange(n))
     largest = max(MIN_BLOCK_ROWS, min(elements // d, -(-n // min_blocks)))
     assert all(b.stop - b.start <= largest for b in blocks)
+
+
+def test_a_csr_block_shares_the_arrays_of_x():
+    # A pass reads X in place: a block copied would cost more than the pass.
+    X = sp.random(1000, 300, density=0.05, format="csr", random_state=0)
+    block = rows_of(X, slice(100, 180))
+    assert np.shares_memory(block.data, X.data) and np.shares_memory(block.indices, X.indices)
+    np.testing.assert_array_equal(block.toarray(), X[100:180].toarray())
 
 
 def test_row_blocks_of_csr_count_its_non_zeros():

@@ -5,6 +5,7 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -550,14 +551,16 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         sized_by_smoothing = smoothable and not batch
         if smoothing or sized_by_smoothing:
             solver.begin_smoothing(state)  # batch: its first smoothing; sgd: the step sized by it
+        # The sgd loop steps sparse rows in scaled coordinates without centring them (a row keeps its zeros).
+        centre = batch or not sp.issparse(X)
         if auto and state.conditioning is None and state.n_iter == 0 and solver.conditions:
             state.conditioning = Conditioning.from_moments(
-                solver.moments(), settings.fit_intercept, settings.loss.curvature, settings.penalty.l2
+                solver.moments(), settings.fit_intercept, settings.loss.curvature, settings.penalty.l2, centre=centre
             ).to_namespace(xp, device)
-        elif state.conditioning is not None and not solver.conditions:
+        elif state.conditioning is not None and not (solver.conditions and (centre or not state.conditioning.centred)):
             raise ValueError(
-                "This model trains in conditioned coordinates (learning_rate='auto' on dense in-memory data "
-                "when training began); this call's data cannot be stepped in them (sparse X with solver='sgd', "
+                "This model trains in conditioned coordinates (learning_rate='auto' when training began); this "
+                "call's data cannot be stepped in them (sparse X with solver='sgd' after dense X with an intercept, "
                 "mini-batches of another array namespace, or dask). Continue with data like the first call's, "
                 "or refit."
             )

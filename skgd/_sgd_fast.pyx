@@ -679,17 +679,17 @@ cdef double _conditioned_epoch(
 
 
 cdef inline void _catch_up_scaled(int j, Py_ssize_t now, Py_ssize_t *last, floating *w, floating *velocity,
-                                  double *w_sum, const double *powers, double c, double momentum,
-                                  bint nesterov) noexcept nogil:
+                                  double *w_sum, const double *powers, double c, const double *log_shrink,
+                                  double momentum, bint nesterov) noexcept nogil:
     # ``_catch_up`` for the coordinate map of one column of ``_scaled_csr_epoch``:
     # c = eta * l2 * pw * scale_j**2 is its own L2 shrink a step. Without L2
     # (c = 0) every column shares the map (``powers``, needed with momentum
     # only); a plain step without momentum shrinks by a = 1 - c, k steps by
-    # a**k, and adds a (1 - a**k) / (1 - a) times w to the running sum;
-    # momentum with L2 raises the column's own 2x2 map (``_untouched_powers``'
-    # level 0) to the k-th power by squaring as it goes.
+    # a**k = exp(k log_shrink[j]), and adds a (1 - a**k) / (1 - a) times w to
+    # the running sum; momentum with L2 raises the column's own 2x2 map
+    # (``_untouched_powers``' level 0) to the k-th power by squaring as it goes.
     cdef Py_ssize_t k = now - last[j]
-    cdef double x = w[j], v, s, x_next, log_a
+    cdef double x = w[j], v, s, x_next
     cdef double P[POWER_SIZE]
     cdef double Q[POWER_SIZE]
     if k == 0:
@@ -705,10 +705,9 @@ cdef inline void _catch_up_scaled(int j, Py_ssize_t now, Py_ssize_t *last, float
             if w_sum != NULL:
                 w_sum[j] += k * x
             return
-        log_a = log1p(-c) if c < 1.0 else -INFINITY
         if w_sum != NULL:
-            w_sum[j] += x * (1.0 - c) * -expm1(k * log_a) / c
-        w[j] = x * exp(k * log_a)
+            w_sum[j] += x * (1.0 - c) * -expm1(k * log_shrink[j]) / c
+        w[j] = x * exp(k * log_shrink[j])
         return
     P[0] = 1.0 - c * (1.0 + momentum if nesterov else 1.0)
     P[1] = momentum * momentum if nesterov else momentum
@@ -751,7 +750,7 @@ cdef double _scaled_csr_epoch(
     const floating *data, const int *indices, const int *indptr,
     int n_features, const floating *y, const floating *sw, const index_t *order,
     Py_ssize_t n_samples, const double *scale, floating *w, double *scal, floating *velocity,
-    double *w_avg, double *q, double *g, double *dl, Py_ssize_t *last,
+    double *w_avg, double *q, double *g, double *dl, Py_ssize_t *last, double *log_shrink,
     int loss_code, double loss_param, const double *steps, Py_ssize_t step_stride,
     double l2, double l1, double momentum, bint nesterov, int batch_size,
     bint fit_intercept, double average_start, double max_change, bint eager,
@@ -772,7 +771,8 @@ cdef double _scaled_csr_epoch(
     # between steps), and with averaging ``w_avg`` holds the running sum of
     # the iterates during the pass. That map is fixed through the pass unless
     # L2's shrink changes from step to step (a decaying step, unequal
-    # weights): then (``eager``) every column takes every step.
+    # weights): then (``eager``) every column takes every step. Lazy plain
+    # steps with L2 keep each column's log shrink in ``log_shrink``.
     cdef Py_ssize_t start, stop, jj, i, nb, offset, ahead_end, step = 0
     cdef const char *ahead
     cdef int j, nnz, kk
@@ -788,6 +788,10 @@ cdef double _scaled_csr_epoch(
         if l2 > 0.0:
             # The caller keeps the pass lazy with L2 only for one step and equal weights.
             unit = steps[0] * l2 * sw[order[0]]
+            if momentum == 0.0:
+                for j in range(n_features):
+                    d = unit * scale[j] * scale[j]
+                    log_shrink[j] = log1p(-d) if d < 1.0 else -INFINITY
         elif momentum != 0.0:
             _untouched_powers(steps[0], 0.0, momentum, nesterov, powers)
     if w_avg != NULL and scal[S_N_AVERAGED] > 0.0:
@@ -821,7 +825,7 @@ cdef double _scaled_csr_epoch(
                 j = ind[kk]
                 if lazy:
                     _catch_up_scaled(j, step, last, w, velocity, w_sum, powers,
-                                     unit * scale[j] * scale[j], momentum, nesterov)
+                                     unit * scale[j] * scale[j], log_shrink, momentum, nesterov)
                 z = row[kk] * scale[j]
                 p += z * w[j]
                 reach += z * z
@@ -892,7 +896,7 @@ cdef double _scaled_csr_epoch(
                 for j in range(n_features):
                     if lazy:
                         _catch_up_scaled(j, step, last, w, velocity, NULL, powers,
-                                         unit * scale[j] * scale[j], momentum, nesterov)
+                                         unit * scale[j] * scale[j], log_shrink, momentum, nesterov)
                     w_avg[j] = w[j]
                 w_sum = w_avg
             scal[S_AVERAGE_B] += (b - scal[S_AVERAGE_B]) / k
@@ -900,7 +904,8 @@ cdef double _scaled_csr_epoch(
 
     if lazy:
         for j in range(n_features):
-            _catch_up_scaled(j, step, last, w, velocity, w_sum, powers, unit * scale[j] * scale[j], momentum, nesterov)
+            _catch_up_scaled(j, step, last, w, velocity, w_sum, powers, unit * scale[j] * scale[j], log_shrink,
+                             momentum, nesterov)
     if w_sum != NULL:
         for j in range(n_features):
             w_avg[j] = w_sum[j] / scal[S_N_AVERAGED]
@@ -1092,6 +1097,7 @@ def sgd_epoch(
     cdef double *g = NULL
     cdef double *dl = NULL
     cdef Py_ssize_t *last = NULL
+    cdef double *log_shrink = NULL
     # Momentum on CSR rows is lazy (O(nnz) a step) when the step is the same
     # for the whole pass: a single step and equal weights (a weight scales its
     # step's penalty share); otherwise (invscaling changes the step every
@@ -1136,6 +1142,11 @@ def sgd_epoch(
         g = <double *> calloc(max(n_features, 1), sizeof(double))
     if lazy:
         last = <Py_ssize_t *> calloc(max(n_features, 1), sizeof(Py_ssize_t))
+    if lazy and csr and conditioned and l2 > 0.0 and momentum == 0.0:
+        log_shrink = <double *> malloc(max(n_features, 1) * sizeof(double))
+        if log_shrink == NULL:
+            free(last)
+            last = NULL
     if dl == NULL or ((momentum != 0.0 or conditioned) and g == NULL) or (lazy and last == NULL):
         free(dl)
         free(g)
@@ -1151,7 +1162,7 @@ def sgd_epoch(
                 &velocity[0] if velocity.shape[0] > 0 else NULL,
                 &coef_average[0] if coef_average.shape[0] > 0 else NULL,
                 &l1_accumulated[0] if l1_accumulated.shape[0] > 0 else NULL,
-                g, dl, last, loss_code, loss_param, &steps[0], step_stride, l2, l1,
+                g, dl, last, log_shrink, loss_code, loss_param, &steps[0], step_stride, l2, l1,
                 momentum, nesterov, batch_size, fit_intercept, average_start, max_change, scaled_eager,
             )
         elif conditioned:
@@ -1181,4 +1192,5 @@ def sgd_epoch(
     free(dl)
     free(g)
     free(last)
+    free(log_shrink)
     return result

@@ -164,7 +164,7 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         as well as least squares does: the solver steps in better coordinates
         for the same objective (columns centred when there is an intercept and
         scaled by Jacobi's diagonal preconditioner, ``skgd._conditioning``;
-        never densifying sparse X), with the step ``1 / L`` measured there
+        never densifying sparse X, which sgd scales without centring), with the step ``1 / L`` measured there
         (``L`` the Lipschitz constant of the smooth part's gradient for
         batch, the largest per-sample one, times ``1 - momentum``, for sgd).
         With a smooth loss and no momentum the batch solver is accelerated

@@ -684,7 +684,7 @@ cdef inline void _catch_up_scaled(int j, Py_ssize_t now, Py_ssize_t *last, float
     # ``_catch_up`` for the coordinate map of one column of ``_scaled_csr_epoch``:
     # c = eta * l2 * pw * scale_j**2 is its own L2 shrink a step. Without L2
     # (c = 0) every column shares the map (``powers``, needed with momentum
-    # only); a plain step without momentum shrinks by a = 1 - c, k steps by
+    # only); a plain step without momentum shrinks by a = max(1 - c, 0), k steps by
     # a**k = exp(k log_shrink[j]), and adds a (1 - a**k) / (1 - a) times w to
     # the running sum; momentum with L2 raises the column's own 2x2 map
     # (``_untouched_powers``' level 0) to the k-th power by squaring as it goes.
@@ -706,7 +706,7 @@ cdef inline void _catch_up_scaled(int j, Py_ssize_t now, Py_ssize_t *last, float
                 w_sum[j] += k * x
             return
         if w_sum != NULL:
-            w_sum[j] += x * (1.0 - c) * -expm1(k * log_shrink[j]) / c
+            w_sum[j] += x * (1.0 - c if c < 1.0 else 0.0) * -expm1(k * log_shrink[j]) / c
         w[j] = x * exp(k * log_shrink[j])
         return
     P[0] = 1.0 - c * (1.0 + momentum if nesterov else 1.0)
@@ -733,16 +733,17 @@ cdef inline void _catch_up_scaled(int j, Py_ssize_t now, Py_ssize_t *last, float
         w_sum[j] = s
 
 
-cdef inline void _scaled_step(int j, floating *w, floating *velocity, double *g, double eta, double c, double shrink_gradient, double momentum,
-                              bint nesterov) noexcept nogil:
+cdef inline void _scaled_step(int j, floating *w, floating *velocity, double *g, double eta, double l2_j,
+                              double momentum, bint nesterov) noexcept nogil:
     # One step of column j of ``_scaled_csr_epoch`` on its data gradient g[j]
-    # (zeroed here), with its own L2 shrink c = eta * shrink_gradient: plain
-    # (the shrink held at zero or above, as ``_conditioned_epoch``'s) or
-    # momentum.
+    # (zeroed here) and its own L2 gradient l2_j * w[j] (l2_j = l2 * pw *
+    # scale_j**2): plain (the shrink 1 - eta * l2_j held at zero or above, as
+    # ``_conditioned_epoch``'s) or momentum.
+    cdef double c = eta * l2_j
     if momentum == 0.0:
         w[j] = (1.0 - c if c < 1.0 else 0.0) * w[j] - eta * g[j]
     else:
-        w[j] += _momentum_update(velocity, j, g[j] + shrink_gradient * w[j], momentum, eta, nesterov)
+        w[j] += _momentum_update(velocity, j, g[j] + l2_j * w[j], momentum, eta, nesterov)
     g[j] = 0.0
 
 
@@ -856,8 +857,7 @@ cdef double _scaled_csr_epoch(
 
         if eager:
             for j in range(n_features):
-                _scaled_step(j, w, velocity, g, eta, eta * l2 * pw * scale[j] * scale[j],
-                             l2 * pw * scale[j] * scale[j], momentum, nesterov)
+                _scaled_step(j, w, velocity, g, eta, l2 * pw * scale[j] * scale[j], momentum, nesterov)
         if lazy:
             # Each stored column takes its step once (last[j] moves past this step).
             for jj in range(start, stop):
@@ -866,8 +866,7 @@ cdef double _scaled_csr_epoch(
                     j = indices[kk]
                     if last[j] != step:
                         continue
-                    _scaled_step(j, w, velocity, g, eta, eta * l2 * pw * scale[j] * scale[j],
-                                 l2 * pw * scale[j] * scale[j], momentum, nesterov)
+                    _scaled_step(j, w, velocity, g, eta, l2 * pw * scale[j] * scale[j], momentum, nesterov)
                     if l1 > 0.0:
                         _l1_truncate(w, j, 1.0, q, scal[S_L1_U] * scale[j])
                     if w_sum != NULL:

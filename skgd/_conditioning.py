@@ -4,7 +4,8 @@ With ``learning_rate="auto"`` the solvers step in the coordinates
 
     v = w / s,   c = b + m . w          (so  x . w + b = ((x - m) * s) . v + c)
 
-where ``m`` centres the columns (only with an intercept) and ``s`` is Jacobi's
+where ``m`` centres the columns (only with an intercept, and not for the sgd
+loop's sparse rows, which keep their zeros) and ``s`` is Jacobi's
 diagonal preconditioner of the smooth part of J: ``s_j = 1 / sqrt(spread_j +
 l2 / curvature)``, ``spread_j`` the column's weighted variance (its mean square
 without an intercept). In these coordinates raw columns in their own units
@@ -64,8 +65,19 @@ class Conditioning:
             scale=xp.ones(n_features, dtype=float64, device=device),
         )
 
+    @property
+    def centred(self):
+        """Whether these coordinates centre any column (``m != 0``).
+
+        Returns
+        -------
+        bool
+        """
+        xp, _ = get_namespace(self.shift)
+        return bool(xp.any(self.shift != 0.0))
+
     @classmethod
-    def from_moments(cls, moments, fit_intercept, curvature, l2):
+    def from_moments(cls, moments, fit_intercept, curvature, l2, *, centre=True):
         """Jacobi's preconditioner of J's smooth part, from the data's column moments.
 
         Parameters
@@ -78,6 +90,11 @@ class Conditioning:
             The loss's curvature bound.
         l2 : float
             Strength of the penalty's L2 part.
+        centre : bool, default=True
+            False keeps the columns uncentred even with an intercept (the sgd
+            loop's sparse rows keep their zeros): ``m = 0`` and ``spread_j``
+            is the column's mean square, and the intercept is stepped as the
+            user's.
 
         Returns
         -------
@@ -91,7 +108,8 @@ class Conditioning:
         xp, _ = get_namespace(moments.mean)
         mean = moments.mean
         spread = moments.squares / moments.weight_sum
-        if not fit_intercept:
+        centre = centre and fit_intercept
+        if not centre:
             spread = spread + mean * mean
         if not (bool(xp.all(xp.isfinite(spread))) and bool(xp.all(xp.isfinite(mean)))):
             raise ValueError(
@@ -104,7 +122,7 @@ class Conditioning:
         # A constant column without an L2 part has no curvature at all: its own magnitude sets the unit.
         unit = xp.where(mean != 0.0, mean * mean, 1.0)
         scale = 1.0 / xp.sqrt(xp.where(spread > 0.0, spread, unit))
-        shift = mean if fit_intercept else xp.zeros_like(mean)
+        shift = mean if centre else xp.zeros_like(mean)
         return cls(shift=shift, scale=scale)
 
     def to_namespace(self, xp, device):

@@ -420,7 +420,8 @@ def largest_row_scale(X, sample_weight, fit_intercept, conditioning=None):
     fit_intercept : bool
     conditioning : Conditioning, default=None
         For dense X: measure the conditioned rows (one centred float64 block,
-        a small share of X, at a time).
+        a small share of X, at a time). For sparse X its shift must be zero
+        (the sgd loop's sparse rows are scaled, not centred).
 
     Returns
     -------
@@ -432,12 +433,14 @@ def largest_row_scale(X, sample_weight, fit_intercept, conditioning=None):
     largest = 0.0
     for rows in row_blocks(X, xp, min_blocks=MIN_BLOCKS, per_row=X.shape[1]):
         block = rows_of(X, rows)
-        if conditioning is not None:  # one float64 copy of the block, conditioned in place
+        if conditioning is not None and not sp.issparse(block):  # one float64 copy of the block, conditioned in place
             block = xp.astype(block, float64, copy=True)
             block -= conditioning.shift
             block *= conditioning.scale
         if sp.issparse(block):  # not hasattr(X, "multiply"): torch tensors have that method too
-            sq_norms = np.asarray(block.multiply(block).sum(axis=1), dtype=np.float64).ravel()
+            # Sparse rows are conditioned uncentred: each square weighs by its column's scale squared.
+            squares = np.ones(X.shape[1]) if conditioning is None else np.asarray(conditioning.scale) ** 2
+            sq_norms = np.asarray(block.multiply(block) @ squares, dtype=np.float64).ravel()
         elif _is_numpy_namespace(xp):
             sq_norms = np.einsum("ij,ij->i", block, block, dtype=np.float64)
         else:

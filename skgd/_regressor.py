@@ -5,6 +5,7 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -164,7 +165,7 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         as well as least squares does: the solver steps in better coordinates
         for the same objective (columns centred when there is an intercept and
         scaled by Jacobi's diagonal preconditioner, ``skgd._conditioning``;
-        never densifying sparse X), with the step ``1 / L`` measured there
+        never densifying sparse X, which sgd scales without centring), with the step ``1 / L`` measured there
         (``L`` the Lipschitz constant of the smooth part's gradient for
         batch, the largest per-sample one, times ``1 - momentum``, for sgd).
         With a smooth loss and no momentum the batch solver is accelerated
@@ -562,16 +563,18 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         sized_by_smoothing = smoothable and not batch
         if smoothing or sized_by_smoothing:
             solver.begin_smoothing(state)  # batch: its first smoothing; sgd: the step sized by it
+        # The sgd loop steps sparse rows in scaled coordinates without centring them (a row keeps its zeros).
+        centre = batch or not sp.issparse(X)
         first_call = auto and state.conditioning is None and state.n_iter == 0 and solver.conditions
         if first_call:
             state.moments = solver.moments()
             state.conditioning = Conditioning.from_moments(
-                state.moments, settings.fit_intercept, settings.loss.curvature, settings.penalty.l2
+                state.moments, settings.fit_intercept, settings.loss.curvature, settings.penalty.l2, centre=centre
             ).to_namespace(xp, device)
-        elif state.conditioning is not None and not solver.conditions:
+        elif state.conditioning is not None and not (solver.conditions and (centre or not state.conditioning.centred)):
             raise ValueError(
-                "This model trains in conditioned coordinates (learning_rate='auto' on dense in-memory data "
-                "when training began); this call's data cannot be stepped in them (sparse X with solver='sgd', "
+                "This model trains in conditioned coordinates (learning_rate='auto' when training began); this "
+                "call's data cannot be stepped in them (sparse X with solver='sgd' after dense X with an intercept, "
                 "mini-batches of another array namespace, or dask). Continue with data like the first call's, "
                 "or refit."
             )

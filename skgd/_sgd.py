@@ -20,7 +20,6 @@ automatic step ignores them too.
 from dataclasses import replace
 
 import numpy as np
-import scipy.sparse as sp
 
 from ._array_api import get_namespace
 from ._batch import StreamingBatchSolver
@@ -104,10 +103,8 @@ class SGDSolver(MeasuredByEvaluator):
         self.rows = LoopRows(data.X, data.Y, data.sample_weight)
         self.evaluator = StreamingBatchSolver(data, settings)
 
-    @property
-    def conditions(self):
-        """Whether the loop can step in conditioned coordinates: for dense rows."""
-        return not sp.issparse(self.data.X)
+    #: The loop steps in conditioned coordinates: centred and scaled dense rows, scaled (uncentred) CSR rows.
+    conditions = True
 
     def lipschitz(self, conditioning):
         """Largest per-sample Lipschitz constant, for the automatic step.
@@ -269,8 +266,9 @@ def sgd_pass(settings, state, rows, order, eta, conditioning=None):
         (``Schedule.steps``: one double, or ``ceil(len(order) / batch_size)``
         when the step decays within the pass; made once for all targets).
     conditioning : Conditioning, default=None
-        Run in the conditioned coordinates of dense rows (``state`` then holds
-        the conditioned coefficients and intercepts); None for the user's.
+        Run in its conditioned coordinates (``state`` then holds the
+        conditioned coefficients and intercepts; CSR rows take an uncentred
+        one, ``shift = 0``); None for the user's.
 
     Returns
     -------

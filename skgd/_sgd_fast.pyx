@@ -7,7 +7,7 @@ the schedules in ``skgd._schedules.SCHEDULES``, which give the loop the step
 of every update of a pass. Every array is owned by the caller and updated in
 place, so an epoch can be retried on copies and nothing is lost on failure.
 """
-from libc.math cimport INFINITY, NAN, copysign, exp, fabs, log, pow
+from libc.math cimport INFINITY, NAN, copysign, exp, expm1, fabs, log, log1p, pow
 from libc.stdint cimport uint32_t, uint64_t
 from libc.stdlib cimport calloc, free, malloc
 from cpython.exc cimport PyErr_Occurred
@@ -336,13 +336,18 @@ cdef void _untouched_powers(double eta, double l2, double momentum, bint nestero
     P[5] = P[1]
     for i in range(MAX_POWERS - 1):
         Q = P + POWER_SIZE
-        Q[0] = P[0] * P[0] + P[1] * P[2]
-        Q[1] = P[0] * P[1] + P[1] * P[3]
-        Q[2] = P[2] * P[0] + P[3] * P[2]
-        Q[3] = P[2] * P[1] + P[3] * P[3]
-        Q[4] = P[4] + P[4] * P[0] + P[5] * P[2]
-        Q[5] = P[5] + P[4] * P[1] + P[5] * P[3]
+        _square_power(P, Q)
         P = Q
+
+
+cdef inline void _square_power(const double *P, double *Q) noexcept nogil:
+    # The next level of ``_untouched_powers``: (A, c) for k steps to (A A, c + c A) for 2k.
+    Q[0] = P[0] * P[0] + P[1] * P[2]
+    Q[1] = P[0] * P[1] + P[1] * P[3]
+    Q[2] = P[2] * P[0] + P[3] * P[2]
+    Q[3] = P[2] * P[1] + P[3] * P[3]
+    Q[4] = P[4] + P[4] * P[0] + P[5] * P[2]
+    Q[5] = P[5] + P[4] * P[1] + P[5] * P[3]
 
 
 cdef inline void _catch_up(int j, Py_ssize_t now, Py_ssize_t *last, floating *w,
@@ -712,6 +717,242 @@ cdef double _conditioned_epoch(
     return sumloss
 
 
+cdef inline void _catch_up_scaled(int j, Py_ssize_t now, Py_ssize_t *last, floating *w, floating *velocity,
+                                  double *w_sum, const double *powers, double c, const double *log_shrink,
+                                  double momentum, bint nesterov) noexcept nogil:
+    # ``_catch_up`` for the coordinate map of one column of ``_scaled_csr_epoch``:
+    # c = eta * l2 * pw * scale_j**2 is its own L2 shrink a step. Without L2
+    # (c = 0) every column shares the map (``powers``, needed with momentum
+    # only); a plain step without momentum shrinks by a = max(1 - c, 0), k steps by
+    # a**k = exp(k log_shrink[j]), and adds a (1 - a**k) / (1 - a) times w to
+    # the running sum; momentum with L2 raises the column's own 2x2 map
+    # (``_untouched_powers``' level 0) to the k-th power by squaring as it goes.
+    cdef Py_ssize_t k = now - last[j]
+    cdef double x = w[j], v, s, x_next
+    cdef double P[POWER_SIZE]
+    cdef double Q[POWER_SIZE]
+    if k == 0:
+        return
+    if momentum != 0.0 and c == 0.0:
+        _catch_up(j, now, last, w, velocity, w_sum, powers)
+        return
+    last[j] = now
+    if x == 0.0 and (momentum == 0.0 or velocity[j] == 0.0):  # at rest it stays there
+        return
+    if momentum == 0.0:
+        if c == 0.0:
+            if w_sum != NULL:
+                w_sum[j] += k * x
+            return
+        if w_sum != NULL:
+            w_sum[j] += x * (1.0 - c if c < 1.0 else 0.0) * -expm1(k * log_shrink[j]) / c
+        w[j] = x * exp(k * log_shrink[j])
+        return
+    P[0] = 1.0 - c * (1.0 + momentum if nesterov else 1.0)
+    P[1] = momentum * momentum if nesterov else momentum
+    P[2] = -c
+    P[3] = momentum
+    P[4] = P[0]
+    P[5] = P[1]
+    v = velocity[j]
+    s = w_sum[j] if w_sum != NULL else 0.0
+    while k:
+        if k & 1:
+            s += P[4] * x + P[5] * v
+            x_next = P[0] * x + P[1] * v
+            v = P[2] * x + P[3] * v
+            x = x_next
+        k >>= 1
+        if k:
+            _square_power(P, Q)
+            P[0], P[1], P[2], P[3], P[4], P[5] = Q[0], Q[1], Q[2], Q[3], Q[4], Q[5]
+    w[j] = x
+    velocity[j] = v
+    if w_sum != NULL:
+        w_sum[j] = s
+
+
+cdef inline void _scaled_step(int j, floating *w, floating *velocity, double *g, double eta, double l2_j,
+                              double momentum, bint nesterov) noexcept nogil:
+    # One step of column j of ``_scaled_csr_epoch`` on its data gradient g[j]
+    # (zeroed here) and its own L2 gradient l2_j * w[j] (l2_j = l2 * pw *
+    # scale_j**2): plain (the shrink 1 - eta * l2_j held at zero or above, as
+    # ``_conditioned_epoch``'s) or momentum.
+    cdef double c = eta * l2_j
+    if momentum == 0.0:
+        w[j] = (1.0 - c if c < 1.0 else 0.0) * w[j] - eta * g[j]
+    else:
+        w[j] += _momentum_update(velocity, j, g[j] + l2_j * w[j], momentum, eta, nesterov)
+    g[j] = 0.0
+
+
+cdef double _scaled_csr_epoch(
+    const floating *data, const int *indices, const int *indptr,
+    int n_features, const floating *y, const floating *sw, const index_t *order,
+    Py_ssize_t n_samples, const double *scale, floating *w, double *scal, floating *velocity,
+    double *w_avg, double *q, double *g, double *dl, Py_ssize_t *last, double *log_shrink,
+    int loss_code, double loss_param, const double *steps, Py_ssize_t step_stride,
+    double l2, double l1, double momentum, bint nesterov, int batch_size,
+    bint fit_intercept, double average_start, double max_change, bint eager,
+) noexcept nogil:
+    # Steps as in ``_epoch``, on CSR rows in the coordinates of z = x * scale
+    # (uncentred: a row keeps its zeros): ``w`` holds the coefficients v of z
+    # (the user's are scale * v), the intercept is stepped as the user's, and
+    # the penalty stays the user's R(scale * v), as in ``_conditioned_epoch``:
+    # L2 shrinks column j by eta * l2 * pw * scale_j**2 a step, the cumulative
+    # L1 threshold of column j is u * scale_j.
+    #
+    # A step costs O(nnz of the batch). Without L2, momentum or averaging a
+    # column changes only where a row stores it. Otherwise a column the batch
+    # does not store follows a linear map of its own (``_catch_up_scaled``),
+    # left behind and brought up to date when a row reads it, when averaging
+    # begins and at the end of the pass; ``last[j]`` is the step it is up to
+    # date with, ``g`` the batch's data gradient on its stored columns (zero
+    # between steps), and with averaging ``w_avg`` holds the running sum of
+    # the iterates during the pass. That map is fixed through the pass unless
+    # L2's shrink changes from step to step (a decaying step, unequal
+    # weights): then (``eager``) every column takes every step. Lazy plain
+    # steps with L2 keep each column's log shrink in ``log_shrink``.
+    cdef Py_ssize_t start, stop, jj, i, nb, offset, ahead_end, step = 0, next_check = SIGNAL_INTERVAL
+    cdef const char *ahead
+    cdef int j, nnz, kk
+    cdef const floating *row
+    cdef const int *ind
+    cdef double eta, p, d, reach, z, gb, k, pw, unit = 0.0, sumloss = 0.0
+    cdef double b = scal[S_INTERCEPT]
+    cdef bint lazy = last != NULL  # the caller gives it when L2, momentum or averaging moves a column
+    cdef double *w_sum = NULL  # the running sum of the iterates, once averaging runs
+    cdef double powers[MAX_POWERS * POWER_SIZE]
+
+    if lazy:
+        if l2 > 0.0:
+            # The caller keeps the pass lazy with L2 only for one step and equal weights.
+            unit = steps[0] * l2 * sw[order[0]]
+            if momentum == 0.0:
+                for j in range(n_features):
+                    d = unit * scale[j] * scale[j]
+                    log_shrink[j] = log1p(-d) if d < 1.0 else -INFINITY
+        elif momentum != 0.0:
+            _untouched_powers(steps[0], 0.0, momentum, nesterov, powers)
+    if w_avg != NULL and scal[S_N_AVERAGED] > 0.0:
+        w_sum = w_avg
+        for j in range(n_features):
+            w_sum[j] *= scal[S_N_AVERAGED]
+
+    start = 0
+    while start < n_samples:
+        if _interrupted(start, &next_check):
+            return NAN
+        stop = min(start + batch_size, n_samples)
+        nb = stop - start
+        eta = steps[step * step_stride]
+        gb = 0.0
+        pw = 0.0  # the batch's mean weight: the penalty's share of the step, as in _epoch
+        for jj in range(start, stop):
+            pw += sw[order[jj]]
+            if jj + PREFETCH_DISTANCE < n_samples:
+                i = order[jj + PREFETCH_DISTANCE]
+                ahead, ahead_end = <const char *> (data + indptr[i]), (indptr[i + 1] - indptr[i]) * sizeof(floating)
+                for offset in range(0, ahead_end, 64):
+                    _prefetch(ahead + offset)
+                _prefetch(y + i)
+                _prefetch(sw + i)
+            i = order[jj]
+            row = data + indptr[i]
+            ind = indices + indptr[i]
+            nnz = indptr[i + 1] - indptr[i]
+            p = b
+            reach = 0.0
+            for kk in range(nnz):
+                j = ind[kk]
+                if lazy:
+                    _catch_up_scaled(j, step, last, w, velocity, w_sum, powers,
+                                     unit * scale[j] * scale[j], log_shrink, momentum, nesterov)
+                z = row[kk] * scale[j]
+                p += z * w[j]
+                reach += z * z
+            sumloss += sw[i] * _loss(loss_code, p, y[i], loss_param)
+            d = sw[i] * _dloss(loss_code, p, y[i], loss_param)
+            if max_change > 0.0:
+                d = _capped(d, eta * (reach + fit_intercept), max_change)
+            if nb > 1:
+                d /= nb
+            dl[jj - start] = d
+            gb += d
+            if lazy or eager:
+                for kk in range(nnz):
+                    j = ind[kk]
+                    g[j] += d * row[kk] * scale[j]
+        pw /= nb
+        if not (lazy or eager):
+            # Nothing but the rows moves a column: the batch's rows step their own (g unused).
+            for jj in range(start, stop):
+                d = -eta * dl[jj - start]
+                if d != 0.0:
+                    i = order[jj]
+                    for kk in range(indptr[i], indptr[i + 1]):
+                        j = indices[kk]
+                        w[j] += d * data[kk] * scale[j]
+        if l1 > 0.0:
+            scal[S_L1_U] += eta * l1 * pw
+
+        if eager:
+            for j in range(n_features):
+                _scaled_step(j, w, velocity, g, eta, l2 * pw * scale[j] * scale[j], momentum, nesterov)
+        if lazy:
+            # Each stored column takes its step once (last[j] moves past this step).
+            for jj in range(start, stop):
+                i = order[jj]
+                for kk in range(indptr[i], indptr[i + 1]):
+                    j = indices[kk]
+                    if last[j] != step:
+                        continue
+                    _scaled_step(j, w, velocity, g, eta, l2 * pw * scale[j] * scale[j], momentum, nesterov)
+                    if l1 > 0.0:
+                        _l1_truncate(w, j, 1.0, q, scal[S_L1_U] * scale[j])
+                    if w_sum != NULL:
+                        w_sum[j] += w[j]
+                    last[j] = step + 1
+        elif l1 > 0.0:
+            # The cumulative L1 penalty on the batch's stored columns.
+            for jj in range(start, stop):
+                i = order[jj]
+                for kk in range(indptr[i], indptr[i + 1]):
+                    j = indices[kk]
+                    _l1_truncate(w, j, 1.0, q, scal[S_L1_U] * scale[j])
+        if eager and w_sum != NULL:
+            for j in range(n_features):
+                w_sum[j] += w[j]
+        if fit_intercept:
+            b += _intercept_step(scal, gb, eta, momentum, nesterov)
+
+        scal[S_T] += 1.0
+        step += 1
+        if average_start > 0.0 and scal[S_T] >= average_start:
+            scal[S_N_AVERAGED] += 1.0
+            k = scal[S_N_AVERAGED]
+            if k == 1.0:
+                # The first averaged iterate is the iterate itself.
+                for j in range(n_features):
+                    if lazy:
+                        _catch_up_scaled(j, step, last, w, velocity, NULL, powers,
+                                         unit * scale[j] * scale[j], log_shrink, momentum, nesterov)
+                    w_avg[j] = w[j]
+                w_sum = w_avg
+            scal[S_AVERAGE_B] += (b - scal[S_AVERAGE_B]) / k
+        start = stop
+
+    if lazy:
+        for j in range(n_features):
+            _catch_up_scaled(j, step, last, w, velocity, w_sum, powers, unit * scale[j] * scale[j], log_shrink,
+                             momentum, nesterov)
+    if w_sum != NULL:
+        for j in range(n_features):
+            w_avg[j] = w_sum[j] / scal[S_N_AVERAGED]
+    scal[S_INTERCEPT] = b
+    return sumloss
+
+
 cdef inline uint64_t _splitmix64(uint64_t *state) noexcept nogil:
     # One draw of the splitmix64 generator (Steele, Lea and Flood, 2014).
     cdef uint64_t z
@@ -766,6 +1007,15 @@ def shuffle(index_t[::1] order, uint64_t seed):
             swap = order[i]
             order[i] = order[j]
             order[j] = swap
+
+
+def _any_nonzero(const double[::1] values):
+    # Whether a shift centres anything (CSR rows take a zero one).
+    cdef Py_ssize_t k
+    for k in range(values.shape[0]):
+        if values[k] != 0.0:
+            return True
+    return False
 
 
 def _equal_weights(const floating[::1] sample_weight, const index_t[::1] order):
@@ -847,7 +1097,9 @@ def sgd_epoch(
         user's coefficients are ``scale * v`` and intercept ``c - shift . (scale * v)``.
         The penalty stays the user's: per coordinate ``l2 * scale_j**2 * v_j**2 / 2``
         and ``l1 * |scale_j| * |v_j|`` (``l1_accumulated`` in v's units). None
-        (or empty) for none; both or neither.
+        (or empty) for none; both or neither on dense rows. CSR rows take a
+        positive ``scale`` with a zero (or no) ``shift``: ``z = x * scale``,
+        uncentred, so a row keeps its zeros and a step its O(nnz) cost.
     max_change : float, default=0.0
         ``Loss.max_change``: the largest change one sample's step may make to
         its own linear predictor, ``eta * |sample_weight * dl/dp| *
@@ -864,8 +1116,8 @@ def sgd_epoch(
     ------
     ValueError
         If ``batch_size`` is below 1, the loss code is unknown, ``steps``
-        holds neither one step nor one per update, or ``shift`` and ``scale`` are not both of length ``n_features`` on
-        dense rows, before any work.
+        holds neither one step nor one per update, ``shift`` and ``scale`` are not both of length ``n_features`` on
+        dense rows, or CSR rows are given a non-zero ``shift`` or a ``scale`` of another length, before any work.
     KeyboardInterrupt
         Or whatever else a signal handler raises: the main thread looks for
         signals every few thousand samples, and stops the pass there, with
@@ -878,25 +1130,35 @@ def sgd_epoch(
     the coefficients the batch does not store behind, to be brought up to
     date exactly when next read (their steps are a fixed linear map). The
     cumulative L1 penalty is applied to the batch's stored features only;
-    on dense rows, to every feature.
+    on dense rows, to every feature. Scaled CSR rows keep that cost: the L2
+    shrink of a column differs from column to column, so the columns a batch
+    does not store are brought up to date lazily too (their own linear map),
+    except where that shrink changes within the pass (a decaying step or
+    unequal weights with L2), where every column takes every step.
     """
     cdef Py_ssize_t n_samples = order.shape[0]
     cdef double result
     cdef double *g = NULL
     cdef double *dl = NULL
     cdef Py_ssize_t *last = NULL
+    cdef double *log_shrink = NULL
     # Momentum on CSR rows is lazy (O(nnz) a step) when the step is the same
     # for the whole pass: a single step and equal weights (a weight scales its
     # step's penalty share); otherwise (invscaling changes the step every
     # update) the untouched coefficients take their steps eagerly, as on
     # dense rows.
+    cdef bint csr = indptr.shape[0] > 0
     cdef bint lazy = (
-        momentum != 0.0 and indptr.shape[0] > 0 and steps.shape[0] == 1 and _equal_weights(sample_weight, order)
+        momentum != 0.0 and csr and steps.shape[0] == 1 and _equal_weights(sample_weight, order)
     )
     cdef Py_ssize_t n_updates, step_stride = 0 if steps.shape[0] == 1 else 1
     cdef Py_ssize_t n_shift = 0 if shift is None else shift.shape[0]
     cdef Py_ssize_t n_scale = 0 if scale is None else scale.shape[0]
     cdef bint conditioned = n_scale > 0
+    # Scaled CSR rows (``_scaled_csr_epoch``) track the columns a batch does
+    # not store when anything but a row moves them, and take them along every
+    # step (eager) when their L2 shrink changes within the pass.
+    cdef bint scaled_eager = False
     _known_code(loss_code, LOSS_COUNT, "loss")
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1; got {batch_size}.")
@@ -906,26 +1168,48 @@ def sgd_epoch(
             f"steps must hold one step for the pass or one per update ({n_updates} for {n_samples} samples "
             f"in batches of {batch_size}); got {steps.shape[0]}."
         )
-    if n_shift > 0 or n_scale > 0:
+    if csr and n_shift > 0 and _any_nonzero(shift):
+        raise ValueError("shift centres dense rows; CSR rows take a scale alone (a zero shift).")
+    if csr and conditioned:
+        if n_scale != n_features:
+            raise ValueError(f"scale must have n_features={n_features} elements; got {n_scale}.")
+        scaled_eager = l2 > 0.0 and not (steps.shape[0] == 1 and _equal_weights(sample_weight, order))
+        lazy = not scaled_eager and (momentum != 0.0 or l2 > 0.0 or coef_average.shape[0] > 0)
+    elif n_shift > 0 or n_scale > 0:
         if n_shift != n_features or n_scale != n_features:
             raise ValueError(
                 f"shift and scale must both have n_features={n_features} elements; "
                 f"got {n_shift} and {n_scale}."
             )
-        if indptr.shape[0] > 0:
-            raise ValueError("shift and scale condition dense rows; X is CSR.")
     dl = <double *> malloc(batch_size * sizeof(double))
     if momentum != 0.0 or conditioned:
         g = <double *> calloc(max(n_features, 1), sizeof(double))
     if lazy:
         last = <Py_ssize_t *> calloc(max(n_features, 1), sizeof(Py_ssize_t))
+    if lazy and csr and conditioned and l2 > 0.0 and momentum == 0.0:
+        log_shrink = <double *> malloc(max(n_features, 1) * sizeof(double))
+        if log_shrink == NULL:
+            free(last)
+            last = NULL
     if dl == NULL or ((momentum != 0.0 or conditioned) and g == NULL) or (lazy and last == NULL):
         free(dl)
         free(g)
         free(last)
         raise MemoryError()
     with nogil:
-        if conditioned:
+        if csr and conditioned:
+            result = _scaled_csr_epoch(
+                &data[0] if data.shape[0] > 0 else NULL,
+                &indices[0] if indices.shape[0] > 0 else NULL,
+                &indptr[0], n_features, &y[0], &sample_weight[0], &order[0], n_samples, &scale[0],
+                &coef[0] if coef.shape[0] > 0 else NULL, &scalars[0],
+                &velocity[0] if velocity.shape[0] > 0 else NULL,
+                &coef_average[0] if coef_average.shape[0] > 0 else NULL,
+                &l1_accumulated[0] if l1_accumulated.shape[0] > 0 else NULL,
+                g, dl, last, log_shrink, loss_code, loss_param, &steps[0], step_stride, l2, l1,
+                momentum, nesterov, batch_size, fit_intercept, average_start, max_change, scaled_eager,
+            )
+        elif conditioned:
             result = _conditioned_epoch(
                 &data[0] if data.shape[0] > 0 else NULL, n_features,
                 &y[0], &sample_weight[0], &order[0], n_samples, &shift[0], &scale[0],
@@ -952,5 +1236,6 @@ def sgd_epoch(
     free(dl)
     free(g)
     free(last)
+    free(log_shrink)
     _raise_pending()
     return result

@@ -145,7 +145,11 @@ def refine_conditioning(state, solver, settings, xp, device):
         return False
     state.moments = state.moments + solver.moments()
     state.conditioning = Conditioning.from_moments(
-        state.moments, settings.fit_intercept, settings.loss.curvature, settings.penalty.l2
+        state.moments,
+        settings.fit_intercept,
+        settings.loss.curvature,
+        settings.penalty.l2,
+        centre=state.conditioning.centred,
     ).to_namespace(xp, device)
     return True
 

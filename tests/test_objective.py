@@ -300,9 +300,10 @@ def test_sample_lipschitz_is_the_largest_row_bound(sparse, row_block_size):
     expected = 2.0 * np.max(s * ((X**2).sum(axis=1) + 1.0)) + 0.1 * s.max()
     got = sample_lipschitz(LOSSES["squared_error"], pen, sp.csr_matrix(X) if sparse else X, s, True)
     assert got == pytest.approx(expected, rel=1e-12)
-    if not sparse:  # in conditioned coordinates: the rows z = (x - m) * c, the L2 part weighted by c**2
-        m, c = X.mean(axis=0), rng.uniform(0.5, 2.0, 4)
-        conditioned = sample_lipschitz(LOSSES["squared_error"], pen, X, s, True, Conditioning(shift=m, scale=c))
-        Z = (X - m) * c
-        expected = 2.0 * np.max(s * ((Z**2).sum(axis=1) + 1.0)) + 0.1 * s.max() * np.max(c**2)
-        assert conditioned == pytest.approx(expected, rel=1e-12)
+    # In conditioned coordinates: the rows z = (x - m) * c (sparse rows uncentred), the L2 part weighted by c**2.
+    m, c = (np.zeros(4) if sparse else X.mean(axis=0)), rng.uniform(0.5, 2.0, 4)
+    rows = sp.csr_matrix(X) if sparse else X
+    conditioned = sample_lipschitz(LOSSES["squared_error"], pen, rows, s, True, Conditioning(shift=m, scale=c))
+    Z = (X - m) * c
+    expected = 2.0 * np.max(s * ((Z**2).sum(axis=1) + 1.0)) + 0.1 * s.max() * np.max(c**2)
+    assert conditioned == pytest.approx(expected, rel=1e-12)

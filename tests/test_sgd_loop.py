@@ -12,7 +12,9 @@
   on how it is chunked into ``partial_fit`` calls.
 - The conditioned dense epoch (``sgd_pass(..., conditioning=...)``) is the NumPy
   loop run on ``z = (x - shift) * scale`` with the user's penalty, and with
-  ``shift=0, scale=1`` it is the unconditioned loop.
+  ``shift=0, scale=1`` it is the unconditioned loop; the scaled CSR epoch is
+  the NumPy loop on ``z = x * scale``, its per-column L2 shrinks caught up
+  lazily.
 """
 
 import itertools
@@ -24,7 +26,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from _helpers import PER_UPDATE_SCHEDULES, reference_sgd, targets_for
+from _helpers import PER_UPDATE_SCHEDULES, make_weights, reference_sgd, targets_for
 from skgd._sgd_fast import N_LOSSES, loss_and_derivative, sgd_epoch
 
 from skgd import GradientDescentRegressor
@@ -427,10 +429,82 @@ def test_conditioning_by_zero_and_one_is_the_unconditioned_loop(penalty, control
     np.testing.assert_allclose(curve, expected, rtol=1e-12)
 
 
+def _scaled_csr_cases():
+    schedules = ["constant", *PER_UPDATE_SCHEDULES]
+    cases = itertools.product([np.float64, np.float32], PENALTIES, CONTROLS, [1, 4], [0, 7], [False, True])
+    for index, (dtype, penalty, control, batch_size, average, weighted) in enumerate(cases):
+        yield pytest.param(
+            dict(
+                dtype=dtype,
+                penalty=penalty,
+                batch_size=batch_size,
+                average=average,
+                weighted=weighted,
+                **CONTROLS[control],
+                # the remaining options rotate through the cases
+                loss=list(LOSSES)[index % len(LOSSES)],
+                schedule=schedules[index % len(schedules)],
+                fit_intercept=index % 5 != 0,
+            ),
+            id=f"{np.dtype(dtype).name}-{penalty}-{control}-b{batch_size}-avg{average}-w{int(weighted)}",
+        )
+
+
+@pytest.mark.parametrize("case", list(_scaled_csr_cases()))
+def test_the_scaled_csr_epoch_is_the_numpy_loop_on_scaled_rows(case):
+    """CSR rows in the coordinates ``z = x * scale`` (uncentred) equal the NumPy loop on those rows.
+
+    Every column has its own L2 shrink, so the columns a batch does not store
+    are caught up lazily by their own map (a constant step, equal weights) or
+    take every step (a decaying step or unequal weights with L2); either way
+    the passes equal the eager reference to rounding. The cumulative L1
+    penalty (threshold ``u * scale_j``) touches the batch's stored columns, as
+    on unscaled CSR rows; averaging starts inside the first pass.
+    """
+    case = dict(case)
+    dtype, weighted = case.pop("dtype"), case.pop("weighted")
+    X, y = _csr_problem(dtype=dtype)
+    y = targets_for(case["loss"], y)
+    # Jacobi's scales as Conditioning.from_moments makes them for sparse rows (an L2 part of 0.05):
+    # each column's L2 shrink a step is then at most eta * l2 * scale_j**2 <= 0.01 * 0.5 / 0.05.
+    scale = 1.0 / np.sqrt(np.asarray(X.multiply(X).mean(axis=0), dtype=np.float64).ravel() + 0.05)
+    conditioning = Conditioning(shift=np.zeros(X.shape[1]), scale=scale)
+    s = make_weights(X.shape[0]) if weighted else np.ones(X.shape[0])
+    params = dict(learning_rate=0.01, alpha=0.5, l1_ratio=0.5, epsilon=0.3, power_t=0.3, **case)
+    v, c, curve = _passes(X, y, s, conditioning, epochs=3, **params)
+    w, b, expected = reference_sgd(X, y, epochs=3, sample_weight=s, scale=scale, **params)
+    assert np.any(w != 0.0)
+    rtol, atol = (1e-10, 1e-12) if dtype == np.float64 else (2e-4, 2e-5)
+    np.testing.assert_allclose(v, w, rtol=rtol, atol=atol * np.abs(w).max())
+    np.testing.assert_allclose(c, b, rtol=rtol, atol=atol)
+    np.testing.assert_allclose(curve, expected, rtol=rtol)
+    if dtype == np.float64 and case["penalty"] in ("l1", "elasticnet"):
+        np.testing.assert_array_equal(v == 0.0, w == 0.0)
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_a_long_untouched_scaled_stretch_is_caught_up_exactly(momentum):
+    """A column stored in the first and last of 3000 rows takes 2998 L2 shrinks of its own at once."""
+    rng = np.random.RandomState(1)
+    n = 3000
+    dense = np.zeros((n, 3))
+    dense[:, 0] = rng.standard_normal(n)
+    dense[[0, -1], 1] = [3.0, -2.0]
+    dense[::500, 2] = 100.0
+    X, y = sp.csr_matrix(dense), dense @ [0.5, 1.0, -0.01] + 0.1 * rng.standard_normal(n)
+    conditioning = Conditioning(shift=np.zeros(3), scale=np.array([1.0, 30.0, 0.05]))
+    params = dict(learning_rate=0.002, momentum=momentum, penalty="l2", alpha=0.01, average=1500)
+    v, c, _ = _passes(X, y, np.ones(n), conditioning, epochs=2, **params)
+    w, b, _ = reference_sgd(X, y, epochs=2, scale=conditioning.scale, **params)
+    np.testing.assert_allclose(v, w, rtol=1e-11)
+    np.testing.assert_allclose(c, b, rtol=1e-11)
+
+
 @pytest.mark.parametrize(
     "X, shift, scale, message",
     [
-        (sp.csr_matrix(np.eye(3)), np.zeros(3), np.ones(3), "condition dense rows; X is CSR"),
+        (sp.csr_matrix(np.eye(3)), np.ones(3), np.ones(3), "shift centres dense rows; CSR rows take a scale alone"),
+        (sp.csr_matrix(np.eye(3)), np.zeros(3), np.ones(2), "scale must have n_features=3 elements; got 2"),
         (np.eye(3), np.zeros(3), np.ones(2), "both have n_features=3 elements; got 3 and 2"),
         (np.eye(3), np.zeros(3), None, "got 3 and 0"),
     ],

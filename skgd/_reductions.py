@@ -385,8 +385,9 @@ def loss_gradient_sums(loss, X, Y, sample_weight, coef, intercept, xp=None, grad
     # then a pass without the gradient does not read X.
     reads_x = gradient or bool(xp.any(coef != 0.0))
     for rows in row_blocks(X, xp):
-        block, s = rows_of(X, rows), sample_weight[rows]
+        s = sample_weight[rows]
         if reads_x:
+            block = rows_of(X, rows)
             predictor = block @ coef_t
             predictor += intercept
         else:

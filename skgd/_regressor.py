@@ -70,6 +70,15 @@ def _stopping_rule(smooth_batch, continuation):
     return "continuation" if continuation else "improvement"
 
 
+def _evidence_mode(one_epoch, batch, newton):
+    """What a rule's "converged" must pass (``Controls.evidence``): nothing for one epoch, else the evidence."""
+    if one_epoch:
+        return None
+    if not batch:
+        return "warn"
+    return "newton" if newton else "continue"
+
+
 def _training_namespace(X):
     """The array namespace and device a fit on X keeps its state in.
 
@@ -255,8 +264,20 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
     stop_reason_ : str
         Why the last call ended: ``"converged"``, ``"max_iter"``,
         ``"step_exhausted"`` (the adaptive step fell under 1e-6 of its start
-        while the loss still improved: a crawl), ``"callback"`` (a callback
-        asked to stop) or ``"partial_fit"`` (one epoch, as asked).
+        while the loss still improved: a crawl), ``"stalled"`` (the rule
+        stalled, or the step fell to J's rounding, above the optimum by the
+        measured evidence), ``"noise_floor"`` (sgd: the pass's noise keeps the
+        model off the optimum by more than ``tol``, as measured),
+        ``"callback"`` (a callback asked to stop) or ``"partial_fit"`` (one
+        epoch, as asked). Only ``"converged"``, ``"callback"`` and
+        ``"partial_fit"`` end silently.
+    gap_bound_ : float or None
+        A certified upper bound on ``J - J*`` (averaged over targets) at the
+        fitted model, as ``Lasso``'s ``dual_gap_``: the exact gap of squared
+        error's quadratic J (an upper bound with an L1 penalty), or the LP
+        duality gap of the quantile and absolute losses. None where the
+        evidence was an estimate (the other smooth losses), not measured, or
+        the call did not converge.
     validation_scores_ : list of float
         Held-out R^2 per epoch (early stopping only); D^2 (the share of the
         deviance explained, as ``score``) for the log link's losses.
@@ -594,6 +615,7 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
             noise=call_noise(batch and (loss.smooth or smoothing), self.momentum, rounding(xp, X.dtype)),
             safe_step=safe_step,
             crawl=not sized_by_smoothing,
+            evidence=_evidence_mode(one_epoch, batch, auto and (loss.smooth or smoothing)),
         )
         state.stop_reason = run_epochs(solver, state, controls, tasks)
         self._commit(state, one_d, X.dtype, early_stopping)
@@ -609,6 +631,17 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
                 f"The adaptive step fell under 1e-6 of its start after {state.n_iter} epochs while the loss still "
                 "improved: training crawled rather than converged. Use learning_rate='auto' (steps in conditioned "
                 "coordinates), scale X, or raise tol."
+            )
+        if state.stop_reason in ("noise_floor", "stalled"):
+            cause = (
+                "the steps' noise keeps the model off the optimum (sgd): use schedule='adaptive', a smaller step, "
+                "larger batches, solver='batch', or raise tol"
+                if state.stop_reason == "noise_floor"
+                else "the step fell to the objective's rounding: use learning_rate='auto', scale X, or raise tol"
+            )
+            return (
+                f"Training stalled after {state.n_iter} epochs above the optimum: the gap measured on the full "
+                f"objective exceeds tol={self.tol} times it ({state.stop_reason}); {cause}."
             )
         return (
             f"Maximum number of epochs ({self.max_iter}) reached before convergence (tol={self.tol}, relative to "
@@ -659,6 +692,7 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         self.t_ = state.t
         self.learning_rate_ = state.eta0 * state.eta_factor
         self.stop_reason_ = state.stop_reason
+        self.gap_bound_ = state.gap_bound
         if early_stopping:
             self.validation_scores_ = list(state.validation_scores)
             self.best_validation_score_ = max(state.validation_scores)

@@ -68,6 +68,9 @@ class TrainingState:
         accepted as first tried).
     stop_reason : str
         Why the last call ended (``GradientDescentRegressor.stop_reason_``).
+    gap_bound : float or None
+        The measured ``J - J*`` at the model the last call left when it
+        converged (``skgd._certificate``), None where nothing was measured.
     """
 
     coef: np.ndarray
@@ -98,6 +101,7 @@ class TrainingState:
     objective: float = None
     grow_step: bool = True
     stop_reason: str = None
+    gap_bound: float = None
 
     @classmethod
     def fresh(cls, n_targets, n_features, dtype, rng, coef_init=None, intercept_init=None, *, xp, device):

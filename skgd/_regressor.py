@@ -1,7 +1,9 @@
 """GradientDescentRegressor: parameters, validation and state. It wires; it does no maths."""
 
 import functools
+import threading
 import warnings
+import weakref
 from numbers import Integral, Real
 
 import numpy as np
@@ -88,22 +90,39 @@ def _training_namespace(X):
     return xp, device
 
 
+#: Each estimator's training lock, kept off the estimator (a lock neither pickles nor clones).
+_TRAINING_LOCKS = weakref.WeakKeyDictionary()
+_LOCKS_LOCK = threading.Lock()
+
+
+def _training_lock(estimator):
+    """The re-entrant lock one estimator's training calls take in turn."""
+    with _LOCKS_LOCK:
+        lock = _TRAINING_LOCKS.get(estimator)
+        if lock is None:
+            lock = _TRAINING_LOCKS[estimator] = threading.RLock()
+        return lock
+
+
 def _all_or_nothing(method):
-    """Run a training method so that, if it raises, the estimator is left as it was.
+    """Run a training method atomically: one call at a time, and if it raises, the estimator is left as it was.
 
     Training already works on a copy of the state; this also undoes what input
     validation set (``n_features_in_``, ``feature_names_in_``) before the failure.
+    Calls from several threads on one estimator take turns, so the estimator
+    holds one call's complete model, never a mix of two.
     """
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
-        before = dict(vars(self))
-        try:
-            return method(self, *args, **kwargs)
-        except BaseException:
-            vars(self).clear()
-            vars(self).update(before)
-            raise
+        with _training_lock(self):
+            before = dict(vars(self))
+            try:
+                return method(self, *args, **kwargs)
+            except BaseException:
+                vars(self).clear()
+                vars(self).update(before)
+                raise
 
     return wrapper
 

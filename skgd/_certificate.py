@@ -10,7 +10,7 @@ the optimum of J itself, at the model the call leaves:
   matrix at the model (intercept included). For squared error J is a quadratic
   and this is exactly ``J - J*`` (an upper bound with an L1 penalty); for the
   other losses it is the gap of J's local quadratic model, an estimate.
-- the quantile and absolute losses, unpenalised or with L2: the duality gap of
+- the quantile and absolute losses, unpenalised, with L2 or with L1: the duality gap of
   their linear programme, ``P - D(alpha)``, from a dual point built on the
   residuals nearest zero (the basis of the LP's vertex). Any feasible dual
   point makes it an upper bound on ``J - J*``; where none is found there is
@@ -119,11 +119,13 @@ def measure(solver, coef, intercept):
             for k in range(coef.shape[0])
         ]
         return _combine(parts)
-    if loss.name in ("quantile", "absolute_error") and penalty.l1 == 0.0:
+    if loss.name in ("quantile", "absolute_error") and (penalty.l1 == 0.0 or penalty.l2 == 0.0):
         q, factor = (loss.quantile, 1.0) if loss.name == "quantile" else (0.5, 2.0)
         parts = []
         for k in range(coef.shape[0]):
-            gap, step = _quantile_gap(q, penalty.l2 / factor, p.fit_intercept, X, Y[:, k], s, coef[k], intercept[k])
+            gap, step = _quantile_gap(
+                q, penalty.l2 / factor, penalty.l1 / factor, p.fit_intercept, X, Y[:, k], s, coef[k], intercept[k]
+            )
             parts.append(Evidence(None if gap is None else factor * gap, True, step))
         return _combine(parts)
     return None
@@ -221,16 +223,16 @@ def _gram_evidence(solver, statistics, coef, intercept, k):
     return Evidence(gap, True, None if penalty.l1 else _split(step, p.fit_intercept, d))
 
 
-def _quantile_gap(q, l2, fit_intercept, X, y, s, coef, intercept, vertex=True):
-    """The LP duality gap of one target's pinball J (penalty ``l2 / 2 ||w||^2``), and the step to its vertex.
+def _quantile_gap(q, l2, l1, fit_intercept, X, y, s, coef, intercept, vertex=True):
+    """The LP duality gap of one target's pinball J (penalty ``l2 / 2 ||w||^2`` or ``l1 ||w||_1``), and a step.
 
     The dual of ``min sum_i c_i rho_q(y_i - p_i) + l2/2 ||w||^2`` (``c = s / sum s``)
     is ``max alpha . y - ||X^T alpha||^2 / (2 l2)`` over ``alpha_i`` in
     ``[c_i (q - 1), c_i q]`` (``sum alpha = 0`` with an intercept; ``X^T alpha = 0``
-    without a penalty). Rows off the residuals' zero take their bound; the
-    ``m`` rows nearest it (``m`` the unknowns, then 4, 16 and 64 times as
-    many) take their best values under the constraints (``_dual_on``), the
-    optimality condition ``X^T alpha = l2 w`` with a penalty.
+    without a penalty, ``|X^T alpha| <= l1`` with ``l1 ||w||_1`` instead).
+    Rows off the residuals' zero take their bound; the ``m`` rows nearest it
+    (``m`` the unknowns, then 4, 16 and 64 times as many) take their best
+    values under the constraints (``_dual_on``).
     The step (unpenalised) leads to the vertex that interpolates the ``m``
     rows nearest the residuals' zero, the LP's candidate basis; a dual point
     found there bounds the model's gap too (by ``J - J(vertex)`` more). The gap
@@ -239,12 +241,12 @@ def _quantile_gap(q, l2, fit_intercept, X, y, s, coef, intercept, vertex=True):
     c = s / s.sum()
     u = y - (X @ coef + intercept)
     low, high = c * (q - 1.0), c * q
-    primal = float(np.sum(np.maximum(high * u, low * u)) + 0.5 * l2 * coef @ coef)
+    primal = float(np.sum(np.maximum(high * u, low * u)) + 0.5 * l2 * coef @ coef + l1 * np.abs(coef).sum())
     alpha = np.where(u > 0.0, high, low)
     d = X.shape[1]
     m = d + fit_intercept
     order = np.argsort(np.abs(u) / np.where(c > 0.0, 1.0, np.inf))
-    step = _vertex_step(X, y, order[:m], fit_intercept, coef, intercept) if l2 == 0.0 else None
+    step = _vertex_step(X, y, order[:m], fit_intercept, coef, intercept) if l2 == l1 == 0.0 else None
     for size in (m, 4 * m, 16 * m, 64 * m):
         dual = _dual_on(
             free=order[: min(size, X.shape[0])],
@@ -252,6 +254,7 @@ def _quantile_gap(q, l2, fit_intercept, X, y, s, coef, intercept, vertex=True):
             low=low,
             high=high,
             l2=l2,
+            l1=l1,
             fit_intercept=fit_intercept,
             X=X,
             y=y,
@@ -263,62 +266,71 @@ def _quantile_gap(q, l2, fit_intercept, X, y, s, coef, intercept, vertex=True):
         if size >= X.shape[0]:
             break
     if vertex and step is not None:
-        at_vertex, _ = _quantile_gap(q, l2, fit_intercept, X, y, s, coef + step[0], intercept + step[1], False)
+        at_vertex, _ = _quantile_gap(q, l2, l1, fit_intercept, X, y, s, coef + step[0], intercept + step[1], False)
         u_vertex = y - (X @ (coef + step[0]) + intercept + step[1])
         rise = primal - float(np.sum(np.maximum(high * u_vertex, low * u_vertex)))
         return (None if at_vertex is None else max(rise + at_vertex, 0.0)), step
     return None, step
 
 
-def _dual_on(free, alpha, low, high, l2, fit_intercept, X, y, coef, intercept):
-    """The dual value at the point whose ``free`` rows solve the constraints within their box, or None.
+def _dual_on(free, alpha, low, high, l2, l1, fit_intercept, X, y, coef, intercept):
+    """The dual value at the best point whose ``free`` rows meet the dual constraints within their box, or None.
 
-    The free rows' best dual values under the constraints ``X^T alpha = l2 w``
-    (and ``sum alpha = 0``), a linear programme of their size
-    (``scipy.optimize.linprog``), equations scaled to unit column norms; None
-    when it is infeasible or its constraints are not met to ``DUAL_TOLERANCE``.
+    The free rows' best dual values (a linear programme of their size,
+    ``scipy.optimize.linprog``, constraints scaled to unit column norms) under
+    ``X^T alpha = l2 w`` (an L2 penalty or none) or ``|X^T alpha| <= l1`` (an
+    L1 penalty), and ``sum alpha = 0`` with an intercept; None when it is
+    infeasible or its constraints are not met to ``DUAL_TOLERANCE``.
     """
     fixed = alpha.copy()
     fixed[free] = 0.0
-    rows = X[free].toarray() if sp.issparse(X) else X[free]
-    system = rows.T if not fit_intercept else np.vstack([rows.T, np.ones(len(free))])
-    rhs = l2 * coef - np.asarray(X.T @ fixed).ravel()
-    if fit_intercept:
-        rhs = np.append(rhs, -fixed.sum())
-    norms = np.sqrt(np.asarray(abs(X).multiply(abs(X)).sum(axis=0) if sp.issparse(X) else (X * X).sum(axis=0)).ravel())
-    norms = np.append(norms, np.sqrt(X.shape[0])) if fit_intercept else norms
-    norms[norms == 0.0] = 1.0
-    # The restricted dual: the best alpha over the free rows (a small LP, in units of each row's
-    # weight c_i), the others at their bounds; its basic rows then absorb the LP's tolerance.
-    c = high[free] - low[free]
-    if not np.all(c > 0.0):
+    width = high[free] - low[free]
+    if not np.all(width > 0.0):
         return None
-    A = system * c / norms[:, None]
+    rows = X[free].toarray() if sp.issparse(X) else X[free]
+    squares = X.multiply(X).sum(axis=0) if sp.issparse(X) else (X * X).sum(axis=0)
+    norms = np.sqrt(np.asarray(squares).ravel())
+    norms[norms == 0.0] = 1.0
+    base = np.asarray(X.T @ fixed).ravel()
+    # Unknowns in units of each row's width (the dual values are of the order of the row weights).
+    scaled = rows.T * width / norms[:, None]
+    ones = width[None, :] / np.sqrt(X.shape[0])
+    if l1 > 0.0:
+        A_ub, b_ub = np.vstack([scaled, -scaled]), np.concatenate([(l1 - base) / norms, (l1 + base) / norms])
+        A_eq, b_eq = (ones, [-fixed.sum() / np.sqrt(X.shape[0])]) if fit_intercept else (None, None)
+    else:
+        A_ub = b_ub = None
+        A_eq, b_eq = scaled, (l2 * coef - base) / norms
+        if fit_intercept:
+            A_eq, b_eq = np.vstack([A_eq, ones]), np.append(b_eq, -fixed.sum() / np.sqrt(X.shape[0]))
+    objective = -y[free] * width
     result = linprog(
-        -y[free] * c / np.abs(y[free] * c).max(initial=1e-300),
-        A_eq=A,
-        b_eq=rhs / norms,
-        bounds=np.column_stack([low[free] / c, high[free] / c]),
+        objective / np.abs(objective).max(initial=1e-300),
+        A_ub=A_ub,
+        b_ub=b_ub,
+        A_eq=A_eq,
+        b_eq=b_eq,
+        bounds=np.column_stack([low[free] / width, high[free] / width]),
         method="highs",
     )
     if result.status != 0:
         return None
     a = result.x
-    basic = (a > low[free] / c) & (a < high[free] / c)
-    if np.any(basic):
-        a[basic] += np.linalg.lstsq(A[:, basic], rhs / norms - A @ a, rcond=None)[0]
-    fixed[free] = np.clip(a * c, low[free], high[free])
-    violation = np.asarray(X.T @ fixed).ravel() - l2 * coef
+    basic = (a > low[free] / width) & (a < high[free] / width)
+    if l1 == 0.0 and np.any(basic):  # the basic rows absorb the solver's own tolerance on the equalities
+        a[basic] += np.linalg.lstsq(A_eq[:, basic], b_eq - A_eq @ a, rcond=None)[0]
+    fixed[free] = np.clip(a * width, low[free], high[free])
+    product = np.asarray(X.T @ fixed).ravel()
+    excess = np.maximum(np.abs(product) - l1, 0.0) if l1 > 0.0 else np.abs(product - l2 * coef)
     total = fixed.sum() if fit_intercept else 0.0
-    if np.max(np.abs(violation) / norms[: X.shape[1]]) > DUAL_TOLERANCE * np.max(np.abs(high)) or (
-        abs(total) > DUAL_TOLERANCE * np.max(np.abs(high)) * np.sqrt(X.shape[0])
-    ):
+    unit = np.max(np.abs(high))
+    if np.max(excess / norms) > DUAL_TOLERANCE * unit or abs(total) > DUAL_TOLERANCE * unit * np.sqrt(X.shape[0]):
         return None
-    # Weak duality at the model: J(w, b) >= alpha . y - (X^T alpha) . w - b sum(alpha); the slack is rounding.
-    product = violation + l2 * coef
+    # Weak duality: J(w, b) >= alpha . y - (X^T alpha - l2 w) . w - b sum(alpha) (+ the L1 term's slack),
+    # taken at the model for the constraints' rounding-sized residue.
     if l2 > 0.0:
         return float(fixed @ y - product @ product / (2.0 * l2))
-    return float(fixed @ y - violation @ coef - total * intercept)
+    return float(fixed @ y - excess @ np.abs(coef) - total * intercept)
 
 
 def _vertex_step(X, y, basis, fit_intercept, coef, intercept):

@@ -634,6 +634,7 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
             noise=call_noise(batch and (loss.smooth or smoothing), self.momentum, rounding(xp, X.dtype)),
             safe_step=safe_step,
             crawl=not sized_by_smoothing,
+            automatic=auto,
             evidence=_evidence_mode(one_epoch, batch, auto and (loss.smooth or smoothing)),
         )
         state.stop_reason = run_epochs(solver, state, controls, tasks)
@@ -652,8 +653,9 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
                 "coordinates), scale X, or raise tol."
             )
         if state.stop_reason in ("noise_floor", "stalled"):
+            adaptive = "" if self.schedule == "adaptive" else "schedule='adaptive', "
             cause = (
-                "the steps' noise keeps the model off the optimum (sgd): use schedule='adaptive', a smaller step, "
+                f"the steps' noise keeps the model off the optimum (sgd): use {adaptive}a smaller step, "
                 "larger batches, solver='batch', or raise tol"
                 if state.stop_reason == "noise_floor"
                 else "the step fell to the objective's rounding: use learning_rate='auto', scale X, or raise tol"

@@ -111,6 +111,9 @@ class Controls:
     score : Loss or None, default=None
         The loss whose ``score`` the validation reports (``validation_score``);
         None for R^2.
+    automatic : bool, default=False
+        Whether the step is ``learning_rate="auto"``'s (a divergence then
+        advises something else).
     evidence : {None, "continue", "newton", "warn"}, default=None
         What a rule's "converged" must first pass (``skgd._certificate``): the
         measured gap of J at the model within ``tol`` times J. When it is not,
@@ -135,6 +138,7 @@ class Controls:
     safe_step: object
     crawl: bool = True
     score: object = None
+    automatic: bool = False
     evidence: str = None
 
 
@@ -283,12 +287,22 @@ def deviance_explained(loss, Y, predictor, sample_weight):
 
 
 def _diverged(state, what, eta, controls):
-    """The error for a call whose objective ``what``, at the current epoch."""
+    """The error for a call whose objective ``what``, at the current epoch (never advising the step in use)."""
+    if controls.automatic:
+        advice = (
+            "The automatic step (learning_rate='auto', in use) was too large for this data: pass a float "
+            f"learning_rate below {eta:.6g}, scale X (for example with StandardScaler), or use solver='batch', "
+            "whose automatic steps search for their size."
+        )
+    else:
+        advice = (
+            f"The largest safe step measured from the data is {controls.safe_step():.6g} "
+            "(learning_rate='auto' takes it); use a smaller learning_rate, learning_rate='auto', "
+            "or scale X (for example with StandardScaler)."
+        )
     return DivergenceError(
-        f"Gradient descent diverged at epoch {state.n_iter}: {what}, with learning rate {eta!r}. "
-        f"The largest safe step measured from the data is {controls.safe_step():.6g} "
-        "(learning_rate='auto' takes it); use a smaller learning_rate, learning_rate='auto', "
-        "or scale X (for example with StandardScaler). The estimator keeps the state it had before this call."
+        f"Gradient descent diverged at epoch {state.n_iter}: {what}, with learning rate {eta!r}. {advice} "
+        "The estimator keeps the state it had before this call."
     )
 
 

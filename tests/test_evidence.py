@@ -262,3 +262,33 @@ def test_two_threads_fitting_one_estimator_leave_one_complete_model():
         assert est.coef_.shape == (est.n_features_in_,)
         X, y = next(pair for pair in data if pair[0].shape[1] == est.n_features_in_)
         assert est.score(X, y) > 0.999
+
+
+@pytest.mark.parametrize("power", [3.0, 4.0])
+def test_the_automatic_sgd_step_trains_high_tweedie_powers(power):
+    # Heavy-tailed positive targets, where the first sgd passes used to blow up for powers from 3.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(500, 3))
+    y = np.exp(X[:, 0] + rng.normal(size=500))
+    est, warned = fit_quietly(X, y, solver="sgd", loss="tweedie", power=power, random_state=0)
+    assert np.all(np.isfinite(est.coef_))
+    assert_honest(est, warned, X, y, {"power": power}, None, 0.0)
+
+
+def test_a_divergence_never_advises_the_step_in_use():
+    from skgd._training import DivergenceError, _diverged
+
+    class Controls:
+        automatic = True
+
+        def safe_step(self):
+            return 0.5
+
+    class State:
+        n_iter = 3
+
+    message = str(_diverged(State(), "the objective rose", 0.5, Controls()))
+    assert (
+        "learning_rate='auto', in use" in message and "use a smaller learning_rate, learning_rate='auto'" not in message
+    )
+    assert isinstance(_diverged(State(), "x", 0.5, Controls()), DivergenceError)

@@ -233,10 +233,11 @@ def _quantile_gap(q, l2, l1, fit_intercept, X, y, s, coef, intercept, vertex=Tru
     Rows off the residuals' zero take their bound; the ``m`` rows nearest it
     (``m`` the unknowns, then 4, 16 and 64 times as many) take their best
     values under the constraints (``_dual_on``).
-    The step (unpenalised) leads to the vertex that interpolates the ``m``
-    rows nearest the residuals' zero, the LP's candidate basis; a dual point
-    found there bounds the model's gap too (by ``J - J(vertex)`` more). The gap
-    is None where no dual point is found.
+    The vertex that interpolates the ``m`` rows nearest the residuals' zero
+    (unpenalised), the LP's candidate basis, is tried too: a dual point found
+    there bounds the model's gap (by ``J - J(vertex)`` more), and the step to
+    it is returned when it is the optimum. The gap is None where no dual point
+    is found.
     """
     c = s / s.sum()
     u = y - (X @ coef + intercept)
@@ -246,7 +247,7 @@ def _quantile_gap(q, l2, l1, fit_intercept, X, y, s, coef, intercept, vertex=Tru
     d = X.shape[1]
     m = d + fit_intercept
     order = np.argsort(np.abs(u) / np.where(c > 0.0, 1.0, np.inf))
-    step = _vertex_step(X, y, order[:m], fit_intercept, coef, intercept) if l2 == l1 == 0.0 else None
+    gap = None
     for size in (m, 4 * m, 16 * m, 64 * m):
         dual = _dual_on(
             free=order[: min(size, X.shape[0])],
@@ -262,15 +263,23 @@ def _quantile_gap(q, l2, l1, fit_intercept, X, y, s, coef, intercept, vertex=Tru
             intercept=intercept,
         )
         if dual is not None:
-            return max(primal - dual, 0.0), step
+            gap = max(primal - dual, 0.0)
+            break
         if size >= X.shape[0]:
             break
-    if vertex and step is not None:
-        at_vertex, _ = _quantile_gap(q, l2, l1, fit_intercept, X, y, s, coef + step[0], intercept + step[1], False)
-        u_vertex = y - (X @ (coef + step[0]) + intercept + step[1])
-        rise = primal - float(np.sum(np.maximum(high * u_vertex, low * u_vertex)))
-        return (None if at_vertex is None else max(rise + at_vertex, 0.0)), step
-    return None, step
+    step = _vertex_step(X, y, order[:m], fit_intercept, coef, intercept) if vertex and l2 == l1 == 0.0 else None
+    if step is None:
+        return gap, None
+    at_vertex, _ = _quantile_gap(q, l2, l1, fit_intercept, X, y, s, coef + step[0], intercept + step[1], False)
+    u_vertex = y - (X @ (coef + step[0]) + intercept + step[1])
+    rise = primal - float(np.sum(np.maximum(high * u_vertex, low * u_vertex)))
+    if at_vertex is None or rise <= 0.0:
+        return gap, None
+    # The vertex is certified: its gap bounds the model's too, and a step there is offered only when
+    # it is the LP's optimum (its gap rounding), as a gradient method can stall at another vertex.
+    bound = rise + at_vertex
+    gap = bound if gap is None else min(gap, bound)
+    return gap, (step if at_vertex <= 1e-9 * abs(primal) else None)
 
 
 def _dual_on(free, alpha, low, high, l2, l1, fit_intercept, X, y, coef, intercept):

@@ -385,29 +385,31 @@ def _window_converged(best, n, tol, floor):
     return rho < 1.0 and decrease / (1.0 - rho) <= WINDOW_GAP_SHARE * tol * best[-1]
 
 
-def _confirmed(solver, state, controls, losses, best, floor):
+def _confirmed(solver, state, controls, losses, best, floor, rule=True):
     """Whether the evidence at the model (``skgd._certificate``) confirms a rule's "converged".
 
     The measured gap must be within ``tol`` times J (or J's rounding). A
     ``"newton"`` fit first takes up to ``NEWTON_STEPS`` curvature steps while
     it is not, each an epoch of the loss curve. A certificate's gap is kept
-    on the state (``gap_bound``).
+    on the state (``gap_bound``). Where nothing can be measured the rule
+    decides: ``rule`` is whether it holds (False: the evidence is asked
+    whether training may end before the rule says so).
     """
     state.gap_bound = None
     if controls.evidence is None or controls.validation is not None:
-        return True
+        return rule
     for _ in range(NEWTON_STEPS + 1):
         model = state.model()
         evidence = _certificate.measure(solver, *model)
         if evidence is None:
-            return True
+            return rule
         value = solver.value(*model)
         if controls.verbose:
             print(f"Measured gap {evidence.gap} at objective {value!r}")
         if evidence.gap is not None and evidence.gap <= controls.tol * abs(value) + floor:
             state.gap_bound = evidence.gap if evidence.bound else None
             return True
-        unknown = evidence.gap is None  # no certificate found: the rule decides, after the step if it pays
+        unknown = rule and evidence.gap is None  # no certificate found: the rule decides, after a step that pays
         if controls.evidence != "newton" or evidence.step is None or len(losses) >= controls.max_iter:
             return unknown
         loss, moved = _certificate.newton_step(solver, state, evidence)
@@ -512,10 +514,13 @@ def _epochs(solver, state, controls, callbacks, start, floor, xp):
                 gain = (best[stage - 1] if stage else start) - best[-1]
                 # A stage that took no step at all had too coarse a smoothing to improve on the model.
                 stuck = stuck + 1 if gain <= floor else 0
-                if stuck >= STUCK_STAGES or (stage and floor < gain <= WINDOW_GAP_SHARE * controls.tol * best[-1]):
-                    if _confirmed(solver, state, controls, losses, best, floor):
-                        return "converged"  # a finer smoothing no longer pays
-                    stuck = 0
+                settled = stuck >= STUCK_STAGES or (
+                    stage and floor < gain <= WINDOW_GAP_SHARE * controls.tol * best[-1]
+                )
+                # Each stage's end asks the evidence, which may end training before the rule would.
+                if _confirmed(solver, state, controls, losses, best, floor, rule=settled):
+                    return "converged"  # a finer smoothing no longer pays
+                stuck = 0 if settled else stuck
                 # The smoothing (and the step with it) shrinks as far as it pays: no crawl to report,
                 # until it is finer than the residuals' rounding.
                 state.eta_factor = solver.finer_smoothing(state)

@@ -43,6 +43,9 @@ CURVATURE_STEP = 1e-6
 #: Largest violation of the dual constraints (relative, per unit column norm) a dual point may have.
 DUAL_TOLERANCE = 1e-8
 
+#: Share of the gradient off the curvature matrix's range that is still rounding.
+RANGE_TOLERANCE = 1e-6
+
 #: Damped steps a Newton step halves through before it gives up (J no longer falls).
 MAX_HALVINGS = 30
 
@@ -152,14 +155,22 @@ def _subgradient(grad, coef, l1):
 
 
 def _decrement(hessian, gradient):
-    """``(g^T H^+ g / 2, -H^+ g)``, H symmetric positive semi-definite, solved in its Jacobi-scaled form."""
+    """``(g^T H^+ g / 2, -H^+ g)``, H symmetric positive semi-definite, solved in its Jacobi-scaled form.
+
+    ``(inf, None)`` when ``g`` is not in H's range: J's local quadratic model is then unbounded below.
+    """
     diagonal = np.diag(hessian).copy()
     diagonal[diagonal <= 0.0] = 1.0
     root = np.sqrt(diagonal)
     scaled = hessian / root[:, None] / root[None, :]
     values, vectors = np.linalg.eigh(scaled)
-    keep = values > values[-1] * hessian.shape[0] * np.finfo(np.float64).eps
-    projected = vectors[:, keep].T @ (gradient / root)
+    keep = values > max(values[-1], 0.0) * hessian.shape[0] * np.finfo(np.float64).eps
+    scaled_gradient = gradient / root
+    projected = vectors[:, keep].T @ scaled_gradient
+    # A gradient off H's range (beyond rounding) leaves J's local model unbounded below: no estimate.
+    outside = scaled_gradient - vectors[:, keep] @ projected
+    if not np.all(keep) and np.linalg.norm(outside) > RANGE_TOLERANCE * np.linalg.norm(scaled_gradient):
+        return np.inf, None
     step = -(vectors[:, keep] @ (projected / values[keep])) / root
     return 0.5 * float(np.sum(projected**2 / values[keep])), step
 
@@ -203,7 +214,7 @@ def _smooth_evidence(loss, penalty, fit_intercept, X, y, s, coef, intercept):
     hessian, grad = _hessian_and_gradient(X, s, curvature, derivative, penalty, coef, fit_intercept)
     gap, step = _decrement(hessian, grad)
     d = X.shape[1]
-    return Evidence(gap, loss.quadratic, None if penalty.l1 else _split(step, fit_intercept, d))
+    return Evidence(gap, loss.quadratic, None if penalty.l1 or step is None else _split(step, fit_intercept, d))
 
 
 def _gram_evidence(solver, statistics, coef, intercept, k):
@@ -220,7 +231,7 @@ def _gram_evidence(solver, statistics, coef, intercept, k):
         full[:d, :d], full[:d, d], full[d, :d], full[d, d] = hessian, 2.0 * mean_x, 2.0 * mean_x, 2.0
         hessian, grad = full, np.append(grad, 2.0 * mean_residual)
     gap, step = _decrement(hessian, grad)
-    return Evidence(gap, True, None if penalty.l1 else _split(step, p.fit_intercept, d))
+    return Evidence(gap, True, None if penalty.l1 or step is None else _split(step, p.fit_intercept, d))
 
 
 def _quantile_gap(q, l2, l1, fit_intercept, X, y, s, coef, intercept, vertex=True):

@@ -37,6 +37,11 @@ WINDOW_GAP_SHARE = 1e-2
 NEWTON_STEPS = 5
 
 
+#: Epochs without a stop of the window rule after which a fit that can take
+#: curvature steps measures the evidence anyway (and steps if it contradicts).
+CRAWL_EPOCHS = 50
+
+
 #: Stages of a continuation in a row that take no step (each smoothing five
 #: times finer than the last) before the model counts as converged.
 STUCK_STAGES = 4
@@ -503,8 +508,10 @@ def _epochs(solver, state, controls, callbacks, start, floor, xp):
             continue
         if controls.rule == "window" and controls.validation is None:
             window = _window_converged(best[since:], controls.n_iter_no_change, controls.tol, floor)
-            if controls.stop_on_stall and window:
-                if _confirmed(solver, state, controls, losses, best, floor):
+            # A fit that can take curvature steps asks the evidence also after a long crawl.
+            crawled = controls.evidence == "newton" and len(best) - since >= CRAWL_EPOCHS
+            if controls.stop_on_stall and (window or crawled):
+                if _confirmed(solver, state, controls, losses, best, floor, rule=window):
                     return "converged"
                 since = len(best)
             continue

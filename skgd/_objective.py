@@ -643,9 +643,18 @@ class LogLinkLoss(Loss):
     """
 
     sgd_factor, smooth, line_search, score = None, True, True, "d2"
-    max_change = 1.0
     curvature: float = 2.0
     relative_steps: tuple = None
+
+    @property
+    def max_change(self):
+        """The most one sample's sgd step may move its linear predictor: 1, and ``1 / (k - 1)`` for powers above 2.
+
+        The deviance's slope grows like ``exp((k - 1) |dp|)`` as ``p`` moves
+        below a target: a move of ``1 / (k - 1)`` changes it by at most ``e``
+        whatever the power, as a move of 1 does for the gamma deviance.
+        """
+        return 1.0 / max(1.0, self.power - 1.0)
 
     @property
     def sgdregressor(self):

@@ -1,7 +1,9 @@
 """GradientDescentRegressor: parameters, validation and state. It wires; it does no maths."""
 
 import functools
+import threading
 import warnings
+import weakref
 from numbers import Integral, Real
 
 import numpy as np
@@ -72,6 +74,15 @@ def _stopping_rule(smooth_batch, continuation):
     return "continuation" if continuation else "improvement"
 
 
+def _evidence_mode(one_epoch, batch, newton):
+    """What a rule's "converged" must pass (``Controls.evidence``): nothing for one epoch, else the evidence."""
+    if one_epoch:
+        return None
+    if not batch:
+        return "warn"
+    return "newton" if newton else "continue"
+
+
 def _training_namespace(X):
     """The array namespace and device a fit on X keeps its state in.
 
@@ -81,22 +92,39 @@ def _training_namespace(X):
     return xp, device
 
 
+#: Each estimator's training lock, kept off the estimator (a lock neither pickles nor clones).
+_TRAINING_LOCKS = weakref.WeakKeyDictionary()
+_LOCKS_LOCK = threading.Lock()
+
+
+def _training_lock(estimator):
+    """The re-entrant lock one estimator's training calls take in turn."""
+    with _LOCKS_LOCK:
+        lock = _TRAINING_LOCKS.get(estimator)
+        if lock is None:
+            lock = _TRAINING_LOCKS[estimator] = threading.RLock()
+        return lock
+
+
 def _all_or_nothing(method):
-    """Run a training method so that, if it raises, the estimator is left as it was.
+    """Run a training method atomically: one call at a time, and if it raises, the estimator is left as it was.
 
     Training already works on a copy of the state; this also undoes what input
     validation set (``n_features_in_``, ``feature_names_in_``) before the failure.
+    Calls from several threads on one estimator take turns, so the estimator
+    holds one call's complete model, never a mix of two.
     """
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
-        before = dict(vars(self))
-        try:
-            return method(self, *args, **kwargs)
-        except BaseException:
-            vars(self).clear()
-            vars(self).update(before)
-            raise
+        with _training_lock(self):
+            before = dict(vars(self))
+            try:
+                return method(self, *args, **kwargs)
+            except BaseException:
+                vars(self).clear()
+                vars(self).update(before)
+                raise
 
     return wrapper
 
@@ -265,8 +293,20 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
     stop_reason_ : str
         Why the last call ended: ``"converged"``, ``"max_iter"``,
         ``"step_exhausted"`` (the adaptive step fell under 1e-6 of its start
-        while the loss still improved: a crawl), ``"callback"`` (a callback
-        asked to stop) or ``"partial_fit"`` (one epoch, as asked).
+        while the loss still improved: a crawl), ``"stalled"`` (the rule
+        stalled, or the step fell to J's rounding, above the optimum by the
+        measured evidence), ``"noise_floor"`` (sgd: the pass's noise keeps the
+        model off the optimum by more than ``tol``, as measured),
+        ``"callback"`` (a callback asked to stop) or ``"partial_fit"`` (one
+        epoch, as asked). Only ``"converged"``, ``"callback"`` and
+        ``"partial_fit"`` end silently.
+    gap_bound_ : float or None
+        A certified upper bound on ``J - J*`` (averaged over targets) at the
+        fitted model, as ``Lasso``'s ``dual_gap_``: the exact gap of squared
+        error's quadratic J (an upper bound with an L1 penalty), or the LP
+        duality gap of the quantile and absolute losses. None where the
+        evidence was an estimate (the other smooth losses), not measured, or
+        the call did not converge.
     validation_scores_ : list of float
         Held-out R^2 per epoch (early stopping only); D^2 (the share of the
         deviance explained, as ``score``) for the log link's losses.
@@ -615,6 +655,8 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
             noise=call_noise(batch and (loss.smooth or smoothing), self.momentum, rounding(xp, X.dtype)),
             safe_step=safe_step,
             crawl=not sized_by_smoothing,
+            automatic=auto,
+            evidence=_evidence_mode(one_epoch, batch, auto and (loss.smooth or smoothing)),
         )
         state.stop_reason = run_epochs(solver, state, controls, tasks)
         if stream and self.verbose:
@@ -632,6 +674,18 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
                 f"The adaptive step fell under 1e-6 of its start after {state.n_iter} epochs while the loss still "
                 "improved: training crawled rather than converged. Use learning_rate='auto' (steps in conditioned "
                 "coordinates), scale X, or raise tol."
+            )
+        if state.stop_reason in ("noise_floor", "stalled"):
+            adaptive = "" if self.schedule == "adaptive" else "schedule='adaptive', "
+            cause = (
+                f"the steps' noise keeps the model off the optimum (sgd): use {adaptive}a smaller step, "
+                "larger batches, solver='batch', or raise tol"
+                if state.stop_reason == "noise_floor"
+                else "the step fell to the objective's rounding: use learning_rate='auto', scale X, or raise tol"
+            )
+            return (
+                f"Training stalled after {state.n_iter} epochs above the optimum: the gap measured on the full "
+                f"objective exceeds tol={self.tol} times it ({state.stop_reason}); {cause}."
             )
         return (
             f"Maximum number of epochs ({self.max_iter}) reached before convergence (tol={self.tol}, relative to "
@@ -682,6 +736,7 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         self.t_ = state.t
         self.learning_rate_ = state.eta0 * state.eta_factor
         self.stop_reason_ = state.stop_reason
+        self.gap_bound_ = state.gap_bound
         if early_stopping:
             self.validation_scores_ = list(state.validation_scores)
             self.best_validation_score_ = max(state.validation_scores)

@@ -71,6 +71,9 @@ class TrainingState:
     moments : ColumnMoments or None
         The column moments ``conditioning`` was measured from: the data of the
         call that chose it, and of every stream chunk since (``skgd._stream``).
+    gap_bound : float or None
+        The measured ``J - J*`` at the model the last call left when it
+        converged (``skgd._certificate``), None where nothing was measured.
     """
 
     coef: np.ndarray
@@ -102,6 +105,7 @@ class TrainingState:
     grow_step: bool = True
     stop_reason: str = None
     moments: object = None
+    gap_bound: float = None
 
     @classmethod
     def fresh(cls, n_targets, n_features, dtype, rng, coef_init=None, intercept_init=None, *, xp, device):

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.model_selection import ShuffleSplit
 
+from . import _certificate
 from ._array_api import _is_numpy_namespace, get_namespace, get_namespace_and_device, widest_float
 from ._schedules import adaptive_reduce
 from ._sgd import index_dtype
@@ -31,6 +32,16 @@ FRUITLESS_REDUCTIONS = 2
 WINDOW_GAP_SHARE = 1e-2
 
 
+#: Steps in the curvature matrix's coordinates a full-batch fit takes, each
+#: followed by a new measurement, when the evidence contradicts its rule.
+NEWTON_STEPS = 5
+
+
+#: Epochs without a stop of the window rule after which a fit that can take
+#: curvature steps measures the evidence anyway (and steps if it contradicts).
+CRAWL_EPOCHS = 50
+
+
 #: Stages of a continuation in a row that take no step (each smoothing five
 #: times finer than the last) before the model counts as converged.
 STUCK_STAGES = 4
@@ -46,6 +57,8 @@ STOP_REASONS = {
     "converged": True,
     "max_iter": False,
     "step_exhausted": False,
+    "stalled": False,
+    "noise_floor": False,
     "callback": True,
     "partial_fit": True,
 }
@@ -103,6 +116,17 @@ class Controls:
     score : Loss or None, default=None
         The loss whose ``score`` the validation reports (``validation_score``);
         None for R^2.
+    automatic : bool, default=False
+        Whether the step is ``learning_rate="auto"``'s (a divergence then
+        advises something else).
+    evidence : {None, "continue", "newton", "warn"}, default=None
+        What a rule's "converged" must first pass (``skgd._certificate``): the
+        measured gap of J at the model within ``tol`` times J. When it is not,
+        ``"continue"`` (full batch) trains on, ``"newton"`` (full batch with
+        ``learning_rate="auto"`` on a smooth loss) first takes up to
+        ``NEWTON_STEPS`` steps in the curvature matrix's coordinates, and
+        ``"warn"`` (sgd) ends as ``"noise_floor"`` (an adaptive step is reduced
+        and training goes on). None trusts the rule.
     """
 
     max_iter: int
@@ -119,6 +143,8 @@ class Controls:
     safe_step: object
     crawl: bool = True
     score: object = None
+    automatic: bool = False
+    evidence: str = None
 
 
 def patience(n_iter_no_change, momentum):
@@ -266,12 +292,22 @@ def deviance_explained(loss, Y, predictor, sample_weight):
 
 
 def _diverged(state, what, eta, controls):
-    """The error for a call whose objective ``what``, at the current epoch."""
+    """The error for a call whose objective ``what``, at the current epoch (never advising the step in use)."""
+    if controls.automatic:
+        advice = (
+            "The automatic step (learning_rate='auto', in use) was too large for this data: pass a float "
+            f"learning_rate below {eta:.6g}, scale X (for example with StandardScaler), or use solver='batch', "
+            "whose automatic steps search for their size."
+        )
+    else:
+        advice = (
+            f"The largest safe step measured from the data is {controls.safe_step():.6g} "
+            "(learning_rate='auto' takes it); use a smaller learning_rate, learning_rate='auto', "
+            "or scale X (for example with StandardScaler)."
+        )
     return DivergenceError(
-        f"Gradient descent diverged at epoch {state.n_iter}: {what}, with learning rate {eta!r}. "
-        f"The largest safe step measured from the data is {controls.safe_step():.6g} "
-        "(learning_rate='auto' takes it); use a smaller learning_rate, learning_rate='auto', "
-        "or scale X (for example with StandardScaler). The estimator keeps the state it had before this call."
+        f"Gradient descent diverged at epoch {state.n_iter}: {what}, with learning rate {eta!r}. {advice} "
+        "The estimator keeps the state it had before this call."
     )
 
 
@@ -354,6 +390,43 @@ def _window_converged(best, n, tol, floor):
     return rho < 1.0 and decrease / (1.0 - rho) <= WINDOW_GAP_SHARE * tol * best[-1]
 
 
+def _confirmed(solver, state, controls, losses, best, floor, rule=True):
+    """Whether the evidence at the model (``skgd._certificate``) confirms a rule's "converged".
+
+    The measured gap must be within ``tol`` times J (or J's rounding). A
+    ``"newton"`` fit first takes up to ``NEWTON_STEPS`` curvature steps while
+    it is not, each an epoch of the loss curve. A certificate's gap is kept
+    on the state (``gap_bound``). Where nothing can be measured the rule
+    decides: ``rule`` is whether it holds (False: the evidence is asked
+    whether training may end before the rule says so).
+    """
+    state.gap_bound = None
+    if controls.evidence is None or controls.validation is not None:
+        return rule
+    for _ in range(NEWTON_STEPS + 1):
+        model = state.model()
+        evidence = _certificate.measure(solver, *model)
+        if evidence is None:
+            return rule
+        value = solver.value(*model)
+        if controls.verbose:
+            print(f"Measured gap {evidence.gap} at objective {value!r}")
+        if evidence.gap is not None and evidence.gap <= controls.tol * abs(value) + floor:
+            state.gap_bound = evidence.gap if evidence.bound else None
+            return True
+        unknown = rule and evidence.gap is None  # no certificate found: the rule decides, after a step that pays
+        if controls.evidence != "newton" or evidence.step is None or len(losses) >= controls.max_iter:
+            return unknown
+        loss, moved = _certificate.newton_step(solver, state, evidence)
+        if not moved:
+            return unknown
+        losses.append(loss)
+        state.loss_curve.append(loss)
+        state.n_iter += 1
+        best.append(min(loss, best[-1]))
+    return False
+
+
 def _norm(a):
     """Euclidean norm of all of ``a``'s entries, as a float (any array namespace)."""
     xp, _ = get_namespace(a)
@@ -396,10 +469,12 @@ def _committed_model(state, controls):
 def _epochs(solver, state, controls, callbacks, start, floor, xp):
     """The epoch loop of ``run_epochs``; returns why it stopped."""
     losses, best = [], []
+    since = 0  # where the window rule looks from: after the last contradicting evidence
     fruitless = 0  # adaptive reductions in a row that brought no improvement
+    contradicted = False  # whether evidence contradicted a stall of the improvement rule
     stage = 0  # where the continuation's current stage began in ``best``
     stuck = 0  # the continuation's stages in a row that took no step
-    for _ in range(controls.max_iter):
+    while len(losses) < controls.max_iter:
         if callbacks is not None:
             callbacks.begin_epoch()
         eta = state.eta0 * state.eta_factor
@@ -432,8 +507,13 @@ def _epochs(solver, state, controls, callbacks, start, floor, xp):
             state.best_metric = min(state.best_metric, metric)
             continue
         if controls.rule == "window" and controls.validation is None:
-            if controls.stop_on_stall and _window_converged(best, controls.n_iter_no_change, controls.tol, floor):
-                return "converged"
+            window = _window_converged(best[since:], controls.n_iter_no_change, controls.tol, floor)
+            # A fit that can take curvature steps asks the evidence also after a long crawl.
+            crawled = controls.evidence == "newton" and len(best) - since >= CRAWL_EPOCHS
+            if controls.stop_on_stall and (window or crawled):
+                if _confirmed(solver, state, controls, losses, best, floor, rule=window):
+                    return "converged"
+                since = len(best)
             continue
         if controls.rule == "continuation" and controls.validation is None:
             n = controls.n_iter_no_change
@@ -441,18 +521,23 @@ def _epochs(solver, state, controls, callbacks, start, floor, xp):
                 gain = (best[stage - 1] if stage else start) - best[-1]
                 # A stage that took no step at all had too coarse a smoothing to improve on the model.
                 stuck = stuck + 1 if gain <= floor else 0
-                if stuck >= STUCK_STAGES or (stage and floor < gain <= WINDOW_GAP_SHARE * controls.tol * best[-1]):
+                settled = stuck >= STUCK_STAGES or (
+                    stage and floor < gain <= WINDOW_GAP_SHARE * controls.tol * best[-1]
+                )
+                # Each stage's end asks the evidence, which may end training before the rule would.
+                if _confirmed(solver, state, controls, losses, best, floor, rule=settled):
                     return "converged"  # a finer smoothing no longer pays
+                stuck = 0 if settled else stuck
                 # The smoothing (and the step with it) shrinks as far as it pays: no crawl to report,
                 # until it is finer than the residuals' rounding.
                 state.eta_factor = solver.finer_smoothing(state)
                 if state.eta_factor <= controls.rounding:
-                    return "converged"
+                    return "converged" if _confirmed(solver, state, controls, losses, best, floor) else "stalled"
                 stage = len(best)
             continue
         # Relative for a loss (scale-free), absolute for a validation R^2 (already scale-free).
         scale = abs(state.best_metric) if controls.validation is None and math.isfinite(state.best_metric) else 1.0
-        if metric > state.best_metric - controls.tol * scale:
+        if metric >= state.best_metric - controls.tol * scale:  # at J = 0 nothing improves
             state.n_no_improvement += 1
         else:
             state.n_no_improvement = 0
@@ -470,12 +555,18 @@ def _epochs(solver, state, controls, callbacks, start, floor, xp):
             fruitless += 1
             if controls.verbose:
                 print(f"Step reduced to {state.eta0 * state.eta_factor:.6g}")
-            if controls.stop_on_stall and state.eta_factor <= controls.rounding:
-                return "converged"  # a step under J's rounding changes nothing
+            if controls.stop_on_stall and state.eta_factor <= controls.rounding:  # a step under J's rounding
+                if _confirmed(solver, state, controls, losses, best, floor):
+                    return "converged"
+                return "noise_floor" if controls.evidence == "warn" else "stalled"
             if exhausted and controls.stop_on_stall and controls.crawl:
-                return "step_exhausted"
+                return "noise_floor" if contradicted and controls.evidence == "warn" else "step_exhausted"
         elif controls.stop_on_stall:
-            return "converged"
+            if _confirmed(solver, state, controls, losses, best, floor):
+                return "converged"
+            if controls.evidence == "warn" and not controls.adaptive:
+                return "noise_floor"
+            fruitless, contradicted = 0, True  # not the optimum: train on (an adaptive step reduces again)
     return "max_iter" if controls.stop_on_stall else "partial_fit"
 
 

@@ -1,0 +1,408 @@
+"""Evidence that a fit is at its optimum, measured on the full training objective.
+
+A stopping rule (``skgd._training``) watches the loss curve; before a fit
+may end silently as converged, this module measures how far the model is from
+the optimum of J itself, at the model the call leaves:
+
+- a smooth loss (squared error, huber, squared epsilon-insensitive, the log
+  link's deviances): the Newton decrement ``g^T H^+ g / 2``, ``g`` the (for an
+  L1 penalty minimal-norm sub)gradient of J and ``H`` its d x d curvature
+  matrix at the model (intercept included). For squared error J is a quadratic
+  and this is exactly ``J - J*`` (an upper bound with an L1 penalty); for the
+  other losses it is the gap of J's local quadratic model, an estimate.
+- the quantile and absolute losses, unpenalised, with L2 or with L1: the duality gap of
+  their linear programme, ``P - D(alpha)``, from a dual point built on the
+  residuals nearest zero (the basis of the LP's vertex). Any feasible dual
+  point makes it an upper bound on ``J - J*``; where none is found there is
+  no certificate.
+
+The curvature matrix also gives the step in its own coordinates (Newton's,
+damped so that J falls), which a full-batch fit on a smooth loss takes when
+the evidence contradicts its rule: the same objective in better coordinates.
+
+Evidence is measured in NumPy (other namespaces' data is copied to the host
+for it) from in-memory data or the Gram solver's statistics, with at most
+``MAX_FEATURES`` features; for dask arrays and wider X there is none and the
+stopping rule alone decides.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.optimize import linprog
+
+from ._array_api import get_namespace_and_device, is_dask_array, move_to
+
+#: The most features for which the d x d curvature matrix is formed (one O(n d^2) pass).
+MAX_FEATURES = 512
+
+#: Relative width of the central difference that measures a loss's curvature in ``p``.
+CURVATURE_STEP = 1e-6
+
+#: Largest violation of the dual constraints (relative, per unit column norm) a dual point may have.
+DUAL_TOLERANCE = 1e-8
+
+#: Share of the gradient off the curvature matrix's range that is still rounding.
+RANGE_TOLERANCE = 1e-6
+
+#: Damped steps a Newton step halves through before it gives up (J no longer falls).
+MAX_HALVINGS = 30
+
+
+@dataclass
+class Evidence:
+    """What the verification measured at a model.
+
+    Parameters
+    ----------
+    gap : float or None
+        An estimate of ``J - J*`` (averaged over targets), or an upper bound on it
+        when ``bound``; None where no certificate was found (the LP's dual).
+    bound : bool
+        Whether ``gap`` is a certificate (an upper bound) rather than an estimate.
+    step : tuple or None
+        ``(d_coef, d_intercept)``: the step in the curvature matrix's
+        coordinates (Newton's), for a smooth loss without an L1 penalty; None otherwise.
+    """
+
+    gap: float
+    bound: bool
+    step: tuple = None
+
+
+def _host(*arrays):
+    """The arrays as NumPy float64 arrays (SciPy sparse kept), copied from their namespace and device if need be."""
+    moved = []
+    for a in arrays:
+        if not (isinstance(a, np.ndarray) or sp.issparse(a)):
+            a = move_to(a, xp=np, device="cpu")
+        moved.append(a.astype(np.float64) if a.dtype != np.float64 else a)
+    return moved
+
+
+def _numpy_data(solver):
+    """``(X, Y, s)`` in NumPy float64 (X's sparsity kept) for in-memory data, or None (dask)."""
+    data = getattr(solver, "data", None)
+    if data is None or is_dask_array(data.X) or data.X.shape[1] > MAX_FEATURES:
+        return None
+    return _host(data.X, data.Y, data.sample_weight)
+
+
+def measure(solver, coef, intercept):
+    """The evidence at ``(coef, intercept)``, or None where none can be measured.
+
+    Parameters
+    ----------
+    solver : Solver
+        Supplies ``settings`` and its data (``data``, or a Gram solver's ``statistics``).
+    coef : ndarray of shape (n_targets, n_features)
+        In the user's coordinates.
+    intercept : ndarray of shape (n_targets,)
+
+    Returns
+    -------
+    Evidence or None
+    """
+    p = solver.settings
+    loss, penalty = p.loss, p.penalty
+    statistics = getattr(solver, "statistics", None)
+    coef, intercept = _host(coef, intercept)
+    if statistics is not None:
+        if not isinstance(statistics.scatter_xx, np.ndarray) or not isinstance(solver.covariance, np.ndarray):
+            return None
+        return _combine([_gram_evidence(solver, statistics, coef[k], intercept[k], k) for k in range(coef.shape[0])])
+    data = _numpy_data(solver)
+    if data is None:
+        return None
+    X, Y, s = data
+    if loss.smooth:
+        parts = [
+            _smooth_evidence(loss, penalty, p.fit_intercept, X, Y[:, k], s, coef[k], intercept[k])
+            for k in range(coef.shape[0])
+        ]
+        return _combine(parts)
+    if loss.name in ("quantile", "absolute_error") and (penalty.l1 == 0.0 or penalty.l2 == 0.0):
+        q, factor = (loss.quantile, 1.0) if loss.name == "quantile" else (0.5, 2.0)
+        parts = []
+        for k in range(coef.shape[0]):
+            gap, step = _quantile_gap(
+                q, penalty.l2 / factor, penalty.l1 / factor, p.fit_intercept, X, Y[:, k], s, coef[k], intercept[k]
+            )
+            parts.append(Evidence(None if gap is None else factor * gap, True, step))
+        return _combine(parts)
+    return None
+
+
+def _combine(parts):
+    """The targets' evidence as one (J is their mean), or None when a target has none."""
+    if any(part is None for part in parts):
+        return None
+    step = None
+    if all(part.step is not None for part in parts):
+        step = (np.stack([part.step[0] for part in parts]), np.array([part.step[1] for part in parts]))
+    gaps = [part.gap for part in parts]
+    gap = None if any(g is None for g in gaps) else float(np.mean(gaps))
+    return Evidence(gap, all(part.bound for part in parts), step)
+
+
+def _subgradient(grad, coef, l1):
+    """J's minimal-norm subgradient in ``coef`` given the smooth part's gradient and the L1 weight."""
+    if l1 == 0.0:
+        return grad
+    at_zero = np.sign(grad) * np.maximum(np.abs(grad) - l1, 0.0)
+    return np.where(coef != 0.0, grad + l1 * np.sign(coef), at_zero)
+
+
+def _decrement(hessian, gradient):
+    """``(g^T H^+ g / 2, -H^+ g)``, H symmetric positive semi-definite, solved in its Jacobi-scaled form.
+
+    ``(inf, None)`` when ``g`` is not in H's range: J's local quadratic model is then unbounded below.
+    """
+    diagonal = np.diag(hessian).copy()
+    diagonal[diagonal <= 0.0] = 1.0
+    root = np.sqrt(diagonal)
+    scaled = hessian / root[:, None] / root[None, :]
+    values, vectors = np.linalg.eigh(scaled)
+    keep = values > max(values[-1], 0.0) * hessian.shape[0] * np.finfo(np.float64).eps
+    scaled_gradient = gradient / root
+    projected = vectors[:, keep].T @ scaled_gradient
+    # A gradient off H's range (beyond rounding) leaves J's local model unbounded below: no estimate.
+    outside = scaled_gradient - vectors[:, keep] @ projected
+    if not np.all(keep) and np.linalg.norm(outside) > RANGE_TOLERANCE * np.linalg.norm(scaled_gradient):
+        return np.inf, None
+    step = -(vectors[:, keep] @ (projected / values[keep])) / root
+    return 0.5 * float(np.sum(projected**2 / values[keep])), step
+
+
+def _hessian_and_gradient(X, weights, curvature, derivative, penalty, coef, fit_intercept):
+    """J's curvature matrix and gradient in ``(w, b)`` (b last when fitted) from per-row factors."""
+    d = X.shape[1]
+    total = weights.sum()
+    c = weights * curvature / total
+    g = weights * derivative / total
+    if sp.issparse(X):
+        xtcx = np.asarray((X.T @ sp.diags(c) @ X).todense())
+        xtc, xtg = np.asarray(X.T @ c).ravel(), np.asarray(X.T @ g).ravel()
+    else:
+        xtcx, xtc, xtg = (X.T * c) @ X, X.T @ c, X.T @ g
+    grad = _subgradient(xtg + penalty.l2 * coef, coef, penalty.l1)
+    hessian = xtcx + penalty.l2 * np.eye(d)
+    if not fit_intercept:
+        return hessian, grad
+    full = np.empty((d + 1, d + 1))
+    full[:d, :d], full[:d, d], full[d, :d], full[d, d] = hessian, xtc, xtc, c.sum()
+    return full, np.append(grad, g.sum())
+
+
+def _split(evidence_step, fit_intercept, d):
+    return evidence_step[:d], (float(evidence_step[d]) if fit_intercept else 0.0)
+
+
+def _smooth_evidence(loss, penalty, fit_intercept, X, y, s, coef, intercept):
+    """The Newton decrement of one target's J (exact for squared error), and the step."""
+    p = X @ coef + intercept
+    _, derivative = loss.value_and_derivative(p, y, xp=np)
+    if loss.quadratic:
+        curvature = np.full_like(p, loss.curvature)
+    else:
+        h = CURVATURE_STEP * (1.0 + np.abs(p))
+        curvature = (loss.value_and_derivative(p + h, y, xp=np)[1] - loss.value_and_derivative(p - h, y, xp=np)[1]) / (
+            2.0 * h
+        )
+        curvature = np.maximum(curvature, 0.0)
+    hessian, grad = _hessian_and_gradient(X, s, curvature, derivative, penalty, coef, fit_intercept)
+    gap, step = _decrement(hessian, grad)
+    d = X.shape[1]
+    return Evidence(gap, loss.quadratic, None if penalty.l1 or step is None else _split(step, fit_intercept, d))
+
+
+def _gram_evidence(solver, statistics, coef, intercept, k):
+    """The exact gap of one target's quadratic J from the Gram solver's statistics."""
+    p = solver.settings
+    penalty, d = p.penalty, coef.shape[0]
+    covariance, mean_x = solver.covariance, statistics.mean_x
+    mean_residual = coef @ mean_x + intercept - statistics.mean_y[k]
+    grad = 2.0 * (covariance @ coef - solver.cross[k] + mean_residual * mean_x)
+    grad = _subgradient(grad + penalty.l2 * coef, coef, penalty.l1)
+    hessian = 2.0 * (covariance + np.outer(mean_x, mean_x)) + penalty.l2 * np.eye(d)
+    if p.fit_intercept:
+        full = np.empty((d + 1, d + 1))
+        full[:d, :d], full[:d, d], full[d, :d], full[d, d] = hessian, 2.0 * mean_x, 2.0 * mean_x, 2.0
+        hessian, grad = full, np.append(grad, 2.0 * mean_residual)
+    gap, step = _decrement(hessian, grad)
+    return Evidence(gap, True, None if penalty.l1 or step is None else _split(step, p.fit_intercept, d))
+
+
+def _quantile_gap(q, l2, l1, fit_intercept, X, y, s, coef, intercept, vertex=True):
+    """The LP duality gap of one target's pinball J (penalty ``l2 / 2 ||w||^2`` or ``l1 ||w||_1``), and a step.
+
+    The dual of ``min sum_i c_i rho_q(y_i - p_i) + l2/2 ||w||^2`` (``c = s / sum s``)
+    is ``max alpha . y - ||X^T alpha||^2 / (2 l2)`` over ``alpha_i`` in
+    ``[c_i (q - 1), c_i q]`` (``sum alpha = 0`` with an intercept; ``X^T alpha = 0``
+    without a penalty, ``|X^T alpha| <= l1`` with ``l1 ||w||_1`` instead).
+    Rows off the residuals' zero take their bound; the ``m`` rows nearest it
+    (``m`` the unknowns, then 4, 16 and 64 times as many) take their best
+    values under the constraints (``_dual_on``).
+    The vertex that interpolates the ``m`` rows nearest the residuals' zero
+    (unpenalised), the LP's candidate basis, is tried too: a dual point found
+    there bounds the model's gap (by ``J - J(vertex)`` more), and the step to
+    it is returned when it is the optimum. The gap is None where no dual point
+    is found.
+    """
+    c = s / s.sum()
+    u = y - (X @ coef + intercept)
+    low, high = c * (q - 1.0), c * q
+    primal = float(np.sum(np.maximum(high * u, low * u)) + 0.5 * l2 * coef @ coef + l1 * np.abs(coef).sum())
+    alpha = np.where(u > 0.0, high, low)
+    d = X.shape[1]
+    m = d + fit_intercept
+    order = np.argsort(np.abs(u) / np.where(c > 0.0, 1.0, np.inf))
+    gap = None
+    for size in (m, 4 * m, 16 * m, 64 * m):
+        dual = _dual_on(
+            free=order[: min(size, X.shape[0])],
+            alpha=alpha,
+            low=low,
+            high=high,
+            l2=l2,
+            l1=l1,
+            fit_intercept=fit_intercept,
+            X=X,
+            y=y,
+            coef=coef,
+            intercept=intercept,
+        )
+        if dual is not None:
+            gap = max(primal - dual, 0.0)
+            break
+        if size >= X.shape[0]:
+            break
+    step = _vertex_step(X, y, order[:m], fit_intercept, coef, intercept) if vertex and l2 == l1 == 0.0 else None
+    if step is None:
+        return gap, None
+    at_vertex, _ = _quantile_gap(q, l2, l1, fit_intercept, X, y, s, coef + step[0], intercept + step[1], False)
+    u_vertex = y - (X @ (coef + step[0]) + intercept + step[1])
+    rise = primal - float(np.sum(np.maximum(high * u_vertex, low * u_vertex)))
+    if at_vertex is None or rise <= 0.0:
+        return gap, None
+    # The vertex is certified: its gap bounds the model's too, and a step there is offered only when
+    # it is the LP's optimum (its gap rounding), as a gradient method can stall at another vertex.
+    bound = rise + at_vertex
+    gap = bound if gap is None else min(gap, bound)
+    return gap, (step if at_vertex <= 1e-9 * abs(primal) else None)
+
+
+def _dual_on(free, alpha, low, high, l2, l1, fit_intercept, X, y, coef, intercept):
+    """The dual value at the best point whose ``free`` rows meet the dual constraints within their box, or None.
+
+    The free rows' best dual values (a linear programme of their size,
+    ``scipy.optimize.linprog``, constraints scaled to unit column norms) under
+    ``X^T alpha = l2 w`` (an L2 penalty or none) or ``|X^T alpha| <= l1`` (an
+    L1 penalty), and ``sum alpha = 0`` with an intercept; None when it is
+    infeasible or its constraints are not met to ``DUAL_TOLERANCE``.
+    """
+    fixed = alpha.copy()
+    fixed[free] = 0.0
+    width = high[free] - low[free]
+    if not np.all(width > 0.0):
+        return None
+    rows = X[free].toarray() if sp.issparse(X) else X[free]
+    squares = X.multiply(X).sum(axis=0) if sp.issparse(X) else (X * X).sum(axis=0)
+    norms = np.sqrt(np.asarray(squares).ravel())
+    norms[norms == 0.0] = 1.0
+    base = np.asarray(X.T @ fixed).ravel()
+    # Unknowns in units of each row's width (the dual values are of the order of the row weights).
+    scaled = rows.T * width / norms[:, None]
+    ones = width[None, :] / np.sqrt(X.shape[0])
+    if l1 > 0.0:
+        A_ub, b_ub = np.vstack([scaled, -scaled]), np.concatenate([(l1 - base) / norms, (l1 + base) / norms])
+        A_eq, b_eq = (ones, [-fixed.sum() / np.sqrt(X.shape[0])]) if fit_intercept else (None, None)
+    else:
+        A_ub = b_ub = None
+        A_eq, b_eq = scaled, (l2 * coef - base) / norms
+        if fit_intercept:
+            A_eq, b_eq = np.vstack([A_eq, ones]), np.append(b_eq, -fixed.sum() / np.sqrt(X.shape[0]))
+    objective = -y[free] * width
+    result = linprog(
+        objective / np.abs(objective).max(initial=1e-300),
+        A_ub=A_ub,
+        b_ub=b_ub,
+        A_eq=A_eq,
+        b_eq=b_eq,
+        bounds=np.column_stack([low[free] / width, high[free] / width]),
+        method="highs",
+    )
+    if result.status != 0:
+        return None
+    a = result.x
+    basic = (a > low[free] / width) & (a < high[free] / width)
+    if l1 == 0.0 and np.any(basic):  # the basic rows absorb the solver's own tolerance on the equalities
+        a[basic] += np.linalg.lstsq(A_eq[:, basic], b_eq - A_eq @ a, rcond=None)[0]
+    fixed[free] = np.clip(a * width, low[free], high[free])
+    product = np.asarray(X.T @ fixed).ravel()
+    excess = np.maximum(np.abs(product) - l1, 0.0) if l1 > 0.0 else np.abs(product - l2 * coef)
+    total = fixed.sum() if fit_intercept else 0.0
+    unit = np.max(np.abs(high))
+    if np.max(excess / norms) > DUAL_TOLERANCE * unit or abs(total) > DUAL_TOLERANCE * unit * np.sqrt(X.shape[0]):
+        return None
+    # Weak duality: J(w, b) >= alpha . y - (X^T alpha - l2 w) . w - b sum(alpha) (+ the L1 term's slack),
+    # taken at the model for the constraints' rounding-sized residue.
+    if l2 > 0.0:
+        return float(fixed @ y - product @ product / (2.0 * l2))
+    return float(fixed @ y - excess @ np.abs(coef) - total * intercept)
+
+
+def _vertex_step(X, y, basis, fit_intercept, coef, intercept):
+    """The step from ``(coef, intercept)`` to the model that fits the ``basis`` rows exactly (None if singular)."""
+    rows = X[basis].toarray() if sp.issparse(X) else X[basis]
+    system = np.hstack([rows, np.ones((len(basis), 1))]) if fit_intercept else rows
+    if system.shape[0] < system.shape[1] or np.linalg.matrix_rank(system) < system.shape[1]:
+        return None
+    theta = np.linalg.solve(system, y[basis])
+    d = X.shape[1]
+    return theta[:d] - coef, (float(theta[d]) if fit_intercept else 0.0) - intercept
+
+
+def newton_step(solver, state, evidence):
+    """Take the evidence's step from the state's model, halved until J falls (Armijo); return J before it.
+
+    Parameters
+    ----------
+    solver : Solver
+        Measures J (``value``).
+    state : TrainingState
+        Its model moves in place, and an accelerated state's extrapolation restarts there.
+    evidence : Evidence
+        With a ``step``.
+
+    Returns
+    -------
+    value : float
+        J at the model the step was taken from.
+    moved : bool
+        Whether a step was taken.
+    """
+    coef, intercept = state.coef, state.intercept
+    value = solver.value(coef, intercept)
+    xp, _, device = get_namespace_and_device(coef)
+    d_coef, d_intercept = move_to(evidence.step[0], evidence.step[1], xp=xp, device=device)
+    t = 1.0
+    for _ in range(MAX_HALVINGS):
+        new_coef = xp.astype(coef + t * xp.astype(d_coef, coef.dtype), coef.dtype)
+        new_intercept = xp.astype(intercept + t * xp.astype(d_intercept, intercept.dtype), intercept.dtype)
+        new_value = solver.value(new_coef, new_intercept)
+        if new_value <= value - 0.5 * t * (abs(value) if evidence.gap is None else evidence.gap) * 1e-4:
+            state.coef, state.intercept = new_coef, new_intercept
+            if state.coef_extrapolated is not None:
+                state.coef_extrapolated = xp.asarray(new_coef, copy=True)
+                state.intercept_extrapolated = xp.asarray(new_intercept, copy=True)
+                state.momentum_t = 1.0
+            if state.velocity is not None:
+                state.velocity = xp.zeros_like(state.velocity)
+                state.velocity_intercept = xp.zeros_like(state.velocity_intercept)
+            state.objective = new_value
+            state.t += 1
+            return value, True
+        t *= 0.5
+    return value, False

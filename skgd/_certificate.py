@@ -33,6 +33,7 @@ import scipy.sparse as sp
 from scipy.optimize import linprog
 
 from ._array_api import get_namespace_and_device, is_dask_array, move_to
+from ._reductions import row_blocks
 
 #: The most features for which the d x d curvature matrix is formed (one O(n d^2) pass).
 MAX_FEATURES = 512
@@ -71,22 +72,22 @@ class Evidence:
     step: tuple = None
 
 
-def _host(*arrays):
-    """The arrays as NumPy float64 arrays (SciPy sparse kept), copied from their namespace and device if need be."""
+def _host(*arrays, cast=True):
+    """The arrays as NumPy arrays (SciPy sparse kept), in float64 when ``cast``, moved to the host if need be."""
     moved = []
     for a in arrays:
         if not (isinstance(a, np.ndarray) or sp.issparse(a)):
             a = move_to(a, xp=np, device="cpu")
-        moved.append(a.astype(np.float64) if a.dtype != np.float64 else a)
+        moved.append(a.astype(np.float64) if cast and a.dtype != np.float64 else a)
     return moved
 
 
 def _numpy_data(solver):
-    """``(X, Y, s)`` in NumPy float64 (X's sparsity kept) for in-memory data, or None (dask)."""
+    """``(X, Y, s)`` in NumPy (X in its dtype and sparsity, the others float64) for in-memory data, or None (dask)."""
     data = getattr(solver, "data", None)
     if data is None or is_dask_array(data.X) or data.X.shape[1] > MAX_FEATURES:
         return None
-    return _host(data.X, data.Y, data.sample_weight)
+    return (*_host(data.X, cast=False), *_host(data.Y, data.sample_weight))
 
 
 def measure(solver, coef, intercept):
@@ -123,6 +124,7 @@ def measure(solver, coef, intercept):
         ]
         return _combine(parts)
     if loss.name in ("quantile", "absolute_error") and (penalty.l1 == 0.0 or penalty.l2 == 0.0):
+        (X,) = _host(X)
         q, factor = (loss.quantile, 1.0) if loss.name == "quantile" else (0.5, 2.0)
         parts = []
         for k in range(coef.shape[0]):
@@ -175,24 +177,44 @@ def _decrement(hessian, gradient):
     return 0.5 * float(np.sum(projected**2 / values[keep])), step
 
 
-def _hessian_and_gradient(X, weights, curvature, derivative, penalty, coef, fit_intercept):
-    """J's curvature matrix and gradient in ``(w, b)`` (b last when fitted) from per-row factors."""
+def _hessian_and_gradient(loss, X, y, weights, coef, intercept, penalty, fit_intercept):
+    """J's curvature matrix and (sub)gradient in ``(w, b)`` (b last when fitted), over row blocks of X.
+
+    Each block is cast to float64 on its own (X is not copied whole), and the
+    block products stay small enough for BLAS to run them without threads.
+    """
     d = X.shape[1]
     total = weights.sum()
-    c = weights * curvature / total
-    g = weights * derivative / total
-    if sp.issparse(X):
-        xtcx = np.asarray((X.T @ sp.diags(c) @ X).todense())
-        xtc, xtg = np.asarray(X.T @ c).ravel(), np.asarray(X.T @ g).ravel()
-    else:
-        xtcx, xtc, xtg = (X.T * c) @ X, X.T @ c, X.T @ g
+    xtcx, xtc, xtg, c_sum, g_sum = np.zeros((d, d)), np.zeros(d), np.zeros(d), 0.0, 0.0
+    for rows in row_blocks(X, np):
+        block = X[rows].astype(np.float64)
+        p = np.asarray(block @ coef).ravel() + intercept
+        _, derivative = loss.value_and_derivative(p, y[rows], xp=np)
+        c = weights[rows] * _curvature(loss, p, y[rows]) / total
+        g = weights[rows] * derivative / total
+        if sp.issparse(block):
+            xtcx += np.asarray((block.T @ sp.diags(c) @ block).todense())
+        else:
+            xtcx += block.T @ (block * c[:, None])
+        xtc += np.asarray(block.T @ c).ravel()
+        xtg += np.asarray(block.T @ g).ravel()
+        c_sum, g_sum = c_sum + c.sum(), g_sum + g.sum()
     grad = _subgradient(xtg + penalty.l2 * coef, coef, penalty.l1)
     hessian = xtcx + penalty.l2 * np.eye(d)
     if not fit_intercept:
         return hessian, grad
     full = np.empty((d + 1, d + 1))
-    full[:d, :d], full[:d, d], full[d, :d], full[d, d] = hessian, xtc, xtc, c.sum()
-    return full, np.append(grad, g.sum())
+    full[:d, :d], full[:d, d], full[d, :d], full[d, d] = hessian, xtc, xtc, c_sum
+    return full, np.append(grad, g_sum)
+
+
+def _curvature(loss, p, y):
+    """The loss's second derivative in ``p``: squared error's constant, else a central difference of its slope."""
+    if loss.quadratic:
+        return np.full_like(p, loss.curvature)
+    h = CURVATURE_STEP * (1.0 + np.abs(p))
+    upper, lower = loss.value_and_derivative(p + h, y, xp=np)[1], loss.value_and_derivative(p - h, y, xp=np)[1]
+    return np.maximum((upper - lower) / (2.0 * h), 0.0)
 
 
 def _split(evidence_step, fit_intercept, d):
@@ -201,17 +223,7 @@ def _split(evidence_step, fit_intercept, d):
 
 def _smooth_evidence(loss, penalty, fit_intercept, X, y, s, coef, intercept):
     """The Newton decrement of one target's J (exact for squared error), and the step."""
-    p = X @ coef + intercept
-    _, derivative = loss.value_and_derivative(p, y, xp=np)
-    if loss.quadratic:
-        curvature = np.full_like(p, loss.curvature)
-    else:
-        h = CURVATURE_STEP * (1.0 + np.abs(p))
-        curvature = (loss.value_and_derivative(p + h, y, xp=np)[1] - loss.value_and_derivative(p - h, y, xp=np)[1]) / (
-            2.0 * h
-        )
-        curvature = np.maximum(curvature, 0.0)
-    hessian, grad = _hessian_and_gradient(X, s, curvature, derivative, penalty, coef, fit_intercept)
+    hessian, grad = _hessian_and_gradient(loss, X, y, s, coef, intercept, penalty, fit_intercept)
     gap, step = _decrement(hessian, grad)
     d = X.shape[1]
     return Evidence(gap, loss.quadratic, None if penalty.l1 or step is None else _split(step, fit_intercept, d))
@@ -242,7 +254,7 @@ def _quantile_gap(q, l2, l1, fit_intercept, X, y, s, coef, intercept, vertex=Tru
     ``[c_i (q - 1), c_i q]`` (``sum alpha = 0`` with an intercept; ``X^T alpha = 0``
     without a penalty, ``|X^T alpha| <= l1`` with ``l1 ||w||_1`` instead).
     Rows off the residuals' zero take their bound; the ``m`` rows nearest it
-    (``m`` the unknowns, then 4, 16 and 64 times as many) take their best
+    (``4 m`` then ``32 m``, ``m`` the unknowns; ``m`` then ``8 m`` at a vertex) take their best
     values under the constraints (``_dual_on``).
     The vertex that interpolates the ``m`` rows nearest the residuals' zero
     (unpenalised), the LP's candidate basis, is tried too: a dual point found
@@ -259,7 +271,7 @@ def _quantile_gap(q, l2, l1, fit_intercept, X, y, s, coef, intercept, vertex=Tru
     m = d + fit_intercept
     order = np.argsort(np.abs(u) / np.where(c > 0.0, 1.0, np.inf))
     gap = None
-    for size in (m, 4 * m, 16 * m, 64 * m):
+    for size in (m, 8 * m) if not vertex else (4 * m, 32 * m):  # a vertex's basis is exact
         dual = _dual_on(
             free=order[: min(size, X.shape[0])],
             alpha=alpha,

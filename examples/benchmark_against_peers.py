@@ -20,6 +20,10 @@ error. A last table shows how each solver's time grows with n (n, 2n, 4n).
 - Ctrl-C inside one long epoch: the time from SIGINT (sent by a thread half-way
   through a default one-epoch sgd fit, float32) to the fit's KeyboardInterrupt,
   against the time the epoch would have kept running.
+- At the memory limit: an sgd epoch (the time ``max_iter=6`` adds to
+  ``max_iter=1``, over 5) against one ``X @ w`` read of the same X, in order
+  and with its rows gathered in a shuffled order, block by block; and the
+  centred sufficient statistics of the batch rows against one ``X.T @ X``.
 - Threads: ``GridSearchCV(n_jobs=2)`` over eight sgd settings under joblib's
   threading backend, against ``n_jobs=1`` (the compiled loop releases the GIL),
   both with one BLAS thread per fit.
@@ -50,6 +54,7 @@ from sklearn.neural_network import MLPRegressor
 from threadpoolctl import threadpool_limits
 
 from skgd import GradientDescentRegressor
+from skgd._reductions import SufficientStatistics
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling example with the time-to-accuracy rows
 from benchmark_time_to_accuracy import main as time_to_accuracy  # noqa: E402
@@ -268,6 +273,40 @@ def threads_scenario(table, X, y):
     table.append((scenario, "skgd n_jobs=1", t_one, 1.0, np.nan, ""))
 
 
+def epoch_seconds(X, y, shuffle):
+    """One sgd epoch's seconds: what five more epochs add to a one-epoch fit, over 5."""
+    fits = [
+        partial(
+            GradientDescentRegressor(**{**SGD_STEPS, "max_iter": epochs, "shuffle": shuffle}, solver="sgd").fit, X, y
+        )
+        for epochs in (1, 6)
+    ]
+    return (timed(fits[1], repeat=5)[0] - timed(fits[0], repeat=5)[0]) / 5
+
+
+def shuffled_read(X, w, order, rows=4096):
+    """``X @ w`` over the rows in ``order``, gathered block by block (a shuffled read of X)."""
+    return np.concatenate([X[order[start : start + rows]] @ w for start in range(0, len(order), rows)])
+
+
+def limits_scenario(table, X, y, Xb, yb):
+    """An sgd epoch against one read of X; the centred statistics against one ``X.T @ X``."""
+    w, order = np.ones(X.shape[1]), np.random.RandomState(0).permutation(X.shape[0])
+    scenario = f"sgd epoch vs X @ w {X.shape[0]}x{X.shape[1]}"
+    for shuffle, name, read in (
+        (False, "in order", lambda: X @ w),
+        (True, "shuffled", lambda: shuffled_read(X, w, order)),
+    ):
+        epoch, (gemv, _) = epoch_seconds(X, y, shuffle), timed(read, repeat=5)
+        table.append((scenario, f"skgd epoch, {name}", epoch, gemv / epoch, np.nan, f"one read {gemv * 1e3:.2f} ms"))
+    scenario = f"centred statistics {Xb.shape[0]}x{Xb.shape[1]}"
+    weights = np.ones(Xb.shape[0])
+    (t_stats, _), (t_gram, _) = timed_pair(
+        lambda: SufficientStatistics.of(Xb, yb[:, None], weights), lambda: Xb.T @ Xb, repeat=3
+    )
+    table.append((scenario, "skgd statistics", t_stats, t_gram / t_stats, np.nan, f"X.T @ X {t_gram * 1e3:.1f} ms"))
+
+
 def interrupt_scenario(table, n, d):
     """Seconds from SIGINT, sent half-way through a one-epoch fit, to its KeyboardInterrupt."""
     rng = np.random.default_rng(0)
@@ -317,7 +356,7 @@ def scaling(sizes):
 
 
 #: The groups of rows ``--only`` picks from, in the order they run.
-GROUPS = ("sgd", "minibatch", "sparse", "batch", "threads", "interrupt", "scaling", "accuracy")
+GROUPS = ("sgd", "minibatch", "sparse", "batch", "limits", "threads", "interrupt", "scaling", "accuracy")
 
 
 def main(size="small", only=GROUPS):
@@ -338,6 +377,8 @@ def main(size="small", only=GROUPS):
     if "batch" in only:
         X, y = linear_data(*sizes["batch"])
         batch_scenario(table, X, y, sizes["epochs"])
+    if "limits" in only:
+        limits_scenario(table, *linear_data(*sizes["sgd"]), *linear_data(*sizes["batch"]))
     if "threads" in only:
         X, y = linear_data(*sizes["grid"])
         threads_scenario(table, X, y)
@@ -349,7 +390,7 @@ def main(size="small", only=GROUPS):
         print(f"{scenario:<40} {name:<26} {seconds:>9.4f} {ratio:>7.2f} {value:>12.6g}  {note}")
     print(
         "ratio: peer seconds / skgd seconds (above 1: skgd faster); for threads, the speed-up; for Ctrl-C, "
-        "the half epoch left over the latency."
+        "the half epoch left over the latency; for an epoch or the statistics, the one read's time over theirs."
     )
     if "scaling" in only:
         n, lines = scaling(sizes)

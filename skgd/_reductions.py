@@ -170,8 +170,7 @@ class ColumnMoments:
         d = X.shape[1]
         moments = cls(0.0, xp.zeros(d, dtype=float64, device=device), xp.zeros(d, dtype=float64, device=device))
         with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported by Conditioning.from_moments
-            # A sparse block is read as stored (no densified rows): blocks sized by its non-zeros.
-            for rows in row_blocks(X, xp, min_blocks=MIN_BLOCKS, per_row=None if sp.issparse(X) else d):
+            for rows in row_blocks(X, xp, min_blocks=MIN_BLOCKS, per_row=d):
                 moments = moments + _block_moments(rows_of(X, rows), sample_weight[rows], float64, xp)
         return moments
 
@@ -425,7 +424,7 @@ def largest_row_scale(X, sample_weight, fit_intercept, conditioning=None):
     xp, _, device = get_namespace_and_device(X, sample_weight)
     float64 = _max_precision_float_dtype(xp, device)
     largest = 0.0
-    for rows in row_blocks(X, xp, min_blocks=MIN_BLOCKS, per_row=None if sp.issparse(X) else X.shape[1]):
+    for rows in row_blocks(X, xp, min_blocks=MIN_BLOCKS, per_row=X.shape[1]):
         block = rows_of(X, rows)
         if conditioning is not None and not sp.issparse(block):  # one float64 copy of the block, conditioned in place
             block = xp.astype(block, float64, copy=True)

@@ -98,3 +98,37 @@ def rounding(xp, dtype):
     float
     """
     return max(1e-10, 64.0 * float(xp.finfo(dtype).eps))
+
+
+def clip(x, bound, xp):
+    """``x`` clipped to ``[-bound, bound]`` elementwise, in the namespace ``xp`` of ``x``.
+
+    Parameters
+    ----------
+    x : array
+    bound : float
+    xp : namespace
+
+    Returns
+    -------
+    array
+    """
+    return clip_between(x, -bound, bound, xp)
+
+
+def clip_between(x, low, high, xp):
+    """``x`` clipped to ``[low, high]`` elementwise, in the namespace ``xp`` of ``x``.
+
+    Parameters
+    ----------
+    x : array
+    low, high : float
+    xp : namespace
+
+    Returns
+    -------
+    array
+    """
+    if _is_numpy_namespace(xp):
+        return np.clip(x, low, high)  # a NumPy ufunc: many times faster than the namespace's clip
+    return xp.clip(x, min=low, max=high)

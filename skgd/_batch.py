@@ -23,9 +23,10 @@ the same code fits NumPy arrays and, say, CUDA tensors.
 """
 
 from ._array_api import get_namespace, get_namespace_and_device, rounding
-from ._objective import SquaredError, batch_lipschitz, gram_lipschitz
+from ._loss import SquaredError
 from ._reductions import ColumnMoments, SufficientStatistics, loss_gradient_sums
 from ._schedules import adaptive_reduce
+from ._step_size import batch_lipschitz, gram_lipschitz
 
 #: Below this many entries of X an epoch costs microseconds either way, and
 #: the streaming loss is exact to the last bit (the Gram form of the loss loses

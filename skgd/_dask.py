@@ -34,10 +34,10 @@ from sklearn.utils.validation import check_non_negative
 
 from ._array_api import rounding
 from ._batch import GRAM_MAX_FEATURES, GramBatchSolver, StreamingBatchSolver
-from ._objective import gram_lipschitz, per_sample_bound
 from ._reductions import ColumnMoments, SufficientStatistics, largest_row_scale, loss_gradient_sums
 from ._sgd import LoopRows, MeasuredByEvaluator, pass_loss, sample_order, sgd_pass
 from ._state import ARRAY_FIELDS, TrainingState, linear_predict
+from ._step_size import gram_lipschitz, per_sample_bound
 
 #: Partial results added per node of a tree reduction.
 FAN_IN = 8

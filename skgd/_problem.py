@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._objective import Loss, Penalty
+from ._loss import Loss
+from ._penalty import Penalty
 from ._schedules import Schedule
 
 

@@ -26,7 +26,8 @@ from ._array_api import (
 )
 from ._callbacks import CallbackSupportMixin, TrainingTasks, with_callbacks
 from ._conditioning import Conditioning
-from ._objective import LOSSES, Penalty, make_loss
+from ._loss import LOSSES, make_loss
+from ._penalty import Penalty
 from ._problem import Settings, TrainingData
 from ._reductions import target_summary
 from ._schedules import SCHEDULES, automatic_step
@@ -148,7 +149,7 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
     loss : {"squared_error", "huber", "epsilon_insensitive", \
             "squared_epsilon_insensitive", "absolute_error", "quantile", \
             "poisson", "gamma", "tweedie"}, default="squared_error"
-        The loss ``l`` (``skgd._objective.LOSSES``). Huber is
+        The loss ``l`` (``skgd._loss.LOSSES``). Huber is
         ``r**2`` inside ``epsilon`` and ``2*epsilon*|r| - epsilon**2``
         outside; absolute error is ``|r|`` (least absolute deviations, the
         median regression); quantile is the pinball loss

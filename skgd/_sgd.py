@@ -23,8 +23,8 @@ import numpy as np
 
 from ._array_api import get_namespace
 from ._batch import StreamingBatchSolver
-from ._objective import sample_lipschitz
 from ._sgd_fast import sgd_epoch, shuffle
+from ._step_size import sample_lipschitz
 
 _EMPTY_INT = np.empty(0, dtype=np.int32)
 _EMPTY_64 = np.empty(0)

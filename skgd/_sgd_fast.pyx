@@ -2,7 +2,7 @@
 """The compiled (mini-)batch SGD loop: one pass over the samples for one target.
 
 Python decides (step sizes, codes, shapes, shuffling); this module only loops.
-The losses' Python twins and their codes live in ``skgd._objective.LOSSES``;
+The losses' Python twins and their codes live in ``skgd._loss.LOSSES``;
 the schedules in ``skgd._schedules.SCHEDULES``, which give the loop the step
 of every update of a pass. Every array is owned by the caller and updated in
 place, so an epoch can be retried on copies and nothing is lost on failure.
@@ -54,7 +54,7 @@ ctypedef fused index_t:
     int
     Py_ssize_t
 
-# Loss codes: ``Loss.code`` of each class of skgd._objective.LOSSES.
+# Loss codes: ``Loss.code`` of each class of skgd._loss.LOSSES.
 cdef enum:
     SQUARED_ERROR = 0
     HUBER = 1
@@ -68,7 +68,7 @@ cdef enum:
     LOSS_COUNT = 9
 
 #: How many loss codes the loop knows (0 to N_LOSSES - 1); a test holds it to
-#: the size of skgd._objective.LOSSES.
+#: the size of skgd._loss.LOSSES.
 N_LOSSES = LOSS_COUNT
 
 # Slots of the per-target scalar state array (see ``sgd_epoch``'s ``scalars``).
@@ -124,7 +124,7 @@ cdef inline double _loss(int code, double p, double y, double param) noexcept no
     if code == HUBER:
         if a <= param:
             return r * r
-        # c * (2r - c) with c = +-param, the form skgd._objective's huber takes.
+        # c * (2r - c) with c = +-param, the form skgd._loss's huber takes.
         c = param if r > 0 else -param
         return c * (2.0 * r - c)
     if code == EPSILON_INSENSITIVE:
@@ -141,7 +141,7 @@ cdef inline double _loss(int code, double p, double y, double param) noexcept no
     if code == GAMMA or (code == TWEEDIE and param == 2.0):
         return 2.0 * (p - log(y) + y * exp(-p) - 1.0)
     if code == TWEEDIE:
-        # The Tweedie deviance of power param at mu = exp(p) (skgd._objective.Tweedie);
+        # The Tweedie deviance of power param at mu = exp(p) (skgd._loss.Tweedie);
         # where both powers of mu overflow (inf - inf) the deviance is +inf.
         v = 2.0 * (pow(y if y > 0.0 else 0.0, 2.0 - param) / ((1.0 - param) * (2.0 - param))
                    - y * exp((1.0 - param) * p) / (1.0 - param) + exp((2.0 - param) * p) / (2.0 - param))
@@ -186,12 +186,12 @@ cdef inline double _dloss(int code, double p, double y, double param) noexcept n
 def loss_and_derivative(int code, double p, double y, double param):
     """Return the compiled loss and its derivative in ``p`` at predictor ``p`` and target ``y``.
 
-    The twin of ``skgd._objective`` losses, exposed so tests can compare them.
+    The twin of ``skgd._loss`` losses, exposed so tests can compare them.
 
     Parameters
     ----------
     code : int
-        ``Loss.code`` of a loss of ``skgd._objective.LOSSES``.
+        ``Loss.code`` of a loss of ``skgd._loss.LOSSES``.
     p : float
         Linear predictor ``x . w + b``.
     y : float

@@ -31,9 +31,9 @@ import numpy as np
 
 from ._array_api import _max_precision_float_dtype, get_namespace_and_device, move_to
 from ._batch import StreamingBatchSolver
-from ._objective import sample_lipschitz
 from ._sgd import MeasuredByEvaluator, SGDSolver, pass_loss, sample_order
 from ._state import ARRAY_FIELDS
+from ._step_size import sample_lipschitz
 
 
 class HostSGDSolver(MeasuredByEvaluator):

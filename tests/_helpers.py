@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from skgd._objective import Penalty, SquaredError, make_loss
+from skgd._loss import SquaredError, make_loss
+from skgd._penalty import Penalty
 from skgd._problem import Settings, TrainingData
 from skgd._schedules import SCHEDULES
 
@@ -123,7 +124,7 @@ def _of_residual(textbook):
 #: The loss parameters the tests fit with unless they say otherwise.
 LOSS_PARAMS = {"epsilon": 0.4, "quantile": 0.3, "power": 1.5}
 
-#: Each loss of ``skgd._objective.LOSSES`` as the documentation states it, piece by
+#: Each loss of ``skgd._loss.LOSSES`` as the documentation states it, piece by
 #: piece: ``(p, y, params) -> (l, dl/dp)`` at linear predictors ``p`` and targets
 #: ``y``, ``params`` the estimator's loss parameters (as ``LOSS_PARAMS``). The
 #: tests' one entry per loss (``test_objective`` holds its keys to the registry's).

@@ -20,7 +20,7 @@ from sklearn.exceptions import ConvergenceWarning
 from skgd import GradientDescentRegressor
 from skgd._array_api import ARRAY_API_SUPPORT
 from skgd._batch import GramBatchSolver, choose_batch_solver
-from skgd._objective import LOSSES
+from skgd._loss import LOSSES
 from skgd._schedules import SCHEDULES
 
 if not ARRAY_API_SUPPORT:

@@ -23,7 +23,7 @@ from sklearn.neural_network import MLPRegressor
 
 from skgd import GradientDescentRegressor
 from skgd._batch import GramBatchSolver, StreamingBatchSolver, choose_batch_solver
-from skgd._objective import Penalty
+from skgd._penalty import Penalty
 
 pytestmark = pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
 

@@ -22,7 +22,8 @@ from sklearn.model_selection import train_test_split
 
 import skgd._regressor
 from skgd import GradientDescentRegressor
-from skgd._objective import LOSSES, Penalty, make_loss
+from skgd._loss import LOSSES, make_loss
+from skgd._penalty import Penalty
 from skgd._state import independent_rng
 
 pytestmark = pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)

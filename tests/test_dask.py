@@ -351,7 +351,8 @@ def test_a_dask_call_never_leaves_a_model_worse_than_it_found_it(client, data, p
     # leaves the model exactly as it was.
     from test_properties import _kinetic_energy
 
-    from skgd._objective import Penalty, make_loss
+    from skgd._loss import make_loss
+    from skgd._penalty import Penalty
 
     X, y, _ = data
     Xd, yd = da.from_array(X, chunks=(CHUNK, 6)), da.from_array(y, chunks=CHUNK)

@@ -23,7 +23,7 @@ of array-api-strict and PyTorch on the CPU run wherever they are installed
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skgd import GradientDescentRegressor
-from skgd._objective import LOSSES, make_loss
+from skgd._loss import LOSSES, make_loss
 
 SGD_EXPECTED_FAILURES = {
     "check_sample_weight_equivalence_on_dense_data": (

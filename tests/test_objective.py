@@ -19,14 +19,10 @@ from sklearn.linear_model import SGDRegressor
 
 from skgd._batch import GramBatchSolver, StreamingBatchSolver
 from skgd._conditioning import Conditioning
-from skgd._objective import (
-    LOSSES,
-    Penalty,
-    batch_lipschitz,
-    make_loss,
-    sample_lipschitz,
-)
+from skgd._loss import LOSSES, make_loss
+from skgd._penalty import Penalty
 from skgd._reductions import ColumnMoments
+from skgd._step_size import batch_lipschitz, sample_lipschitz
 
 EPSILONS = [0.0, 0.1, 1.5]
 

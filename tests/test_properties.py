@@ -14,7 +14,7 @@ from _helpers import targets_for
 from sklearn.exceptions import ConvergenceWarning
 
 from skgd import GradientDescentRegressor
-from skgd._objective import LOSSES, make_loss
+from skgd._loss import LOSSES, make_loss
 from skgd._schedules import SCHEDULES
 
 pytest.importorskip("hypothesis")
@@ -110,7 +110,7 @@ def test_k_partial_fits_equal_fit_with_max_iter_k(problem, k, tol):
 
 def _objective(reg, X, y, sample_weight, params):
     """J of the fitted model (the zero model before a fit) on the training data, averaged over targets."""
-    from skgd._objective import Penalty
+    from skgd._penalty import Penalty
 
     Y = y.reshape(len(y), -1).astype(np.float64)
     loss = make_loss(params["loss"], epsilon=params["epsilon"])

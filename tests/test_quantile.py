@@ -14,7 +14,7 @@ import pytest
 from sklearn.linear_model import QuantileRegressor
 
 from skgd import GradientDescentRegressor
-from skgd._objective import make_loss
+from skgd._loss import make_loss
 
 
 def _raw_problem(n, seed=0, d=4, offsets=True):

@@ -12,7 +12,7 @@ import pytest
 import scipy.sparse as sp
 from _helpers import LOSS_PARAMS, TEXTBOOK_LOSSES, make_problem, make_weights, targets_for
 
-from skgd._objective import LOSSES, make_loss
+from skgd._loss import LOSSES, make_loss
 from skgd._reductions import (
     MIN_BLOCK_ROWS,
     ColumnMoments,

@@ -21,7 +21,7 @@ from sklearn.linear_model import Lasso, Ridge, SGDRegressor
 from sklearn.neural_network import MLPRegressor
 
 from skgd import GradientDescentRegressor
-from skgd._objective import LOSSES, make_loss
+from skgd._loss import LOSSES, make_loss
 from skgd._schedules import SCHEDULES
 from skgd._sgd import sample_order
 

@@ -31,7 +31,8 @@ from skgd._sgd_fast import N_LOSSES, loss_and_derivative, sgd_epoch
 
 from skgd import GradientDescentRegressor
 from skgd._conditioning import Conditioning
-from skgd._objective import LOSSES, Penalty, make_loss
+from skgd._loss import LOSSES, make_loss
+from skgd._penalty import Penalty
 from skgd._problem import Settings
 from skgd._schedules import SCHEDULES
 from skgd._sgd import LoopRows, int32_indices, sample_order, sgd_pass

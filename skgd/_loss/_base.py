@@ -1,0 +1,269 @@
+"""The loss interface: ``Loss`` and the residual losses' base ``ResidualLoss``."""
+
+import abc
+from dataclasses import fields
+
+import numpy as np
+
+
+class Loss(abc.ABC):
+    """A loss ``l(p, y)`` of the linear predictor ``p = x . w + b`` and the target ``y``.
+
+    A loss is one object: its value and derivative in ``p``, a curvature
+    bound, its own parameters bound in, and the inverse link ``predict``
+    applies. Subclasses set the class attributes below and implement
+    ``value_and_derivative``; ``from_params`` builds one from the
+    estimator's parameters.
+
+    Attributes
+    ----------
+    name : str
+        The ``loss`` parameter value (the key in ``LOSSES``).
+    code : int
+        The loss's code in the compiled loop (``_sgd_fast._loss``).
+    sgd_factor : float or None
+        How many times scikit-learn's SGDRegressor loss of the same name this
+        loss is (2 for squared error and huber, whose SGDRegressor forms are
+        halved; 1 for the epsilon-insensitive losses); None where SGDRegressor
+        has no such loss.
+    curvature : float
+        Upper bound on ``d^2 l / dp^2`` used for the automatic step (the
+        subgradient losses use that of their squared counterpart).
+    smooth : bool
+        Whether ``dl/dp`` is continuous, so full-batch steps of ``1 / L``
+        decrease J and may be accelerated.
+    quadratic : bool
+        Whether J's data term is a quadratic in ``(w, b)`` that the weighted
+        sufficient statistics determine (the batch solver's ``GramBatchSolver``).
+    line_search : bool
+        Whether ``curvature`` is only local (the log link's losses): the
+        batch solver with ``learning_rate="auto"`` then searches for each
+        step rather than trusting ``1 / L``.
+    max_change : float
+        Largest change of a sample's linear predictor one sgd step on it may
+        make (0: no cap).
+    targets : {None, "non-negative", "positive"}
+        The targets the loss accepts (None: any finite value).
+    relative_steps : sequence of float or None
+        Each target's automatic step over the shared one, when the targets'
+        curvatures differ (a loss whose curvature is measured from the
+        targets, under ``learning_rate="auto"``); None: one step for all.
+    score : {"r2", "d2"}
+        What ``score`` and early stopping's validation measure: R^2 of the
+        predictions, or D^2, the share of the loss the model explains
+        against the best constant model (``null_predictor``): the log
+        link's deviances against the weighted mean, as scikit-learn's GLMs'
+        ``score``, and the pinball loss against the weighted quantile, as
+        ``d2_pinball_score``.
+    """
+
+    name = None
+    code = None
+    sgd_factor = None
+    curvature = None
+    smooth = None
+    quadratic = False
+    line_search = False
+    max_change = 0.0
+    targets = None
+    score = "r2"
+    relative_steps = None
+
+    @classmethod
+    def from_params(cls, params):
+        """The loss with its parameters read from the estimator's.
+
+        A loss's parameters are its dataclass fields (``epsilon``,
+        ``quantile``, ...); each takes the estimator's value of that name, or
+        its default when ``params`` lacks it.
+
+        Parameters
+        ----------
+        params : dict
+            The estimator's parameters (``get_params()``).
+
+        Returns
+        -------
+        Loss
+        """
+        return cls(**{field.name: float(params[field.name]) for field in fields(cls) if field.name in params})
+
+    @property
+    def parameter(self):
+        """The one float the compiled loop receives with ``code`` (0 when none)."""
+        return 0.0
+
+    @property
+    def sgdregressor(self):
+        """The parameters of scikit-learn's SGDRegressor for ``sgd_factor`` times this loss (None: it has none)."""
+        return {"loss": self.name}
+
+    def for_targets(self, means):
+        """The loss with what it measures from the targets bound in (itself: nothing).
+
+        Parameters
+        ----------
+        means : ndarray of shape (n_targets,)
+            Weighted mean of each target.
+
+        Returns
+        -------
+        Loss
+        """
+        return self
+
+    def initial_intercept(self, means):
+        """Where a fit's intercept starts when none is given: None for 0.
+
+        Parameters
+        ----------
+        means : ndarray of shape (n_targets,)
+            Weighted mean of each target.
+
+        Returns
+        -------
+        ndarray of shape (n_targets,) or None
+        """
+        return None
+
+    def check_targets(self, minimum, means, starting=True):
+        """Raise ``ValueError`` when the targets are outside the loss's range.
+
+        Parameters
+        ----------
+        minimum : float
+            The smallest target.
+        means : ndarray of shape (n_targets,)
+            Weighted mean of each target.
+        starting : bool, default=True
+            Whether training starts from these targets (``fit``, a first
+            ``partial_fit``): only then must each target's mean be positive
+            (a later chunk of zero counts is a valid update).
+
+        Raises
+        ------
+        ValueError
+            If a target is negative (``targets="non-negative"``), non-positive
+            (``"positive"``), or, when starting, a target's weighted mean is
+            not positive.
+        """
+        if self.targets is None:
+            return
+        if minimum < 0.0 or (self.targets == "positive" and minimum <= 0.0):
+            strict = ">" if self.targets == "positive" else ">="
+            raise ValueError(
+                f"loss={self.name!r} needs y {strict} 0 ({self.targets} targets); the smallest y is {minimum!r}."
+            )
+        if starting and not bool(np.all(np.asarray(means) > 0.0)):
+            raise ValueError(
+                f"loss={self.name!r} needs some y > 0 (with positive weight) in every target: its log link "
+                "predicts exp(X w + b) > 0, and an all-zero target has no finite optimum."
+            )
+
+    @abc.abstractmethod
+    def value_and_derivative(self, p, y, xp=None):
+        """Elementwise loss and its derivative in ``p``.
+
+        Parameters
+        ----------
+        p : array
+            Linear predictors, of any array API namespace.
+        y : array
+            Targets, broadcastable against ``p``, in its namespace.
+        xp : namespace, default=None
+            The namespace of ``p`` (found from ``p`` when None).
+
+        Returns
+        -------
+        value, derivative : arrays
+            In the namespace, device and dtype of ``p``.
+        """
+
+    def smoothed(self, width):
+        """A smooth loss whose slope full-batch steps may descend in this loss's stead (None: no such loss).
+
+        A non-smooth loss with a smoothing (``Quantile``) returns a loss
+        whose value is this one's and whose derivative is that of a
+        smoothing of ``width`` (in the units of ``y``), with curvature
+        ``1 / width``: the batch solver shrinks ``width`` as it converges.
+
+        Parameters
+        ----------
+        width : float or array of shape (n_targets,)
+
+        Returns
+        -------
+        Loss or None
+        """
+        return None
+
+    def null_predictor(self, Y, sample_weight, xp):
+        """The linear predictor of the best constant model, per target (a loss scored by D^2 defines it).
+
+        Parameters
+        ----------
+        Y : array of shape (n_samples, n_targets)
+            In float64 (the widest float of ``xp``).
+        sample_weight : array of shape (n_samples, 1)
+            Likewise.
+        xp : namespace
+
+        Returns
+        -------
+        array of shape (n_targets,)
+        """
+        raise NotImplementedError(f"loss={self.name!r} is scored by R^2: it has no null model.")
+
+    def inverse_link(self, p, xp=None):
+        """The prediction at linear predictor ``p``: ``p`` itself (the identity link).
+
+        Parameters
+        ----------
+        p : array
+        xp : namespace, default=None
+
+        Returns
+        -------
+        array
+        """
+        return p
+
+
+class ResidualLoss(Loss):
+    """A loss ``l(r)`` of the residual ``r = p - y``, with the identity link."""
+
+    def value_and_derivative(self, p, y, xp=None):
+        """Elementwise ``l(p - y)`` and its derivative ``l'(p - y)``.
+
+        Parameters
+        ----------
+        p : array
+            Linear predictors, of any array API namespace.
+        y : array
+            Targets, broadcastable against ``p``, in its namespace.
+        xp : namespace, default=None
+            The namespace of ``p`` (found from ``p`` when None).
+
+        Returns
+        -------
+        value, derivative : arrays
+            In the namespace, device and dtype of ``p``.
+        """
+        return self.of_residual(p - y, xp)
+
+    @abc.abstractmethod
+    def of_residual(self, r, xp=None):
+        """Elementwise ``l(r)`` and ``l'(r)``.
+
+        Parameters
+        ----------
+        r : array
+            Residuals, of any array API namespace.
+        xp : namespace, default=None
+            The namespace of ``r`` (found from ``r`` when None).
+
+        Returns
+        -------
+        value, derivative : arrays
+            In the namespace, device and dtype of ``r``.
+        """

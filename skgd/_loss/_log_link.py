@@ -1,0 +1,238 @@
+"""The log link's unit deviances: Poisson, gamma, Tweedie."""
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from .._array_api import (
+    get_namespace,
+)
+from ._base import Loss
+
+
+@dataclass(frozen=True)
+class LogLinkLoss(Loss):
+    """The unit deviance of a Tweedie distribution of power ``k``, with the log link.
+
+    The linear predictor is ``p = log(mu)``: ``predict`` returns
+    ``mu = exp(p)``. The loss is the unit deviance itself, with no factor 1/2
+    (squared error is the normal deviance, so the convention holds), so
+    ``PoissonRegressor(alpha=a / 2)`` is ``loss="poisson", penalty="l2",
+    alpha=a``. Its second derivative in ``p`` grows with ``exp(p)``: no global
+    curvature bound exists, so ``curvature`` is the deviance's curvature at
+    the targets' weighted mean (``for_targets``), which sizes a first step,
+    and the batch solver searches for its step (``line_search``); the sgd
+    loop caps the change in ``p`` one sample's step may make
+    (``max_change``). A prediction ``exp(p)`` that overflows makes the loss
+    infinite, which the solvers treat as a step too far.
+
+    Parameters
+    ----------
+    curvature : float, default=2.0
+        ``d^2 l / dp^2`` at the prediction of the targets' mean, the largest
+        over the targets: ``2 * mean(y) ** (2 - k)`` (``for_targets`` measures it).
+    relative_steps : tuple or None, default=None
+        Each target's step over the shared one: the largest curvature over
+        its own (``for_targets``).
+    """
+
+    sgd_factor, smooth, line_search, score = None, True, True, "d2"
+    curvature: float = 2.0
+    relative_steps: tuple = None
+
+    @property
+    def max_change(self):
+        """The most one sample's sgd step may move its linear predictor: 1, and ``1 / (k - 1)`` for powers above 2.
+
+        The deviance's slope grows like ``exp((k - 1) |dp|)`` as ``p`` moves
+        below a target: a move of ``1 / (k - 1)`` changes it by at most ``e``
+        whatever the power, as a move of 1 does for the gamma deviance.
+        """
+        return 1.0 / max(1.0, self.power - 1.0)
+
+    @property
+    def sgdregressor(self):
+        """None: SGDRegressor has no deviance losses."""
+        return None
+
+    @property
+    def targets(self):
+        """The targets the loss accepts: ``"non-negative"`` (``k < 2``) or ``"positive"``."""
+        return "non-negative" if self.power < 2.0 else "positive"
+
+    def for_targets(self, means, relative=True):
+        """The loss with ``curvature`` measured at the targets' weighted means.
+
+        Parameters
+        ----------
+        means : ndarray of shape (n_targets,)
+            Weighted mean of each target (positive).
+        relative : bool, default=True
+            Whether each target steps by its own curvature (``relative_steps``,
+            for the automatic step; a float learning rate is one step for all).
+
+        Returns
+        -------
+        LogLinkLoss
+            The largest curvature over the targets, which the shared step is
+            sized by, and each target's step relative to it.
+        """
+        curvatures = 2.0 * np.asarray(means, dtype=np.float64) ** (2.0 - self.power)
+        largest = float(np.max(curvatures))
+        steps = largest / np.where(curvatures > 0.0, curvatures, largest)  # a zero-mean chunk: the shared step
+        uneven = relative and curvatures.size > 1 and bool(np.any(steps != 1.0))
+        return replace(self, curvature=largest, relative_steps=tuple(map(float, steps)) if uneven else None)
+
+    def null_predictor(self, Y, sample_weight, xp):
+        """``log`` of each target's weighted mean: the constant model of least deviance.
+
+        Parameters
+        ----------
+        Y : array of shape (n_samples, n_targets)
+        sample_weight : array of shape (n_samples, 1)
+        xp : namespace
+
+        Returns
+        -------
+        array of shape (n_targets,)
+        """
+        return xp.log(xp.sum(sample_weight * Y, axis=0) / xp.sum(sample_weight))
+
+    def initial_intercept(self, means):
+        """``log(mean(y))`` per target: the intercept-only optimum, where a fit starts.
+
+        Parameters
+        ----------
+        means : ndarray of shape (n_targets,)
+
+        Returns
+        -------
+        ndarray of shape (n_targets,)
+        """
+        return np.log(np.asarray(means, dtype=np.float64))
+
+    def inverse_link(self, p, xp=None):
+        """The prediction ``exp(p)`` at linear predictor ``p``.
+
+        Parameters
+        ----------
+        p : array
+        xp : namespace, default=None
+
+        Returns
+        -------
+        array
+        """
+        xp, _ = get_namespace(p, xp=xp)
+        with np.errstate(over="ignore"):  # beyond the float range: an infinite prediction
+            return xp.exp(p)
+
+    def value_and_derivative(self, p, y, xp=None):
+        """The unit deviance at ``mu = exp(p)`` and its derivative in ``p``.
+
+        Parameters
+        ----------
+        p : array
+            Linear predictors, of any array API namespace.
+        y : array
+            Targets in the loss's range, broadcastable against ``p``.
+        xp : namespace, default=None
+            The namespace of ``p`` (found from ``p`` when None).
+
+        Returns
+        -------
+        value, derivative : arrays
+            In the namespace, device and dtype of ``p``.
+        """
+        xp, _ = get_namespace(p, xp=xp)
+        with np.errstate(over="ignore", invalid="ignore"):  # exp(p) beyond the float range: an infinite loss
+            value, derivative = self.deviance(p, y, xp)
+        # Where both powers of mu overflow (inf - inf, powers above 2 at p << 0) the deviance is +inf and
+        # its slope the faster-growing power's.
+        inf = xp.full_like(derivative, xp.inf)
+        return xp.where(xp.isnan(value), inf, value), xp.where(
+            xp.isnan(derivative), xp.where(p < 0.0, -inf, inf), derivative
+        )
+
+    def deviance(self, p, y, xp):
+        """The unit deviance of power ``k`` and its derivative in ``p`` (``value_and_derivative`` without the guard).
+
+        ``2 (max(y, 0)**(2 - k) / ((1 - k)(2 - k)) - y mu**(1 - k) / (1 - k) + mu**(2 - k) / (2 - k))``
+        with ``mu = exp(p)``, as scikit-learn's ``mean_tweedie_deviance``;
+        power 1 is the Poisson deviance and power 2 the gamma one (their own
+        forms, the limits of this one).
+
+        Parameters
+        ----------
+        p, y : arrays
+        xp : namespace
+
+        Returns
+        -------
+        value, derivative : arrays
+        """
+        k = self.power
+        if k == 1.0:
+            return _poisson_deviance(p, y, xp)
+        if k == 2.0:
+            return _gamma_deviance(p, y, xp)
+        mu_1k = xp.exp((1.0 - k) * p)  # mu ** (1 - k)
+        mu_2k = xp.exp((2.0 - k) * p)  # mu ** (2 - k)
+        y_2k = xp.where(y > 0.0, y, 0.0 * y) ** (2.0 - k)
+        value = 2.0 * (y_2k / ((1.0 - k) * (2.0 - k)) - y * mu_1k / (1.0 - k) + mu_2k / (2.0 - k))
+        return value, 2.0 * (mu_2k - y * mu_1k)
+
+
+def _poisson_deviance(p, y, xp):
+    """``2 (y log(y / mu) - y + mu)`` (``y log y = 0`` at 0) and ``2 (mu - y)``, ``mu = exp(p)``."""
+    mu = xp.exp(p)
+    positive = y > 0.0
+    y_log_y = xp.where(positive, y * xp.log(xp.where(positive, y, 1.0 + 0.0 * y)), 0.0 * y)
+    return 2.0 * (y_log_y - y * p - y + mu), 2.0 * (mu - y)
+
+
+def _gamma_deviance(p, y, xp):
+    """``2 (log(mu / y) + y / mu - 1)`` and ``2 (1 - y / mu)``, ``mu = exp(p)``."""
+    y_over_mu = y * xp.exp(-p)
+    return 2.0 * (p - xp.log(y) + y_over_mu - 1.0), 2.0 * (1.0 - y_over_mu)
+
+
+class Poisson(LogLinkLoss):
+    """The Poisson deviance ``2 (y log(y / mu) - y + mu)``, ``mu = exp(p)``; targets ``y >= 0``."""
+
+    name, code, power = "poisson", 6, 1.0
+
+
+class Gamma(LogLinkLoss):
+    """The gamma deviance ``2 (log(mu / y) + y / mu - 1)``, ``mu = exp(p)``; targets ``y > 0``."""
+
+    name, code, power = "gamma", 7, 2.0
+
+
+@dataclass(frozen=True)
+class Tweedie(LogLinkLoss):
+    """The Tweedie deviance of power ``k``, built from the estimator's ``power``.
+
+    ``2 (max(y, 0)**(2 - k) / ((1 - k)(2 - k)) - y mu**(1 - k) / (1 - k) + mu**(2 - k) / (2 - k))``
+    with ``mu = exp(p)``, as scikit-learn's ``mean_tweedie_deviance``; power 1
+    is the Poisson deviance and power 2 the gamma one. Powers ``k >= 1`` are
+    accepted (the log link's compound Poisson-gamma, gamma and inverse Gaussian
+    range); targets ``y >= 0`` for ``k < 2``, ``y > 0`` from 2 on.
+
+    Parameters
+    ----------
+    curvature : float, default=2.0
+        See ``LogLinkLoss``.
+    relative_steps : tuple or None, default=None
+        See ``LogLinkLoss``.
+    power : float, default=1.5
+        The power ``k``.
+    """
+
+    name, code = "tweedie", 8
+    power: float = 1.5
+
+    @property
+    def parameter(self):
+        """``power``, the float the compiled loop receives."""
+        return self.power

@@ -20,7 +20,7 @@ except ModuleNotFoundError as error:
         "Otherwise this installation of skgd is incomplete: reinstall it."
     ) from error
 
+from ._estimator import GradientDescentRegressor  # noqa: E402
 from ._plotting import LossCurveDisplay  # noqa: E402
-from ._regressor import GradientDescentRegressor  # noqa: E402
 
 __all__ = ["GradientDescentRegressor", "LossCurveDisplay"]

@@ -132,3 +132,12 @@ def clip_between(x, low, high, xp):
     if _is_numpy_namespace(xp):
         return np.clip(x, low, high)  # a NumPy ufunc: many times faster than the namespace's clip
     return xp.clip(x, min=low, max=high)
+
+
+def training_namespace(X):
+    """The array namespace and device a fit on X keeps its state in.
+
+    X's own; NumPy's for a dask array, whose blocks are NumPy arrays.
+    """
+    xp, _, device = get_namespace_and_device(np.empty(0) if is_dask_array(X) else X)
+    return xp, device

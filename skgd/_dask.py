@@ -1,7 +1,8 @@
 """Training and prediction on dask arrays, on the public ``dask.array`` API.
 
 Imported only when a dask array reaches the estimator. The maths is the
-in-memory solvers' own (``skgd._reductions``, ``skgd._batch``, ``skgd._sgd``),
+in-memory objectives' and algorithms' own (``skgd._reductions``, ``skgd._objective``,
+``skgd._algorithms``),
 applied per chunk of rows:
 
 - A first pass, the *survey*, validates every block (finite X, y and weights,
@@ -9,7 +10,7 @@ applied per chunk of rows:
   the loss of the all-zero model, and either the sufficient statistics (batch)
   or the largest per-row scale (sgd). One ``dask.compute``; per-block results
   are added as a tree.
-- Squared error, batch: the survey's statistics feed ``GramBatchSolver``, so the
+- Squared error, batch: the survey's statistics feed ``GramObjective``, so the
   epochs run locally in O(d^2) and X is read exactly once.
 - Other losses, batch: each epoch is one pass returning per-block loss and
   gradient sums, added as a tree; the coefficients enter the graph once.
@@ -32,10 +33,10 @@ import numpy as np
 from sklearn.utils import assert_all_finite
 from sklearn.utils.validation import check_non_negative
 
+from ._algorithms._sgd import LoopRows, SGDAlgorithm, pass_loss, sample_order, sgd_pass
 from ._array_api import rounding
-from ._batch import GRAM_MAX_FEATURES, GramBatchSolver, StreamingBatchSolver
+from ._objective import GRAM_MAX_FEATURES, GramObjective, StreamingObjective
 from ._reductions import ColumnMoments, SufficientStatistics, largest_row_scale, loss_gradient_sums
-from ._sgd import LoopRows, MeasuredByEvaluator, pass_loss, sample_order, sgd_pass
 from ._state import ARRAY_FIELDS, TrainingState, linear_predict
 from ._step_size import gram_lipschitz, per_sample_bound
 
@@ -264,17 +265,19 @@ def survey(settings, blocks, *, statistics, row_scale):
         If a block holds non-finite values or negative weights, or the
         weights sum to zero.
     """
-    p = settings
-    parts = [dask.delayed(_survey_block, pure=True)(*block, p.fit_intercept, statistics, row_scale) for block in blocks]
+    parts = [
+        dask.delayed(_survey_block, pure=True)(*block, settings.fit_intercept, statistics, row_scale)
+        for block in blocks
+    ]
     (result,) = dask.compute(_tree_reduce(parts, _add))
     if not result.weight_sum > 0:
         raise ValueError("Sample weights must contain at least one non-zero number.")
     return result
 
 
-# -------------------------------------------------------------------- solvers
-class DaskStreamingBatchSolver(StreamingBatchSolver):
-    """Full-gradient epochs, each one distributed pass over the blocks (any loss).
+# ------------------------------------------------------ objective, sgd epochs
+class DaskStreamingObjective(StreamingObjective):
+    """J read from the blocks where they live: each ask one distributed pass (any loss).
 
     Parameters
     ----------
@@ -287,12 +290,12 @@ class DaskStreamingBatchSolver(StreamingBatchSolver):
     """
 
     def __init__(self, data, settings, survey, blocks):
-        self.data, self.settings = data, settings
+        self.data, self.settings, self.loss = data, settings, settings.loss
         self.survey = survey
         self.blocks = blocks
         self.weight_sum = survey.weight_sum
         self.xp = np  # the state's: NumPy, on the client
-        self.conditions = survey.statistics is not None
+        self.can_condition = survey.statistics is not None
         self.rounding = rounding(np, data.X.dtype)  # the blocks' losses are formed in X's dtype
 
     def moments(self):
@@ -315,8 +318,8 @@ class DaskStreamingBatchSolver(StreamingBatchSolver):
         -------
         float
         """
-        p = self.settings
-        return gram_lipschitz(self.loss, p.penalty, self._statistics(), p.fit_intercept, conditioning)
+        settings = self.settings
+        return gram_lipschitz(self.loss, settings.penalty, self._statistics(), settings.fit_intercept, conditioning)
 
     def _statistics(self):
         if self.survey.statistics is None:
@@ -336,7 +339,7 @@ class DaskStreamingBatchSolver(StreamingBatchSolver):
         gradient : bool, default=True
             Whether to form the gradient sums.
         loss : Loss, default=None
-            The loss summed; None for the one the steps take (``loss``).
+            The loss summed; None for the objective's own (``loss``).
 
         Returns
         -------
@@ -355,7 +358,7 @@ def _block_sums(X, Y, s, model, loss, gradient):
     return np.asarray(loss_sums, dtype=np.float64), grad_coef, grad_intercept
 
 
-class DaskSGDSolver(MeasuredByEvaluator):
+class DaskSGDSolver(SGDAlgorithm):
     """SGD epochs streaming the blocks through the compiled loop.
 
     With ``shuffle=False`` the rows are visited in order and mini-batches run
@@ -368,20 +371,19 @@ class DaskSGDSolver(MeasuredByEvaluator):
         Its X, Y and sample_weight are dask arrays.
     settings : Settings
         Sent to the workers with each block.
-    survey : Survey
-    blocks : list
-        From ``data_blocks``.
+    objective : DaskStreamingObjective
+        Holds the survey and the blocks.
+    smoothing_sized : bool, default=False
     """
 
-    def __init__(self, data, settings, survey, blocks):
-        self.settings = settings
-        self.blocks = blocks
-        self.weight_sum = survey.weight_sum
-        self.survey = survey
-        self.evaluator = DaskStreamingBatchSolver(data, settings, survey, blocks)
+    def __init__(self, data, settings, objective, smoothing_sized=False):
+        super().__init__(data, settings, objective, smoothing_sized)
+        self.blocks = objective.blocks
+        self.weight_sum = objective.survey.weight_sum
+        self.survey = objective.survey
 
     #: The blocks can step in conditioned coordinates (they are dense).
-    conditions = True
+    can_condition = True
 
     def moments(self):
         """X's column moments, from the survey.
@@ -407,15 +409,15 @@ class DaskSGDSolver(MeasuredByEvaluator):
         -------
         float
         """
-        p = self.settings
+        settings = self.settings
         row_scale = self.survey.row_scale
         if conditioning is not None:
             parts = [
-                dask.delayed(largest_row_scale, pure=True)(X, s, p.fit_intercept, conditioning)
+                dask.delayed(largest_row_scale, pure=True)(X, s, settings.fit_intercept, conditioning)
                 for X, _, s in self.blocks
             ]
             (row_scale,) = dask.compute(_tree_reduce(parts, max))
-        return per_sample_bound(p.loss, p.penalty, row_scale, self.survey.largest_weight, conditioning)
+        return per_sample_bound(settings.loss, settings.penalty, row_scale, self.survey.largest_weight, conditioning)
 
     def epoch(self, state, eta):
         """One pass over the blocks; returns the epoch's loss.
@@ -435,10 +437,10 @@ class DaskSGDSolver(MeasuredByEvaluator):
         -------
         float
         """
-        p = self.settings
+        settings = self.settings
         n_blocks = len(self.blocks)
-        order = state.rng.permutation(n_blocks) if p.shuffle else range(n_blocks)
-        seeds = [state.rng.randint(np.iinfo(np.int32).max) if p.shuffle else None for _ in order]
+        order = state.rng.permutation(n_blocks) if settings.shuffle else range(n_blocks)
+        seeds = [state.rng.randint(np.iinfo(np.int32).max) if settings.shuffle else None for _ in order]
         conditioning = state.conditioning
         if conditioning is not None:  # the state travels in the coordinates the blocks step in
             conditioning.convert(state, to_conditioned=True)
@@ -460,7 +462,7 @@ class DaskSGDSolver(MeasuredByEvaluator):
             setattr(state, name, value)
         if conditioning is not None:
             conditioning.convert(state, to_conditioned=False)
-        return pass_loss(p, state, total, self.weight_sum)
+        return pass_loss(settings, state, total, self.weight_sum)
 
 
 def _sgd_block(X, Y, s, progress, settings, seed, eta, last, conditioning):
@@ -475,26 +477,26 @@ def _sgd_block(X, Y, s, progress, settings, seed, eta, last, conditioning):
     state = TrainingState(rng=None, **fields)
     X = np.ascontiguousarray(X)
     order = sample_order(X.shape[0], None if seed is None else np.random.RandomState(seed))
-    batch = settings.batch_size
+    batch_size = settings.batch_size
     if carry is not None:
-        head, order = order[: batch - carry[0].shape[0]], order[batch - carry[0].shape[0] :]
+        head, order = order[: batch_size - carry[0].shape[0]], order[batch_size - carry[0].shape[0] :]
         rows = tuple(np.concatenate([c, a[head]]) for c, a in zip(carry, (X, Y, s), strict=True))
-        if rows[0].shape[0] < batch and not last:
+        if rows[0].shape[0] < batch_size and not last:
             return fields, total, rows
         total += sgd_pass(settings, state, LoopRows(*rows), sample_order(rows[0].shape[0]), eta, conditioning)
-    stop = order.shape[0] if last else order.shape[0] - order.shape[0] % batch
+    stop = order.shape[0] if last else order.shape[0] - order.shape[0] % batch_size
     if stop:
         total += sgd_pass(settings, state, LoopRows(X, Y, s), order[:stop], eta, conditioning)
     carry = tuple(a[order[stop:]] for a in (X, Y, s)) if stop < order.shape[0] else None
     return {name: getattr(state, name) for name in LOOP_FIELDS}, total, carry
 
 
-def make_dask_solver(data, settings, solver):
-    """Survey dask data (one pass) and build the solver that trains on it.
+def make_dask_objective(data, settings, solver):
+    """Survey dask data (one pass) and build the objective its algorithm asks.
 
-    Squared error with the batch solver takes ``GramBatchSolver`` on the survey's
-    statistics (up to ``GRAM_MAX_FEATURES`` features); other batch problems
-    take ``DaskStreamingBatchSolver`` and sgd ``DaskSGDSolver``.
+    Squared error with the batch solver takes ``GramObjective`` on the survey's
+    statistics (up to ``GRAM_MAX_FEATURES`` features); the other problems
+    take ``DaskStreamingObjective``.
 
     Parameters
     ----------
@@ -505,24 +507,21 @@ def make_dask_solver(data, settings, solver):
 
     Returns
     -------
-    GramBatchSolver, DaskStreamingBatchSolver or DaskSGDSolver
+    GramObjective or DaskStreamingObjective
     """
     blocks = data_blocks(data.X, data.Y, data.sample_weight)
-    batch = solver == "batch"
+    full_batch = solver == "batch"
     found = survey(
         settings,
         blocks,
-        statistics=batch and data.X.shape[1] <= GRAM_MAX_FEATURES,
-        row_scale=not batch,
+        statistics=full_batch and data.X.shape[1] <= GRAM_MAX_FEATURES,
+        row_scale=not full_batch,
     )
-    if not batch:
-        return DaskSGDSolver(data, settings, found, blocks)
-    if settings.loss.quadratic and found.statistics is not None:
-        return GramBatchSolver(None, settings, found.statistics)
-    return DaskStreamingBatchSolver(data, settings, found, blocks)
+    if full_batch and settings.loss.quadratic and found.statistics is not None:
+        return GramObjective(None, settings, found.statistics)
+    return DaskStreamingObjective(data, settings, found, blocks)
 
 
-# ----------------------------------------------------------------- prediction
 def _predict_block(X, coef, intercept, loss, one_d):
     assert_all_finite(X, input_name="X")
     prediction = loss.inverse_link(linear_predict(X, coef, intercept), xp=np)

@@ -1,7 +1,8 @@
 """What a solver works on: the validated data, and the decided settings, apart.
 
 The settings travel (to dask workers, between row blocks) without the data;
-a solver (``skgd._solver``) is built from both.
+an objective (``skgd._objective``) and the algorithm that asks it
+(``skgd._algorithms``) are built from both.
 """
 
 from dataclasses import dataclass
@@ -31,14 +32,6 @@ class Settings:
     shuffle : bool
     average : int
         Update count (1-based) at which averaging begins; 0 for none.
-    accelerated : bool, default=False
-        Whether batch epochs are FISTA steps (``skgd._batch.accelerated_step``).
-    smoothing : bool, default=False
-        Whether those steps descend the non-smooth loss's smoothing
-        (``Loss.smoothed``), shrunk with the adaptive step.
-    backtracking : bool, default=False
-        Whether batch epochs search for their step (``skgd._batch.backtracking_step``):
-        the log link's losses with ``learning_rate="auto"``.
     """
 
     loss: Loss
@@ -51,9 +44,6 @@ class Settings:
     batch_size: int
     shuffle: bool
     average: int
-    accelerated: bool = False
-    smoothing: bool = False
-    backtracking: bool = False
 
 
 @dataclass

@@ -1,9 +1,9 @@
 """Stochastic gradient descent on data of any array API namespace.
 
 The compiled loop (``skgd._sgd_fast``) reads NumPy memory, so NumPy and sparse
-data keep it (``skgd._sgd.SGDSolver``). Other namespaces (PyTorch, CuPy,
+data keep it (``skgd._algorithms._sgd.SGDSolver``). Other namespaces (PyTorch, CuPy,
 array-api-strict...) take one of two solvers, picked by
-``skgd._solver_choice.make_solver``:
+``skgd._algorithms.make_algorithm``:
 
 - ``batch_size > 1``: ``NamespaceSGDSolver`` takes each mini-batch step in the
   data's namespace and on its device, all targets at once, with the matrix
@@ -29,14 +29,13 @@ from dataclasses import replace
 
 import numpy as np
 
+from ._algorithms._sgd import SGDAlgorithm, SGDSolver, pass_loss, sample_order
 from ._array_api import _max_precision_float_dtype, get_namespace_and_device, move_to
-from ._batch import StreamingBatchSolver
-from ._sgd import MeasuredByEvaluator, SGDSolver, pass_loss, sample_order
 from ._state import ARRAY_FIELDS
 from ._step_size import sample_lipschitz
 
 
-class HostSGDSolver(MeasuredByEvaluator):
+class HostSGDSolver(SGDAlgorithm):
     """Per-sample SGD on non-NumPy data: the compiled loop on a host copy.
 
     Parameters
@@ -44,25 +43,18 @@ class HostSGDSolver(MeasuredByEvaluator):
     data : TrainingData
         Copied to the host here, once.
     settings : Settings
+    objective : StreamingObjective
+        In the data's namespace.
+    smoothing_sized : bool, default=False
     """
 
-    def __init__(self, data, settings):
+    def __init__(self, data, settings, objective, smoothing_sized=False):
+        super().__init__(data, settings, objective, smoothing_sized)
         self.xp, _, self.device = get_namespace_and_device(data.X)
         X, Y, sample_weight = move_to(data.X, data.Y, data.sample_weight, xp=np, device="cpu")
-        self.host = SGDSolver(replace(data, X=np.ascontiguousarray(X), Y=Y, sample_weight=sample_weight), settings)
-        self.settings = settings
-        self.evaluator = StreamingBatchSolver(data, settings)
-        self.conditions = self.host.conditions
-
-    def begin_smoothing(self, state):
-        """As ``MeasuredByEvaluator.begin_smoothing``, for the host loop's steps too.
-
-        Parameters
-        ----------
-        state : TrainingState
-        """
-        super().begin_smoothing(state)
-        self.host.settings = self.settings
+        host = replace(data, X=np.ascontiguousarray(X), Y=Y, sample_weight=sample_weight)
+        self.host = SGDSolver(host, settings, objective, smoothing_sized)
+        self.can_condition = self.host.can_condition
 
     def lipschitz(self, conditioning):
         """Largest per-sample Lipschitz constant, for the automatic step.
@@ -102,7 +94,7 @@ class HostSGDSolver(MeasuredByEvaluator):
         return loss
 
 
-class NamespaceSGDSolver(MeasuredByEvaluator):
+class NamespaceSGDSolver(SGDAlgorithm):
     """Mini-batch SGD in the data's array namespace and on its device.
 
     Parameters
@@ -110,19 +102,22 @@ class NamespaceSGDSolver(MeasuredByEvaluator):
     data : TrainingData
         X must be dense.
     settings : Settings
+    objective : StreamingObjective
+        In the data's namespace.
+    smoothing_sized : bool, default=False
     """
 
-    def __init__(self, data, settings):
-        self.data, self.settings = data, settings
+    def __init__(self, data, settings, objective, smoothing_sized=False):
+        super().__init__(data, settings, objective, smoothing_sized)
+        self.data = data
         self.xp, _, self.device = get_namespace_and_device(data.X)
         xp = self.xp
         self.float64 = _max_precision_float_dtype(xp, self.device)
         self.weights = xp.astype(data.sample_weight, data.X.dtype)
         self.weight_sum = float(xp.sum(xp.astype(data.sample_weight, self.float64)))
-        self.evaluator = StreamingBatchSolver(data, settings)
 
     #: Mini-batches can step in conditioned coordinates.
-    conditions = True
+    can_condition = True
 
     def lipschitz(self, conditioning):
         """Largest per-sample Lipschitz constant, for the automatic step.

@@ -54,7 +54,7 @@ class TrainingState:
         adaptive step is reduced).
     smoothing_width : array of shape (n_targets,) or None
         The first smoothing width of a non-smooth loss's full-batch steps
-        (``skgd._batch``), measured by the call that started training.
+        (``skgd._algorithms._fista``), measured by the call that started training.
     coef_extrapolated, intercept_extrapolated : arrays
         Where the next accelerated step takes its gradient (FISTA's ``y``).
     momentum_t : float
@@ -64,7 +64,7 @@ class TrainingState:
         (set where a call starts, kept by accelerated steps).
     grow_step : bool
         Whether the next backtracking step is first tried at twice the last
-        accepted one (``skgd._batch.backtracking_step``: the last was
+        accepted one (``skgd._algorithms._backtracking``: the last was
         accepted as first tried).
     stop_reason : str
         Why the last call ended (``GradientDescentRegressor.stop_reason_``).

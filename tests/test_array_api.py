@@ -19,8 +19,8 @@ from sklearn.exceptions import ConvergenceWarning
 
 from skgd import GradientDescentRegressor
 from skgd._array_api import ARRAY_API_SUPPORT
-from skgd._batch import GramBatchSolver, choose_batch_solver
 from skgd._loss import LOSSES
+from skgd._objective import GramObjective, choose_objective
 from skgd._schedules import SCHEDULES
 
 if not ARRAY_API_SUPPORT:
@@ -116,7 +116,7 @@ def test_fit_equals_the_numpy_fit(name, device, solver, params):
     with config_context(array_api_dispatch=True):
         X_xp, y_xp, w_xp = _to(xp, device, X, y, weights)
         if solver == "batch-gram":
-            assert choose_batch_solver(LOSSES["squared_error"], X_xp, 8, False) is GramBatchSolver
+            assert choose_objective(LOSSES["squared_error"], X_xp, 8, False) is GramObjective
         est = GradientDescentRegressor(**params).fit(X_xp, y_xp, sample_weight=w_xp)
         prediction = est.predict(X_xp)
     for fitted in (est.coef_, est.intercept_, prediction):

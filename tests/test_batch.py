@@ -22,7 +22,7 @@ from sklearn.linear_model import ElasticNet, Lasso, LinearRegression, QuantileRe
 from sklearn.neural_network import MLPRegressor
 
 from skgd import GradientDescentRegressor
-from skgd._batch import GramBatchSolver, StreamingBatchSolver, choose_batch_solver
+from skgd._objective import GramObjective, StreamingObjective, choose_objective
 from skgd._penalty import Penalty
 
 pytestmark = pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
@@ -220,17 +220,17 @@ def test_batch_momentum_takes_mlpregressors_steps(nesterov):
 
 # ------------------------------------------------------------- the two solvers
 @pytest.mark.parametrize("sparse", [False, True])
-def test_gram_solver_computes_the_streaming_objective(sparse):
+def test_the_gram_objective_computes_the_streaming_one(sparse):
     X, Y = make_problem(n=3000, d=6, n_targets=2, **NOISY)
     s = np.random.RandomState(3).uniform(0.5, 2.0, 3000)
     Xin = sp.csr_matrix(X) if sparse else X
     problem = squared_error_problem(Xin, Y, s, Penalty(0.1, 0.5))
-    assert choose_batch_solver(problem[1].loss, Xin, max_iter=100, one_epoch=False) is GramBatchSolver
-    assert choose_batch_solver(problem[1].loss, Xin, max_iter=100, one_epoch=True) is StreamingBatchSolver
+    assert choose_objective(problem[1].loss, Xin, max_iter=100, one_epoch=False) is GramObjective
+    assert choose_objective(problem[1].loss, Xin, max_iter=100, one_epoch=True) is StreamingObjective
     coef = np.random.RandomState(4).standard_normal((2, 6))
     intercept = np.array([0.3, -1.0])
-    gram = GramBatchSolver(*problem).objective(coef, intercept)
-    streaming = StreamingBatchSolver(*problem).objective(coef, intercept)
+    gram = GramObjective(*problem).value_and_gradient(coef, intercept)
+    streaming = StreamingObjective(*problem).value_and_gradient(coef, intercept)
     for a, b in zip(gram, streaming, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-10)
 
@@ -244,13 +244,3 @@ def test_gram_and_streaming_fits_agree_with_momentum_and_l1():
         streaming.partial_fit(X, y)
     np.testing.assert_allclose(gram.coef_, streaming.coef_, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(gram.loss_curve_, streaming.loss_curve_, rtol=1e-9)
-
-
-def test_the_gram_solver_refuses_a_smoothing():
-    # It is chosen for squared error only; asked for a smoothing it says why instead of failing on a missing pass.
-    X, Y = make_problem(n=50, d=3, n_targets=1)
-    data, settings = squared_error_problem(X, Y, np.ones(50), Penalty(0.0, 0.0))
-    solver = GramBatchSolver(data, settings)
-    for method in (solver.begin_smoothing, solver.finer_smoothing):
-        with pytest.raises(ValueError, match="squared error only"):
-            method(None)

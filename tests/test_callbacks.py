@@ -176,11 +176,11 @@ def test_without_sklearn_callback_skgd_trains_and_offers_no_callbacks(tmp_path):
         """
         import importlib, sys
         import numpy as np
-        import skgd._callbacks, skgd._regressor
+        import skgd._callbacks, skgd._estimator
         real = sys.modules.get("sklearn.callback")
         sys.modules["sklearn.callback"] = None
         importlib.reload(skgd._callbacks)
-        GradientDescentRegressor = importlib.reload(skgd._regressor).GradientDescentRegressor
+        GradientDescentRegressor = importlib.reload(skgd._estimator).GradientDescentRegressor
         if real is None:
             del sys.modules["sklearn.callback"]
         else:

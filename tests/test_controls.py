@@ -20,7 +20,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import r2_score
 from sklearn.model_selection import train_test_split
 
-import skgd._regressor
+import skgd._validation
 from skgd import GradientDescentRegressor
 from skgd._loss import LOSSES, make_loss
 from skgd._penalty import Penalty
@@ -92,7 +92,9 @@ def test_early_stopping_scores_held_out_data_and_restores_the_best(solver, learn
     assert reg.best_validation_score_ == scores[best]
 
     # The split the estimator draws: 20 held-out rows, the other 60 trained on.
-    _, _, _, train, (X_val, y_val, _) = reg._split_validation(X, y[:, None], np.ones(80), independent_rng(0))
+    _, _, _, train, (X_val, y_val, _) = skgd._validation.split_validation(
+        reg.validation_fraction, X, y[:, None], np.ones(80), independent_rng(0)
+    )
     X_tr, y_tr = X[train], y[train]
     assert X_val.shape[0] == 20 and X_tr.shape[0] == 60
     for epoch in (0, best, 199):
@@ -131,7 +133,7 @@ def test_early_stopping_trains_on_the_rows_train_test_split_keeps(params, weight
     common = dict(early_stopping=True, validation_fraction=0.2, tol=None, max_iter=12, random_state=5, **params)
     fits = [GradientDescentRegressor(**common).fit(X, y, sample_weight=s)]
     with monkeypatch.context() as m:
-        m.setattr(skgd._regressor, "hold_out", _copying_hold_out)
+        m.setattr(skgd._validation, "hold_out", _copying_hold_out)
         fits.append(GradientDescentRegressor(**common).fit(X, y, sample_weight=s))
     in_place, copied = fits
     for name in ("coef_", "intercept_", "loss_curve_", "validation_scores_"):
@@ -141,7 +143,7 @@ def test_early_stopping_trains_on_the_rows_train_test_split_keeps(params, weight
     # that follows independent_rng(random_state).
     seed = independent_rng(5).randint(np.iinfo(np.int32).max)
     n_val, weights = 60, np.ones(300) if s is None else s
-    _, _, s_train, train, (X_val, _, _) = skgd._regressor.hold_out(X, y[:, None], weights, n_val, seed)
+    _, _, s_train, train, (X_val, _, _) = skgd._validation.hold_out(X, y[:, None], weights, n_val, seed)
     X_tr, X_te = train_test_split(X, test_size=n_val, random_state=seed)
     assert train.dtype == np.int32
     np.testing.assert_array_equal(_dense(X[train]), _dense(X_tr))

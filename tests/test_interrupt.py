@@ -20,7 +20,7 @@ import pytest
 import scipy.sparse as sp
 from _helpers import make_problem
 
-import skgd._sgd
+import skgd._algorithms._sgd
 from skgd import GradientDescentRegressor
 
 #: The interrupt's delay after the loop starts; a visit of the long order takes hundreds of times longer.
@@ -50,7 +50,7 @@ def test_an_interrupt_stops_the_pass_where_it_is(rows, monkeypatch):
     if rows == "csr":
         X = sp.csr_matrix(X)
     passes = []
-    real = skgd._sgd.sgd_epoch
+    real = skgd._algorithms._sgd.sgd_epoch
 
     def long_pass(*args, **kwargs):
         args = list(args)
@@ -62,7 +62,7 @@ def test_an_interrupt_stops_the_pass_where_it_is(rows, monkeypatch):
         finally:
             timer.cancel()
 
-    monkeypatch.setattr(skgd._sgd, "sgd_epoch", long_pass)
+    monkeypatch.setattr(skgd._algorithms._sgd, "sgd_epoch", long_pass)
     reg = GradientDescentRegressor(
         solver="sgd", learning_rate="auto" if rows == "conditioned" else 1e-5, tol=None, max_iter=3
     )
@@ -83,7 +83,7 @@ def test_an_interrupted_call_leaves_the_estimator_as_it_was(method, monkeypatch)
     scalars = {name: value for name, value in vars(reg).items() if np.isscalar(value) or value is None}
     curve = list(reg.loss_curve_)
     state = reg._state.copy()
-    real = skgd._sgd.sgd_epoch
+    real = skgd._algorithms._sgd.sgd_epoch
 
     def long_pass(*args, **kwargs):
         args = list(args)
@@ -94,7 +94,7 @@ def test_an_interrupted_call_leaves_the_estimator_as_it_was(method, monkeypatch)
         finally:
             timer.cancel()
 
-    monkeypatch.setattr(skgd._sgd, "sgd_epoch", long_pass)
+    monkeypatch.setattr(skgd._algorithms._sgd, "sgd_epoch", long_pass)
     with pytest.raises(KeyboardInterrupt) as excinfo:
         getattr(reg, method)(X, y)
     assert _raised_in_the_loop(excinfo)

@@ -17,9 +17,9 @@ from _helpers import LOSS_PARAMS, TEXTBOOK_LOSSES, squared_error_problem
 from skgd._sgd_fast import N_LOSSES, loss_and_derivative
 from sklearn.linear_model import SGDRegressor
 
-from skgd._batch import GramBatchSolver, StreamingBatchSolver
 from skgd._conditioning import Conditioning
 from skgd._loss import LOSSES, make_loss
+from skgd._objective import GramObjective, StreamingObjective
 from skgd._penalty import Penalty
 from skgd._reductions import ColumnMoments
 from skgd._step_size import batch_lipschitz, sample_lipschitz
@@ -224,8 +224,8 @@ def test_batch_lipschitz_is_the_top_eigenvalue(d, fit_intercept, sparse, conditi
     got = batch_lipschitz(LOSSES["huber"], pen, Xin, s, fit_intercept, conditioning)
     assert got == pytest.approx(expected, rel=1e-6)
     problem = squared_error_problem(Xin, rng.standard_normal((300, 1)), s, pen, fit_intercept)
-    gram = GramBatchSolver(*problem).lipschitz(conditioning)
-    streaming = StreamingBatchSolver(*problem).lipschitz(conditioning)
+    gram = GramObjective(*problem).lipschitz(conditioning)
+    streaming = StreamingObjective(*problem).lipschitz(conditioning)
     assert gram == pytest.approx(expected, rel=1e-6) and streaming == pytest.approx(expected, rel=1e-6)
 
 

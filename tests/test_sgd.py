@@ -21,9 +21,9 @@ from sklearn.linear_model import Lasso, Ridge, SGDRegressor
 from sklearn.neural_network import MLPRegressor
 
 from skgd import GradientDescentRegressor
+from skgd._algorithms._sgd import sample_order
 from skgd._loss import LOSSES, make_loss
 from skgd._schedules import SCHEDULES
-from skgd._sgd import sample_order
 
 pytestmark = pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
 

@@ -30,12 +30,13 @@ from _helpers import PER_UPDATE_SCHEDULES, make_weights, reference_sgd, targets_
 from skgd._sgd_fast import N_LOSSES, loss_and_derivative, sgd_epoch
 
 from skgd import GradientDescentRegressor
+from skgd._algorithms._sgd import LoopRows, sample_order, sgd_pass
 from skgd._conditioning import Conditioning
 from skgd._loss import LOSSES, make_loss
 from skgd._penalty import Penalty
 from skgd._problem import Settings
 from skgd._schedules import SCHEDULES
-from skgd._sgd import LoopRows, int32_indices, sample_order, sgd_pass
+from skgd._validation import int32_indices
 
 
 def _sgd(X, y, epochs=3, **params):

@@ -1,11 +1,11 @@
-"""The solver interface (``skgd._solver``): declared once, kept by every solver class, built by one factory.
+"""The algorithm interface (``skgd._algorithms._protocol``): declared once, kept by every algorithm, built once.
 
-- ``Solver`` names what the estimator and the epoch loop use of a solver, and
-  ``BatchSolver`` what the batch solvers add; no more, no less.
-- Each of the seven solver classes defines the protocol's methods with its
-  signatures, and a solver class the package adds is not left out of the list.
-- ``make_solver`` builds each of them for the data and parameters that pick
-  it, and what it builds satisfies its protocol at run time.
+- ``Algorithm`` names what the estimator and the epoch loop use of an
+  algorithm; no more, no less.
+- Each of the eight algorithm classes defines the protocol's methods with its
+  signatures, and an algorithm class the package adds is not left out of the list.
+- ``make_algorithm`` builds each of them, on the objective its data and
+  parameters pick, and what it builds satisfies the protocol at run time.
 """
 
 import importlib
@@ -16,27 +16,28 @@ from _helpers import make_problem
 from sklearn import config_context
 from sklearn.exceptions import ConvergenceWarning
 
-import skgd._regressor
+import skgd._build
 from skgd import GradientDescentRegressor
+from skgd._algorithms import make_algorithm
+from skgd._algorithms._protocol import Algorithm
 from skgd._array_api import ARRAY_API_SUPPORT
-from skgd._solver import BatchSolver, Solver
-from skgd._solver_choice import make_solver
 
 pytestmark = pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
 
-#: Every solver class, and the protocol it satisfies.
-SOLVERS = {
-    "skgd._sgd.SGDSolver": Solver,
-    "skgd._sgd_namespace.HostSGDSolver": Solver,
-    "skgd._sgd_namespace.NamespaceSGDSolver": Solver,
-    "skgd._dask.DaskSGDSolver": Solver,
-    "skgd._batch.StreamingBatchSolver": BatchSolver,
-    "skgd._batch.GramBatchSolver": BatchSolver,
-    "skgd._dask.DaskStreamingBatchSolver": BatchSolver,
-}
+#: Every algorithm class.
+ALGORITHMS = [
+    "skgd._algorithms._gradient.GradientDescent",
+    "skgd._algorithms._fista.FISTA",
+    "skgd._algorithms._fista.SmoothedFISTA",
+    "skgd._algorithms._backtracking.Backtracking",
+    "skgd._algorithms._sgd.SGDSolver",
+    "skgd._sgd_namespace.HostSGDSolver",
+    "skgd._sgd_namespace.NamespaceSGDSolver",
+    "skgd._dask.DaskSGDSolver",
+]
 
-#: The modules that define solver classes.
-MODULES = sorted({name.rpartition(".")[0] for name in SOLVERS})
+#: The modules that define algorithm classes.
+MODULES = sorted({name.rpartition(".")[0] for name in ALGORITHMS})
 
 
 def _module(name):
@@ -58,27 +59,36 @@ def _attributes(protocol):
     return sorted(name for cls in protocol.__mro__ for name in vars(cls).get("__annotations__", {}))
 
 
-def test_the_protocols_name_what_training_uses():
-    assert _methods(Solver) == ["begin_smoothing", "epoch", "lipschitz", "moments", "value"]
-    assert _methods(BatchSolver) == ["begin_smoothing", "epoch", "finer_smoothing", "lipschitz", "moments", "value"]
-    assert _attributes(Solver) == _attributes(BatchSolver) == ["conditions"]
+def test_the_protocol_names_what_training_uses():
+    assert _methods(Algorithm) == [
+        "allocate",
+        "epoch",
+        "lipschitz",
+        "measure",
+        "moments",
+        "noise",
+        "safe_step",
+        "stopping_rule",
+        "value",
+    ]
+    assert _attributes(Algorithm) == ["can_condition", "centres", "monotone"]
 
 
-@pytest.mark.parametrize("name", SOLVERS, ids=lambda name: name.rpartition(".")[2])
-def test_each_solver_class_defines_the_protocols_methods_with_their_signatures(name):
-    cls, protocol = _class(name), SOLVERS[name]
-    for method in _methods(protocol):
-        assert inspect.signature(getattr(cls, method)) == inspect.signature(getattr(protocol, method)), method
+@pytest.mark.parametrize("name", ALGORITHMS, ids=lambda name: name.rpartition(".")[2])
+def test_each_algorithm_class_defines_the_protocols_methods_with_their_signatures(name):
+    cls = _class(name)
+    for method in _methods(Algorithm):
+        assert inspect.signature(getattr(cls, method)) == inspect.signature(getattr(Algorithm, method)), method
 
 
 @pytest.mark.parametrize("module", MODULES)
-def test_no_solver_class_is_left_out(module):
+def test_no_algorithm_class_is_left_out(module):
     defined = {
         f"{module}.{name}"
         for name, cls in vars(_module(module)).items()
         if inspect.isclass(cls) and cls.__module__ == module and not name.startswith("_") and hasattr(cls, "epoch")
     }
-    assert defined == {name for name in SOLVERS if name.startswith(f"{module}.")}
+    assert defined == {name for name in ALGORITHMS if name.startswith(f"{module}.")}
 
 
 def _numpy(X, y):
@@ -97,37 +107,49 @@ def _dask(X, y):
     return da.from_array(X, chunks=(100, X.shape[1])), da.from_array(y, chunks=100)
 
 
-#: (the class built, how the data is held, rows, the estimator's parameters).
+_STREAMING = "skgd._objective._streaming.StreamingObjective"
+_GRAM = "skgd._objective._gram.GramObjective"
+_DASK = "skgd._dask.DaskStreamingObjective"
+
+#: (the algorithm built, the objective it asks, how the data is held, rows, the estimator's parameters).
 FACTORY_CASES = [
-    ("skgd._sgd.SGDSolver", _numpy, 60, dict(solver="sgd")),
-    ("skgd._batch.StreamingBatchSolver", _numpy, 60, dict(solver="batch")),
-    ("skgd._batch.GramBatchSolver", _numpy, 2500, dict(solver="batch")),
-    ("skgd._sgd_namespace.HostSGDSolver", _array_api_strict, 60, dict(solver="sgd")),
-    ("skgd._sgd_namespace.NamespaceSGDSolver", _array_api_strict, 60, dict(solver="sgd", batch_size=7)),
-    ("skgd._dask.DaskSGDSolver", _dask, 300, dict(solver="sgd")),
-    ("skgd._dask.DaskStreamingBatchSolver", _dask, 300, dict(solver="batch", loss="huber")),
-    ("skgd._batch.GramBatchSolver", _dask, 300, dict(solver="batch")),
+    ("skgd._algorithms._sgd.SGDSolver", _STREAMING, _numpy, 60, dict(solver="sgd")),
+    ("skgd._algorithms._fista.FISTA", _STREAMING, _numpy, 60, dict(solver="batch")),
+    ("skgd._algorithms._fista.FISTA", _GRAM, _numpy, 2500, dict(solver="batch")),
+    ("skgd._algorithms._fista.SmoothedFISTA", _STREAMING, _numpy, 60, dict(loss="quantile")),
+    ("skgd._algorithms._backtracking.Backtracking", _STREAMING, _numpy, 60, dict(loss="poisson")),
+    ("skgd._algorithms._gradient.GradientDescent", _GRAM, _numpy, 2500, dict(learning_rate=0.01)),
+    ("skgd._algorithms._gradient.GradientDescent", _STREAMING, _numpy, 60, dict(loss="huber", momentum=0.5)),
+    ("skgd._sgd_namespace.HostSGDSolver", _STREAMING, _array_api_strict, 60, dict(solver="sgd")),
+    ("skgd._sgd_namespace.NamespaceSGDSolver", _STREAMING, _array_api_strict, 60, dict(solver="sgd", batch_size=7)),
+    ("skgd._dask.DaskSGDSolver", _DASK, _dask, 300, dict(solver="sgd")),
+    ("skgd._algorithms._fista.FISTA", _DASK, _dask, 300, dict(solver="batch", loss="huber")),
+    ("skgd._algorithms._fista.FISTA", _GRAM, _dask, 300, dict(solver="batch")),
 ]
 
 
 @pytest.mark.parametrize(
-    "name, hold, n, params",
+    "name, objective, hold, n, params",
     FACTORY_CASES,
-    ids=[f"{name.rpartition('.')[2]}-{hold.__name__.strip('_')}" for name, hold, _, _ in FACTORY_CASES],
+    ids=[
+        f"{name.rpartition('.')[2]}-{objective.rpartition('.')[2]}-{hold.__name__.strip('_')}-{i}"
+        for i, (name, objective, hold, _, _) in enumerate(FACTORY_CASES)
+    ],
 )
-def test_the_factory_builds_each_solver_and_it_satisfies_its_protocol(monkeypatch, name, hold, n, params):
+def test_the_factory_builds_each_algorithm_and_it_satisfies_the_protocol(monkeypatch, name, objective, hold, n, params):
     made = []
 
     def recording(*args, **kwargs):
-        made.append(make_solver(*args, **kwargs))
+        made.append(make_algorithm(*args, **kwargs))
         return made[-1]
 
-    monkeypatch.setattr(skgd._regressor, "make_solver", recording)
+    monkeypatch.setattr(skgd._build, "make_algorithm", recording)
     X, y = make_problem(n=n, d=4, seed=3)
-    data = hold(X, y)
+    data = hold(X, abs(y) if params.get("loss") == "poisson" else y)
     with config_context(array_api_dispatch=hold is _array_api_strict):
         GradientDescentRegressor(max_iter=2, tol=None, random_state=0, **params).fit(*data)
-    (solver,) = made
-    assert type(solver) is _class(name)
-    assert isinstance(solver, SOLVERS[name])
-    assert isinstance(solver.conditions, bool)
+    (algorithm,) = made
+    assert type(algorithm) is _class(name)
+    assert type(algorithm.objective) is _class(objective)
+    assert isinstance(algorithm, Algorithm)
+    assert isinstance(algorithm.can_condition, bool)

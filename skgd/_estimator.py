@@ -1,133 +1,33 @@
-"""GradientDescentRegressor: parameters, validation and state. It wires; it does no maths."""
+"""GradientDescentRegressor: its parameters; a training call validates, builds, runs the epoch loop and commits."""
 
 import functools
-import threading
 import warnings
-import weakref
 from numbers import Integral, Real
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
+from . import _validation as check
 from ._array_api import (
     ARRAY_API_SUPPORT,
-    _max_precision_float_dtype,
     check_same_namespace,
     get_namespace,
     get_namespace_and_device,
     is_dask_array,
     move_to,
-    rounding,
-    to_numpy,
 )
+from ._atomic import all_or_nothing
+from ._build import build_training, continued_state, fresh_state
 from ._callbacks import CallbackSupportMixin, TrainingTasks, with_callbacks
-from ._conditioning import Conditioning
 from ._loss import LOSSES, make_loss
-from ._penalty import Penalty
-from ._problem import Settings, TrainingData
-from ._reductions import target_summary
-from ._schedules import SCHEDULES, automatic_step
-from ._sgd import int32_indices
-from ._solver_choice import make_solver
-from ._state import TrainingState, independent_rng, linear_predict
-from ._stream import averages_the_stream, begin_chunk, refine_conditioning, report, stream_average
-from ._training import STOP_REASONS, Controls, deviance_explained, hold_out, patience, run_epochs
-
-#: Relative rise over a call of sgd passes (or subgradient steps) that is noise:
-#: measured over thousands of random small problems with learning_rate="auto",
-#: a pass ended at most 1.33 times its start, and rarely (tiny data) above 2.
-SGD_NOISE = 3.0
-
-
-def call_noise(descends, momentum, rounding):
-    """Relative rise of a call's objective that is not divergence.
-
-    Full-batch steps on a smooth loss descend: rounding. An sgd pass is noisy,
-    and so is a subgradient step on a non-smooth loss: near the optimum, on a
-    few rows, either may end up to four times where it began (``SGD_NOISE``). Momentum ``mu`` carries the iterate
-    past the minimum and back while stable; its loss may rise by the factor
-    ``1 / (1 - mu)**2`` on top.
-
-    Parameters
-    ----------
-    descends : bool
-        Whether the steps descend (full batch on a smooth loss).
-    momentum : float
-    rounding : float
-        As ``rounding`` gives it for the data.
-
-    Returns
-    -------
-    float
-    """
-    base = 1.0 + (rounding if descends else SGD_NOISE)
-    return base / (1.0 - momentum) ** 2 - 1.0
-
-
-def _stopping_rule(smooth_batch, continuation):
-    """How ``run_epochs`` judges convergence (``Controls.rule``)."""
-    if smooth_batch:
-        return "window"
-    return "continuation" if continuation else "improvement"
-
-
-def _evidence_mode(one_epoch, batch, newton):
-    """What a rule's "converged" must pass (``Controls.evidence``): nothing for one epoch, else the evidence."""
-    if one_epoch:
-        return None
-    if not batch:
-        return "warn"
-    return "newton" if newton else "continue"
-
-
-def _training_namespace(X):
-    """The array namespace and device a fit on X keeps its state in.
-
-    X's own; NumPy's for a dask array, whose blocks are NumPy arrays.
-    """
-    xp, _, device = get_namespace_and_device(np.empty(0) if is_dask_array(X) else X)
-    return xp, device
-
-
-#: Each estimator's training lock, kept off the estimator (a lock neither pickles nor clones).
-_TRAINING_LOCKS = weakref.WeakKeyDictionary()
-_LOCKS_LOCK = threading.Lock()
-
-
-def _training_lock(estimator):
-    """The re-entrant lock one estimator's training calls take in turn."""
-    with _LOCKS_LOCK:
-        lock = _TRAINING_LOCKS.get(estimator)
-        if lock is None:
-            lock = _TRAINING_LOCKS[estimator] = threading.RLock()
-        return lock
-
-
-def _all_or_nothing(method):
-    """Run a training method atomically: one call at a time, and if it raises, the estimator is left as it was.
-
-    Training already works on a copy of the state; this also undoes what input
-    validation set (``n_features_in_``, ``feature_names_in_``) before the failure.
-    Calls from several threads on one estimator take turns, so the estimator
-    holds one call's complete model, never a mix of two.
-    """
-
-    @functools.wraps(method)
-    def wrapper(self, *args, **kwargs):
-        with _training_lock(self):
-            before = dict(vars(self))
-            try:
-                return method(self, *args, **kwargs)
-            except BaseException:
-                vars(self).clear()
-                vars(self).update(before)
-                raise
-
-    return wrapper
+from ._schedules import SCHEDULES
+from ._scores import deviance_explained
+from ._state import linear_predict
+from ._stream import report
+from ._training import STOP_REASONS, run_epochs, stop_message
 
 
 class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimator):
@@ -452,20 +352,6 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         """The loss the parameters name, its own parameters bound in."""
         return make_loss(self.loss, **self.get_params(deep=False))
 
-    def _target_summary(self, X, Y, sample_weight, starting=True):
-        """``(minimum, means)`` of the targets for a loss that has a range (None for the others); checks it."""
-        loss = self._make_loss()
-        if loss.targets is None:
-            return None
-        if is_dask_array(X):
-            from ._dask import target_summary as dask_target_summary
-
-            summary = dask_target_summary(Y, sample_weight)
-        else:
-            summary = target_summary(Y, sample_weight)
-        loss.check_targets(*summary, starting=starting)
-        return summary
-
     def _start_intercept(self, intercept_init, summary):
         """The starting intercept: as given, or the loss's own start (the log link's ``log(mean(y))``)."""
         if intercept_init is not None or summary is None or not self.fit_intercept:
@@ -473,97 +359,13 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         return self._make_loss().initial_intercept(summary[1])
 
     def _validate_params(self):
-        # SGDRegressor's learning_rate names a schedule; here it is the step size. Say where the name goes.
-        from sklearn.utils._param_validation import InvalidParameterError
-
         try:
             super()._validate_params()
         except InvalidParameterError as error:
-            name = self.learning_rate
-            hints = {
-                **dict.fromkeys(
-                    tuple(SCHEDULES),
-                    f"is schedule={name!r} here, with learning_rate the step size: eta0 / 2 for squared error "
-                    "and huber, eta0 for the epsilon-insensitive losses",
-                ),
-                **dict.fromkeys(
-                    ("optimal", "pa1", "pa2"),
-                    "has no counterpart here; learning_rate='auto' derives a safe step from the data",
-                ),
-            }
-            if not (str(error).startswith("The 'learning_rate'") and isinstance(name, str) and name in hints):
+            hint = check.learning_rate_hint(error, self.learning_rate)
+            if hint is None:
                 raise
-            raise InvalidParameterError(f"{error} SGDRegressor's learning_rate={name!r} {hints[name]}.") from None
-
-    # ------------------------------------------------------------------ data
-    def _validate_training_data(self, X, y, sample_weight, reset):
-        if is_dask_array(X):
-            if self.early_stopping:
-                raise ValueError(
-                    "early_stopping=True is not supported with dask arrays; hold out a validation "
-                    "set (for example with dask_ml.model_selection.train_test_split) and score it."
-                )
-            from ._dask import check_training_data  # dask is imported only for dask input
-
-            validate_data(self, X, y, reset=reset, skip_check_array=True)
-            return check_training_data(X, y, sample_weight)
-        xp, _, device = get_namespace_and_device(X)
-        y, sample_weight = move_to(y, sample_weight, xp=xp, device=device)
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            reset=reset,
-            accept_sparse=["csr", "csc"],
-            dtype=[xp.float64, xp.float32],
-            order="C",
-            multi_output=True,
-            y_numeric=True,
-        )
-        if hasattr(X, "tocsr"):
-            X = int32_indices(X.tocsr())
-        with np.errstate(over="ignore"):  # an overflow is reported just below
-            Y = xp.astype(y, X.dtype, copy=False)
-        if not bool(xp.all(xp.isfinite(Y))):
-            raise ValueError(
-                f"y holds values too large for X's dtype {X.dtype} (largest |y| is "
-                f"{float(xp.max(xp.abs(xp.astype(y, _max_precision_float_dtype(xp, device))))):.3g}); "
-                "pass X as float64 or rescale y."
-            )
-        one_d = Y.ndim == 1
-        Y = xp.reshape(Y, (Y.shape[0], -1))
-        sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype, ensure_non_negative=True)
-        if not bool(xp.any(sample_weight)):  # scikit-learn < 1.8 lets all-zero weights through
-            raise ValueError("Sample weights must contain at least one non-zero number.")
-        total = float(xp.sum(xp.astype(sample_weight, _max_precision_float_dtype(xp, device))))
-        if total > float(xp.finfo(X.dtype).max) / 1e3:
-            raise ValueError(
-                f"sample_weight sums to {total:.3g}, too close to the largest {X.dtype} for the weighted sums "
-                "of a pass; rescale the weights (only their ratios matter to the objective) or pass X as float64."
-            )
-        return X, Y, sample_weight, one_d
-
-    def _check_settings(self):
-        if self.solver == "batch" and self.average:
-            raise ValueError("average is an option of solver='sgd'; the batch solver's iterates are not noisy.")
-
-    def _settings(self, n_train, loss, accelerated=False, smoothing=False, backtracking=False, stream=False):
-        average = (stream_average(self.average) if stream else int(self.average)) if self.solver == "sgd" else 0
-        return Settings(
-            loss=loss,
-            penalty=Penalty.from_params(self.penalty, self.alpha, self.l1_ratio),
-            fit_intercept=bool(self.fit_intercept),
-            schedule=SCHEDULES[self.schedule],
-            power_t=float(self.power_t),
-            momentum=float(self.momentum),
-            nesterov=bool(self.nesterov),
-            batch_size=min(int(self.batch_size), n_train),
-            shuffle=bool(self.shuffle),
-            average=average,
-            accelerated=accelerated,
-            smoothing=smoothing,
-            backtracking=backtracking,
-        )
+            raise InvalidParameterError(hint) from None
 
     # -------------------------------------------------------------- training
     def _train(self, X, Y, sample_weight, state, *, one_epoch, one_d, summary):
@@ -575,147 +377,15 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
             sample_weight=sample_weight,
             fitted_model=functools.partial(self._fitted_model, one_d=one_d, dtype=X.dtype),
         )
-        train_rows, validation = None, None
-        early_stopping = self.early_stopping and not one_epoch
-        if not early_stopping:
-            state.best_model = None
-        else:
-            X, Y, sample_weight, train_rows, validation = self._split_validation(X, Y, sample_weight, state.rng)
-        batch, auto = self.solver == "batch", self.learning_rate == "auto"
-        loss, schedule = self._make_loss(), SCHEDULES[self.schedule]
-        if summary is not None:
-            loss = loss.for_targets(summary[1], relative=auto)
-        plain = batch and auto and self.momentum == 0
-        # The log link's losses have no global curvature bound: their batch steps search (backtracking).
-        backtracking = batch and auto and loss.line_search
-        # A non-smooth loss with a smoothing continues through its smoothed forms as the adaptive step shrinks.
-        smoothable = auto and not loss.smooth and loss.smoothed(1.0) is not None
-        smoothing = plain and smoothable and schedule.adaptive
-        accelerated = smoothing or (plain and loss.smooth and not schedule.decays and not backtracking)
-        data = TrainingData(X, Y, sample_weight, train_rows)
-        n_train = X.shape[0] if train_rows is None else train_rows.shape[0]
-        stream = averages_the_stream(one_epoch, not batch, schedule, self.tol)
-        settings = self._settings(n_train, loss, accelerated, smoothing, backtracking, stream)
-        if stream:  # test the chunk, then train on it (skgd._stream)
-            prequential, settings = begin_chunk(state, data, settings)
-        self._loss = settings.loss  # predict applies its inverse link (callbacks predict during training)
-        solver = make_solver(data, settings, self.solver, max_iter=self.max_iter, one_epoch=one_epoch)
-        xp, device = _training_namespace(X)
-        sized_by_smoothing = smoothable and not batch
-        if smoothing or sized_by_smoothing:
-            solver.begin_smoothing(state)  # batch: its first smoothing; sgd: the step sized by it
-        # The sgd loop steps sparse rows in scaled coordinates without centring them (a row keeps its zeros).
-        centre = batch or not sp.issparse(X)
-        first_call = auto and state.conditioning is None and state.n_iter == 0 and solver.conditions
-        if first_call:
-            state.moments = solver.moments()
-            state.conditioning = Conditioning.from_moments(
-                state.moments, settings.fit_intercept, settings.loss.curvature, settings.penalty.l2, centre=centre
-            ).to_namespace(xp, device)
-        elif state.conditioning is not None and not (solver.conditions and (centre or not state.conditioning.centred)):
-            raise ValueError(
-                "This model trains in conditioned coordinates (learning_rate='auto' when training began); this "
-                "call's data cannot be stepped in them (sparse X with solver='sgd' after dense X with an intercept, "
-                "mini-batches of another array namespace, or dask). Continue with data like the first call's, "
-                "or refit."
-            )
-        refined = stream and not first_call and refine_conditioning(state, solver, settings, xp, device)
-        state.ensure_buffers(
-            momentum=settings.momentum > 0,
-            averaging=settings.average > 0,
-            l1=not batch and settings.penalty.l1 > 0,
-            accelerated=accelerated,
-        )
-        conditioning = state.conditioning
-        if conditioning is None and batch:  # batch bounds are measured in some coordinates: the user's
-            conditioning = Conditioning.identity(X.shape[1], xp, device)
-
-        def safe_step():
-            return automatic_step(solver.lipschitz(conditioning), 0.0 if batch else settings.momentum)
-
-        if auto:
-            step = safe_step()
-            # A stream's chunk in refined coordinates takes its own safe step, measured in them.
-            state.eta0 = step if state.eta0 is None or not one_epoch or refined else min(state.eta0, step)
-        else:
-            state.eta0 = float(self.learning_rate)
-        if stream:  # its step is the base step: the stream adapts its averaging window instead (skgd._stream)
-            state.eta_factor = 1.0
-        controls = Controls(
-            max_iter=1 if one_epoch else self.max_iter,
-            tol=self.tol,
-            n_iter_no_change=patience(self.n_iter_no_change, self.momentum),
-            adaptive=schedule.adaptive and not one_epoch,  # chunks of a stream are different data
-            stop_on_stall=not one_epoch,
-            validation=validation,
-            score=settings.loss,
-            verbose=self.verbose,
-            rule=_stopping_rule(batch and loss.smooth, smoothing and not one_epoch),
-            monotone=batch and (loss.smooth or accelerated) and self.momentum == 0,
-            rounding=rounding(xp, X.dtype),
-            noise=call_noise(batch and (loss.smooth or smoothing), self.momentum, rounding(xp, X.dtype)),
-            safe_step=safe_step,
-            crawl=not sized_by_smoothing,
-            automatic=auto,
-            evidence=_evidence_mode(one_epoch, batch, auto and (loss.smooth or smoothing)),
-        )
-        state.stop_reason = run_epochs(solver, state, controls, tasks)
-        if stream and self.verbose:
-            print(report(prequential, state, state.eta0))
-        self._commit(state, one_d, X.dtype, early_stopping)
+        training = build_training(self, X, Y, sample_weight, state, one_epoch=one_epoch, summary=summary)
+        state.stop_reason = run_epochs(training.algorithm, state, training.controls, tasks)
+        if training.prequential is not None and self.verbose:
+            print(report(training.prequential, state, state.eta0))
+        self._commit(state, one_d, X.dtype, early_stopping=training.controls.validation is not None)
         tasks.end()
         if not STOP_REASONS[state.stop_reason] and self.tol is not None:
-            warnings.warn(self._stop_message(state), ConvergenceWarning, stacklevel=3)
+            warnings.warn(stop_message(state, self.tol, self.max_iter, self.schedule), ConvergenceWarning, stacklevel=3)
         return self
-
-    def _stop_message(self, state):
-        """What to tell the user when training ended before it converged."""
-        if state.stop_reason == "step_exhausted":
-            return (
-                f"The adaptive step fell under 1e-6 of its start after {state.n_iter} epochs while the loss still "
-                "improved: training crawled rather than converged. Use learning_rate='auto' (steps in conditioned "
-                "coordinates), scale X, or raise tol."
-            )
-        if state.stop_reason in ("noise_floor", "stalled"):
-            adaptive = "" if self.schedule == "adaptive" else "schedule='adaptive', "
-            cause = (
-                f"the steps' noise keeps the model off the optimum (sgd): use {adaptive}a smaller step, "
-                "larger batches, solver='batch', or raise tol"
-                if state.stop_reason == "noise_floor"
-                else "the step fell to the objective's rounding: use learning_rate='auto', scale X, or raise tol"
-            )
-            return (
-                f"Training stalled after {state.n_iter} epochs above the optimum: the gap measured on the full "
-                f"objective exceeds tol={self.tol} times it ({state.stop_reason}); {cause}."
-            )
-        return (
-            f"Maximum number of epochs ({self.max_iter}) reached before convergence (tol={self.tol}, relative to "
-            "the objective); consider raising max_iter or using learning_rate='auto'."
-        )
-
-    def _split_validation(self, X, Y, sample_weight, rng):
-        n_val = int(np.ceil(self.validation_fraction * X.shape[0]))
-        if X.shape[0] - n_val < 1:
-            raise ValueError(
-                f"validation_fraction={self.validation_fraction} leaves no sample to train on of "
-                f"n_samples={X.shape[0]}; early stopping needs one to train on and one to validate."
-            )
-        X, Y, train_weight, train_rows, validation = hold_out(
-            X, Y, sample_weight, n_val, rng.randint(np.iinfo(np.int32).max)
-        )
-        xp, _ = get_namespace(train_weight)
-        if not bool(xp.any(train_weight > 0)):
-            raise ValueError(
-                "early_stopping=True: every sample with positive weight fell in the held-out validation split, "
-                "so the training split has zero total weight. Use a smaller validation_fraction, another "
-                "random_state, or early_stopping=False."
-            )
-        if not bool(xp.any(validation[2] > 0)):
-            raise ValueError(
-                "early_stopping=True: the held-out validation split has zero total weight, so it cannot be "
-                "scored. Use a larger validation_fraction, another random_state, or early_stopping=False."
-            )
-        return X, Y, train_weight, train_rows, validation
 
     def _fitted_model(self, state, one_d, dtype):
         """``(coef_, intercept_)`` as training leaves them at ``state``."""
@@ -743,7 +413,7 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
             self.best_validation_score_ = max(state.validation_scores)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    @_all_or_nothing
+    @all_or_nothing
     @with_callbacks
     def fit(self, X, y, sample_weight=None, coef_init=None, intercept_init=None):
         """Fit the linear model by gradient descent.
@@ -768,49 +438,22 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         self : object
             The fitted estimator.
         """
-        self._check_settings()
-        X, Y, sample_weight, one_d = self._validate_training_data(X, y, sample_weight, reset=True)
-        summary = self._target_summary(X, Y, sample_weight)
+        check.check_settings(self)
+        X, Y, sample_weight, one_d = check.check_training_data(self, X, y, sample_weight, reset=True)
+        summary = check.check_targets(self._make_loss(), X, Y, sample_weight)
         n_targets, n_features = Y.shape[1], X.shape[1]
         if coef_init is None and self.warm_start and hasattr(self, "_state"):
-            if self._state.coef.shape != (n_targets, n_features):
-                raise ValueError(
-                    f"warm_start=True continues from the previous fit, which had {self._state.coef.shape[1]} "
-                    f"feature(s) and {self._state.coef.shape[0]} target(s); this X has {n_features} and y "
-                    f"{n_targets}. Set warm_start=False to start afresh."
-                )
+            check.check_warm_start(self._state, n_targets, n_features)
             coef_init = self.coef_
             intercept_init = self.intercept_ if intercept_init is None else intercept_init
-        coef_init = self._check_init(coef_init, (n_targets, n_features), "coef_init")
+        coef_init = check.check_init(coef_init, (n_targets, n_features), "coef_init")
         intercept_init = self._start_intercept(intercept_init, summary)
-        intercept_init = self._check_init(intercept_init, (n_targets,), "intercept_init")
-        xp, device = _training_namespace(X)
-        dtype = X.dtype if self.solver == "sgd" else _max_precision_float_dtype(xp, device)
-        state = TrainingState.fresh(
-            n_targets,
-            n_features,
-            dtype,
-            independent_rng(self.random_state),
-            coef_init,
-            intercept_init,
-            xp=xp,
-            device=device,
-        )
+        intercept_init = check.check_init(intercept_init, (n_targets,), "intercept_init")
+        state = fresh_state(self, X, n_targets, coef_init, intercept_init)
         return self._train(X, Y, sample_weight, state, one_epoch=False, one_d=one_d, summary=summary)
 
-    @staticmethod
-    def _check_init(value, shape, name):
-        if value is None:
-            return None
-        array = np.asarray(to_numpy(value), dtype=np.float64)
-        if array.size != int(np.prod(shape)):
-            raise ValueError(f"{name} has shape {array.shape}; expected {shape} (or its 1-D form).")
-        if not np.all(np.isfinite(array)):
-            raise ValueError(f"{name} must be finite.")
-        return array.reshape(shape)
-
     @_fit_context(prefer_skip_nested_validation=True)
-    @_all_or_nothing
+    @all_or_nothing
     @with_callbacks
     def partial_fit(self, X, y, sample_weight=None):
         """Run exactly one epoch on the given data, continuing from the last call.
@@ -850,27 +493,15 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         """
         # scikit-learn's _fit_context validates only a first partial_fit; every call is validated here.
         self._validate_params()
-        self._check_settings()
+        check.check_settings(self)
         first = not hasattr(self, "_state")
-        X, Y, sample_weight, one_d = self._validate_training_data(X, y, sample_weight, reset=first)
-        summary = self._target_summary(X, Y, sample_weight, starting=first)
-        xp, device = _training_namespace(X)
-        dtype = X.dtype if self.solver == "sgd" else _max_precision_float_dtype(xp, device)
+        X, Y, sample_weight, one_d = check.check_training_data(self, X, y, sample_weight, reset=first)
+        summary = check.check_targets(self._make_loss(), X, Y, sample_weight, starting=first)
         if first:
-            state = TrainingState.fresh(
-                Y.shape[1],
-                X.shape[1],
-                dtype,
-                independent_rng(self.random_state),
-                intercept_init=self._start_intercept(None, summary),
-                xp=xp,
-                device=device,
-            )
+            state = fresh_state(self, X, Y.shape[1], intercept_init=self._start_intercept(None, summary))
         else:
-            state = self._state.copy().to(xp, device)
-            if Y.shape[1] != state.coef.shape[0]:
-                raise ValueError(f"y has {Y.shape[1]} target(s); this model was trained on {state.coef.shape[0]}.")
-            state.set_dtype(dtype)
+            check.check_continued_targets(self._state, Y.shape[1])
+            state = continued_state(self._state, self.solver, X)
         return self._train(X, Y, sample_weight, state, one_epoch=True, one_d=one_d, summary=summary)
 
     def predict(self, X):

@@ -20,35 +20,79 @@ automatic step ignores them too.
 from dataclasses import replace
 
 import numpy as np
+import scipy.sparse as sp
 
-from ._array_api import get_namespace
-from ._batch import StreamingBatchSolver
-from ._sgd_fast import sgd_epoch, shuffle
-from ._step_size import sample_lipschitz
+from .. import _certificate
+from .._array_api import get_namespace
+from .._schedules import automatic_step
+from .._sgd_fast import sgd_epoch, shuffle
+from .._step_size import sample_lipschitz
+from .._validation import index_dtype
+from ._stopping import ImprovementRule, call_noise
 
 _EMPTY_INT = np.empty(0, dtype=np.int32)
 _EMPTY_64 = np.empty(0)
 
 
-class MeasuredByEvaluator:
-    """What SGD solvers share: J and the column moments come from one vectorised pass, their ``evaluator``'s.
+def sized_by_smoothing(loss, width):
+    """``loss`` with the curvature (and each target's relative step) of its smoothing of ``width``.
 
-    A solver sets ``evaluator``, a full-batch solver over the same rows (the
-    batch solver's ``StreamingBatchSolver``, or dask's) that measures J without the
-    gradient.
+    The per-sample bound of a non-smooth loss's automatic step then takes the
+    smoothing's curvature ``1 / width``, with the width at the residuals'
+    scale (``first_smoothing_width``), in y's units: y times c gives steps
+    (and coefficients) times c, and the steps are sized to the distance the
+    model has to travel.
+
+    Parameters
+    ----------
+    loss : Loss
+        With a smoothing (``Loss.smoothed``).
+    width : array of shape (n_targets,)
+
+    Returns
+    -------
+    Loss
+    """
+    smoothed = loss.smoothed(width * 1.0)
+    relative = smoothed.relative_steps
+    relative = None if relative is None else tuple(float(v) for v in relative)
+    return replace(loss, curvature=smoothed.curvature, relative_steps=relative)
+
+
+class SGDAlgorithm:
+    """What the sgd algorithms share: J and the column moments from their objective, the improvement rule.
+
+    Parameters
+    ----------
+    data : TrainingData
+    settings : Settings
+        The steps' (a loss sized by its smoothing: ``sized_by_smoothing``).
+    objective : StreamingObjective or DaskStreamingObjective
+        Over the same rows, measuring J without the gradient.
+    smoothing_sized : bool, default=False
+        Whether the automatic step is sized by the loss's smoothing (it then
+        shrinks as far as it pays: no step is too small to end on).
     """
 
+    #: An sgd pass is noisy: its loss may rise between epochs.
+    monotone = False
+
+    def __init__(self, data, settings, objective, smoothing_sized=False):
+        self.settings, self.objective, self.smoothing_sized = settings, objective, smoothing_sized
+        #: The loop steps sparse rows in scaled coordinates without centring them (a row keeps its zeros).
+        self.centres = not sp.issparse(data.X)
+
     def moments(self):
-        """The training rows' weighted column moments (one pass over X, in its namespace).
+        """The training rows' weighted column moments (the objective's: one pass over X, in its namespace).
 
         Returns
         -------
         ColumnMoments
         """
-        return self.evaluator.moments()
+        return self.objective.moments()
 
     def value(self, coef, intercept):
-        """J at ``(coef, intercept)`` on the training rows (one vectorised pass).
+        """J at ``(coef, intercept)`` on the training rows (the objective's: one vectorised pass).
 
         Parameters
         ----------
@@ -59,31 +103,31 @@ class MeasuredByEvaluator:
         -------
         float
         """
-        return self.evaluator.value(coef, intercept)
+        return self.objective.value(coef, intercept)
 
-    def begin_smoothing(self, state):
-        """Size the automatic step of a non-smooth loss by its smoothing at the residuals' scale (one pass).
+    def safe_step(self, state):
+        """The largest safe step ``(1 - momentum) / L``, in the state's coordinates."""
+        return automatic_step(self.lipschitz(state.conditioning), self.settings.momentum)
 
-        The evaluator measures the smoothing width where training starts
-        (``StreamingBatchSolver.begin_smoothing``); the per-sample bound then
-        takes the smoothing's curvature ``1 / width``, in y's units, so y
-        times c gives steps (and coefficients) times c, and the steps are
-        sized to the distance the model has to travel.
+    def noise(self, rounding):
+        """Relative rise of a call's objective that is not divergence (``call_noise``: the passes' noise)."""
+        return call_noise(False, self.settings.momentum, rounding)
 
-        Parameters
-        ----------
-        state : TrainingState
-            Its ``smoothing_width`` is measured and set when None.
-        """
-        self.evaluator.begin_smoothing(state)
-        smoothed = self.evaluator.loss
-        relative = smoothed.relative_steps
-        relative = None if relative is None else tuple(float(v) for v in relative)
-        measured = replace(self.settings.loss, curvature=smoothed.curvature, relative_steps=relative)
-        self.settings = replace(self.settings, loss=measured)
+    def measure(self, coef, intercept):
+        """The evidence at ``(coef, intercept)`` (``skgd._certificate``), or None where none can be measured."""
+        return _certificate.measure(self, coef, intercept)
+
+    def allocate(self, state):
+        """Allocate the buffers of the state the loop uses."""
+        s = self.settings
+        state.ensure_buffers(momentum=s.momentum > 0, averaging=s.average > 0, l1=s.penalty.l1 > 0)
+
+    def stopping_rule(self, controls):
+        """A fresh improvement rule for one call, whose evidence ends a noisy stall as ``"noise_floor"``."""
+        return ImprovementRule("warn", ends_when_exhausted=not self.smoothing_sized)
 
 
-class SGDSolver(MeasuredByEvaluator):
+class SGDSolver(SGDAlgorithm):
     """Epochs of (mini-)batch SGD through the compiled loop.
 
     Parameters
@@ -91,20 +135,22 @@ class SGDSolver(MeasuredByEvaluator):
     data : TrainingData
         NumPy or sparse.
     settings : Settings
+    objective : StreamingObjective
+    smoothing_sized : bool, default=False
     """
 
-    def __init__(self, data, settings):
-        self.data, self.settings = data, settings
+    def __init__(self, data, settings, objective, smoothing_sized=False):
+        super().__init__(data, settings, objective, smoothing_sized)
+        self.data = data
         self.xp, _ = get_namespace(data.X)
         rows = data.train_rows
         self.n_samples = data.X.shape[0] if rows is None else rows.shape[0]
         # Zero on the held-out rows, so its sum is the training rows'.
         self.weight_sum = float(np.sum(data.sample_weight, dtype=np.float64))
         self.rows = LoopRows(data.X, data.Y, data.sample_weight)
-        self.evaluator = StreamingBatchSolver(data, settings)
 
     #: The loop steps in conditioned coordinates: centred and scaled dense rows, scaled (uncentred) CSR rows.
-    conditions = True
+    can_condition = True
 
     def lipschitz(self, conditioning):
         """Largest per-sample Lipschitz constant, for the automatic step.
@@ -118,8 +164,10 @@ class SGDSolver(MeasuredByEvaluator):
         -------
         float
         """
-        p = self.settings
-        return sample_lipschitz(p.loss, p.penalty, self.data.X, self.rows.weights, p.fit_intercept, conditioning)
+        settings = self.settings
+        return sample_lipschitz(
+            settings.loss, settings.penalty, self.data.X, self.rows.weights, settings.fit_intercept, conditioning
+        )
 
     def epoch(self, state, eta):
         """One pass over the training rows; returns the epoch's loss.
@@ -138,14 +186,14 @@ class SGDSolver(MeasuredByEvaluator):
         -------
         float
         """
-        p, conditioning = self.settings, state.conditioning
-        order = sample_order(self.n_samples, state.rng if p.shuffle else None, positions=self.data.train_rows)
+        settings, conditioning = self.settings, state.conditioning
+        order = sample_order(self.n_samples, state.rng if settings.shuffle else None, positions=self.data.train_rows)
         if conditioning is not None:
             conditioning.convert(state, to_conditioned=True)
-        total = sgd_pass(p, state, self.rows, order, eta, conditioning)
+        total = sgd_pass(settings, state, self.rows, order, eta, conditioning)
         if conditioning is not None:
             conditioning.convert(state, to_conditioned=False)
-        return pass_loss(p, state, total, self.weight_sum, xp=self.xp)
+        return pass_loss(settings, state, total, self.weight_sum, xp=self.xp)
 
 
 class LoopRows:
@@ -169,53 +217,6 @@ class LoopRows:
         self.targets = np.ascontiguousarray(Y.T)
         self.weights = np.ascontiguousarray(sample_weight, dtype=X.dtype)
         self.empty = np.empty(0, dtype=X.dtype)
-
-
-def int32_indices(X):
-    """X with int32 ``indices`` and ``indptr``, the index type the compiled loop reads.
-
-    Wider indices (``scipy.sparse`` gives int64 ones to some constructions)
-    are cast once; the data is shared, not copied.
-
-    Parameters
-    ----------
-    X : CSR matrix or array
-
-    Returns
-    -------
-    CSR matrix or array
-        Of X's type; X itself when its indices are already int32.
-
-    Raises
-    ------
-    ValueError
-        If X has 2**31 columns or stored entries or more, which int32 cannot index.
-    """
-    if X.indices.dtype == np.int32 and X.indptr.dtype == np.int32:
-        return X
-    limit = np.iinfo(np.int32).max
-    if X.shape[1] > limit or X.nnz > limit:
-        raise ValueError(
-            f"X has {X.shape[1]} columns and {X.nnz} stored entries; skgd indexes sparse X "
-            f"with int32, so both must be at most {limit}."
-        )
-    indices, indptr = X.indices.astype(np.int32, copy=False), X.indptr.astype(np.int32, copy=False)
-    return type(X)((X.data, indices, indptr), shape=X.shape, copy=False)
-
-
-def index_dtype(n_samples):
-    """The smallest index dtype the compiled loop reads for ``n_samples`` rows.
-
-    Parameters
-    ----------
-    n_samples : int
-
-    Returns
-    -------
-    numpy dtype
-        int32, intp from 2**31 rows on.
-    """
-    return np.dtype(np.int32 if n_samples < 2**31 else np.intp)
 
 
 def sample_order(n_samples, rng=None, positions=None):
@@ -276,19 +277,18 @@ def sgd_pass(settings, state, rows, order, eta, conditioning=None):
         Sum over the visited rows and the targets of ``weight * loss`` just
         before each row's update.
     """
-    p = settings
     total = 0.0
     scalars = np.zeros(6)
     # One step for the pass when the schedule keeps it, else one per update.
-    n_updates = -(-order.shape[0] // p.batch_size) if p.schedule.decays else 1
-    steps = p.schedule.steps(eta, state.t, n_updates, p.power_t)
-    relative = p.loss.relative_steps  # each target's own step, where the targets' curvatures differ
+    n_updates = -(-order.shape[0] // settings.batch_size) if settings.schedule.decays else 1
+    steps = settings.schedule.steps(eta, state.t, n_updates, settings.power_t)
+    relative = settings.loss.relative_steps  # each target's own step, where the targets' curvatures differ
     for j in range(rows.targets.shape[0]):
         scalars[:] = (
             state.intercept[j],
-            state.velocity_intercept[j] if p.momentum else 0.0,
-            state.intercept_average[j] if p.average else 0.0,
-            state.l1_total[j] if p.penalty.l1 else 0.0,
+            state.velocity_intercept[j] if settings.momentum else 0.0,
+            state.intercept_average[j] if settings.average else 0.0,
+            state.l1_total[j] if settings.penalty.l1 else 0.0,
             state.t,
             state.n_averaged,
         )
@@ -300,30 +300,30 @@ def sgd_pass(settings, state, rows, order, eta, conditioning=None):
             order,
             state.coef[j],
             scalars,
-            state.velocity[j] if p.momentum else rows.empty,
-            state.coef_average[j] if p.average else _EMPTY_64,
-            state.l1_applied[j] if p.penalty.l1 else _EMPTY_64,
-            loss_code=p.loss.code,
-            loss_param=p.loss.parameter,
+            state.velocity[j] if settings.momentum else rows.empty,
+            state.coef_average[j] if settings.average else _EMPTY_64,
+            state.l1_applied[j] if settings.penalty.l1 else _EMPTY_64,
+            loss_code=settings.loss.code,
+            loss_param=settings.loss.parameter,
             steps=steps if relative is None else steps * relative[j],
-            l2=p.penalty.l2,
-            l1=p.penalty.l1,
-            momentum=p.momentum,
-            nesterov=p.nesterov,
-            batch_size=p.batch_size,
-            fit_intercept=p.fit_intercept,
-            average_start=p.average,
+            l2=settings.penalty.l2,
+            l1=settings.penalty.l1,
+            momentum=settings.momentum,
+            nesterov=settings.nesterov,
+            batch_size=settings.batch_size,
+            fit_intercept=settings.fit_intercept,
+            average_start=settings.average,
             shift=None if conditioning is None else conditioning.shift,
             scale=None if conditioning is None else conditioning.scale,
-            max_change=p.loss.max_change,
+            max_change=settings.loss.max_change,
         )
-        if p.fit_intercept:
+        if settings.fit_intercept:
             state.intercept[j] = scalars[0]
-        if p.momentum:
+        if settings.momentum:
             state.velocity_intercept[j] = scalars[1]
-        if p.average:
+        if settings.average:
             state.intercept_average[j] = scalars[2]
-        if p.penalty.l1:
+        if settings.penalty.l1:
             state.l1_total[j] = scalars[3]
     state.t = int(scalars[4])
     state.n_averaged = int(scalars[5])

@@ -1,0 +1,301 @@
+"""When an algorithm's training has converged: its stopping rule, confirmed by the measured evidence.
+
+Each algorithm picks its rule (``stopping_rule``), a fresh object per
+training call that keeps its own counters, and the epoch loop
+(``skgd._training``) asks it after every epoch:
+
+- ``WindowRule`` (full-batch steps on a smooth loss) extrapolates the
+  objective's decrease over the last ``n_iter_no_change`` epochs to its limit
+  and stops when the objective is within ``tol / 100`` of it (relative);
+- ``ContinuationRule`` (full-batch steps on a loss's smoothing, each stage's
+  smoothing finer) applies the window to each stage, then shrinks the
+  smoothing with the step, and stops when a whole stage gained no more than
+  ``tol / 100`` (relative);
+- ``ImprovementRule`` (sgd, non-smooth losses, early stopping) counts epochs
+  that fail to improve on the best loss by ``tol`` times it, reduces the
+  adaptive step on a stall, and stops when ``UNPRODUCTIVE_REDUCTIONS``
+  reductions in a row bring no such improvement.
+
+A rule's "converged" must pass the evidence first (``skgd._certificate``):
+the measured gap of J at the model within ``tol`` times J. ``evidence``
+says what happens when it is not: ``"continue"`` (full batch) trains on,
+``"newton"`` (full batch with ``learning_rate="auto"`` on a smooth loss)
+first takes up to ``NEWTON_STEPS`` steps in the curvature matrix's
+coordinates, ``"warn"`` (sgd) ends as ``"noise_floor"`` (an adaptive step is
+reduced and training goes on); None trusts the rule.
+"""
+
+import math
+from dataclasses import dataclass
+
+from .. import _certificate
+from .._schedules import adaptive_reduce
+
+#: Adaptive reductions in a row that bring no improvement before training is
+#: taken to have converged (a smaller step no longer lowers the loss).
+UNPRODUCTIVE_REDUCTIONS = 2
+
+#: The full-batch rule stops once the objective is estimated within this share
+#: of ``tol`` of its limit (relative): tol=1e-4 aims at 1e-6, a margin of 100
+#: for the estimate, so a fit that stops silently is within ``tol`` of the optimum.
+WINDOW_GAP_SHARE = 1e-2
+
+#: Steps in the curvature matrix's coordinates a full-batch fit takes, each
+#: followed by a new measurement, when the evidence contradicts its rule.
+NEWTON_STEPS = 5
+
+#: Epochs without a stop of the window rule after which a fit that can take
+#: curvature steps measures the evidence anyway (and steps if it contradicts).
+SLOW_EPOCHS = 50
+
+#: Stages of a continuation in a row that take no step (each smoothing five
+#: times finer than the last) before the model counts as converged.
+STUCK_STAGES = 4
+
+#: Relative rise over a call of sgd passes (or subgradient steps) that is noise:
+#: measured over thousands of random small problems with learning_rate="auto",
+#: a pass ended at most 1.33 times its start, and rarely (tiny data) above 2.
+SGD_NOISE = 3.0
+
+
+def call_noise(descends, momentum, rounding):
+    """Relative rise of a call's objective that is not divergence.
+
+    Full-batch steps on a smooth loss descend: rounding. An sgd pass is noisy,
+    and so is a subgradient step on a non-smooth loss: near the optimum, on a
+    few rows, either may end up to four times where it began (``SGD_NOISE``). Momentum ``mu`` carries the iterate
+    past the minimum and back while stable; its loss may rise by the factor
+    ``1 / (1 - mu)**2`` on top.
+
+    Parameters
+    ----------
+    descends : bool
+        Whether the steps descend (full batch on a smooth loss).
+    momentum : float
+    rounding : float
+        As ``rounding`` gives it for the data.
+
+    Returns
+    -------
+    float
+    """
+    base = 1.0 + (rounding if descends else SGD_NOISE)
+    return base / (1.0 - momentum) ** 2 - 1.0
+
+
+@dataclass
+class Progress:
+    """What a stopping rule reads of the call so far (the epoch loop appends to ``losses`` and ``best``).
+
+    Parameters
+    ----------
+    algorithm : Algorithm
+    state : TrainingState
+    controls : Controls
+    losses : list of float
+        The call's epoch losses.
+    best : list of float
+        The best metric after each epoch (the loss, or minus the validation score).
+    start : float
+        J at the model the call started from.
+    floor : float
+        Changes of J at or under it are rounding.
+    """
+
+    algorithm: object
+    state: object
+    controls: object
+    losses: list
+    best: list
+    start: float
+    floor: float
+
+
+def window_converged(best, n, tol, floor):
+    """Whether the best loss, extrapolated to its limit, is within ``tol / 100`` of it (relative).
+
+    ``D`` is the decrease of the best loss over the last ``n`` epochs and
+    ``D_prev`` over the ``n`` before; with the ratio ``rho = D / D_prev`` of a
+    geometric tail, what is left to gain is ``D * rho / (1 - rho)``, so the
+    loss is within ``D / (1 - rho)`` of its limit.
+
+    Parameters
+    ----------
+    best : list of float
+        The best loss after each epoch of the call.
+    n : int
+        The window.
+    tol : float
+    floor : float
+        Changes at or under it are rounding.
+
+    Returns
+    -------
+    bool
+    """
+    if len(best) <= n:
+        return False
+    decrease = best[-1 - n] - best[-1]
+    if decrease <= floor:
+        return True
+    if len(best) <= 2 * n:
+        return False
+    previous = best[-1 - 2 * n] - best[-1 - n]
+    rho = decrease / previous if previous > 0.0 else 1.0
+    return rho < 1.0 and decrease / (1.0 - rho) <= WINDOW_GAP_SHARE * tol * best[-1]
+
+
+def confirmed(progress, evidence, rule=True):
+    """Whether the evidence at the model (``skgd._certificate``) confirms a rule's "converged".
+
+    The measured gap must be within ``tol`` times J (or J's rounding). A
+    ``"newton"`` fit first takes up to ``NEWTON_STEPS`` curvature steps while
+    it is not, each an epoch of the loss curve. A certificate's gap is kept
+    on the state (``gap_bound``). Where nothing can be measured the rule
+    decides: ``rule`` is whether it holds (False: the evidence is asked
+    whether training may end before the rule says so).
+    """
+    algorithm, state, controls = progress.algorithm, progress.state, progress.controls
+    state.gap_bound = None
+    if evidence is None or controls.validation is not None:
+        return rule
+    for _ in range(NEWTON_STEPS + 1):
+        model = state.model()
+        measured = algorithm.measure(*model)
+        if measured is None:
+            return rule
+        value = algorithm.value(*model)
+        if controls.verbose:
+            print(f"Measured gap {measured.gap} at objective {value!r}")
+        if measured.gap is not None and measured.gap <= controls.tol * abs(value) + progress.floor:
+            state.gap_bound = measured.gap if measured.bound else None
+            return True
+        unknown = rule and measured.gap is None  # no certificate found: the rule decides, after a step that pays
+        if evidence != "newton" or measured.step is None or len(progress.losses) >= controls.max_iter:
+            return unknown
+        loss, moved = _certificate.newton_step(algorithm, state, measured)
+        if not moved:
+            return unknown
+        progress.losses.append(loss)
+        state.loss_curve.append(loss)
+        state.n_iter += 1
+        progress.best.append(min(loss, progress.best[-1]))
+    return False
+
+
+class WindowRule:
+    """The window rule of full-batch steps on a smooth loss (see the module's docstring).
+
+    Parameters
+    ----------
+    evidence : {None, "continue", "newton"}
+    """
+
+    def __init__(self, evidence):
+        self.evidence = evidence
+        self.since = 0  # where the window looks from: after the last contradicting evidence
+
+    def after_epoch(self, progress, metric):
+        """Why training ends after this epoch, or None to go on."""
+        controls, best = progress.controls, progress.best
+        window = window_converged(best[self.since :], controls.n_iter_no_change, controls.tol, progress.floor)
+        # A fit that can take curvature steps asks the evidence also after a long crawl.
+        slow = self.evidence == "newton" and len(best) - self.since >= SLOW_EPOCHS
+        if controls.stop_on_stall and (window or slow):
+            if confirmed(progress, self.evidence, rule=window):
+                return "converged"
+            self.since = len(best)
+        return None
+
+
+class ContinuationRule:
+    """The continuation's rule: a window per smoothing stage (see the module's docstring).
+
+    Parameters
+    ----------
+    evidence : {None, "continue", "newton"}
+    """
+
+    def __init__(self, evidence):
+        self.evidence = evidence
+        self.stage = 0  # where the current stage began in ``best``
+        self.stuck = 0  # stages in a row that took no step
+
+    def after_epoch(self, progress, metric):
+        """Why training ends after this epoch, or None to go on; a settled stage makes the smoothing finer."""
+        controls, state, best, floor = progress.controls, progress.state, progress.best, progress.floor
+        n = controls.n_iter_no_change
+        if not (controls.stop_on_stall and window_converged(best[self.stage :], n, controls.tol, floor)):
+            return None
+        gain = (best[self.stage - 1] if self.stage else progress.start) - best[-1]
+        # A stage that took no step at all had too coarse a smoothing to improve on the model.
+        self.stuck = self.stuck + 1 if gain <= floor else 0
+        small = floor < gain <= WINDOW_GAP_SHARE * controls.tol * best[-1]
+        settled = self.stuck >= STUCK_STAGES or (self.stage and small)
+        # Each stage's end asks the evidence, which may end training before the rule would.
+        if confirmed(progress, self.evidence, rule=settled):
+            return "converged"  # a finer smoothing no longer pays
+        self.stuck = 0 if settled else self.stuck
+        # The smoothing (and the step with it) shrinks as far as it pays: no crawl to report,
+        # until it is finer than the residuals' rounding.
+        state.eta_factor = progress.algorithm.finer_smoothing(state)
+        if state.eta_factor <= controls.rounding:
+            return "converged" if confirmed(progress, self.evidence) else "stalled"
+        self.stage = len(best)
+        return None
+
+
+class ImprovementRule:
+    """The improvement rule of sgd, non-smooth losses and early stopping (see the module's docstring).
+
+    Parameters
+    ----------
+    evidence : {None, "continue", "newton", "warn"}
+    ends_when_exhausted : bool, default=True
+        Whether an adaptive step under ``ADAPTIVE_MIN_RATIO`` of its start
+        while the loss still improves ends training (``"step_exhausted"``).
+        False for sgd steps sized by a loss's smoothing at the residuals'
+        scale, which shrink as far as they pay (down to rounding).
+    """
+
+    def __init__(self, evidence, ends_when_exhausted=True):
+        self.evidence, self.ends_when_exhausted = evidence, ends_when_exhausted
+        self.unproductive = 0  # adaptive reductions in a row that brought no improvement
+        self.contradicted = False  # whether evidence contradicted a stall
+
+    def after_epoch(self, progress, metric):
+        """Why training ends after this epoch, or None to go on; a stall reduces the adaptive step."""
+        controls, state = progress.controls, progress.state
+        # Relative for a loss (scale-free), absolute for a validation R^2 (already scale-free).
+        scale = abs(state.best_metric) if controls.validation is None and math.isfinite(state.best_metric) else 1.0
+        if metric >= state.best_metric - controls.tol * scale:  # at J = 0 nothing improves
+            state.n_no_improvement += 1
+        else:
+            state.n_no_improvement = 0
+            self.unproductive = 0
+        state.best_metric = min(state.best_metric, metric)
+        if state.n_no_improvement < controls.n_iter_no_change:
+            return None
+        state.n_no_improvement = 0
+        if controls.adaptive and self.unproductive < UNPRODUCTIVE_REDUCTIONS and controls.validation is None:
+            state.eta_factor, exhausted = adaptive_reduce(state.eta_factor)
+            # The average of the larger step's iterates carries their noise (and, for a
+            # non-smooth loss, the whole way they travelled): averaging begins anew with
+            # the next epoch (until then the model is still the average).
+            state.average_restart = True
+            self.unproductive += 1
+            if controls.verbose:
+                print(f"Step reduced to {state.eta0 * state.eta_factor:.6g}")
+            if controls.stop_on_stall and state.eta_factor <= controls.rounding:  # a step under J's rounding
+                if confirmed(progress, self.evidence):
+                    return "converged"
+                return "noise_floor" if self.evidence == "warn" else "stalled"
+            if exhausted and controls.stop_on_stall and self.ends_when_exhausted:
+                return "noise_floor" if self.contradicted and self.evidence == "warn" else "step_exhausted"
+        elif controls.stop_on_stall:
+            if confirmed(progress, self.evidence):
+                return "converged"
+            if self.evidence == "warn" and not controls.adaptive:
+                return "noise_floor"
+            self.unproductive, self.contradicted = 0, True  # not the optimum: train on (an adaptive step reduces again)
+        return None

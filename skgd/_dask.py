@@ -373,11 +373,11 @@ class DaskSGDSolver(SGDAlgorithm):
         Sent to the workers with each block.
     objective : DaskStreamingObjective
         Holds the survey and the blocks.
-    smoothing_sized : bool, default=False
+    automatic : bool, default=False
     """
 
-    def __init__(self, data, settings, objective, smoothing_sized=False):
-        super().__init__(data, settings, objective, smoothing_sized)
+    def __init__(self, data, settings, objective, automatic=False):
+        super().__init__(data, settings, objective, automatic)
         self.blocks = objective.blocks
         self.weight_sum = objective.survey.weight_sum
         self.survey = objective.survey

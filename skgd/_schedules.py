@@ -149,7 +149,7 @@ def automatic_step(lipschitz, momentum=0.0):
     Parameters
     ----------
     lipschitz : float
-        The Lipschitz constant ``L`` (``Solver.lipschitz``).
+        The Lipschitz constant ``L`` (``Algorithm.lipschitz``).
     momentum : float, default=0.0
 
     Returns

@@ -45,15 +45,15 @@ class HostSGDSolver(SGDAlgorithm):
     settings : Settings
     objective : StreamingObjective
         In the data's namespace.
-    smoothing_sized : bool, default=False
+    automatic : bool, default=False
     """
 
-    def __init__(self, data, settings, objective, smoothing_sized=False):
-        super().__init__(data, settings, objective, smoothing_sized)
+    def __init__(self, data, settings, objective, automatic=False):
+        super().__init__(data, settings, objective, automatic)
         self.xp, _, self.device = get_namespace_and_device(data.X)
         X, Y, sample_weight = move_to(data.X, data.Y, data.sample_weight, xp=np, device="cpu")
         host = replace(data, X=np.ascontiguousarray(X), Y=Y, sample_weight=sample_weight)
-        self.host = SGDSolver(host, settings, objective, smoothing_sized)
+        self.host = SGDSolver(host, settings, objective, automatic)
         self.can_condition = self.host.can_condition
 
     def lipschitz(self, conditioning):
@@ -104,11 +104,11 @@ class NamespaceSGDSolver(SGDAlgorithm):
     settings : Settings
     objective : StreamingObjective
         In the data's namespace.
-    smoothing_sized : bool, default=False
+    automatic : bool, default=False
     """
 
-    def __init__(self, data, settings, objective, smoothing_sized=False):
-        super().__init__(data, settings, objective, smoothing_sized)
+    def __init__(self, data, settings, objective, automatic=False):
+        super().__init__(data, settings, objective, automatic)
         self.data = data
         self.xp, _, self.device = get_namespace_and_device(data.X)
         xp = self.xp

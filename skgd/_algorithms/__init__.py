@@ -27,7 +27,7 @@ from .._objective import StreamingObjective, choose_objective
 from .._sgd_namespace import HostSGDSolver, NamespaceSGDSolver
 from ._backtracking import Backtracking
 from ._fista import FISTA, SmoothedFISTA, first_smoothing_width
-from ._gradient import GradientDescent
+from ._gradient import GradientDescent, has_smoothing
 from ._sgd import SGDSolver, sized_by_smoothing
 
 
@@ -67,7 +67,7 @@ def make_algorithm(data, settings, state, *, solver, automatic, max_iter, one_ep
     skgd._algorithms._protocol.Algorithm : What the algorithm offers the estimator and the epoch loop.
     """
     loss, schedule = settings.loss, settings.schedule
-    smoothable = automatic and not loss.smooth and loss.smoothed(1.0) is not None
+    smoothable = automatic and has_smoothing(loss)
     if is_dask_array(data.X):
         from .._dask import make_dask_objective  # dask is optional: imported for dask data only
 
@@ -77,7 +77,7 @@ def make_algorithm(data, settings, state, *, solver, automatic, max_iter, one_ep
     else:
         objective = StreamingObjective(data, settings)
     if solver == "sgd":
-        return _sgd_algorithm(data, settings, state, objective, smoothable)
+        return _sgd_algorithm(data, settings, state, objective, automatic, smoothable)
     if automatic and loss.line_search:  # no global curvature bound: the steps search for their size
         return Backtracking(objective, settings)
     steady = automatic and settings.momentum == 0  # FISTA's own momentum takes the place of any other
@@ -88,7 +88,7 @@ def make_algorithm(data, settings, state, *, solver, automatic, max_iter, one_ep
     return GradientDescent(objective, settings, automatic=automatic)
 
 
-def _sgd_algorithm(data, settings, state, objective, smoothable):
+def _sgd_algorithm(data, settings, state, objective, automatic, smoothable):
     """The sgd algorithm for the data's kind: the compiled loop, on a host copy, in the namespace, or on dask."""
     if smoothable:
         settings = replace(settings, loss=sized_by_smoothing(settings.loss, first_smoothing_width(objective, state)))
@@ -100,7 +100,7 @@ def _sgd_algorithm(data, settings, state, objective, smoothable):
         algorithm = SGDSolver
     else:
         algorithm = HostSGDSolver if settings.batch_size == 1 else NamespaceSGDSolver
-    return algorithm(data, settings, objective, smoothing_sized=smoothable)
+    return algorithm(data, settings, objective, automatic=automatic)
 
 
 __all__ = ["make_algorithm"]

@@ -63,6 +63,11 @@ def take_step(state, grad_coef, grad_intercept, eta, settings, xp):
     state.t += 1
 
 
+def has_smoothing(loss):
+    """Whether a non-smooth loss has a smoothing (``Loss.smoothed``) that steps can descend or be sized by."""
+    return not loss.smooth and loss.smoothed(1.0) is not None
+
+
 def target_steps(eta, loss, state):
     """``eta``, or each target's step: times the loss's ``relative_steps`` (targets of unequal curvature).
 

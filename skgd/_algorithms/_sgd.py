@@ -28,6 +28,7 @@ from .._schedules import automatic_step
 from .._sgd_fast import sgd_epoch, shuffle
 from .._step_size import sample_lipschitz
 from .._validation import index_dtype
+from ._gradient import has_smoothing
 from ._stopping import ImprovementRule, call_noise
 
 _EMPTY_INT = np.empty(0, dtype=np.int32)
@@ -69,16 +70,19 @@ class SGDAlgorithm:
         The steps' (a loss sized by its smoothing: ``sized_by_smoothing``).
     objective : StreamingObjective or DaskStreamingObjective
         Over the same rows, measuring J without the gradient.
-    smoothing_sized : bool, default=False
-        Whether the automatic step is sized by the loss's smoothing (it then
-        shrinks as far as it pays: no step is too small to end on).
+    automatic : bool, default=False
+        Whether the step is ``learning_rate="auto"``'s: a non-smooth loss's is
+        then sized by its smoothing, and shrinks as far as it pays (no step is
+        too small to end on).
     """
 
     #: An sgd pass is noisy: its loss may rise between epochs.
     monotone = False
 
-    def __init__(self, data, settings, objective, smoothing_sized=False):
-        self.settings, self.objective, self.smoothing_sized = settings, objective, smoothing_sized
+    def __init__(self, data, settings, objective, automatic=False):
+        self.settings, self.objective = settings, objective
+        #: Whether the automatic step is sized by the loss's smoothing (``sized_by_smoothing``).
+        self.smoothing_sized = automatic and has_smoothing(settings.loss)
         #: The loop steps sparse rows in scaled coordinates without centring them (a row keeps its zeros).
         self.centres = not sp.issparse(data.X)
 
@@ -136,11 +140,11 @@ class SGDSolver(SGDAlgorithm):
         NumPy or sparse.
     settings : Settings
     objective : StreamingObjective
-    smoothing_sized : bool, default=False
+    automatic : bool, default=False
     """
 
-    def __init__(self, data, settings, objective, smoothing_sized=False):
-        super().__init__(data, settings, objective, smoothing_sized)
+    def __init__(self, data, settings, objective, automatic=False):
+        super().__init__(data, settings, objective, automatic)
         self.data = data
         self.xp, _ = get_namespace(data.X)
         rows = data.train_rows

@@ -37,7 +37,7 @@ from ._algorithms._sgd import LoopRows, SGDAlgorithm, pass_loss, sample_order, s
 from ._array_api import rounding
 from ._objective import GRAM_MAX_FEATURES, GramObjective, StreamingObjective
 from ._reductions import ColumnMoments, SufficientStatistics, largest_row_scale, loss_gradient_sums
-from ._state import ARRAY_FIELDS, TrainingState, linear_predict
+from ._state import LOOP_FIELDS, TrainingState, linear_predict
 from ._step_size import gram_lipschitz, per_sample_bound
 
 #: Partial results added per node of a tree reduction.
@@ -46,10 +46,6 @@ FAN_IN = 8
 #: Blocks an sgd epoch chains into one ``dask.compute``: at most this many
 #: blocks are in memory for it at once, and the client waits once per window.
 SGD_WINDOW = 8
-
-#: The fields of a TrainingState that the compiled loop reads and writes: what
-#: travels to the worker holding a block and back.
-LOOP_FIELDS = ARRAY_FIELDS + ("t", "n_averaged")
 
 
 # ----------------------------------------------------------------- validation

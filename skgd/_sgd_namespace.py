@@ -31,7 +31,7 @@ import numpy as np
 
 from ._algorithms._sgd import SGDAlgorithm, SGDSolver, pass_loss, sample_order
 from ._array_api import _max_precision_float_dtype, get_namespace_and_device, move_to
-from ._state import ARRAY_FIELDS
+from ._state import LOOP_FIELDS
 from ._step_size import sample_lipschitz
 
 
@@ -89,7 +89,7 @@ class HostSGDSolver(SGDAlgorithm):
         on_host = state.to(np, "cpu")
         loss = self.host.epoch(on_host, eta)
         back = on_host.to(self.xp, self.device)
-        for name in (*ARRAY_FIELDS, "t", "n_averaged"):
+        for name in LOOP_FIELDS:
             setattr(state, name, getattr(back, name))
         return loss
 

@@ -33,6 +33,9 @@ ARRAY_FIELDS = (
     "smoothing_width",
 )
 
+#: What the compiled loop reads and writes of a state: what travels to a dask worker, or the host, and back.
+LOOP_FIELDS = ARRAY_FIELDS + ("t", "n_averaged")
+
 
 @dataclass
 class TrainingState:

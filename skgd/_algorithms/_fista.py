@@ -9,7 +9,11 @@ the loss itself, falls every epoch.
 
 from .._schedules import adaptive_reduce
 from ._gradient import BatchAlgorithm, take_step, target_steps
-from ._stopping import ContinuationRule, ImprovementRule
+from ._stopping import WINDOW_GAP_SHARE, ImprovementRule, confirmed, window_converged
+
+#: Stages of a continuation in a row that take no step (each smoothing five
+#: times finer than the last) before the model counts as converged.
+STUCK_STAGES = 4
 
 
 def accelerated_step(state, objective, eta, settings, xp):
@@ -203,3 +207,40 @@ class SmoothedFISTA(FISTA):
         if controls.stop_on_stall:
             return ContinuationRule(self.evidence)
         return ImprovementRule(self.evidence)
+
+
+class ContinuationRule:
+    """The continuation's rule: a window per smoothing stage (see ``skgd._algorithms._stopping``).
+
+    Parameters
+    ----------
+    evidence : {None, "continue", "newton"}
+    """
+
+    def __init__(self, evidence):
+        self.evidence = evidence
+        self.stage = 0  # where the current stage began in ``best``
+        self.stuck = 0  # stages in a row that took no step
+
+    def after_epoch(self, progress, metric):
+        """Why training ends after this epoch, or None to go on; a settled stage makes the smoothing finer."""
+        controls, state, best, floor = progress.controls, progress.state, progress.best, progress.floor
+        n = controls.n_iter_no_change
+        if not (controls.stop_on_stall and window_converged(best[self.stage :], n, controls.tol, floor)):
+            return None
+        gain = (best[self.stage - 1] if self.stage else progress.start) - best[-1]
+        # A stage that took no step at all had too coarse a smoothing to improve on the model.
+        self.stuck = self.stuck + 1 if gain <= floor else 0
+        small = floor < gain <= WINDOW_GAP_SHARE * controls.tol * best[-1]
+        settled = self.stuck >= STUCK_STAGES or (self.stage and small)
+        # Each stage's end asks the evidence, which may end training before the rule would.
+        if confirmed(progress, self.evidence, rule=settled):
+            return "converged"  # a finer smoothing no longer pays
+        self.stuck = 0 if settled else self.stuck
+        # The smoothing (and the step with it) shrinks as far as it pays: no crawl to report,
+        # until it is finer than the residuals' rounding.
+        state.eta_factor = progress.algorithm.finer_smoothing(state)
+        if state.eta_factor <= controls.rounding:
+            return "converged" if confirmed(progress, self.evidence) else "stalled"
+        self.stage = len(best)
+        return None

@@ -7,10 +7,10 @@ training call that keeps its own counters, and the epoch loop
 - ``WindowRule`` (full-batch steps on a smooth loss) extrapolates the
   objective's decrease over the last ``n_iter_no_change`` epochs to its limit
   and stops when the objective is within ``tol / 100`` of it (relative);
-- ``ContinuationRule`` (full-batch steps on a loss's smoothing, each stage's
-  smoothing finer) applies the window to each stage, then shrinks the
-  smoothing with the step, and stops when a whole stage gained no more than
-  ``tol / 100`` (relative);
+- ``skgd._algorithms._fista.ContinuationRule`` (full-batch steps on a loss's
+  smoothing, each stage's smoothing finer) applies the window to each stage,
+  then shrinks the smoothing with the step, and stops when a whole stage
+  gained no more than ``tol / 100`` (relative);
 - ``ImprovementRule`` (sgd, non-smooth losses, early stopping) counts epochs
   that fail to improve on the best loss by ``tol`` times it, reduces the
   adaptive step on a stall, and stops when ``UNPRODUCTIVE_REDUCTIONS``
@@ -47,10 +47,6 @@ NEWTON_STEPS = 5
 #: Epochs without a stop of the window rule after which a fit that can take
 #: curvature steps measures the evidence anyway (and steps if it contradicts).
 SLOW_EPOCHS = 50
-
-#: Stages of a continuation in a row that take no step (each smoothing five
-#: times finer than the last) before the model counts as converged.
-STUCK_STAGES = 4
 
 #: Relative rise over a call of sgd passes (or subgradient steps) that is noise:
 #: measured over thousands of random small problems with learning_rate="auto",
@@ -205,43 +201,6 @@ class WindowRule:
             if confirmed(progress, self.evidence, rule=window):
                 return "converged"
             self.since = len(best)
-        return None
-
-
-class ContinuationRule:
-    """The continuation's rule: a window per smoothing stage (see the module's docstring).
-
-    Parameters
-    ----------
-    evidence : {None, "continue", "newton"}
-    """
-
-    def __init__(self, evidence):
-        self.evidence = evidence
-        self.stage = 0  # where the current stage began in ``best``
-        self.stuck = 0  # stages in a row that took no step
-
-    def after_epoch(self, progress, metric):
-        """Why training ends after this epoch, or None to go on; a settled stage makes the smoothing finer."""
-        controls, state, best, floor = progress.controls, progress.state, progress.best, progress.floor
-        n = controls.n_iter_no_change
-        if not (controls.stop_on_stall and window_converged(best[self.stage :], n, controls.tol, floor)):
-            return None
-        gain = (best[self.stage - 1] if self.stage else progress.start) - best[-1]
-        # A stage that took no step at all had too coarse a smoothing to improve on the model.
-        self.stuck = self.stuck + 1 if gain <= floor else 0
-        small = floor < gain <= WINDOW_GAP_SHARE * controls.tol * best[-1]
-        settled = self.stuck >= STUCK_STAGES or (self.stage and small)
-        # Each stage's end asks the evidence, which may end training before the rule would.
-        if confirmed(progress, self.evidence, rule=settled):
-            return "converged"  # a finer smoothing no longer pays
-        self.stuck = 0 if settled else self.stuck
-        # The smoothing (and the step with it) shrinks as far as it pays: no crawl to report,
-        # until it is finer than the residuals' rounding.
-        state.eta_factor = progress.algorithm.finer_smoothing(state)
-        if state.eta_factor <= controls.rounding:
-            return "converged" if confirmed(progress, self.evidence) else "stalled"
-        self.stage = len(best)
         return None
 
 

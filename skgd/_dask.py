@@ -295,25 +295,11 @@ class DaskStreamingObjective(StreamingObjective):
         self.rounding = rounding(np, data.X.dtype)  # the blocks' losses are formed in X's dtype
 
     def moments(self):
-        """The column moments the survey's statistics hold.
-
-        Returns
-        -------
-        ColumnMoments
-        """
+        """The column moments the survey's statistics hold."""
         return self._statistics().moments()
 
     def lipschitz(self, conditioning):
-        """Lipschitz constant of the smooth part's gradient, from the survey's statistics.
-
-        Parameters
-        ----------
-        conditioning : Conditioning
-
-        Returns
-        -------
-        float
-        """
+        """Lipschitz constant of the smooth part's gradient, from the survey's statistics."""
         settings = self.settings
         return gram_lipschitz(self.loss, settings.penalty, self._statistics(), settings.fit_intercept, conditioning)
 
@@ -382,12 +368,7 @@ class DaskSGDSolver(SGDAlgorithm):
     can_condition = True
 
     def moments(self):
-        """X's column moments, from the survey.
-
-        Returns
-        -------
-        ColumnMoments
-        """
+        """X's column moments, from the survey."""
         return self.survey.moments
 
     def lipschitz(self, conditioning):

@@ -96,17 +96,6 @@ class Backtracking(BatchAlgorithm):
         super().__init__(objective, settings, automatic=True)
 
     def epoch(self, state, eta):
-        """One searched step; returns J at the point it was taken from.
-
-        Parameters
-        ----------
-        state : TrainingState
-        eta : float
-            Base step size.
-
-        Returns
-        -------
-        float
-        """
+        """One searched step; returns J at the point it was taken from."""
         s = self.settings
         return backtracking_step(state, self.objective, s.schedule.step(eta, state.t, s.power_t), s, self.xp)

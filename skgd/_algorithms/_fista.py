@@ -123,18 +123,7 @@ class FISTA(BatchAlgorithm):
         state.ensure_buffers(momentum=False, averaging=False, l1=False, accelerated=True)
 
     def epoch(self, state, eta):
-        """One FISTA step (``accelerated_step``); returns J at the iterate it was taken from.
-
-        Parameters
-        ----------
-        state : TrainingState
-        eta : float
-            Base step size.
-
-        Returns
-        -------
-        float
-        """
+        """One FISTA step (``accelerated_step``); returns J at the iterate it was taken from."""
         steps = target_steps(eta, self.objective.loss, state)
         return accelerated_step(state, self.objective, steps, self.settings, self.xp)
 
@@ -166,18 +155,7 @@ class SmoothedFISTA(FISTA):
         return self.stepping.lipschitz(conditioning)
 
     def epoch(self, state, eta):
-        """One FISTA step on the smoothing of width ``width * state.eta_factor``; returns J before it.
-
-        Parameters
-        ----------
-        state : TrainingState
-        eta : float
-            Base step size.
-
-        Returns
-        -------
-        float
-        """
+        """One FISTA step on the smoothing of width ``width * state.eta_factor``; returns J before it."""
         self.stepping = self.objective.with_loss(self.settings.loss.smoothed(self.width * state.eta_factor))
         steps = target_steps(eta, self.stepping.loss, state)
         return accelerated_step(state, self.stepping, steps, self.settings, self.xp)

@@ -170,18 +170,7 @@ class GradientDescent(BatchAlgorithm):
     """
 
     def epoch(self, state, eta):
-        """One full-gradient step; returns J at the point it was taken from.
-
-        Parameters
-        ----------
-        state : TrainingState
-        eta : float
-            Base step size.
-
-        Returns
-        -------
-        float
-        """
+        """One full-gradient step; returns J at the point it was taken from."""
         s = self.settings
         value, grad_coef, grad_intercept = self.objective.value_and_gradient(state.coef, state.intercept)
         take_step(state, grad_coef, grad_intercept, s.schedule.step(eta, state.t, s.power_t), s, self.xp)

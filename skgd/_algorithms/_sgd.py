@@ -87,26 +87,11 @@ class SGDAlgorithm:
         self.centres = not sp.issparse(data.X)
 
     def moments(self):
-        """The training rows' weighted column moments (the objective's: one pass over X, in its namespace).
-
-        Returns
-        -------
-        ColumnMoments
-        """
+        """The training rows' weighted column moments (the objective's: one pass over X, in its namespace)."""
         return self.objective.moments()
 
     def value(self, coef, intercept):
-        """J at ``(coef, intercept)`` on the training rows (the objective's: one vectorised pass).
-
-        Parameters
-        ----------
-        coef : array of shape (n_targets, n_features)
-        intercept : array of shape (n_targets,)
-
-        Returns
-        -------
-        float
-        """
+        """J at ``(coef, intercept)`` on the training rows (the objective's: one vectorised pass)."""
         return self.objective.value(coef, intercept)
 
     def safe_step(self, state):
@@ -157,17 +142,7 @@ class SGDSolver(SGDAlgorithm):
     can_condition = True
 
     def lipschitz(self, conditioning):
-        """Largest per-sample Lipschitz constant, for the automatic step.
-
-        Parameters
-        ----------
-        conditioning : Conditioning
-            The coordinates the loop steps in.
-
-        Returns
-        -------
-        float
-        """
+        """Largest per-sample Lipschitz constant, for the automatic step."""
         settings = self.settings
         return sample_lipschitz(
             settings.loss, settings.penalty, self.data.X, self.rows.weights, settings.fit_intercept, conditioning

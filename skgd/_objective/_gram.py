@@ -40,25 +40,11 @@ class GramObjective:
         self.variance_y = statistics.scatter_yy / total
 
     def moments(self):
-        """The column moments the statistics hold (no pass over X).
-
-        Returns
-        -------
-        ColumnMoments
-        """
+        """The column moments the statistics hold (no pass over X)."""
         return self.statistics.moments()
 
     def lipschitz(self, conditioning):
-        """Lipschitz constant of the smooth part's gradient, from the statistics.
-
-        Parameters
-        ----------
-        conditioning : Conditioning
-
-        Returns
-        -------
-        float
-        """
+        """Lipschitz constant of the smooth part's gradient, from the statistics."""
         settings = self.settings
         return gram_lipschitz(settings.loss, settings.penalty, self.statistics, settings.fit_intercept, conditioning)
 
@@ -91,15 +77,5 @@ class GramObjective:
         return value, grad_coef, grad_intercept
 
     def value(self, coef, intercept):
-        """J at ``(coef, intercept)``, averaged over targets.
-
-        Parameters
-        ----------
-        coef : array of shape (n_targets, n_features)
-        intercept : array of shape (n_targets,)
-
-        Returns
-        -------
-        float
-        """
+        """J at ``(coef, intercept)``, averaged over targets."""
         return self.value_and_gradient(coef, intercept)[0]

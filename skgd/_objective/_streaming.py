@@ -32,52 +32,20 @@ class StreamingObjective:
         self.rounding = rounding(self.xp, data.X.dtype)  # the loss is formed in X's dtype
 
     def with_loss(self, loss):
-        """The same data and penalty with another loss (a smoothing's slope); no pass over X.
-
-        Parameters
-        ----------
-        loss : Loss
-
-        Returns
-        -------
-        StreamingObjective
-        """
+        """The same data and penalty with another loss (a smoothing's slope); no pass over X."""
         other = copy.copy(self)
         other.loss = loss
         return other
 
     def value_and_gradient(self, coef, intercept):
-        """J at ``(coef, intercept)`` and its data-term gradient.
-
-        Parameters
-        ----------
-        coef : ndarray of shape (n_targets, n_features)
-        intercept : ndarray of shape (n_targets,)
-
-        Returns
-        -------
-        value : float
-            J averaged over targets.
-        grad_coef : ndarray of shape (n_targets, n_features)
-        grad_intercept : ndarray of shape (n_targets,)
-        """
+        """J at ``(coef, intercept)`` and its data-term gradient."""
         loss_sums, grad_coef, grad_intercept = self.sums(coef, intercept)
         penalty = self.settings.penalty.value(coef, xp=self.xp)
         value = float(self.xp.mean(loss_sums / self.weight_sum + penalty))
         return value, grad_coef / self.weight_sum, grad_intercept / self.weight_sum
 
     def value(self, coef, intercept):
-        """J at ``(coef, intercept)``, averaged over targets: a pass without the gradient.
-
-        Parameters
-        ----------
-        coef : ndarray of shape (n_targets, n_features)
-        intercept : ndarray of shape (n_targets,)
-
-        Returns
-        -------
-        float
-        """
+        """J at ``(coef, intercept)``, averaged over targets: a pass without the gradient."""
         loss_sums, _, _ = self.sums(coef, intercept, gradient=False)
         penalty = self.settings.penalty.value(coef, xp=self.xp)
         return float(self.xp.mean(loss_sums / self.weight_sum + penalty))
@@ -105,40 +73,16 @@ class StreamingObjective:
         )
 
     def residual_scale(self, coef, intercept):
-        """Each target's root mean square residual at ``(coef, intercept)`` (one pass over X, no gradient).
-
-        Parameters
-        ----------
-        coef : ndarray of shape (n_targets, n_features)
-        intercept : ndarray of shape (n_targets,)
-
-        Returns
-        -------
-        array of shape (n_targets,)
-        """
+        """Each target's root mean square residual at ``(coef, intercept)`` (one pass over X, no gradient)."""
         squares, _, _ = self.sums(coef, intercept, gradient=False, loss=SquaredError())
         return self.xp.sqrt(squares / self.weight_sum)
 
     def moments(self):
-        """The training rows' weighted column moments (one pass over X).
-
-        Returns
-        -------
-        ColumnMoments
-        """
+        """The training rows' weighted column moments (one pass over X)."""
         return ColumnMoments.of(self.data.X, self.data.sample_weight)
 
     def lipschitz(self, conditioning):
-        """Lipschitz constant of the smooth part's gradient in the conditioned coordinates.
-
-        Parameters
-        ----------
-        conditioning : Conditioning
-
-        Returns
-        -------
-        float
-        """
+        """Lipschitz constant of the smooth part's gradient in the conditioned coordinates."""
         settings, data = self.settings, self.data
         return batch_lipschitz(
             self.loss, settings.penalty, data.X, data.sample_weight, settings.fit_intercept, conditioning

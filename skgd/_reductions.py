@@ -452,7 +452,7 @@ def largest_row_scale(X, sample_weight, fit_intercept, conditioning=None):
 
 
 def target_summary(Y, sample_weight):
-    """The smallest target and each target's weighted mean: what a log-link loss checks and starts from.
+    """The smallest target, each target's weighted mean and largest value: what a log-link loss checks and starts from.
 
     Parameters
     ----------
@@ -466,11 +466,13 @@ def target_summary(Y, sample_weight):
     minimum : float
     means : ndarray of shape (n_targets,)
         Float64, on the host.
+    maxima : ndarray of shape (n_targets,)
+        Float64, on the host.
     """
     xp, _ = get_namespace(Y, sample_weight)
     float64 = widest_float(xp, Y)
     wide = xp.astype(Y, float64)
     s = xp.astype(sample_weight, float64)
     means = xp.sum(s[:, None] * wide, axis=0) / xp.sum(s)
-    means = np.asarray(move_to(means, xp=np, device="cpu"), dtype=np.float64)
-    return float(xp.min(wide)), means
+    means, maxima = (np.asarray(a, dtype=np.float64) for a in move_to(means, xp.max(wide, axis=0), xp=np, device="cpu"))
+    return float(xp.min(wide)), means, maxima

@@ -453,7 +453,7 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         return make_loss(self.loss, **self.get_params(deep=False))
 
     def _target_summary(self, X, Y, sample_weight, starting=True):
-        """``(minimum, means)`` of the targets for a loss that has a range (None for the others); checks it."""
+        """``(minimum, means, maxima)`` of the targets for a loss that has a range (None for the others); checks it."""
         loss = self._make_loss()
         if loss.targets is None:
             return None
@@ -463,7 +463,7 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
             summary = dask_target_summary(Y, sample_weight)
         else:
             summary = target_summary(Y, sample_weight)
-        loss.check_targets(*summary, starting=starting)
+        loss.check_targets(*summary[:2], starting=starting)
         return summary
 
     def _start_intercept(self, intercept_init, summary):
@@ -584,7 +584,8 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         batch, auto = self.solver == "batch", self.learning_rate == "auto"
         loss, schedule = self._make_loss(), SCHEDULES[self.schedule]
         if summary is not None:
-            loss = loss.for_targets(summary[1], relative=auto)
+            # sgd's step must be safe for every sample, whose curvature may grow with its target.
+            loss = loss.for_targets(summary[1], relative=auto, maxima=None if batch else summary[2])
         plain = batch and auto and self.momentum == 0
         # The log link's losses have no global curvature bound: their batch steps search (backtracking).
         backtracking = batch and auto and loss.line_search
@@ -657,6 +658,7 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
             safe_step=safe_step,
             crawl=not sized_by_smoothing,
             automatic=auto,
+            retreat=auto and not batch and loss.line_search and not one_epoch,
             evidence=_evidence_mode(one_epoch, batch, auto and (loss.smooth or smoothing)),
         )
         state.stop_reason = run_epochs(solver, state, controls, tasks)

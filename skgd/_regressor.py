@@ -658,7 +658,13 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
             safe_step=safe_step,
             crawl=not sized_by_smoothing,
             automatic=auto,
-            retreat=auto and not batch and loss.line_search and not one_epoch,
+            # The adaptive schedule's search for sgd's step where no curvature bound sizes it (a whole fit's).
+            retreat=auto
+            and not batch
+            and loss.line_search
+            and schedule.adaptive
+            and not one_epoch
+            and self.tol is not None,
             evidence=_evidence_mode(one_epoch, batch, auto and (loss.smooth or smoothing)),
         )
         state.stop_reason = run_epochs(solver, state, controls, tasks)

@@ -315,8 +315,7 @@ def sgd_pass(settings, state, rows, order, eta, conditioning=None):
             average_start=p.average,
             shift=None if conditioning is None else conditioning.shift,
             scale=None if conditioning is None else conditioning.scale,
-            # The cap bounds a sample's slope: the move it allows shrinks with the step (an adaptive reduction).
-            max_change=p.loss.max_change * state.eta_factor,
+            max_change=p.loss.max_change,
         )
         if p.fit_intercept:
             state.intercept[j] = scalars[0]

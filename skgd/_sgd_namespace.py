@@ -207,7 +207,7 @@ class NamespaceSGDSolver(MeasuredByEvaluator):
         predictor = X @ state.coef.T + xp.astype(state.intercept, X.dtype)
         values, derivatives = p.loss.value_and_derivative(predictor, Y, xp=xp)
         loss_sums = weights @ values
-        scaled = cap_steps(weights[:, None] * derivatives, X, eta, p, xp, state.eta_factor) / X.shape[0]
+        scaled = cap_steps(weights[:, None] * derivatives, X, eta, p, xp) / X.shape[0]
         grad_intercept = xp.sum(scaled, axis=0)
         grad_coef = scaled.T @ X
         if p.momentum:
@@ -281,14 +281,12 @@ class NamespaceSGDSolver(MeasuredByEvaluator):
         state.intercept_average += (state.intercept - state.intercept_average) / k
 
 
-def cap_steps(derivatives, X, eta, settings, xp, factor=1.0):
+def cap_steps(derivatives, X, eta, settings, xp):
     """Each sample's weighted derivative, shrunk so its own step moves its predictor by at most ``max_change``.
 
     The compiled loop's cap (``_sgd_fast._capped``): a sample's step moves its
     linear predictor by ``eta * d * (||z||^2 + fit_intercept)``; the loss's
-    ``max_change`` times ``factor`` (the adaptive step's reduction: the cap
-    bounds a slope, whose move shrinks with the step) bounds that (0: no cap,
-    ``derivatives`` as given).
+    ``max_change`` bounds that (0: no cap, ``derivatives`` as given).
 
     Parameters
     ----------
@@ -299,14 +297,12 @@ def cap_steps(derivatives, X, eta, settings, xp, factor=1.0):
     eta : float
     settings : Settings
     xp : array namespace
-    factor : float, default=1.0
-        ``TrainingState.eta_factor``.
 
     Returns
     -------
     array of shape (batch_size, n_targets)
     """
-    cap = settings.loss.max_change * factor
+    cap = settings.loss.max_change
     if not cap > 0.0:
         return derivatives
     reach = eta * (xp.sum(X * X, axis=1) + float(settings.fit_intercept))[:, None]

@@ -24,11 +24,6 @@ from ._array_api import (
 #: memory once and stays in a 1 MiB cache for the product that reads it again.
 CACHE_ELEMENTS = 1 << 17
 
-#: Entries of float64 X per row block of the sufficient statistics: dense
-#: blocks are views, so they can be large (float32 X, converted to float64
-#: block by block, uses ``CACHE_ELEMENTS``; sparse blocks are densified).
-BLOCK_ELEMENTS = 1 << 19
-
 #: Entries per row block on an accelerator, where kernel launches, not the
 #: cache, set the cost of a block.
 DEVICE_ELEMENTS = 1 << 24
@@ -266,9 +261,9 @@ class SufficientStatistics:
         statistics = cls(
             *(xp.zeros(shape, dtype=float64, device=device) for shape in ((), (d,), (k,), (d, d), (d, k), (k,)))
         )
-        elements = BLOCK_ELEMENTS if X.dtype == float64 else CACHE_ELEMENTS
         with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported by Conditioning.from_moments
-            for rows in row_blocks(X, xp, elements, min_blocks=MIN_BLOCKS, per_row=d):
+            # Cache-sized blocks: a raw block's second product finds it in cache.
+            for rows in row_blocks(X, xp, min_blocks=MIN_BLOCKS, per_row=d):
                 statistics = statistics + _block_statistics(
                     rows_of(X, rows), Y[rows, :], sample_weight[rows], float64, xp
                 )
@@ -365,17 +360,17 @@ def _raw_block_statistics(X, centred_y, total, xp):
         None when a column's mean takes more than ``MEAN_SHARE`` of its raw
         second moment (the caller then centres a copy first).
     """
-    ones = xp.ones((X.shape[0], 1), dtype=X.dtype, device=centred_y.device)
-    sums = X.T @ xp.concat((ones, centred_y), axis=1)
+    ones = xp.ones((1, X.shape[0]), dtype=X.dtype, device=centred_y.device)
+    sums = xp.concat((ones, centred_y.T), axis=0) @ X  # rows [1, Yc]^T: a faster product than X^T [1, Yc]
     gram = X.T @ X
-    mean_x = sums[:, 0] / total
+    mean_x = sums[0, :] / total
     squared_mean = total * mean_x * mean_x
     diagonal = xp.reshape(gram, (-1,))[:: gram.shape[0] + 1]
     if not bool(xp.all(squared_mean <= MEAN_SHARE * diagonal)):
         return None
     scatter_xx = gram - total * (mean_x[:, None] * mean_x[None, :])
     # Yc sums to zero up to rounding, so X^T Yc is already centred in X.
-    scatter_xy = sums[:, 1:] - mean_x[:, None] * xp.sum(centred_y, axis=0)[None, :]
+    scatter_xy = sums[1:, :].T - mean_x[:, None] * xp.sum(centred_y, axis=0)[None, :]
     return mean_x, scatter_xx, scatter_xy
 
 

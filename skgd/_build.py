@@ -148,7 +148,9 @@ def build_training(estimator, X, Y, sample_weight, state, *, one_epoch, summary)
     auto = e.learning_rate == "auto"
     loss, schedule = e._make_loss(), SCHEDULES[e.schedule]
     if summary is not None:
-        loss = loss.for_targets(summary[1], relative=auto)
+        # sgd's step must be safe for every sample, whose curvature may grow with its target.
+        maxima = None if e.solver == "batch" else summary[2]
+        loss = loss.for_targets(summary[1], relative=auto, maxima=maxima)
     data = TrainingData(X, Y, sample_weight, train_rows)
     n_train = X.shape[0] if train_rows is None else train_rows.shape[0]
     stream = averages_the_stream(one_epoch, e.solver == "sgd", schedule, e.tol)

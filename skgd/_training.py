@@ -19,6 +19,9 @@ from ._scores import validation_score
 #: An epoch loss this many times the call's starting objective counts as exploding.
 EXPLOSION_FACTOR = 1e4
 
+#: Epochs a search for sgd's step (``Algorithm.retreats``) may undo in one call, and the step each keeps.
+MAX_RETREATS, RETREAT_FACTOR = 20, 0.2
+
 
 class DivergenceError(ValueError):
     """Raised when training makes the objective non-finite, explode or end above its start."""
@@ -234,6 +237,9 @@ def _epochs(progress, rule, noise, callbacks, xp):
     """The epoch loop of ``run_epochs``; returns why it stopped."""
     algorithm, state, controls = progress.algorithm, progress.state, progress.controls
     losses, best = progress.losses, progress.best
+    retreats = 0  # epochs undone by the search for sgd's step
+    # The search is a whole fit's, with a tol (a fit that runs its steps, tol=None, equals its partial_fits).
+    retreat = algorithm.retreats and controls.stop_on_stall and controls.tol is not None
     while len(losses) < controls.max_iter:
         if callbacks is not None:
             callbacks.begin_epoch()
@@ -242,8 +248,18 @@ def _epochs(progress, rule, noise, callbacks, xp):
         before = xp.asarray(state.coef, copy=True) if controls.verbose > 1 else None
         if state.average_restart:
             state.n_averaged, state.average_restart = 0, False
+        saved = state.copy() if retreat and retreats < MAX_RETREATS else None
         with np.errstate(over="ignore", invalid="ignore"):
             loss = algorithm.epoch(state, eta)
+        # J at the model the epoch leaves (its loss is measured along the pass, a step behind).
+        value = algorithm.value(*state.model()) if saved is not None else None
+        if saved is not None and not value <= progress.start + progress.floor:  # NaN too
+            vars(state).update(vars(saved))  # undone: the same epoch again at a smaller step
+            state.eta_factor *= RETREAT_FACTOR
+            retreats += 1
+            if controls.verbose:
+                print(f"Epoch undone (objective {value!r}); step reduced to {state.eta0 * state.eta_factor:.6g}")
+            continue
         _check_epoch(loss, progress, eta, noise, xp)
         losses.append(loss)
         state.loss_curve.append(loss)

@@ -148,7 +148,7 @@ def check_training_data(estimator, X, y, sample_weight, reset):
 
 
 def check_targets(loss, X, Y, sample_weight, starting=True):
-    """``(minimum, means)`` of the targets for a loss that has a range (None for the others); checks it."""
+    """``(minimum, means, maxima)`` of the targets for a loss that has a range (None for the others); checks it."""
     if loss.targets is None:
         return None
     if is_dask_array(X):
@@ -157,7 +157,7 @@ def check_targets(loss, X, Y, sample_weight, starting=True):
         summary = dask_target_summary(Y, sample_weight)
     else:
         summary = target_summary(Y, sample_weight)
-    loss.check_targets(*summary, starting=starting)
+    loss.check_targets(*summary[:2], starting=starting)
     return summary
 
 

@@ -71,7 +71,7 @@ def test_the_protocol_names_what_training_uses():
         "stopping_rule",
         "value",
     ]
-    assert _attributes(Algorithm) == ["can_condition", "centres", "monotone"]
+    assert _attributes(Algorithm) == ["can_condition", "centres", "monotone", "retreats"]
 
 
 @pytest.mark.parametrize("name", ALGORITHMS, ids=lambda name: name.rpartition(".")[2])

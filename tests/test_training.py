@@ -23,7 +23,7 @@ class ScriptedSolver:
         self.losses = list(losses)
         self.start, self.end = start, end
         self.values = 0
-        self.rule, self.monotone, self.call_noise = "improvement", False, 1.0
+        self.rule, self.monotone, self.call_noise, self.retreats = "improvement", False, 1.0, False
 
     def noise(self, rounding):
         return self.call_noise

@@ -9,7 +9,7 @@ the loss itself, falls every epoch.
 
 from .._schedules import adaptive_reduce
 from ._gradient import BatchAlgorithm, take_step, target_steps
-from ._stopping import WINDOW_GAP_SHARE, ImprovementRule, confirmed, window_converged
+from ._stopping import SLOW_EPOCHS, WINDOW_GAP_SHARE, ImprovementRule, confirmed, window_converged
 
 #: Stages of a continuation in a row that take no step (each smoothing five
 #: times finer than the last) before the model counts as converged.
@@ -198,13 +198,20 @@ class ContinuationRule:
     def __init__(self, evidence):
         self.evidence = evidence
         self.stage = 0  # where the current stage began in ``best``
+        self.since = 0  # where a crawling stage last asked the evidence
         self.stuck = 0  # stages in a row that took no step
 
     def after_epoch(self, progress, metric):
         """Why training ends after this epoch, or None to go on; a settled stage makes the smoothing finer."""
         controls, state, best, floor = progress.controls, progress.state, progress.best, progress.floor
-        n = controls.n_iter_no_change
-        if not (controls.stop_on_stall and window_converged(best[self.stage :], n, controls.tol, floor)):
+        if not controls.stop_on_stall:
+            return None
+        if not window_converged(best[self.stage :], controls.n_iter_no_change, controls.tol, floor):
+            if self.evidence == "newton" and len(best) - self.since >= SLOW_EPOCHS:
+                # A stage that crawls asks the evidence too, whose step (a vertex's) may end training.
+                if confirmed(progress, self.evidence, rule=False):
+                    return "converged"
+                self.since = len(best)
             return None
         gain = (best[self.stage - 1] if self.stage else progress.start) - best[-1]
         # A stage that took no step at all had too coarse a smoothing to improve on the model.
@@ -220,5 +227,5 @@ class ContinuationRule:
         state.eta_factor = progress.algorithm.finer_smoothing(state)
         if state.eta_factor <= controls.rounding:
             return "converged" if confirmed(progress, self.evidence) else "stalled"
-        self.stage = len(best)
+        self.stage = self.since = len(best)
         return None

@@ -111,6 +111,8 @@ class BatchAlgorithm:
         self.monotone = self.descends and settings.momentum == 0
         #: The sgd loop's sparse rows stay uncentred; full-batch steps always centre.
         self.centres = True
+        #: A full-batch step that rises is divergence (or searched for by backtracking), never undone.
+        self.retreats = False
 
     @property
     def descends(self):

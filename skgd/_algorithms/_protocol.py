@@ -34,6 +34,13 @@ class Algorithm(Protocol):
     monotone : bool
         Whether every epoch must decrease the loss (plain full-batch steps on
         a smooth loss): any rise beyond rounding is divergence.
+    retreats : bool
+        Whether an epoch that leaves J above the call's start (beyond
+        rounding) is undone and taken again at a smaller step
+        (``skgd._training.RETREAT_FACTOR``, up to ``MAX_RETREATS`` times, in
+        a whole fit with a ``tol``): sgd's automatic step under the adaptive
+        schedule for a loss without a global curvature bound (the log
+        link's), searched as the batch step is.
 
     See Also
     --------
@@ -43,6 +50,7 @@ class Algorithm(Protocol):
     can_condition: bool
     centres: bool
     monotone: bool
+    retreats: bool
 
     def epoch(self, state, eta):
         """Run one epoch on ``state``, in place; return the epoch's loss.

@@ -83,6 +83,8 @@ class SGDAlgorithm:
         self.settings, self.objective = settings, objective
         #: Whether the automatic step is sized by the loss's smoothing (``sized_by_smoothing``).
         self.smoothing_sized = automatic and has_smoothing(settings.loss)
+        #: The adaptive schedule's search for the step where no curvature bound sizes it (epochs undone).
+        self.retreats = automatic and settings.loss.line_search and settings.schedule.adaptive
         #: The loop steps sparse rows in scaled coordinates without centring them (a row keeps its zeros).
         self.centres = not sp.issparse(data.X)
 

@@ -44,7 +44,7 @@ WINDOW_GAP_SHARE = 1e-2
 #: followed by a new measurement, when the evidence contradicts its rule.
 NEWTON_STEPS = 5
 
-#: Epochs without a stop of the window rule after which a fit that can take
+#: Epochs without a stop of the window rule (or a continuation's stage) after which a fit that can take
 #: curvature steps measures the evidence anyway (and steps if it contradicts).
 SLOW_EPOCHS = 50
 

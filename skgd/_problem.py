@@ -1,4 +1,4 @@
-"""What a solver works on: the validated data, and the decided settings, apart.
+"""What an algorithm works on: the validated data, and the decided settings, apart.
 
 The settings travel (to dask workers, between row blocks) without the data;
 an objective (``skgd._objective``) and the algorithm that asks it

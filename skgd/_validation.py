@@ -209,7 +209,7 @@ def hold_out(X, Y, sample_weight, n_val, seed):
     all of X, with zero weight on the held-out rows and the training positions
     in ``train_rows``, which is the objective, gradient and step bound of the
     training rows alone. Other array namespaces get a copy of the training
-    rows instead, as the namespace mini-batch solver steps through its rows by
+    rows instead, as the namespace mini-batch algorithm steps through its rows by
     slicing X.
 
     Parameters

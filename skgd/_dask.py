@@ -39,6 +39,7 @@ from ._objective import GRAM_MAX_FEATURES, GramObjective, StreamingObjective
 from ._reductions import ColumnMoments, SufficientStatistics, largest_row_scale, loss_gradient_sums
 from ._state import LOOP_FIELDS, TrainingState, linear_predict
 from ._step_size import gram_lipschitz, per_sample_bound
+from ._validation import too_wide_for_dask
 
 #: Partial results added per node of a tree reduction.
 FAN_IN = 8
@@ -307,11 +308,8 @@ class DaskStreamingObjective(StreamingObjective):
         return gram_lipschitz(self.loss, settings.penalty, self._statistics(), settings.fit_intercept, conditioning)
 
     def _statistics(self):
-        if self.survey.statistics is None:
-            raise ValueError(
-                f"learning_rate='auto' on dask arrays needs at most {GRAM_MAX_FEATURES} features "
-                f"(X has {self.data.X.shape[1]}); pass a float learning_rate."
-            )
+        if self.survey.statistics is None:  # a float step's divergence advises the safe step: unmeasured
+            raise too_wide_for_dask(self.data.X.shape[1])
         return self.survey.statistics
 
     def sums(self, coef, intercept, gradient=True, loss=None):

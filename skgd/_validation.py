@@ -20,6 +20,7 @@ from ._array_api import (
     move_to,
     to_numpy,
 )
+from ._objective import GRAM_MAX_FEATURES
 from ._reductions import target_summary
 from ._schedules import SCHEDULES
 
@@ -106,6 +107,8 @@ def check_training_data(estimator, X, y, sample_weight, reset):
                 "early_stopping=True is not supported with dask arrays; hold out a validation "
                 "set (for example with dask_ml.model_selection.train_test_split) and score it."
             )
+        if estimator.solver == "batch" and estimator.learning_rate == "auto" and X.shape[1] > GRAM_MAX_FEATURES:
+            raise too_wide_for_dask(X.shape[1])
         from ._dask import check_training_data as check_dask_data  # dask is imported only for dask input
 
         validate_data(estimator, X, y, reset=reset, skip_check_array=True)
@@ -145,6 +148,14 @@ def check_training_data(estimator, X, y, sample_weight, reset):
             "of a pass; rescale the weights (only their ratios matter to the objective) or pass X as float64."
         )
     return X, Y, sample_weight, one_d
+
+
+def too_wide_for_dask(n_features):
+    """The error of ``learning_rate="auto"`` on dask X too wide for the survey's statistics (its curvature)."""
+    return ValueError(
+        f"learning_rate='auto' on dask arrays needs at most {GRAM_MAX_FEATURES} features "
+        f"(X has {n_features}); pass a float learning_rate."
+    )
 
 
 def check_targets(loss, X, Y, sample_weight, starting=True):

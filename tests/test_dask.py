@@ -187,6 +187,17 @@ def test_a_y_computed_from_x_does_not_read_x_twice(client, data, tmp_path):
     assert _reads(log) == {block: 1 for block in range(5)}
 
 
+def test_auto_steps_on_too_wide_dask_data_are_refused_before_any_pass(monkeypatch):
+    from skgd import _dask
+
+    computed = []
+    monkeypatch.setattr(_dask.dask, "compute", lambda *a, **k: computed.append(a))
+    X = da.zeros((20, 4097), chunks=(10, 4097))
+    with pytest.raises(ValueError, match="needs at most 4096 features"):
+        GradientDescentRegressor().fit(X, da.zeros(20, chunks=10))
+    assert computed == []
+
+
 def test_an_epoch_sends_the_coefficients_once_and_adds_blocks_as_a_tree(monkeypatch, data):
     from skgd import _dask
 

@@ -107,12 +107,14 @@ def check_training_data(estimator, X, y, sample_weight, reset):
                 "early_stopping=True is not supported with dask arrays; hold out a validation "
                 "set (for example with dask_ml.model_selection.train_test_split) and score it."
             )
-        if estimator.solver == "batch" and estimator.learning_rate == "auto" and X.shape[1] > GRAM_MAX_FEATURES:
-            raise too_wide_for_dask(X.shape[1])
         from ._dask import check_training_data as check_dask_data  # dask is imported only for dask input
 
         validate_data(estimator, X, y, reset=reset, skip_check_array=True)
-        return check_dask_data(X, y, sample_weight)
+        checked = check_dask_data(X, y, sample_weight)  # lazily: the values are checked as blocks are read
+        wide = checked[0].shape[1] > GRAM_MAX_FEATURES
+        if wide and estimator.solver == "batch" and estimator.learning_rate == "auto":
+            raise too_wide_for_dask(checked[0].shape[1])
+        return checked
     xp, _, device = get_namespace_and_device(X)
     y, sample_weight = move_to(y, sample_weight, xp=xp, device=device)
     X, y = validate_data(

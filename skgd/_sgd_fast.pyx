@@ -222,6 +222,38 @@ cdef inline double _capped(double d, double reach, double max_change) noexcept n
     return d
 
 
+cdef inline double _sample_derivative(int code, double p, double y, double weight, double param,
+                                      double reach, double max_change, Py_ssize_t nb,
+                                      double *sumloss) noexcept nogil:
+    # One sample's share of its batch's step in its predictor p: weight * dl/dp,
+    # capped (``_capped``; reach is only read under a cap), over the batch's
+    # size; adds weight * l to sumloss. Every epoch's samples go through here.
+    cdef double d
+    sumloss[0] += weight * _loss(code, p, y, param)
+    d = weight * _dloss(code, p, y, param)
+    if max_change > 0.0:
+        d = _capped(d, reach, max_change)
+    if nb > 1:
+        d /= nb
+    return d
+
+
+cdef inline double _shrink(double c) noexcept nogil:
+    # A plain step's L2 shrink of a coefficient, 1 - eta * l2_j = 1 - c, held at zero or above.
+    return 1.0 - c if c < 1.0 else 0.0
+
+
+cdef inline double _count_update(double *scal, double b, double average_start) noexcept nogil:
+    # Count an update; once averaging runs, count it averaged and average the
+    # intercept b. Returns how many updates are averaged (0 before averaging).
+    scal[S_T] += 1.0
+    if average_start > 0.0 and scal[S_T] >= average_start:
+        scal[S_N_AVERAGED] += 1.0
+        scal[S_AVERAGE_B] += (b - scal[S_AVERAGE_B]) / scal[S_N_AVERAGED]
+        return scal[S_N_AVERAGED]
+    return 0.0
+
+
 cdef inline double _row_squares(const floating *data, int nnz) noexcept nogil:
     cdef double total = 0.0
     cdef int k
@@ -440,7 +472,7 @@ cdef double _epoch(
     cdef int j, nnz, kk
     cdef const floating *row
     cdef const int *ind = NULL
-    cdef double eta, p, wscale = 1.0, shrink, gb, upd, coeff, k, pw, sumloss = 0.0
+    cdef double eta, p, reach, wscale = 1.0, gb, upd, coeff, k, pw, sumloss = 0.0
     cdef double avg_a = 0.0, avg_b = 1.0
     cdef double b = scal[S_INTERCEPT]
     cdef bint dense = indptr == NULL  # a CSR indptr is never empty; its indices may be
@@ -497,12 +529,8 @@ cdef double _epoch(
                     for kk in range(nnz):
                         _catch_up(ind[kk], step, last, w, velocity, w_sum, powers)
             p = wscale * _row_dot(row, ind, nnz, w) + b
-            sumloss += sw[i] * _loss(loss_code, p, y[i], loss_param)
-            dl[jj - start] = sw[i] * _dloss(loss_code, p, y[i], loss_param)
-            if max_change > 0.0:
-                dl[jj - start] = _capped(dl[jj - start], eta * (_row_squares(row, nnz) + fit_intercept), max_change)
-            if nb > 1:
-                dl[jj - start] /= nb
+            reach = eta * (_row_squares(row, nnz) + fit_intercept) if max_change > 0.0 else 0.0
+            dl[jj - start] = _sample_derivative(loss_code, p, y[i], sw[i], loss_param, reach, max_change, nb, &sumloss)
             gb += dl[jj - start]
         pw /= nb
 
@@ -510,8 +538,7 @@ cdef double _epoch(
             scal[S_L1_U] += eta * l1 * pw
         if momentum == 0.0:
             if l2 > 0.0:
-                shrink = 1.0 - eta * l2 * pw
-                wscale *= shrink if shrink > 0.0 else 0.0
+                wscale *= _shrink(eta * l2 * pw)
                 if wscale < 1e-9:
                     if w_avg != NULL:
                         _fold_average(w, n_features, w_avg, &avg_a, &avg_b)
@@ -588,11 +615,9 @@ cdef double _epoch(
                     _l1_row(w, wscale, q, indices + indptr[i],
                             indptr[i + 1] - indptr[i], scal[S_L1_U], w_avg, avg_a)
 
-        scal[S_T] += 1.0
         step += 1
-        if average_start > 0.0 and scal[S_T] >= average_start:
-            scal[S_N_AVERAGED] += 1.0
-            k = scal[S_N_AVERAGED]
+        k = _count_update(scal, b, average_start)
+        if k > 0.0:
             if k == 1.0:
                 # The first averaged iterate is the iterate itself.
                 if lazy:
@@ -608,7 +633,6 @@ cdef double _epoch(
             elif not lazy:
                 avg_b /= 1.0 - 1.0 / k
                 avg_a += avg_b * wscale / k
-            scal[S_AVERAGE_B] += (b - scal[S_AVERAGE_B]) / k
         start = stop
 
     if lazy:
@@ -646,7 +670,7 @@ cdef double _conditioned_epoch(
     cdef const char *ahead
     cdef const floating *row
     cdef int j
-    cdef double eta, p, d, reach, shrink, gb, k, pw, sumloss = 0.0
+    cdef double eta, p, d, reach, gb, k, pw, sumloss = 0.0
     cdef double b = scal[S_INTERCEPT]
 
     start = 0
@@ -673,15 +697,12 @@ cdef double _conditioned_epoch(
             p = b
             for j in range(n_features):
                 p += (row[j] - shift[j]) * scale[j] * v[j]
-            sumloss += sw[i] * _loss(loss_code, p, y[i], loss_param)
-            d = sw[i] * _dloss(loss_code, p, y[i], loss_param)
+            reach = 0.0
             if max_change > 0.0:
-                reach = 0.0
                 for j in range(n_features):
                     reach += ((row[j] - shift[j]) * scale[j]) * ((row[j] - shift[j]) * scale[j])
-                d = _capped(d, eta * (reach + fit_intercept), max_change)
-            if nb > 1:
-                d /= nb
+            d = _sample_derivative(loss_code, p, y[i], sw[i], loss_param, eta * (reach + fit_intercept),
+                                   max_change, nb, &sumloss)
             gb += d
             for j in range(n_features):
                 g[j] += d * ((row[j] - shift[j]) * scale[j])
@@ -689,8 +710,7 @@ cdef double _conditioned_epoch(
 
         if momentum == 0.0:
             for j in range(n_features):
-                shrink = 1.0 - eta * l2 * pw * scale[j] * scale[j]
-                v[j] = (shrink if shrink > 0.0 else 0.0) * v[j] - eta * g[j]
+                v[j] = _shrink(eta * l2 * pw * scale[j] * scale[j]) * v[j] - eta * g[j]
         else:
             for j in range(n_features):
                 v[j] += _momentum_update(velocity, j, g[j] + l2 * pw * scale[j] * scale[j] * v[j],
@@ -702,15 +722,12 @@ cdef double _conditioned_epoch(
             for j in range(n_features):
                 _l1_truncate(v, j, 1.0, q, scal[S_L1_U] * fabs(scale[j]))
 
-        scal[S_T] += 1.0
         step += 1
-        if average_start > 0.0 and scal[S_T] >= average_start:
-            scal[S_N_AVERAGED] += 1.0
-            k = scal[S_N_AVERAGED]
+        k = _count_update(scal, b, average_start)
+        if k > 0.0:
             for j in range(n_features):
                 # The first averaged iterate is the iterate itself.
                 v_avg[j] = v[j] if k == 1.0 else v_avg[j] + (v[j] - v_avg[j]) / k
-            scal[S_AVERAGE_B] += (b - scal[S_AVERAGE_B]) / k
         start = stop
 
     scal[S_INTERCEPT] = b
@@ -745,7 +762,7 @@ cdef inline void _catch_up_scaled(int j, Py_ssize_t now, Py_ssize_t *last, float
                 w_sum[j] += k * x
             return
         if w_sum != NULL:
-            w_sum[j] += x * (1.0 - c if c < 1.0 else 0.0) * -expm1(k * log_shrink[j]) / c
+            w_sum[j] += x * _shrink(c) * -expm1(k * log_shrink[j]) / c
         w[j] = x * exp(k * log_shrink[j])
         return
     P[0] = 1.0 - c * (1.0 + momentum if nesterov else 1.0)
@@ -780,7 +797,7 @@ cdef inline void _scaled_step(int j, floating *w, floating *velocity, double *g,
     # ``_conditioned_epoch``'s) or momentum.
     cdef double c = eta * l2_j
     if momentum == 0.0:
-        w[j] = (1.0 - c if c < 1.0 else 0.0) * w[j] - eta * g[j]
+        w[j] = _shrink(c) * w[j] - eta * g[j]
     else:
         w[j] += _momentum_update(velocity, j, g[j] + l2_j * w[j], momentum, eta, nesterov)
     g[j] = 0.0
@@ -818,7 +835,7 @@ cdef double _scaled_csr_epoch(
     cdef int j, nnz, kk
     cdef const floating *row
     cdef const int *ind
-    cdef double eta, p, d, reach, z, gb, k, pw, unit = 0.0, sumloss = 0.0
+    cdef double eta, p, d, reach, z, gb, pw, unit = 0.0, sumloss = 0.0
     cdef double b = scal[S_INTERCEPT]
     cdef bint lazy = last != NULL  # the caller gives it when L2, momentum or averaging moves a column
     cdef double *w_sum = NULL  # the running sum of the iterates, once averaging runs
@@ -871,12 +888,8 @@ cdef double _scaled_csr_epoch(
                 z = row[kk] * scale[j]
                 p += z * w[j]
                 reach += z * z
-            sumloss += sw[i] * _loss(loss_code, p, y[i], loss_param)
-            d = sw[i] * _dloss(loss_code, p, y[i], loss_param)
-            if max_change > 0.0:
-                d = _capped(d, eta * (reach + fit_intercept), max_change)
-            if nb > 1:
-                d /= nb
+            d = _sample_derivative(loss_code, p, y[i], sw[i], loss_param, eta * (reach + fit_intercept),
+                                   max_change, nb, &sumloss)
             dl[jj - start] = d
             gb += d
             if lazy or eager:
@@ -926,20 +939,15 @@ cdef double _scaled_csr_epoch(
         if fit_intercept:
             b += _intercept_step(scal, gb, eta, momentum, nesterov)
 
-        scal[S_T] += 1.0
         step += 1
-        if average_start > 0.0 and scal[S_T] >= average_start:
-            scal[S_N_AVERAGED] += 1.0
-            k = scal[S_N_AVERAGED]
-            if k == 1.0:
-                # The first averaged iterate is the iterate itself.
-                for j in range(n_features):
-                    if lazy:
-                        _catch_up_scaled(j, step, last, w, velocity, NULL, powers,
-                                         unit * scale[j] * scale[j], log_shrink, momentum, nesterov)
-                    w_avg[j] = w[j]
-                w_sum = w_avg
-            scal[S_AVERAGE_B] += (b - scal[S_AVERAGE_B]) / k
+        if _count_update(scal, b, average_start) == 1.0:
+            # The first averaged iterate is the iterate itself.
+            for j in range(n_features):
+                if lazy:
+                    _catch_up_scaled(j, step, last, w, velocity, NULL, powers,
+                                     unit * scale[j] * scale[j], log_shrink, momentum, nesterov)
+                w_avg[j] = w[j]
+            w_sum = w_avg
         start = stop
 
     if lazy:

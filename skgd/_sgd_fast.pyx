@@ -54,7 +54,7 @@ ctypedef fused index_t:
     int
     Py_ssize_t
 
-# Loss codes: ``Loss.code`` of each class of skgd._loss.LOSSES.
+# Loss codes: the compiled twins of skgd._loss.LOSSES, each named in LOSS_CODES (which ``Loss.code`` reads).
 cdef enum:
     SQUARED_ERROR = 0
     HUBER = 1
@@ -67,9 +67,21 @@ cdef enum:
     TWEEDIE = 8
     LOSS_COUNT = 9
 
-#: How many loss codes the loop knows (0 to N_LOSSES - 1); a test holds it to
-#: the size of skgd._loss.LOSSES.
-N_LOSSES = LOSS_COUNT
+#: The loop's losses by ``Loss.name``: each one's code (0 to LOSS_COUNT - 1),
+#: which ``Loss.code`` reads; a test holds the names to skgd._loss.LOSSES.
+LOSS_CODES = {
+    "squared_error": SQUARED_ERROR,
+    "huber": HUBER,
+    "epsilon_insensitive": EPSILON_INSENSITIVE,
+    "squared_epsilon_insensitive": SQUARED_EPSILON_INSENSITIVE,
+    "absolute_error": ABSOLUTE_ERROR,
+    "quantile": QUANTILE,
+    "poisson": POISSON,
+    "gamma": GAMMA,
+    "tweedie": TWEEDIE,
+}
+if sorted(LOSS_CODES.values()) != list(range(LOSS_COUNT)):
+    raise ImportError("skgd._sgd_fast: LOSS_CODES must name each loss code 0 to LOSS_COUNT - 1 once.")
 
 # Slots of the per-target scalar state array (see ``sgd_epoch``'s ``scalars``).
 cdef enum:
@@ -191,7 +203,7 @@ def loss_and_derivative(int code, double p, double y, double param):
     Parameters
     ----------
     code : int
-        ``Loss.code`` of a loss of ``skgd._loss.LOSSES``.
+        ``Loss.code`` of a loss of ``skgd._loss.LOSSES`` (its entry in ``LOSS_CODES``).
     p : float
         Linear predictor ``x . w + b``.
     y : float

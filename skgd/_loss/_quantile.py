@@ -36,7 +36,7 @@ class Quantile(ResidualLoss):
         smallest (set with ``curvature``).
     """
 
-    name, code, sgd_factor, smooth, score = "quantile", 5, None, False, "d2"
+    name, smooth, score = "quantile", False, "d2"
     quantile: float = 0.5
     curvature: float = 2.0
     relative_steps: tuple = None
@@ -70,11 +70,6 @@ class Quantile(ResidualLoss):
     def parameter(self):
         """``quantile``, the float the compiled loop receives."""
         return self.quantile
-
-    @property
-    def sgdregressor(self):
-        """None: SGDRegressor has no pinball loss."""
-        return None
 
     def of_residual(self, r, xp=None):
         """``max((1 - q) r, -q r)`` and its slope (0 at ``r = 0``); see ``ResidualLoss.of_residual``.

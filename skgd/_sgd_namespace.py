@@ -289,7 +289,7 @@ class NamespaceSGDSolver(MeasuredByEvaluator):
 def cap_steps(derivatives, X, eta, settings, xp):
     """Each sample's weighted derivative, shrunk so its own step moves its predictor by at most ``max_change``.
 
-    The compiled loop's cap (``_sgd_fast._capped``): a sample's step moves its
+    The compiled loop's cap (``_sgd_rule._capped``): a sample's step moves its
     linear predictor by ``eta * d * (||z||^2 + fit_intercept)``; the loss's
     ``max_change`` bounds that (0: no cap, ``derivatives`` as given).
 

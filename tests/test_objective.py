@@ -82,7 +82,8 @@ def test_log_link_losses_at_extreme_predictors_are_infinite_not_errors():
 
 def test_every_loss_has_its_compiled_twin_and_its_textbook_definition():
     untwinned = sorted(set(LOSSES) - set(LOSS_CODES))
-    assert not untwinned, f"no compiled twin (skgd/_sgd_fast.pyx: loss enum, _loss, _dloss, LOSS_CODES): {untwinned}"
+    where = "skgd/_sgd_losses.pxd: its enum entry, _loss and _dloss branches; skgd/_sgd_fast.pyx: LOSS_CODES"
+    assert not untwinned, f"losses without a compiled twin ({where}): {untwinned}"
     unregistered = sorted(set(LOSS_CODES) - set(LOSSES))
     assert not unregistered, f"compiled losses missing from skgd._loss.LOSSES: {unregistered}"
     assert [make_loss(name).code for name in LOSSES] == [LOSS_CODES[name] for name in LOSSES]
@@ -90,7 +91,7 @@ def test_every_loss_has_its_compiled_twin_and_its_textbook_definition():
     assert not untested, f"losses without their independent definition in tests/_helpers.TEXTBOOK_LOSSES: {untested}"
     for name in LOSSES:
         twin = loss_and_derivative(LOSS_CODES[name], 0.5, 0.25, 0.3)
-        assert np.all(np.isfinite(twin)), f"the compiled _loss / _dloss of {name!r} lack its branch: {twin}"
+        assert np.all(np.isfinite(twin)), f"skgd/_sgd_losses.pxd's _loss / _dloss lack {name!r}'s branch: {twin}"
 
 
 @pytest.mark.parametrize("name", list(LOSSES))

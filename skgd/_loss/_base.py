@@ -89,8 +89,8 @@ class Loss(abc.ABC):
         """The compiled twin's code: ``_sgd_fast.LOSS_CODES[name]``."""
         if self.name not in LOSS_CODES:
             raise NotImplementedError(
-                f"Loss {self.name!r} has no compiled twin: skgd/_sgd_fast's LOSS_CODES (and its loss enum, "
-                "_loss and _dloss) lacks it."
+                f"Loss {self.name!r} has no compiled twin: add its code to the enum and its branches to _loss "
+                "and _dloss in skgd/_sgd_losses.pxd, and its name to LOSS_CODES in skgd/_sgd_fast.pyx."
             )
         return LOSS_CODES[self.name]
 

@@ -47,6 +47,9 @@ DUAL_TOLERANCE = 1e-8
 #: Share of the gradient off the curvature matrix's range that is still rounding.
 RANGE_TOLERANCE = 1e-6
 
+#: Vertices of the quantile LP an active-set search visits from a model (``_quantile_gap``).
+VERTEX_PIVOTS = 8
+
 #: Damped steps a Newton step halves through before it gives up (J no longer falls).
 MAX_HALVINGS = 30
 
@@ -246,34 +249,72 @@ def _gram_evidence(solver, statistics, coef, intercept, k):
     return Evidence(gap, True, None if penalty.l1 or step is None else _split(step, p.fit_intercept, d))
 
 
-def _quantile_gap(q, l2, l1, fit_intercept, X, y, s, coef, intercept, vertex=True):
+def _quantile_gap(q, l2, l1, fit_intercept, X, y, s, coef, intercept):
     """The LP duality gap of one target's pinball J (penalty ``l2 / 2 ||w||^2`` or ``l1 ||w||_1``), and a step.
 
     The dual of ``min sum_i c_i rho_q(y_i - p_i) + l2/2 ||w||^2`` (``c = s / sum s``)
     is ``max alpha . y - ||X^T alpha||^2 / (2 l2)`` over ``alpha_i`` in
     ``[c_i (q - 1), c_i q]`` (``sum alpha = 0`` with an intercept; ``X^T alpha = 0``
     without a penalty, ``|X^T alpha| <= l1`` with ``l1 ||w||_1`` instead).
-    Rows off the residuals' zero take their bound; the ``m`` rows nearest it
-    (``4 m`` then ``32 m``, ``m`` the unknowns; ``m`` then ``8 m`` at a vertex) take their best
-    values under the constraints (``_dual_on``).
-    The vertex that interpolates the ``m`` rows nearest the residuals' zero
-    (unpenalised), the LP's candidate basis, is tried too: a dual point found
-    there bounds the model's gap (by ``J - J(vertex)`` more), and the step to
-    it is returned when it is the optimum. The gap is None where no dual point
-    is found.
+    Rows off the residuals' zero take their bound; the ``4 m`` (then ``32 m``, ``256 m``)
+    rows nearest it, ``m`` the unknowns, take their best values under the
+    constraints (``_lp_gap``).
+    Unpenalised, the LP's vertices are tried too (an active-set search): the
+    model that interpolates the rows the model's dual point leaves strictly
+    inside their box (its basis; the ``m`` rows nearest the residuals' zero
+    without one), then, up to ``VERTEX_PIVOTS`` times, the one of the
+    previous vertex's dual basis. A
+    dual point found at a vertex bounds the model's gap (by ``J - J(vertex)``
+    more), and the step to it is returned when it is the optimum. The gap is
+    None where no dual point is found.
+    """
+    gap, basis, primal = _lp_gap(q, l2, l1, fit_intercept, X, y, s, coef, intercept, (4, 32, 256))
+    if l2 != 0.0 or l1 != 0.0:
+        return gap, None
+    m = X.shape[1] + fit_intercept
+    u = y - (X @ coef + intercept)
+    nearest = np.argsort(np.abs(u) / np.where(s > 0.0, 1.0, np.inf))
+    candidate = nearest[:m] if basis is None else np.concatenate([basis, nearest[~np.isin(nearest, basis)]])[:m]
+    for _ in range(VERTEX_PIVOTS):
+        step = _vertex_step(X, y, candidate, fit_intercept, coef, intercept)
+        if step is None:
+            break
+        at_vertex, basis, value = _lp_gap(
+            q, l2, l1, fit_intercept, X, y, s, coef + step[0], intercept + step[1], (1, 8)
+        )
+        rise = primal - value
+        if at_vertex is not None and rise > 0.0:
+            # The vertex is certified: its gap bounds the model's too, and a step there is offered only
+            # when it is the LP's optimum (its gap rounding), as a gradient method can stall at another vertex.
+            gap = rise + at_vertex if gap is None else min(gap, rise + at_vertex)
+            if at_vertex <= 1e-9 * abs(primal):
+                return gap, step
+        if basis is None:
+            break
+        # The next vertex: the dual's basis, completed with the rows nearest the model's residuals' zero.
+        following = np.concatenate([basis, nearest[~np.isin(nearest, basis)]])[:m]
+        if set(following) == set(candidate):
+            break
+        candidate = following
+    return gap, None
+
+
+def _lp_gap(q, l2, l1, fit_intercept, X, y, s, coef, intercept, sizes):
+    """``(gap, basis, primal)`` of ``_quantile_gap``'s dual at a model, free rows ``sizes`` times ``m``.
+
+    ``basis`` is the dual point's rows strictly inside their box (None without
+    a dual point), ``primal`` the model's J.
     """
     c = s / s.sum()
     u = y - (X @ coef + intercept)
     low, high = c * (q - 1.0), c * q
     primal = float(np.sum(np.maximum(high * u, low * u)) + 0.5 * l2 * coef @ coef + l1 * np.abs(coef).sum())
     alpha = np.where(u > 0.0, high, low)
-    d = X.shape[1]
-    m = d + fit_intercept
+    m = X.shape[1] + fit_intercept
     order = np.argsort(np.abs(u) / np.where(c > 0.0, 1.0, np.inf))
-    gap = None
-    for size in (m, 8 * m) if not vertex else (4 * m, 32 * m):  # a vertex's basis is exact
-        dual = _dual_on(
-            free=order[: min(size, X.shape[0])],
+    for size in sizes:
+        found = _dual_on(
+            free=order[: min(size * m, X.shape[0])],
             alpha=alpha,
             low=low,
             high=high,
@@ -285,28 +326,16 @@ def _quantile_gap(q, l2, l1, fit_intercept, X, y, s, coef, intercept, vertex=Tru
             coef=coef,
             intercept=intercept,
         )
-        if dual is not None:
-            gap = max(primal - dual, 0.0)
+        if found is not None:
+            return max(primal - found[0], 0.0), found[1], primal
+        if size * m >= X.shape[0]:
             break
-        if size >= X.shape[0]:
-            break
-    step = _vertex_step(X, y, order[:m], fit_intercept, coef, intercept) if vertex and l2 == l1 == 0.0 else None
-    if step is None:
-        return gap, None
-    at_vertex, _ = _quantile_gap(q, l2, l1, fit_intercept, X, y, s, coef + step[0], intercept + step[1], False)
-    u_vertex = y - (X @ (coef + step[0]) + intercept + step[1])
-    rise = primal - float(np.sum(np.maximum(high * u_vertex, low * u_vertex)))
-    if at_vertex is None or rise <= 0.0:
-        return gap, None
-    # The vertex is certified: its gap bounds the model's too, and a step there is offered only when
-    # it is the LP's optimum (its gap rounding), as a gradient method can stall at another vertex.
-    bound = rise + at_vertex
-    gap = bound if gap is None else min(gap, bound)
-    return gap, (step if at_vertex <= 1e-9 * abs(primal) else None)
+    return None, None, primal
 
 
 def _dual_on(free, alpha, low, high, l2, l1, fit_intercept, X, y, coef, intercept):
-    """The dual value at the best point whose ``free`` rows meet the dual constraints within their box, or None.
+    """``(value, basis)``: the dual value at the best point whose ``free`` rows meet the dual constraints
+    within their box, and those of its rows strictly inside it; None when there is none.
 
     The free rows' best dual values (a linear programme of their size,
     ``scipy.optimize.linprog``, constraints scaled to unit column norms) under
@@ -360,9 +389,10 @@ def _dual_on(free, alpha, low, high, l2, l1, fit_intercept, X, y, coef, intercep
         return None
     # Weak duality: J(w, b) >= alpha . y - (X^T alpha - l2 w) . w - b sum(alpha) (+ the L1 term's slack),
     # taken at the model for the constraints' rounding-sized residue.
+    basis = free[basic]
     if l2 > 0.0:
-        return float(fixed @ y - product @ product / (2.0 * l2))
-    return float(fixed @ y - excess @ np.abs(coef) - total * intercept)
+        return float(fixed @ y - product @ product / (2.0 * l2)), basis
+    return float(fixed @ y - excess @ np.abs(coef) - total * intercept), basis
 
 
 def _vertex_step(X, y, basis, fit_intercept, coef, intercept):

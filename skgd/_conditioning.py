@@ -20,6 +20,7 @@ The state stays in the user's coordinates: a step in ``(v, c)`` is the step
 """
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -65,7 +66,7 @@ class Conditioning:
             scale=xp.ones(n_features, dtype=float64, device=device),
         )
 
-    @property
+    @cached_property
     def centred(self):
         """Whether these coordinates centre any column (``m != 0``).
 
@@ -190,11 +191,23 @@ class Conditioning:
         direction_intercept : array of shape (n_targets,)
         """
         xp, _ = get_namespace(grad_coef)
-        scale2 = self.scale * self.scale
         if not fit_intercept:
-            return grad_coef * scale2, xp.zeros_like(grad_intercept)
-        direction_coef = (grad_coef - grad_intercept[:, None] * self.shift) * scale2
+            return grad_coef * self._scale2, xp.zeros_like(grad_intercept)
+        if not self.centred:  # m = 0: the terms in m vanish exactly
+            return grad_coef * self._scale2, grad_intercept
+        direction_coef = grad_coef - grad_intercept[:, None] * self.shift
+        direction_coef *= self._scale2
         return direction_coef, grad_intercept - direction_coef @ self.shift
+
+    @cached_property
+    def _scale2(self):
+        """``s**2``."""
+        return self.scale * self.scale
+
+    @cached_property
+    def _inverse2(self):
+        """``1 / s**2``."""
+        return 1.0 / (self.scale * self.scale)
 
     def prox(self, coef, intercept, step, l1, fit_intercept):
         """Proximal step of the L1 part in the solver's coordinates, in place.
@@ -238,12 +251,14 @@ class Conditioning:
         """
         xp, _ = get_namespace(a_coef)
         wide = self.scale.dtype  # measured in float64 whatever the arrays' dtype
-        a_coef, b_coef = xp.astype(a_coef, wide), xp.astype(b_coef, wide)
-        inverse2 = 1.0 / (self.scale * self.scale)
-        total = xp.sum(a_coef * b_coef * inverse2)
+        a_coef, b_coef = xp.astype(a_coef, wide, copy=False), xp.astype(b_coef, wide, copy=False)
+        product = a_coef * b_coef
+        product *= self._inverse2
+        total = xp.sum(product)
         if fit_intercept:
-            a_c = xp.astype(a_intercept, wide) + a_coef @ self.shift
-            b_c = xp.astype(b_intercept, wide) + b_coef @ self.shift
+            a_c, b_c = xp.astype(a_intercept, wide), xp.astype(b_intercept, wide)
+            if self.centred:  # m = 0: the terms in m vanish exactly
+                a_c, b_c = a_c + a_coef @ self.shift, b_c + b_coef @ self.shift
             total += xp.sum(a_c * b_c)
         return float(total)
 

@@ -142,10 +142,13 @@ def target_summary(Y, sample_weight):
     -------
     minimum : float
     means : ndarray of shape (n_targets,)
+    maxima : ndarray of shape (n_targets,)
     """
     s = sample_weight.astype(np.float64)
-    minimum, sums, total = dask.compute(Y.min(), (s[:, None] * Y.astype(np.float64)).sum(axis=0), s.sum())
-    return float(minimum), np.asarray(sums, dtype=np.float64) / float(total)
+    minimum, sums, total, maxima = dask.compute(
+        Y.min(), (s[:, None] * Y.astype(np.float64)).sum(axis=0), s.sum(), Y.max(axis=0)
+    )
+    return float(minimum), np.asarray(sums, dtype=np.float64) / float(total), np.asarray(maxima, dtype=np.float64)
 
 
 def _constant_weights(X, fill):

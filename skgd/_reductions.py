@@ -24,11 +24,6 @@ from ._array_api import (
 #: memory once and stays in a 1 MiB cache for the product that reads it again.
 CACHE_ELEMENTS = 1 << 17
 
-#: Entries of float64 X per row block of the sufficient statistics: dense
-#: blocks are views, so they can be large (float32 X, converted to float64
-#: block by block, uses ``CACHE_ELEMENTS``; sparse blocks are densified).
-BLOCK_ELEMENTS = 1 << 19
-
 #: Entries per row block on an accelerator, where kernel launches, not the
 #: cache, set the cost of a block.
 DEVICE_ELEMENTS = 1 << 24
@@ -266,9 +261,9 @@ class SufficientStatistics:
         statistics = cls(
             *(xp.zeros(shape, dtype=float64, device=device) for shape in ((), (d,), (k,), (d, d), (d, k), (k,)))
         )
-        elements = BLOCK_ELEMENTS if X.dtype == float64 else CACHE_ELEMENTS
         with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported by Conditioning.from_moments
-            for rows in row_blocks(X, xp, elements, min_blocks=MIN_BLOCKS, per_row=d):
+            # Cache-sized blocks: a raw block's second product finds it in cache.
+            for rows in row_blocks(X, xp, min_blocks=MIN_BLOCKS, per_row=d):
                 statistics = statistics + _block_statistics(
                     rows_of(X, rows), Y[rows, :], sample_weight[rows], float64, xp
                 )
@@ -304,7 +299,9 @@ def _block_statistics(X, Y, sample_weight, float64, xp):
     """``SufficientStatistics`` of one block of rows, centred at the block's means.
 
     A function of its own, so the block's float64 copies are freed before the
-    next block is read.
+    next block is read. A float64 dense block of unit weights is read in place
+    (``_raw_block_statistics``) unless a column's mean would cancel its
+    spread; any other block is copied to float64 and centred first.
 
     Parameters
     ----------
@@ -319,24 +316,62 @@ def _block_statistics(X, Y, sample_weight, float64, xp):
     -------
     SufficientStatistics
     """
-    block = X.toarray() if hasattr(X, "toarray") else X
-    block = xp.astype(block, float64, copy=True)
-    y = xp.astype(Y, float64, copy=True)
     s = xp.astype(sample_weight, float64, copy=False)
     total = xp.sum(s)
     if not total > 0:
-        d, k = block.shape[1], y.shape[1]
+        d, k = X.shape[1], Y.shape[1]
         zeros = (xp.zeros(shape, dtype=float64, device=s.device) for shape in ((d,), (k,), (d, d), (d, k), (k,)))
         return SufficientStatistics(total, *zeros)
-    mean_x, mean_y = (s @ block) / total, (s @ y) / total
-    block -= mean_x
+    y = xp.astype(Y, float64, copy=True)
+    mean_y = (s @ y) / total
     y -= mean_y
-    # Xc^T S Xc as a symmetric rank-k update (scaled rows only when weighted).
-    root = block if bool(xp.all(s == 1.0)) else block * xp.sqrt(s)[:, None]
     weighted_y = s[:, None] * y
-    return SufficientStatistics(
-        total, mean_x, mean_y, root.T @ root, block.T @ weighted_y, xp.sum(weighted_y * y, axis=0)
-    )
+    scatter_yy = xp.sum(weighted_y * y, axis=0)
+    unit = bool(xp.all(s == 1.0))
+    if unit and not sp.issparse(X) and X.dtype == float64 and float64 == getattr(xp, "float64", None):
+        raw = _raw_block_statistics(X, weighted_y, total, xp)
+        if raw is not None:
+            return SufficientStatistics(total, raw[0], mean_y, raw[1], raw[2], scatter_yy)
+    block = X.toarray() if hasattr(X, "toarray") else X
+    block = xp.astype(block, float64, copy=True)
+    mean_x = (s @ block) / total
+    block -= mean_x
+    # Xc^T S Xc as a symmetric rank-k update (scaled rows only when weighted).
+    root = block if unit else block * xp.sqrt(s)[:, None]
+    return SufficientStatistics(total, mean_x, mean_y, root.T @ root, block.T @ weighted_y, scatter_yy)
+
+
+#: Largest share of a column's raw second moment its squared mean may take
+#: for the raw block product: the centred scatter then loses at most a factor
+#: ``1 / (1 - MEAN_SHARE)`` (two bits) of relative precision to cancellation.
+MEAN_SHARE = 0.75
+
+
+def _raw_block_statistics(X, centred_y, total, xp):
+    """The centred scatters of a float64 block of unit weights from raw products.
+
+    ``Xc^T Xc = X^T X - W mu mu^T`` from one symmetric rank-k update of the
+    block as it lies (no copy) and ``X^T [1, Yc]`` from one more product, so
+    the block is read as often as ``X.T @ X`` reads it, plus once.
+
+    Returns
+    -------
+    tuple of (mean_x, scatter_xx, scatter_xy), or None
+        None when a column's mean takes more than ``MEAN_SHARE`` of its raw
+        second moment (the caller then centres a copy first).
+    """
+    ones = xp.ones((1, X.shape[0]), dtype=X.dtype, device=centred_y.device)
+    sums = xp.concat((ones, centred_y.T), axis=0) @ X  # rows [1, Yc]^T: a faster product than X^T [1, Yc]
+    gram = X.T @ X
+    mean_x = sums[0, :] / total
+    squared_mean = total * mean_x * mean_x
+    diagonal = xp.reshape(gram, (-1,))[:: gram.shape[0] + 1]
+    if not bool(xp.all(squared_mean <= MEAN_SHARE * diagonal)):
+        return None
+    scatter_xx = gram - total * (mean_x[:, None] * mean_x[None, :])
+    # Yc sums to zero up to rounding, so X^T Yc is already centred in X.
+    scatter_xy = sums[1:, :].T - mean_x[:, None] * xp.sum(centred_y, axis=0)[None, :]
+    return mean_x, scatter_xx, scatter_xy
 
 
 def loss_gradient_sums(loss, X, Y, sample_weight, coef, intercept, xp=None, gradient=True):
@@ -452,7 +487,7 @@ def largest_row_scale(X, sample_weight, fit_intercept, conditioning=None):
 
 
 def target_summary(Y, sample_weight):
-    """The smallest target and each target's weighted mean: what a log-link loss checks and starts from.
+    """The smallest target, each target's weighted mean and largest value: what a log-link loss checks and starts from.
 
     Parameters
     ----------
@@ -466,11 +501,13 @@ def target_summary(Y, sample_weight):
     minimum : float
     means : ndarray of shape (n_targets,)
         Float64, on the host.
+    maxima : ndarray of shape (n_targets,)
+        Float64, on the host.
     """
     xp, _ = get_namespace(Y, sample_weight)
     float64 = widest_float(xp, Y)
     wide = xp.astype(Y, float64)
     s = xp.astype(sample_weight, float64)
     means = xp.sum(s[:, None] * wide, axis=0) / xp.sum(s)
-    means = np.asarray(move_to(means, xp=np, device="cpu"), dtype=np.float64)
-    return float(xp.min(wide)), means
+    means, maxima = (np.asarray(a, dtype=np.float64) for a in move_to(means, xp.max(wide, axis=0), xp=np, device="cpu"))
+    return float(xp.min(wide)), means, maxima

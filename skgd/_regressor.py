@@ -34,7 +34,7 @@ from ._schedules import SCHEDULES, automatic_step
 from ._sgd import int32_indices
 from ._solver_choice import make_solver
 from ._state import TrainingState, independent_rng, linear_predict
-from ._stream import averages_the_stream, begin_chunk, refine_conditioning, report, stream_average
+from ._stream import averages_the_stream, begin_chunk, log_link_step, refine_conditioning, report, stream_average
 from ._training import STOP_REASONS, Controls, deviance_explained, hold_out, patience, run_epochs
 
 #: Relative rise over a call of sgd passes (or subgradient steps) that is noise:
@@ -453,7 +453,7 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         return make_loss(self.loss, **self.get_params(deep=False))
 
     def _target_summary(self, X, Y, sample_weight, starting=True):
-        """``(minimum, means)`` of the targets for a loss that has a range (None for the others); checks it."""
+        """``(minimum, means, maxima)`` of the targets for a loss that has a range (None for the others); checks it."""
         loss = self._make_loss()
         if loss.targets is None:
             return None
@@ -463,7 +463,7 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
             summary = dask_target_summary(Y, sample_weight)
         else:
             summary = target_summary(Y, sample_weight)
-        loss.check_targets(*summary, starting=starting)
+        loss.check_targets(*summary[:2], starting=starting)
         return summary
 
     def _start_intercept(self, intercept_init, summary):
@@ -584,7 +584,8 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         batch, auto = self.solver == "batch", self.learning_rate == "auto"
         loss, schedule = self._make_loss(), SCHEDULES[self.schedule]
         if summary is not None:
-            loss = loss.for_targets(summary[1], relative=auto)
+            # sgd's step must be safe for every sample, whose curvature may grow with its target.
+            loss = loss.for_targets(summary[1], relative=auto, maxima=None if batch else summary[2])
         plain = batch and auto and self.momentum == 0
         # The log link's losses have no global curvature bound: their batch steps search (backtracking).
         backtracking = batch and auto and loss.line_search
@@ -635,6 +636,8 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
 
         if auto:
             step = safe_step()
+            if stream:  # and held where the log link's average would be biased by the iterates' spread
+                step = min(step, log_link_step(settings.loss, state, settings.fit_intercept))
             # A stream's chunk in refined coordinates takes its own safe step, measured in them.
             state.eta0 = step if state.eta0 is None or not one_epoch or refined else min(state.eta0, step)
         else:
@@ -657,6 +660,13 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
             safe_step=safe_step,
             crawl=not sized_by_smoothing,
             automatic=auto,
+            # The adaptive schedule's search for sgd's step where no curvature bound sizes it (a whole fit's).
+            retreat=auto
+            and not batch
+            and loss.line_search
+            and schedule.adaptive
+            and not one_epoch
+            and self.tol is not None,
             evidence=_evidence_mode(one_epoch, batch, auto and (loss.smooth or smoothing)),
         )
         state.stop_reason = run_epochs(solver, state, controls, tasks)

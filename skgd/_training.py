@@ -37,9 +37,13 @@ WINDOW_GAP_SHARE = 1e-2
 NEWTON_STEPS = 5
 
 
-#: Epochs without a stop of the window rule after which a fit that can take
+#: Epochs without a stop of the window rule (or a continuation's stage) after which a fit that can take
 #: curvature steps measures the evidence anyway (and steps if it contradicts).
 CRAWL_EPOCHS = 50
+
+
+#: Epochs a search for sgd's step (``Controls.retreat``) may undo in one call, and the step each keeps.
+MAX_RETREATS, RETREAT_FACTOR = 20, 0.2
 
 
 #: Stages of a continuation in a row that take no step (each smoothing five
@@ -119,6 +123,11 @@ class Controls:
     automatic : bool, default=False
         Whether the step is ``learning_rate="auto"``'s (a divergence then
         advises something else).
+    retreat : bool, default=False
+        Whether an epoch that leaves J above the call's start (beyond rounding)
+        is undone and taken again at ``RETREAT_FACTOR`` of the step, up to
+        ``MAX_RETREATS`` times: sgd's automatic step for a loss without a
+        global curvature bound (the log link's), searched as the batch step is.
     evidence : {None, "continue", "newton", "warn"}, default=None
         What a rule's "converged" must first pass (``skgd._certificate``): the
         measured gap of J at the model within ``tol`` times J. When it is not,
@@ -144,6 +153,7 @@ class Controls:
     crawl: bool = True
     score: object = None
     automatic: bool = False
+    retreat: bool = False
     evidence: str = None
 
 
@@ -474,6 +484,7 @@ def _epochs(solver, state, controls, callbacks, start, floor, xp):
     contradicted = False  # whether evidence contradicted a stall of the improvement rule
     stage = 0  # where the continuation's current stage began in ``best``
     stuck = 0  # the continuation's stages in a row that took no step
+    retreats = 0  # epochs undone by the search for sgd's step
     while len(losses) < controls.max_iter:
         if callbacks is not None:
             callbacks.begin_epoch()
@@ -482,8 +493,18 @@ def _epochs(solver, state, controls, callbacks, start, floor, xp):
         before = xp.asarray(state.coef, copy=True) if controls.verbose > 1 else None
         if state.average_restart:
             state.n_averaged, state.average_restart = 0, False
+        saved = state.copy() if controls.retreat and retreats < MAX_RETREATS else None
         with np.errstate(over="ignore", invalid="ignore"):
             loss = solver.epoch(state, eta)
+        # J at the model the epoch leaves (its loss is measured along the pass, a step behind).
+        value = solver.value(*state.model()) if saved is not None else None
+        if saved is not None and not value <= start + floor:  # NaN too
+            vars(state).update(vars(saved))  # undone: the same epoch again at a smaller step
+            state.eta_factor *= RETREAT_FACTOR
+            retreats += 1
+            if controls.verbose:
+                print(f"Epoch undone (objective {value!r}); step reduced to {state.eta0 * state.eta_factor:.6g}")
+            continue
         _check_epoch(loss, losses, state, eta, start, floor, controls, xp)
         losses.append(loss)
         state.loss_curve.append(loss)
@@ -533,7 +554,12 @@ def _epochs(solver, state, controls, callbacks, start, floor, xp):
                 state.eta_factor = solver.finer_smoothing(state)
                 if state.eta_factor <= controls.rounding:
                     return "converged" if _confirmed(solver, state, controls, losses, best, floor) else "stalled"
-                stage = len(best)
+                stage = since = len(best)
+            elif controls.stop_on_stall and controls.evidence == "newton" and len(best) - since >= CRAWL_EPOCHS:
+                # A stage that crawls asks the evidence too, whose step (a vertex's) may end training.
+                if _confirmed(solver, state, controls, losses, best, floor, rule=False):
+                    return "converged"
+                since = len(best)
             continue
         # Relative for a loss (scale-free), absolute for a validation R^2 (already scale-free).
         scale = abs(state.best_metric) if controls.validation is None and math.isfinite(state.best_metric) else 1.0

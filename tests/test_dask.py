@@ -78,7 +78,9 @@ NEW_LOSSES = {
         for solver in ("batch", "sgd")
         for loss in ("quantile", "poisson", "gamma", "tweedie")
     },
-    **{f"batch-{loss}-auto": dict(loss=loss, max_iter=40) for loss in ("quantile", "poisson", "gamma", "tweedie")},
+    **{f"batch-{loss}-auto": dict(loss=loss, max_iter=40) for loss in ("poisson", "gamma", "tweedie")},
+    # The same steps: in memory the LP's evidence may jump to its optimal vertex, which dask arrays cannot measure.
+    "batch-quantile-auto": dict(loss="quantile", max_iter=40, tol=None),
     "sgd-poisson-auto-l2": dict(solver="sgd", loss="poisson", penalty="l2", alpha=0.01, shuffle=False, max_iter=4),
 }
 

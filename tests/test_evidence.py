@@ -227,6 +227,25 @@ def test_extreme_quantiles_are_honest(q):
         assert_honest(est, warned, X, y, {"quantile": q}, None, 0.0)
 
 
+@settings(max_examples=12, deadline=None, database=None)
+@given(
+    q=st.sampled_from([0.01, 0.05, 0.95, 0.99]),
+    n=st.sampled_from([2000, 6000]),
+    fit_intercept=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_quantiles_with_twenty_samples_beyond_them_converge_silently(q, n, fit_intercept, seed):
+    # Raw columns far from zero, with and without an intercept: min(q, 1 - q) * n >= 20, so the batch fit
+    # must reach the LP's optimum (QuantileRegressor's) and say nothing.
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 3)) * [1.0, 10.0, 0.1] + [5.0, -30.0, 2.0]
+    y = X @ [1.0, 0.1, -3.0] + 4.0 + rng.standard_t(3, size=n)
+    est, warned = fit_quietly(X, y, loss="quantile", quantile=q, fit_intercept=fit_intercept)
+    assert not warned, est.stop_reason_
+    gap, _ = relative_gap(est, X, y, {"quantile": q}, None, 0.0)
+    assert gap <= PROMISE
+
+
 def test_huber_with_residuals_far_beyond_epsilon_converges_within_tol():
     rng = np.random.default_rng(3)
     X = rng.normal(size=(2000, 4))
@@ -273,6 +292,27 @@ def test_the_automatic_sgd_step_trains_high_tweedie_powers(power):
     est, warned = fit_quietly(X, y, solver="sgd", loss="tweedie", power=power, random_state=0)
     assert np.all(np.isfinite(est.coef_))
     assert_honest(est, warned, X, y, {"power": power}, None, 0.0)
+
+
+@settings(max_examples=15, deadline=None, database=None)
+@given(
+    power=st.floats(4.0, 8.0),
+    sigma=st.sampled_from([1.0, 1.5, 2.0]),
+    seed=st.integers(0, 2**16),
+)
+def test_the_automatic_sgd_step_never_diverges_on_lognormal_targets_at_high_powers(power, sigma, seed):
+    # Targets whose largest is hundreds of times their mean, and predictors that spread over e**+-3: the
+    # sgd passes used to jump the model where the deviance's exp(-(k - 1) p) term explodes (DivergenceError).
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(500, 3))
+    y = np.exp(X[:, 0] + sigma * rng.normal(size=500))
+    est, warned = fit_quietly(X, y, solver="sgd", loss="tweedie", power=power, random_state=0)
+    assert np.all(np.isfinite(est.coef_))
+    assert not (warned and STOP_REASONS[est.stop_reason_])
+    # The model is no worse than the fit's start, the intercept-only optimum (the deviance is not
+    # convex above power 2: a stationary point is what a local certificate can confirm).
+    start = _objective("tweedie", X, y, 0 * est.coef_, np.log(y.mean()), {"power": power}, 0.0, 0.0)
+    assert _objective("tweedie", X, y, est.coef_, est.intercept_, {"power": power}, 0.0, 0.0) <= start * (1 + 1e-9)
 
 
 def test_a_divergence_never_advises_the_step_in_use():

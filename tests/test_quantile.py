@@ -45,7 +45,10 @@ def test_batch_reaches_quantileregressors_objective(q, fit_intercept):
     est = GradientDescentRegressor(loss="quantile", quantile=q, fit_intercept=fit_intercept).fit(X, y)
     assert est.stop_reason_ == "converged"
     assert _objective(est, X, y, q) <= _objective(peer, X, y, q) * (1 + 1e-4)
-    assert est.loss_curve_[-1] == pytest.approx(_objective(est, X, y, q), rel=0.05)  # J, in the pinball loss itself
+    # J, in the pinball loss itself, at each step's starting point: the last step (a jump to the LP's
+    # certified vertex) ends no higher, and the curve falls to it.
+    assert _objective(est, X, y, q) <= est.loss_curve_[-1] * (1 + 1e-12)
+    assert np.all(np.diff(est.loss_curve_) <= 1e-12 * est.loss_curve_[0])
 
 
 def test_batch_l1_reaches_quantileregressors_objective_with_weights():

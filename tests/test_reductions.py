@@ -109,6 +109,25 @@ def test_sufficient_statistics_equal_the_products_formed_whole(fmt, weighted, ro
     np.testing.assert_allclose(moments.squares, np.diag(expected[3]), rtol=1e-10)
 
 
+@pytest.mark.parametrize("offset", [0.0, 1.5, 2.0])
+def test_statistics_of_raw_and_centred_blocks_keep_full_precision(offset):
+    # Unit weights on float64 X read blocks in place while a column's mean
+    # takes at most MEAN_SHARE of its raw second moment (offsets 0 and 1.5 on
+    # a unit spread) and centre a copy beyond it (2): either way the
+    # scatters match the centred products formed whole in extended precision.
+    rng = np.random.RandomState(0)
+    X = rng.standard_normal((20_000, 3)) * [1.0, 2.0, 0.5] + offset * np.array([1.0, 2.0, 0.5])
+    Y = X @ np.ones((3, 1)) + rng.standard_normal((20_000, 1))
+    stats = SufficientStatistics.of(X, Y, np.ones(20_000))
+    Xl, Yl = X.astype(np.longdouble), Y.astype(np.longdouble)
+    Xc, Yc = Xl - Xl.mean(axis=0), Yl - Yl.mean(axis=0)
+    scatter_xx, scatter_xy = Xc.T @ Xc, Xc.T @ Yc
+    scale = float(np.max(np.diag(scatter_xx)))
+    np.testing.assert_allclose(stats.scatter_xx, scatter_xx.astype(np.float64), rtol=0, atol=1e-14 * scale)
+    np.testing.assert_allclose(stats.scatter_xy, scatter_xy.astype(np.float64), rtol=0, atol=1e-14 * scale)
+    np.testing.assert_allclose(stats.mean_x, Xl.mean(axis=0).astype(np.float64), rtol=1e-15, atol=1e-15)
+
+
 def test_statistics_of_columns_far_from_zero_keep_their_spread():
     # An offset of 1e8 on a unit spread: raw sums would lose the spread to
     # cancellation (1e16 - 1e16, all digits); centred blocks merged by Chan's

@@ -55,8 +55,13 @@ class LogLinkLoss(Loss):
         """The targets the loss accepts: ``"non-negative"`` (``k < 2``) or ``"positive"``."""
         return "non-negative" if self.power < 2.0 else "positive"
 
-    def for_targets(self, means, relative=True):
+    def for_targets(self, means, relative=True, maxima=None):
         """The loss with ``curvature`` measured at the targets' weighted means.
+
+        Above power 2 the deviance's curvature at ``p = log(mean)`` grows
+        with the target: ``2 mean**(2 - k) ((k - 1) y / mean - (k - 2))``.
+        Given ``maxima`` (sgd, whose step must be safe for every sample), the
+        curvature is that of the largest target, not the mean's.
 
         Parameters
         ----------
@@ -65,6 +70,8 @@ class LogLinkLoss(Loss):
         relative : bool, default=True
             Whether each target steps by its own curvature (``relative_steps``,
             for the automatic step; a float learning rate is one step for all).
+        maxima : ndarray of shape (n_targets,) or None, default=None
+            Each target's largest value; None sizes the curvature by the mean alone.
 
         Returns
         -------
@@ -72,7 +79,11 @@ class LogLinkLoss(Loss):
             The largest curvature over the targets, which the shared step is
             sized by, and each target's step relative to it.
         """
-        curvatures = 2.0 * np.asarray(means, dtype=np.float64) ** (2.0 - self.power)
+        means = np.asarray(means, dtype=np.float64)
+        curvatures = 2.0 * means ** (2.0 - self.power)
+        if maxima is not None and self.power > 2.0:
+            ratio = np.asarray(maxima, dtype=np.float64) / np.where(means > 0.0, means, 1.0)
+            curvatures *= np.maximum((self.power - 1.0) * ratio - (self.power - 2.0), 1.0)
         largest = float(np.max(curvatures))
         steps = largest / np.where(curvatures > 0.0, curvatures, largest)  # a zero-mean chunk: the shared step
         uneven = relative and curvatures.size > 1 and bool(np.any(steps != 1.0))

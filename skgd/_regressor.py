@@ -34,7 +34,7 @@ from ._schedules import SCHEDULES, automatic_step
 from ._sgd import int32_indices
 from ._solver_choice import make_solver
 from ._state import TrainingState, independent_rng, linear_predict
-from ._stream import averages_the_stream, begin_chunk, log_link_step, refine_conditioning, report, stream_average
+from ._stream import averages_the_stream, begin_chunk, refine_conditioning, report, stream_average, stream_step
 from ._training import STOP_REASONS, Controls, deviance_explained, hold_out, patience, run_epochs
 
 #: Relative rise over a call of sgd passes (or subgradient steps) that is noise:
@@ -636,8 +636,8 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
 
         if auto:
             step = safe_step()
-            if stream:  # and held where the log link's average would be biased by the iterates' spread
-                step = min(step, log_link_step(settings.loss, state, settings.fit_intercept))
+            if stream:  # and held where the average of a loss not quadratic would be biased by the iterates' spread
+                step = min(step, stream_step(settings.loss, state, settings.fit_intercept, prequential))
             # A stream's chunk in refined coordinates takes its own safe step, measured in them.
             state.eta0 = step if state.eta0 is None or not one_epoch or refined else min(state.eta0, step)
         else:

@@ -29,7 +29,7 @@ noise is twice the curvature), so a row's predictor ``z . theta`` spreads
 with variance ``eta (||z||^2 + 1)``, and since ``E[exp(p)]`` is what the
 steps match to the targets, the average's log-mean falls by about half of
 it (-0.03 to -0.04 on a Poisson stream of mean count 2.3 at the safe step).
-The stream's step is held to ``log_link_step``, which keeps that bias under
+The stream's step is held to ``stream_step``, which keeps that bias under
 ``LOG_LINK_BIAS``: the sgd loop's cap on a sample's change (``max_change``)
 is not the cause, since loosening it makes the bias larger.
 """
@@ -39,7 +39,7 @@ from dataclasses import dataclass, replace
 
 from ._array_api import _max_precision_float_dtype, get_namespace, get_namespace_and_device
 from ._conditioning import Conditioning
-from ._loss import LogLinkLoss
+from ._loss import LogLinkLoss, Quantile
 from ._state import linear_predict
 
 #: Standard errors of the paired per-sample difference by which the iterate
@@ -48,8 +48,12 @@ from ._state import linear_predict
 RESTART_EVIDENCE = 3.0
 
 #: The bias in log-mean (at unit dispersion) a log link stream's constant step
-#: may give its average: half the predictor's spread about it (``log_link_step``).
+#: may give its average: half the predictor's spread about it (``stream_step``).
 LOG_LINK_BIAS = 0.01
+
+#: The predictor's move a pinball stream's step may make, in the residuals'
+#: scale measured on the chunk (``stream_step``).
+PINBALL_MOVE = 0.1
 
 
 @dataclass(frozen=True)
@@ -171,14 +175,24 @@ def refine_conditioning(state, solver, settings, xp, device):
     return True
 
 
-def log_link_step(loss, state, fit_intercept):
-    """The largest stream step whose iterates' spread biases a log link's average by at most ``LOG_LINK_BIAS``.
+def stream_step(loss, state, fit_intercept, prequential):
+    """The largest stream step whose iterates' spread biases the average by at most the loss's bound.
 
-    The predictor's variance about the average is ``eta`` times the mean
-    ``||z||^2 + fit_intercept`` of the conditioned rows so far, from the
-    pooled column moments; half of it is the bias. Other losses, and a stream
-    without conditioned coordinates (a float ``learning_rate``: the user's
-    step), are not bounded.
+    A constant step's iterates spread about their mean, and the average of a
+    loss that is not quadratic is biased by that spread. The predictor's
+    spread is the step times the mean ``||z||^2 + fit_intercept`` of the
+    conditioned rows so far (from the pooled column moments). For the log
+    link, half of its variance (``eta`` times it at unit dispersion) is the
+    bias in log-mean, held to ``LOG_LINK_BIAS``. For the pinball loss a
+    step moves the predictor by about ``eta`` times it, and the average is
+    biased in proportion to that move against the residuals' scale, which
+    the prequential pinball loss at the average measures (divided by
+    ``q (1 - q)``: about 1.6 to 3.4 standard deviations of normal noise for
+    ``q`` from 0.5 to 0.999); the move is held to ``PINBALL_MOVE`` of that
+    scale. A chunk far from the model (a changed concept) measures a larger
+    scale and takes a larger step. Other losses, the first chunk (nothing
+    tested yet), and a stream without conditioned coordinates (a float
+    ``learning_rate``: the user's step) are not bounded.
 
     Parameters
     ----------
@@ -186,20 +200,30 @@ def log_link_step(loss, state, fit_intercept):
     state : TrainingState
         Its ``moments`` and ``conditioning``.
     fit_intercept : bool
+    prequential : Prequential
+        The chunk's test at the model.
 
     Returns
     -------
     float
         ``inf`` where nothing bounds the step.
     """
-    if not isinstance(loss, LogLinkLoss) or state.moments is None or state.conditioning is None:
+    log_link, pinball = isinstance(loss, LogLinkLoss), isinstance(loss, Quantile)
+    if not (log_link or pinball) or state.moments is None or state.conditioning is None:
         return math.inf
     xp, _ = get_namespace(state.moments.mean)
     moments, conditioning = state.moments, state.conditioning
     offset = moments.mean - xp.asarray(conditioning.shift)
     squares = moments.squares / moments.weight_sum + offset * offset
     rows = float(xp.sum(xp.asarray(conditioning.scale) ** 2 * squares)) + float(fit_intercept)
-    return 2.0 * LOG_LINK_BIAS / rows if rows > 0.0 else math.inf
+    if rows <= 0.0:
+        return math.inf
+    if log_link:
+        return 2.0 * LOG_LINK_BIAS / rows
+    if prequential.error is None:
+        return math.inf
+    scale = prequential.model / (loss.quantile * (1.0 - loss.quantile))
+    return PINBALL_MOVE * scale / rows if scale > 0.0 else math.inf
 
 
 def begin_chunk(state, data, settings):

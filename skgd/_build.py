@@ -19,7 +19,7 @@ from ._penalty import Penalty
 from ._problem import Settings, TrainingData
 from ._schedules import SCHEDULES
 from ._state import TrainingState, independent_rng
-from ._stream import averages_the_stream, begin_chunk, refine_conditioning, stream_average
+from ._stream import averages_the_stream, begin_chunk, refine_conditioning, stream_average, stream_step
 from ._training import Controls, patience
 
 
@@ -80,15 +80,16 @@ def make_settings(estimator, n_train, loss, stream=False):
     )
 
 
-def begin_steps(algorithm, state, settings, *, learning_rate, one_epoch, stream):
+def begin_steps(algorithm, state, settings, *, learning_rate, one_epoch, prequential):
     """Choose the coordinates the steps are taken in and the step, on the state.
 
     ``learning_rate="auto"``: the call that starts training measures the
     conditioning from the column moments (one pass) and every call its safe
     step; a stream's later chunks pool their moments into the conditioning.
-    A float is the step, in the user's coordinates.
+    A float is the step, in the user's coordinates. ``prequential`` is the
+    stream's test of its chunk (None where the call trains no stream).
     """
-    auto = learning_rate == "auto"
+    auto, stream = learning_rate == "auto", prequential is not None
     xp, _, device = get_namespace_and_device(state.coef)
     first_call = auto and state.conditioning is None and state.n_iter == 0 and algorithm.can_condition
     if first_call:
@@ -106,6 +107,8 @@ def begin_steps(algorithm, state, settings, *, learning_rate, one_epoch, stream)
     algorithm.allocate(state)
     if auto:
         step = algorithm.safe_step(state)
+        if stream:  # and held where the average of a loss not quadratic would be biased by the iterates' spread
+            step = min(step, stream_step(settings.loss, state, settings.fit_intercept, prequential))
         # A stream's chunk in refined coordinates takes its own safe step, measured in them.
         state.eta0 = step if state.eta0 is None or not one_epoch or refined else min(state.eta0, step)
     else:
@@ -162,7 +165,7 @@ def build_training(estimator, X, Y, sample_weight, state, *, one_epoch, summary)
     algorithm = make_algorithm(
         data, settings, state, solver=e.solver, automatic=auto, max_iter=e.max_iter, one_epoch=one_epoch
     )
-    begin_steps(algorithm, state, settings, learning_rate=e.learning_rate, one_epoch=one_epoch, stream=stream)
+    begin_steps(algorithm, state, settings, learning_rate=e.learning_rate, one_epoch=one_epoch, prequential=prequential)
     xp, _ = training_namespace(X)
     controls = Controls(
         max_iter=1 if one_epoch else e.max_iter,

@@ -157,6 +157,9 @@ class NamespaceSGDSolver(SGDAlgorithm):
         n = data.X.shape[0]
         steps = p.schedule.steps(eta, state.t, -(-n // p.batch_size), p.power_t)
         order = xp.asarray(sample_order(n, state.rng), device=self.device) if p.shuffle else None
+        relative = p.loss.relative_steps  # each target's own step, as the compiled loop's ``steps * relative[j]``
+        if relative is not None:
+            relative = xp.asarray(relative, dtype=data.X.dtype, device=self.device)
         total = xp.zeros(state.coef.shape[0], dtype=self.float64, device=self.device)
         if conditioning is not None:
             conditioning.convert(state, to_conditioned=True)
@@ -170,7 +173,8 @@ class NamespaceSGDSolver(SGDAlgorithm):
                 rows = [xp.take(a, batch, axis=0) for a in (data.X, data.Y, self.weights)]
             if conditioning is not None:
                 rows[0] = (rows[0] - shift) * scale  # the batch's conditioned rows z
-            total += self.step(state, *rows, float(steps[update]))
+            eta_update = float(steps[update])
+            total += self.step(state, *rows, eta_update if relative is None else eta_update * relative)
         if conditioning is not None:
             conditioning.convert(state, to_conditioned=False)
         return pass_loss(p, state, float(xp.sum(total)), self.weight_sum, xp=xp)
@@ -185,8 +189,8 @@ class NamespaceSGDSolver(SGDAlgorithm):
         Y : array of shape (batch_size, n_targets)
         weights : array of shape (batch_size,)
             Each multiplies its sample's share of the step.
-        eta : float
-            This update's step size (``Schedule.steps``).
+        eta : float or array of shape (n_targets,)
+            This update's step size (``Schedule.steps``), or each target's.
 
         Returns
         -------
@@ -198,6 +202,7 @@ class NamespaceSGDSolver(SGDAlgorithm):
         # the compiled loop): the steps' fixed point is then J's optimum. In
         # conditioned coordinates its L2 part weighs coordinate j by scale_j**2.
         share = xp.mean(weights)
+        rate = eta if isinstance(eta, float) else eta[:, None]  # the step of each coefficient
         l2 = p.penalty.l2 * share * self._scale2(state)
         predictor = X @ state.coef.T + xp.astype(state.intercept, X.dtype)
         values, derivatives = p.loss.value_and_derivative(predictor, Y, xp=xp)
@@ -206,11 +211,11 @@ class NamespaceSGDSolver(SGDAlgorithm):
         grad_intercept = xp.sum(scaled, axis=0)
         grad_coef = scaled.T @ X
         if p.momentum:
-            self._momentum_step(state, grad_coef + l2 * state.coef, grad_intercept, eta)
+            self._momentum_step(state, grad_coef + l2 * state.coef, grad_intercept, eta, rate)
         else:
             if p.penalty.l2 > 0.0:
-                state.coef *= xp.clip(1.0 - eta * l2, min=0.0)
-            state.coef -= eta * grad_coef
+                state.coef *= xp.clip(1.0 - rate * l2, min=0.0)
+            state.coef -= rate * grad_coef
             if p.fit_intercept:
                 state.intercept -= eta * grad_intercept
         if p.penalty.l1 > 0.0:
@@ -226,14 +231,14 @@ class NamespaceSGDSolver(SGDAlgorithm):
             return 1.0
         return self.xp.astype(state.conditioning.scale * state.conditioning.scale, self.data.X.dtype)
 
-    def _momentum_step(self, state, grad_coef, grad_intercept, eta):
-        # Heavy-ball / Nesterov momentum; grad_coef holds the L2 part.
+    def _momentum_step(self, state, grad_coef, grad_intercept, eta, rate):
+        # Heavy-ball / Nesterov momentum; grad_coef holds the L2 part, rate is eta for each coefficient.
         p = self.settings
         mu = p.momentum
         state.velocity *= mu
-        state.velocity -= eta * grad_coef
+        state.velocity -= rate * grad_coef
         if p.nesterov:
-            state.coef += mu * state.velocity - eta * grad_coef
+            state.coef += mu * state.velocity - rate * grad_coef
         else:
             state.coef += state.velocity
         if p.fit_intercept:
@@ -279,7 +284,7 @@ class NamespaceSGDSolver(SGDAlgorithm):
 def cap_steps(derivatives, X, eta, settings, xp):
     """Each sample's weighted derivative, shrunk so its own step moves its predictor by at most ``max_change``.
 
-    The compiled loop's cap (``_sgd_fast._capped``): a sample's step moves its
+    The compiled loop's cap (``_sgd_rule._capped``): a sample's step moves its
     linear predictor by ``eta * d * (||z||^2 + fit_intercept)``; the loss's
     ``max_change`` bounds that (0: no cap, ``derivatives`` as given).
 

@@ -151,6 +151,23 @@ STEP_FORMULAS = {
 
 #: The schedules whose steps change only within a pass (not between epochs):
 #: what the compiled loop's contracts rotate through.
+#: scikit-learn's SGDRegressor twin of each loss it has: ``(factor, its loss, its epsilon)``, our loss
+#: being ``factor`` times SGDRegressor's (its squared error and huber are halved); an epsilon of None is ours.
+SGDREGRESSOR_LOSSES = {
+    "squared_error": (2.0, "squared_error", None),
+    "huber": (2.0, "huber", None),
+    "epsilon_insensitive": (1.0, "epsilon_insensitive", None),
+    "squared_epsilon_insensitive": (1.0, "squared_epsilon_insensitive", None),
+    "absolute_error": (1.0, "epsilon_insensitive", 0.0),  # of width 0
+}
+
+
+def sgdregressor_loss(name, epsilon):
+    """``(factor, params)``: loss ``name`` of ``epsilon`` is ``factor`` times SGDRegressor's of ``params``."""
+    factor, peer, width = SGDREGRESSOR_LOSSES[name]
+    return factor, {"loss": peer, "epsilon": epsilon if width is None else width}
+
+
 PER_UPDATE_SCHEDULES = [name for name, schedule in SCHEDULES.items() if not schedule.adaptive]
 
 

@@ -130,6 +130,54 @@ def test_fit_equals_the_numpy_fit(name, device, solver, params):
 
 
 @pytest.mark.parametrize("name, device", NAMESPACES, ids=NAMESPACE_IDS)
+@pytest.mark.parametrize("params", [{}, {"momentum": 0.5, "penalty": "elasticnet", "alpha": 0.05, "average": 3}])
+def test_each_target_takes_its_own_step_as_in_the_compiled_loop(name, device, params):
+    # Poisson targets of unequal means: the automatic step gives each target its own (relative_steps).
+    xp, device = _namespace(name, device)
+    X, y = make_problem(n=60, **PROBLEM)
+    Y = np.column_stack([targets_for("poisson", y), 20.0 * targets_for("poisson", y)])
+    params = {
+        "solver": "sgd",
+        "batch_size": 7,
+        "loss": "poisson",
+        "max_iter": 6,
+        "tol": None,
+        "random_state": 0,
+        **params,
+    }
+    reference = GradientDescentRegressor(**params).fit(X, Y)
+    with config_context(array_api_dispatch=True):
+        est = GradientDescentRegressor(**params).fit(*_to(xp, device, X, Y))
+    assert_allclose(_numpy(est.coef_), reference.coef_, rtol=1e-8, atol=1e-12)
+    assert_allclose(_numpy(est.intercept_), reference.intercept_, rtol=1e-8, atol=1e-12)
+
+
+@pytest.mark.parametrize("name, device", NAMESPACES, ids=NAMESPACE_IDS)
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"penalty": "l2", "alpha": 0.05},
+        {"penalty": "l2", "alpha": 0.05, "momentum": 0.6, "average": 5},
+        {"loss": "huber", "momentum": 0.6, "nesterov": True, "batch_size": 7},
+        {"schedule": "invscaling", "learning_rate": 0.05, "penalty": "l2", "alpha": 0.05, "average": True},
+    ],
+)
+def test_scaled_csr_rows_step_as_the_dense_reference(name, device, params):
+    # The compiled loop's scaled CSR pass (lazy catch-up of the columns a batch does not store) against the
+    # namespace loop on the same rows, dense; uncentred (no intercept), and without L1 (which CSR rows apply
+    # to their stored columns only).
+    xp, device = _namespace(name, device)
+    X, y = make_problem(n=60, **PROBLEM)
+    X[np.abs(X) < 0.6] = 0.0
+    params = {"solver": "sgd", "fit_intercept": False, "max_iter": 5, "tol": None, "random_state": 0, **params}
+    reference = GradientDescentRegressor(**params).fit(sp.csr_matrix(X), y)
+    with config_context(array_api_dispatch=True):
+        est = GradientDescentRegressor(**params).fit(*_to(xp, device, X, y))
+    assert_allclose(_numpy(est.coef_), reference.coef_, rtol=1e-9, atol=1e-12)
+    assert_allclose(est.loss_curve_, reference.loss_curve_, rtol=1e-9)
+
+
+@pytest.mark.parametrize("name, device", NAMESPACES, ids=NAMESPACE_IDS)
 @pytest.mark.parametrize("solver", list(SOLVERS))
 def test_float32_stays_float32_and_multi_output(name, device, solver):
     xp, device = _namespace(name, device)

@@ -1,9 +1,9 @@
 """Losses, penalties and step-size bounds against independent definitions.
 
 - The compiled loop's losses equal the registry's Python twins, code by code,
-  and the loop knows exactly the registry's codes.
+  and the loop's table of losses (``LOSS_CODES``) names exactly the registry's.
 - Each loss is its textbook definition (``_helpers.TEXTBOOK_LOSSES``) and
-  ``sgd_factor`` times scikit-learn's SGDRegressor loss its ``sgdregressor``
+  a factor times scikit-learn's SGDRegressor loss ``_helpers.SGDREGRESSOR_LOSSES``
   names, value and derivative (SGDRegressor's own loss objects).
 - The penalty's value, L1/L2 split and proximal step follow their formulas; the
   proximal step minimises what it should.
@@ -13,8 +13,8 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from _helpers import LOSS_PARAMS, TEXTBOOK_LOSSES, squared_error_problem
-from skgd._sgd_fast import N_LOSSES, loss_and_derivative
+from _helpers import LOSS_PARAMS, SGDREGRESSOR_LOSSES, TEXTBOOK_LOSSES, sgdregressor_loss, squared_error_problem
+from skgd._sgd_fast import LOSS_CODES, loss_and_derivative
 from sklearn.linear_model import SGDRegressor
 
 from skgd._conditioning import Conditioning
@@ -80,10 +80,18 @@ def test_log_link_losses_at_extreme_predictors_are_infinite_not_errors():
         np.testing.assert_array_equal(compiled, np.column_stack([value, derivative]))
 
 
-def test_registry_codes_are_the_positions_the_loop_knows():  # quantile 5; poisson, gamma, tweedie 6 to 8
-    assert [loss.code for loss in LOSSES.values()] == list(range(len(LOSSES)))
-    assert N_LOSSES == len(LOSSES)
-    assert set(TEXTBOOK_LOSSES) == set(LOSSES)  # every loss has its independent definition in the tests
+def test_every_loss_has_its_compiled_twin_and_its_textbook_definition():
+    untwinned = sorted(set(LOSSES) - set(LOSS_CODES))
+    where = "skgd/_sgd_losses.pxd: its enum entry, _loss and _dloss branches; skgd/_sgd_fast.pyx: LOSS_CODES"
+    assert not untwinned, f"losses without a compiled twin ({where}): {untwinned}"
+    unregistered = sorted(set(LOSS_CODES) - set(LOSSES))
+    assert not unregistered, f"compiled losses missing from skgd._loss.LOSSES: {unregistered}"
+    assert [make_loss(name).code for name in LOSSES] == [LOSS_CODES[name] for name in LOSSES]
+    untested = sorted(set(LOSSES) - set(TEXTBOOK_LOSSES))
+    assert not untested, f"losses without their independent definition in tests/_helpers.TEXTBOOK_LOSSES: {untested}"
+    for name in LOSSES:
+        twin = loss_and_derivative(LOSS_CODES[name], 0.5, 0.25, 0.3)
+        assert np.all(np.isfinite(twin)), f"skgd/_sgd_losses.pxd's _loss / _dloss lack {name!r}'s branch: {twin}"
 
 
 @pytest.mark.parametrize("name", list(LOSSES))
@@ -100,13 +108,13 @@ def test_an_unknown_loss_fails_loudly():
     with pytest.raises(ValueError, match="Unknown loss 'absolute'"):
         make_loss("absolute")
     with pytest.raises(ValueError, match="Unknown loss code"):
-        loss_and_derivative(len(LOSSES), 0.5, 0.0, 0.1)
+        loss_and_derivative(len(LOSS_CODES), 0.5, 0.0, 0.1)
 
 
-def _sklearn_loss(loss, r):
-    """SGDRegressor's counterpart of ``loss`` (its ``sgdregressor`` parameters) at predictions ``r``, target 0."""
-    peer_class, *defaults = SGDRegressor.loss_functions[loss.sgdregressor["loss"]]
-    peer = peer_class(*([loss.sgdregressor["epsilon"]] if defaults else []))
+def _sklearn_loss(params, r):
+    """SGDRegressor's loss of ``params`` (``_helpers.sgdregressor_loss``) at predictions ``r``, target 0."""
+    peer_class, *defaults = SGDRegressor.loss_functions[params["loss"]]
+    peer = peer_class(*([params["epsilon"]] if defaults else []))
     if hasattr(peer, "py_loss"):  # the SGD loss objects of sklearn.linear_model._sgd_fast
         return np.array([peer.py_loss(p, 0.0) for p in r]), np.array([peer.py_dloss(p, 0.0) for p in r])
     value, derivative = np.empty_like(r), np.empty_like(r)  # those of sklearn._loss
@@ -115,16 +123,17 @@ def _sklearn_loss(loss, r):
     return value, derivative
 
 
-@pytest.mark.parametrize("name", [name for name in LOSSES if make_loss(name).sgdregressor is not None])
+@pytest.mark.parametrize("name", list(SGDREGRESSOR_LOSSES))
 @pytest.mark.parametrize("epsilon", [0.1, 1.5])
-def test_losses_are_sgd_factor_times_sgdregressors(name, epsilon):
+def test_losses_are_a_factor_times_sgdregressors(name, epsilon):
     loss = make_loss(name, epsilon=epsilon)
+    factor, params = sgdregressor_loss(name, epsilon)
     r = np.linspace(-3.0, 3.0, 61)  # no exact kink: conventions at a kink may differ
     r = r[np.abs(np.abs(r) - epsilon) > 1e-6]
-    value, derivative = _sklearn_loss(loss, r)
+    value, derivative = _sklearn_loss(params, r)
     ours, our_derivative = loss.value_and_derivative(r, np.zeros_like(r))
-    np.testing.assert_allclose(ours, loss.sgd_factor * value, rtol=1e-14, atol=1e-15)
-    np.testing.assert_allclose(our_derivative, loss.sgd_factor * derivative, rtol=1e-14, atol=1e-15)
+    np.testing.assert_allclose(ours, factor * value, rtol=1e-14, atol=1e-15)
+    np.testing.assert_allclose(our_derivative, factor * derivative, rtol=1e-14, atol=1e-15)
 
 
 @pytest.mark.parametrize("name", list(LOSSES))

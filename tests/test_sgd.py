@@ -15,14 +15,21 @@ import itertools
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from _helpers import PER_UPDATE_SCHEDULES, make_problem, reference_sgd, targets_for
+from _helpers import (
+    PER_UPDATE_SCHEDULES,
+    SGDREGRESSOR_LOSSES,
+    make_problem,
+    reference_sgd,
+    sgdregressor_loss,
+    targets_for,
+)
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import Lasso, Ridge, SGDRegressor
 from sklearn.neural_network import MLPRegressor
 
 from skgd import GradientDescentRegressor
 from skgd._algorithms._sgd import sample_order
-from skgd._loss import LOSSES, make_loss
+from skgd._loss import LOSSES
 from skgd._schedules import SCHEDULES
 
 pytestmark = pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
@@ -35,9 +42,11 @@ NOISY = dict(noise=0.3, intercept=0.3, zero_features=1)
 
 # ------------------------------------------------------------ SGDRegressor
 def _pin_cases():
-    peers = [name for name in LOSSES if make_loss(name).sgdregressor is not None]
     for loss, penalty, schedule, average in itertools.product(
-        peers, PENALTIES, [name for name, schedule in SCHEDULES.items() if schedule.sgdregressor], [False, True, 7]
+        SGDREGRESSOR_LOSSES,
+        PENALTIES,
+        [name for name, schedule in SCHEDULES.items() if schedule.sgdregressor],
+        [False, True, 7],
     ):
         # SGDRegressor's lazy average never sees its L1 truncation (add_average
         # only follows w.add), so with average and an L1 part its coef_ is not an
@@ -50,7 +59,7 @@ def _pin_cases():
 @pytest.mark.parametrize("loss, penalty, schedule, average", list(_pin_cases()))
 def test_sgd_takes_sgdregressors_steps(loss, penalty, schedule, average):
     X, y = make_problem(n=40, d=5, **NOISY)
-    f = LOSSES[loss].sgd_factor
+    f, peer_loss = sgdregressor_loss(loss, 0.3)
     lr, alpha, epochs = 0.01, 0.05, 4
     ours = GradientDescentRegressor(
         solver="sgd",
@@ -69,7 +78,7 @@ def test_sgd_takes_sgdregressors_steps(loss, penalty, schedule, average):
         max_iter=epochs,
     )
     peer = SGDRegressor(
-        **make_loss(loss, epsilon=0.3).sgdregressor,
+        **peer_loss,
         penalty=penalty,
         alpha=alpha / f,
         l1_ratio=0.4,

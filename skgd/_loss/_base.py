@@ -5,6 +5,8 @@ from dataclasses import fields
 
 import numpy as np
 
+from .._sgd_fast import LOSS_CODES
+
 
 class Loss(abc.ABC):
     """A loss ``l(p, y)`` of the linear predictor ``p = x . w + b`` and the target ``y``.
@@ -20,12 +22,8 @@ class Loss(abc.ABC):
     name : str
         The ``loss`` parameter value (the key in ``LOSSES``).
     code : int
-        The loss's code in the compiled loop (``_sgd_fast._loss``).
-    sgd_factor : float or None
-        How many times scikit-learn's SGDRegressor loss of the same name this
-        loss is (2 for squared error and huber, whose SGDRegressor forms are
-        halved; 1 for the epsilon-insensitive losses); None where SGDRegressor
-        has no such loss.
+        The loss's code in the compiled loop: its name's entry in
+        ``_sgd_fast.LOSS_CODES`` (its compiled twin).
     curvature : float
         Upper bound on ``d^2 l / dp^2`` used for the automatic step (the
         subgradient losses use that of their squared counterpart).
@@ -34,7 +32,7 @@ class Loss(abc.ABC):
         decrease J and may be accelerated.
     quadratic : bool
         Whether J's data term is a quadratic in ``(w, b)`` that the weighted
-        sufficient statistics determine (the batch solver's ``GramBatchSolver``).
+        sufficient statistics determine (``skgd._objective.GramObjective``).
     line_search : bool
         Whether ``curvature`` is only local (the log link's losses): the
         batch solver with ``learning_rate="auto"`` then searches for each
@@ -58,8 +56,6 @@ class Loss(abc.ABC):
     """
 
     name = None
-    code = None
-    sgd_factor = None
     curvature = None
     smooth = None
     quadratic = False
@@ -89,14 +85,19 @@ class Loss(abc.ABC):
         return cls(**{field.name: float(params[field.name]) for field in fields(cls) if field.name in params})
 
     @property
+    def code(self):
+        """The compiled twin's code: ``_sgd_fast.LOSS_CODES[name]``."""
+        if self.name not in LOSS_CODES:
+            raise NotImplementedError(
+                f"Loss {self.name!r} has no compiled twin: add its code to the enum and its branches to _loss "
+                "and _dloss in skgd/_sgd_losses.pxd, and its name to LOSS_CODES in skgd/_sgd_fast.pyx."
+            )
+        return LOSS_CODES[self.name]
+
+    @property
     def parameter(self):
         """The one float the compiled loop receives with ``code`` (0 when none)."""
         return 0.0
-
-    @property
-    def sgdregressor(self):
-        """The parameters of scikit-learn's SGDRegressor for ``sgd_factor`` times this loss (None: it has none)."""
-        return {"loss": self.name}
 
     def for_targets(self, means):
         """The loss with what it measures from the targets bound in (itself: nothing).

@@ -36,7 +36,7 @@ class LogLinkLoss(Loss):
         its own (``for_targets``).
     """
 
-    sgd_factor, smooth, line_search, score = None, True, True, "d2"
+    smooth, line_search, score = True, True, "d2"
     curvature: float = 2.0
     relative_steps: tuple = None
 
@@ -49,11 +49,6 @@ class LogLinkLoss(Loss):
         whatever the power, as a move of 1 does for the gamma deviance.
         """
         return 1.0 / max(1.0, self.power - 1.0)
-
-    @property
-    def sgdregressor(self):
-        """None: SGDRegressor has no deviance losses."""
-        return None
 
     @property
     def targets(self):
@@ -211,13 +206,13 @@ def _gamma_deviance(p, y, xp):
 class Poisson(LogLinkLoss):
     """The Poisson deviance ``2 (y log(y / mu) - y + mu)``, ``mu = exp(p)``; targets ``y >= 0``."""
 
-    name, code, power = "poisson", 6, 1.0
+    name, power = "poisson", 1.0
 
 
 class Gamma(LogLinkLoss):
     """The gamma deviance ``2 (log(mu / y) + y / mu - 1)``, ``mu = exp(p)``; targets ``y > 0``."""
 
-    name, code, power = "gamma", 7, 2.0
+    name, power = "gamma", 2.0
 
 
 @dataclass(frozen=True)
@@ -240,7 +235,7 @@ class Tweedie(LogLinkLoss):
         The power ``k``.
     """
 
-    name, code = "tweedie", 8
+    name = "tweedie"
     power: float = 1.5
 
     @property

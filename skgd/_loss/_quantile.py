@@ -29,14 +29,14 @@ class Quantile(ResidualLoss):
         The quantile ``q``, in (0, 1).
     curvature : float, default=2.0
         The curvature the sgd step is sized by: ``1 / width`` of the smoothing
-        at the residuals' scale (``skgd._sgd.MeasuredByEvaluator.begin_smoothing``),
+        at the residuals' scale (``skgd._algorithms._sgd.sized_by_smoothing``),
         squared error's without it.
     relative_steps : tuple or None, default=None
         Each target's sgd step over the shared one: its width over the
         smallest (set with ``curvature``).
     """
 
-    name, code, sgd_factor, smooth, score = "quantile", 5, None, False, "d2"
+    name, smooth, score = "quantile", False, "d2"
     quantile: float = 0.5
     curvature: float = 2.0
     relative_steps: tuple = None
@@ -70,11 +70,6 @@ class Quantile(ResidualLoss):
     def parameter(self):
         """``quantile``, the float the compiled loop receives."""
         return self.quantile
-
-    @property
-    def sgdregressor(self):
-        """None: SGDRegressor has no pinball loss."""
-        return None
 
     def of_residual(self, r, xp=None):
         """``max((1 - q) r, -q r)`` and its slope (0 at ``r = 0``); see ``ResidualLoss.of_residual``.
@@ -116,7 +111,7 @@ class SmoothedQuantile(ResidualLoss):
     less a constant outside; its slope is ``clip(r / mu, -q, 1 - q)``, which
     changes no faster than ``1 / mu``. ``value_and_derivative`` returns the
     pinball loss itself with that slope, so J stays the objective while the
-    steps descend the smoothed one (``skgd._batch``); with one width per
+    steps descend the smoothed one (``skgd._algorithms._fista``); with one width per
     target, each target steps by its own width (``relative_steps``). Not in
     ``LOSSES``: a solver builds it from ``Quantile.smoothed``.
 

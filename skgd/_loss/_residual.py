@@ -14,7 +14,7 @@ from ._quantile import SmoothedQuantile
 class SquaredError(ResidualLoss):
     """``l(r) = r**2``: the note's cost (no factor 1/2)."""
 
-    name, code, sgd_factor, curvature, smooth = "squared_error", 0, 2.0, 2.0, True
+    name, curvature, smooth = "squared_error", 2.0, True
     quadratic = True
 
     def of_residual(self, r, xp=None):
@@ -54,16 +54,11 @@ class EpsilonLoss(ResidualLoss):
         """``epsilon``, the float the compiled loop receives."""
         return self.epsilon
 
-    @property
-    def sgdregressor(self):
-        """The parameters of scikit-learn's SGDRegressor for ``sgd_factor`` times this loss."""
-        return {"loss": self.name, "epsilon": self.epsilon}
-
 
 class Huber(EpsilonLoss):
     """``r**2`` inside ``epsilon``, ``2 epsilon |r| - epsilon**2`` outside (the continuation of r²)."""
 
-    name, code, sgd_factor, curvature, smooth = "huber", 1, 2.0, 2.0, True
+    name, curvature, smooth = "huber", 2.0, True
 
     def of_residual(self, r, xp=None):
         """``c (2 r - c)`` and ``2 c``, ``c`` the clipped residual; see ``ResidualLoss.of_residual``.
@@ -85,7 +80,7 @@ class Huber(EpsilonLoss):
 class EpsilonInsensitive(EpsilonLoss):
     """``max(0, |r| - epsilon)``: not smooth, so it borrows its squared twin's curvature."""
 
-    name, code, sgd_factor, curvature, smooth = "epsilon_insensitive", 2, 1.0, 2.0, False
+    name, curvature, smooth = "epsilon_insensitive", 2.0, False
 
     def of_residual(self, r, xp=None):
         """``|z|`` and ``sign(z)``, ``z = r - c``; see ``ResidualLoss.of_residual``.
@@ -107,7 +102,7 @@ class EpsilonInsensitive(EpsilonLoss):
 class SquaredEpsilonInsensitive(EpsilonLoss):
     """``max(0, |r| - epsilon)**2``."""
 
-    name, code, sgd_factor, curvature, smooth = "squared_epsilon_insensitive", 3, 1.0, 2.0, True
+    name, curvature, smooth = "squared_epsilon_insensitive", 2.0, True
 
     def of_residual(self, r, xp=None):
         """``z**2`` and ``2 z``, ``z = r - c``; see ``ResidualLoss.of_residual``.
@@ -138,7 +133,7 @@ class AbsoluteError(ResidualLoss):
         As ``Quantile``'s.
     """
 
-    name, code, sgd_factor, smooth = "absolute_error", 4, 1.0, False
+    name, smooth = "absolute_error", False
     curvature: float = 2.0
     relative_steps: tuple = None
 
@@ -154,11 +149,6 @@ class AbsoluteError(ResidualLoss):
         SmoothedQuantile
         """
         return SmoothedQuantile(quantile=0.5, width=width, factor=2.0)
-
-    @property
-    def sgdregressor(self):
-        """SGDRegressor's epsilon-insensitive loss of width 0, which this loss is."""
-        return {"loss": "epsilon_insensitive", "epsilon": 0.0}
 
     def of_residual(self, r, xp=None):
         """``|r|`` and ``sign(r)``; see ``ResidualLoss.of_residual``.

@@ -98,8 +98,8 @@ def measure(solver, coef, intercept):
 
     Parameters
     ----------
-    solver : Solver
-        Supplies ``settings`` and its data (``data``, or a Gram solver's ``statistics``).
+    solver : objective or sgd algorithm
+        Supplies ``settings`` and its data (``data``, or a Gram objective's ``statistics``).
     coef : ndarray of shape (n_targets, n_features)
         In the user's coordinates.
     intercept : ndarray of shape (n_targets,)
@@ -411,7 +411,7 @@ def newton_step(solver, state, evidence):
 
     Parameters
     ----------
-    solver : Solver
+    solver : Algorithm
         Measures J (``value``).
     state : TrainingState
         Its model moves in place, and an accelerated state's extrapolation restarts there.

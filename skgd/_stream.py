@@ -151,7 +151,7 @@ def refine_conditioning(state, solver, settings, xp, device):
     ----------
     state : TrainingState
         Its ``moments`` and ``conditioning`` are updated.
-    solver : Solver
+    solver : Algorithm
         Over the chunk (``solver.moments()``: one pass).
     settings : Settings
     xp : array namespace

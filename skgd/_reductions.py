@@ -195,7 +195,7 @@ def _block_moments(X, sample_weight, float64, xp):
         squares = np.asarray(X.multiply(X).T @ s).ravel() - total * mean * mean
         return ColumnMoments(total, mean, np.maximum(squares, 0.0))
     block = xp.astype(X, float64, copy=True)  # the one block-sized copy: centred and squared in place
-    mean = (s @ block) / total if total > 0 else xp.zeros(X.shape[1], dtype=float64, device=s.device)
+    mean = (s @ block) / total if total > 0 else xp.zeros(X.shape[1], dtype=float64, device=getattr(s, "device", None))
     block -= mean
     block *= block
     return ColumnMoments(total, mean, s @ block)
@@ -320,7 +320,10 @@ def _block_statistics(X, Y, sample_weight, float64, xp):
     total = xp.sum(s)
     if not total > 0:
         d, k = X.shape[1], Y.shape[1]
-        zeros = (xp.zeros(shape, dtype=float64, device=s.device) for shape in ((d,), (k,), (d, d), (d, k), (k,)))
+        zeros = (
+            xp.zeros(shape, dtype=float64, device=getattr(s, "device", None))
+            for shape in ((d,), (k,), (d, d), (d, k), (k,))
+        )
         return SufficientStatistics(total, *zeros)
     y = xp.astype(Y, float64, copy=True)
     mean_y = (s @ y) / total
@@ -360,7 +363,7 @@ def _raw_block_statistics(X, centred_y, total, xp):
         None when a column's mean takes more than ``MEAN_SHARE`` of its raw
         second moment (the caller then centres a copy first).
     """
-    ones = xp.ones((1, X.shape[0]), dtype=X.dtype, device=centred_y.device)
+    ones = xp.ones_like(centred_y[:, :1]).T  # on centred_y's device (NumPy < 2 arrays have no .device)
     sums = xp.concat((ones, centred_y.T), axis=0) @ X  # rows [1, Yc]^T: a faster product than X^T [1, Yc]
     gram = X.T @ X
     mean_x = sums[0, :] / total

@@ -86,13 +86,14 @@ class Controls:
     automatic: bool = False
 
 
-def stop_message(state, tol, max_iter, schedule):
-    """What to tell the user when training ended before it converged."""
+def stop_message(state, tol, max_iter, schedule, automatic):
+    """What to tell the user when training ended before it converged (never the step already in use)."""
+    auto = "" if automatic else "use learning_rate='auto' (steps in conditioned coordinates), "
     if state.stop_reason == "step_exhausted":
         return (
             f"The adaptive step fell under 1e-6 of its start after {state.n_iter} epochs while the loss still "
-            "improved: training crawled rather than converged. Use learning_rate='auto' (steps in conditioned "
-            "coordinates), scale X, or raise tol."
+            f"improved: training crawled rather than converged. To go on: {auto}scale X, use solver='batch', "
+            "or raise tol."
         )
     if state.stop_reason in ("noise_floor", "stalled"):
         adaptive = "" if schedule == "adaptive" else "schedule='adaptive', "
@@ -100,15 +101,16 @@ def stop_message(state, tol, max_iter, schedule):
             f"the steps' noise keeps the model off the optimum (sgd): use {adaptive}a smaller step, "
             "larger batches, solver='batch', or raise tol"
             if state.stop_reason == "noise_floor"
-            else "the step fell to the objective's rounding: use learning_rate='auto', scale X, or raise tol"
+            else f"the step fell to the objective's rounding: {auto}scale X, or raise tol"
         )
         return (
             f"Training stalled after {state.n_iter} epochs above the optimum: the gap measured on the full "
             f"objective exceeds tol={tol} times it ({state.stop_reason}); {cause}."
         )
+    advice = "raising max_iter" if automatic else "raising max_iter or using learning_rate='auto'"
     return (
         f"Maximum number of epochs ({max_iter}) reached before convergence (tol={tol}, relative to "
-        "the objective); consider raising max_iter or using learning_rate='auto'."
+        f"the objective); consider {advice}."
     )
 
 
@@ -151,6 +153,11 @@ def _diverged(state, what, eta, controls):
     )
 
 
+def _exploded(loss, progress):
+    """Whether an epoch's loss (measured along its pass) exploded past the call's start."""
+    return loss > EXPLOSION_FACTOR * abs(progress.start) + progress.floor
+
+
 def _check_epoch(loss, progress, eta, noise, xp):
     """Raise ``DivergenceError`` when the epoch's loss shows the step is too large.
 
@@ -172,7 +179,7 @@ def _check_epoch(loss, progress, eta, noise, xp):
     )
     if not finite:
         raise _diverged(state, f"the objective became {loss!r}", eta, controls)
-    if loss > EXPLOSION_FACTOR * abs(start) + floor:
+    if _exploded(loss, progress):
         raise _diverged(state, f"the objective rose to {loss!r} from {start!r}", eta, controls)
     if progress.algorithm.monotone and losses and loss > losses[-1] + abs(losses[-1]) * controls.rounding + floor:
         raise _diverged(
@@ -253,7 +260,8 @@ def _epochs(progress, rule, noise, callbacks, xp):
             loss = algorithm.epoch(state, eta)
         # J at the model the epoch leaves (its loss is measured along the pass, a step behind).
         value = algorithm.value(*state.model()) if saved is not None else None
-        if saved is not None and not value <= progress.start + progress.floor:  # NaN too
+        # Undone too when the pass went wild on its way there (its loss exploded, or is NaN).
+        if saved is not None and not (value <= progress.start + progress.floor and not _exploded(loss, progress)):
             vars(state).update(vars(saved))  # undone: the same epoch again at a smaller step
             state.eta_factor *= RETREAT_FACTOR
             retreats += 1

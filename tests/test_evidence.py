@@ -332,3 +332,21 @@ def test_a_divergence_never_advises_the_step_in_use():
         "learning_rate='auto', in use" in message and "use a smaller learning_rate, learning_rate='auto'" not in message
     )
     assert isinstance(_diverged(State(), "x", 0.5, Controls()), DivergenceError)
+
+
+@pytest.mark.parametrize(
+    ("power", "sigma", "seed"), [(5.87, 1.0, 47045), (7.76, 1.5, 5418), (6.089162105497174, 1.0, 5507)]
+)
+def test_an_sgd_pass_that_explodes_on_its_way_is_undone_not_raised(power, sigma, seed):
+    # Draws the random property above found: the pass's loss (measured along it) exploded while the
+    # model it left was fine, and the divergence guard raised before the retreat could shrink the step.
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(500, 3))
+    y = np.exp(X[:, 0] + sigma * rng.normal(size=500))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        est = GradientDescentRegressor(solver="sgd", loss="tweedie", power=power, random_state=0).fit(X, y)
+    start = _objective("tweedie", X, y, 0 * est.coef_, np.log(y.mean()), {"power": power}, 0.0, 0.0)
+    assert _objective("tweedie", X, y, est.coef_, est.intercept_, {"power": power}, 0.0, 0.0) <= start * (1 + 1e-9)
+    # A warning never advises the automatic step the fit already used.
+    assert all("learning_rate='auto'" not in str(w.message) for w in caught)

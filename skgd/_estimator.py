@@ -384,7 +384,8 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         self._commit(state, one_d, X.dtype, early_stopping=training.controls.validation is not None)
         tasks.end()
         if not STOP_REASONS[state.stop_reason] and self.tol is not None:
-            warnings.warn(stop_message(state, self.tol, self.max_iter, self.schedule, training.controls.automatic), ConvergenceWarning, stacklevel=3)
+            message = stop_message(state, self.tol, self.max_iter, self.schedule, training.controls.automatic)
+            warnings.warn(message, ConvergenceWarning, stacklevel=3)
         return self
 
     def _fitted_model(self, state, one_d, dtype):

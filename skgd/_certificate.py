@@ -435,14 +435,7 @@ def newton_step(solver, state, evidence):
         new_intercept = xp.astype(intercept + t * xp.astype(d_intercept, intercept.dtype), intercept.dtype)
         new_value = solver.value(new_coef, new_intercept)
         if new_value <= value - 0.5 * t * (abs(value) if evidence.gap is None else evidence.gap) * 1e-4:
-            state.coef, state.intercept = new_coef, new_intercept
-            if state.coef_extrapolated is not None:
-                state.coef_extrapolated = xp.asarray(new_coef, copy=True)
-                state.intercept_extrapolated = xp.asarray(new_intercept, copy=True)
-                state.momentum_t = 1.0
-            if state.velocity is not None:
-                state.velocity = xp.zeros_like(state.velocity)
-                state.velocity_intercept = xp.zeros_like(state.velocity_intercept)
+            state.restart_at(new_coef, new_intercept)
             state.objective = new_value
             state.t += 1
             return value, True

@@ -156,12 +156,8 @@ class Conditioning:
             True for ``(w, b) -> (v, c)``, False for the way back.
         """
         xp, _ = get_namespace(state.coef)
-        for coef_name, intercept_name in (
-            ("coef", "intercept"),
-            ("velocity", "velocity_intercept"),
-            ("coef_average", "intercept_average"),
-        ):
-            coef, intercept = getattr(state, coef_name), getattr(state, intercept_name)
+        for owner, coef_name, intercept_name in state.coordinate_pairs():
+            coef, intercept = getattr(owner, coef_name), getattr(owner, intercept_name)
             if coef is None:
                 continue
             wide = xp.astype(coef, self.scale.dtype)  # the maps run in float64 whatever the iterate's dtype
@@ -171,8 +167,8 @@ class Conditioning:
             else:
                 moved = wide * self.scale
                 moved_intercept = intercept - moved @ self.shift
-            setattr(state, coef_name, xp.asarray(xp.astype(moved, coef.dtype), copy=True))
-            setattr(state, intercept_name, xp.astype(moved_intercept, intercept.dtype))
+            setattr(owner, coef_name, xp.asarray(xp.astype(moved, coef.dtype), copy=True))
+            setattr(owner, intercept_name, xp.astype(moved_intercept, intercept.dtype))
 
     def direction(self, grad_coef, grad_intercept, fit_intercept):
         """The step direction ``P g`` in the user's coordinates for a gradient ``g``.

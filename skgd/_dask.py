@@ -37,7 +37,7 @@ from ._algorithms._sgd import LoopRows, SGDAlgorithm, pass_loss, sample_order, s
 from ._array_api import rounding
 from ._objective import GRAM_MAX_FEATURES, GramObjective, StreamingObjective
 from ._reductions import ColumnMoments, SufficientStatistics, largest_row_scale, loss_gradient_sums
-from ._state import LOOP_FIELDS, TrainingState, linear_predict
+from ._state import TrainingState, linear_predict
 from ._step_size import gram_lipschitz, per_sample_bound
 from ._validation import too_wide_for_dask
 
@@ -422,7 +422,7 @@ class DaskSGDSolver(SGDAlgorithm):
         conditioning = state.conditioning
         if conditioning is not None:  # the state travels in the coordinates the blocks step in
             conditioning.convert(state, to_conditioned=True)
-        progress = ({name: getattr(state, name) for name in LOOP_FIELDS}, 0.0, None)
+        progress = (state.loop_fields(), 0.0, None)
         for start in range(0, n_blocks, SGD_WINDOW):
             for position in range(start, min(start + SGD_WINDOW, n_blocks)):
                 progress = dask.delayed(_sgd_block, pure=False)(
@@ -436,8 +436,7 @@ class DaskSGDSolver(SGDAlgorithm):
                 )
             (progress,) = dask.compute(progress)
         fields, total, _ = progress
-        for name, value in fields.items():
-            setattr(state, name, value)
+        vars(state).update(fields)
         if conditioning is not None:
             conditioning.convert(state, to_conditioned=False)
         return pass_loss(settings, state, total, self.weight_sum)
@@ -466,7 +465,7 @@ def _sgd_block(X, Y, s, progress, settings, seed, eta, last, conditioning):
     if stop:
         total += sgd_pass(settings, state, LoopRows(X, Y, s), order[:stop], eta, conditioning)
     carry = tuple(a[order[stop:]] for a in (X, Y, s)) if stop < order.shape[0] else None
-    return {name: getattr(state, name) for name in LOOP_FIELDS}, total, carry
+    return state.loop_fields(), total, carry
 
 
 def make_dask_objective(data, settings, solver):

@@ -31,7 +31,6 @@ import numpy as np
 
 from ._algorithms._sgd import SGDAlgorithm, SGDSolver, pass_loss, sample_order
 from ._array_api import _max_precision_float_dtype, get_namespace_and_device, move_to
-from ._state import LOOP_FIELDS
 from ._step_size import sample_lipschitz
 
 
@@ -89,8 +88,7 @@ class HostSGDSolver(SGDAlgorithm):
         on_host = state.to(np, "cpu")
         loss = self.host.epoch(on_host, eta)
         back = on_host.to(self.xp, self.device)
-        for name in LOOP_FIELDS:
-            setattr(state, name, getattr(back, name))
+        vars(state).update(back.loop_fields())
         return loss
 
 
@@ -234,51 +232,51 @@ class NamespaceSGDSolver(SGDAlgorithm):
     def _momentum_step(self, state, grad_coef, grad_intercept, eta, rate):
         # Heavy-ball / Nesterov momentum; grad_coef holds the L2 part, rate is eta for each coefficient.
         p = self.settings
-        mu = p.momentum
-        state.velocity *= mu
-        state.velocity -= rate * grad_coef
+        mu, v = p.momentum, state.momentum
+        v.velocity *= mu
+        v.velocity -= rate * grad_coef
         if p.nesterov:
-            state.coef += mu * state.velocity - rate * grad_coef
+            state.coef += mu * v.velocity - rate * grad_coef
         else:
-            state.coef += state.velocity
+            state.coef += v.velocity
         if p.fit_intercept:
-            state.velocity_intercept *= mu
-            state.velocity_intercept -= eta * grad_intercept
+            v.velocity_intercept *= mu
+            v.velocity_intercept -= eta * grad_intercept
             if p.nesterov:
-                state.intercept += mu * state.velocity_intercept - eta * grad_intercept
+                state.intercept += mu * v.velocity_intercept - eta * grad_intercept
             else:
-                state.intercept += state.velocity_intercept
+                state.intercept += v.velocity_intercept
 
     def _cumulative_l1(self, state, eta):
         # Tsuruoka et al.'s cumulative L1 penalty over every feature: each
         # weight is pulled towards zero, without crossing it, by the total
         # penalty so far less what it already received.
-        xp = self.xp
-        state.l1_total += eta * self.settings.penalty.l1
-        total = state.l1_total[:, None]
+        xp, own = self.xp, state.sgd
+        own.l1_total += eta * self.settings.penalty.l1
+        total = own.l1_total[:, None]
         if state.conditioning is not None:  # coordinate j's threshold is the total times |scale_j|
             total = total * xp.abs(xp.astype(state.conditioning.scale, self.float64))[None, :]
         before = xp.astype(state.coef, self.float64)
-        applied = state.l1_applied
+        applied = own.l1_applied
         shrunk = xp.where(
             before > 0.0,
             xp.clip(before - (total + applied), min=0.0),
             xp.where(before < 0.0, xp.clip(before + (total - applied), max=0.0), before),
         )
         state.coef = xp.astype(shrunk, state.coef.dtype)
-        state.l1_applied += xp.astype(state.coef, self.float64) - before
+        own.l1_applied += xp.astype(state.coef, self.float64) - before
 
     def _average(self, state):
         # The running mean of the iterates since averaging began.
-        xp = self.xp
-        state.n_averaged += 1
-        k = state.n_averaged
+        xp, own = self.xp, state.sgd
+        own.n_averaged += 1
+        k = own.n_averaged
         coef = xp.astype(state.coef, self.float64)
         if k == 1:
-            state.coef_average = coef
+            own.coef_average = coef
         else:
-            state.coef_average += (coef - state.coef_average) / k
-        state.intercept_average += (state.intercept - state.intercept_average) / k
+            own.coef_average += (coef - own.coef_average) / k
+        own.intercept_average += (state.intercept - own.intercept_average) / k
 
 
 def cap_steps(derivatives, X, eta, settings, xp):

@@ -1,4 +1,9 @@
-"""The training state: everything an epoch reads and writes, in one object.
+"""The training state: the iterate and bookkeeping every algorithm shares, holding each algorithm's own part.
+
+An algorithm's own state (``StatePart``: sgd's averages, FISTA's
+extrapolation, the line search's, momentum's velocities) is a dataclass in
+its module under ``skgd._algorithms``, made by the algorithm that first needs
+it; the state moves, casts, copies and restarts its parts as one.
 
 Solvers update a state in place; the estimator trains on a copy and keeps it
 only when the whole call succeeds, so a failed ``fit`` or ``partial_fit``
@@ -16,30 +21,45 @@ import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils.extmath import safe_sparse_dot
 
-from ._array_api import _max_precision_float_dtype, get_namespace, get_namespace_and_device, move_to
+from ._array_api import _max_precision_float_dtype, get_namespace, move_to
 
-#: The fields of a TrainingState that hold arrays (``best_model`` holds a pair).
-ARRAY_FIELDS = (
-    "coef",
-    "intercept",
-    "velocity",
-    "velocity_intercept",
-    "coef_average",
-    "intercept_average",
-    "l1_applied",
-    "l1_total",
-    "coef_extrapolated",
-    "intercept_extrapolated",
-    "smoothing_width",
-)
 
-#: What the compiled loop reads and writes of a state: what travels to a dask worker, or the host, and back.
-LOOP_FIELDS = ARRAY_FIELDS + ("t", "n_averaged")
+class StatePart:
+    """An algorithm's own part of a ``TrainingState``: a dataclass whose arrays move, cast and restart with it.
+
+    ``ARRAYS`` names its array fields, ``ITERATE`` those among them held in
+    the iterate's dtype, and ``PAIRS`` its ``(coef, intercept)`` pairs that
+    change coordinates as the iterate does (``Conditioning.convert``).
+    """
+
+    ARRAYS = ()
+    ITERATE = ()
+    PAIRS = ()
+
+    def to(self, xp, device):
+        """This part with its arrays in the namespace ``xp``, on ``device`` (a shallow copy)."""
+        moved = [move_to(getattr(self, name), xp=xp, device=device) for name in self.ARRAYS]
+        return replace(self, **dict(zip(self.ARRAYS, moved, strict=True)))
+
+    def set_dtype(self, dtype):
+        """Hold the arrays that follow the iterate in ``dtype``."""
+        for name in self.ITERATE:
+            value = getattr(self, name)
+            if value is not None:
+                xp, _ = get_namespace(value)
+                setattr(self, name, xp.astype(value, dtype, copy=False))
+
+    def restart(self, coef, intercept):
+        """Begin anew at the model ``(coef, intercept)`` a step outside the algorithm moved to (nothing to do here)."""
+
+    def model(self):
+        """The model a prediction uses instead of the iterate, or None (the iterate)."""
+        return None
 
 
 @dataclass
 class TrainingState:
-    """Iterate, optimiser buffers and bookkeeping of one model in training.
+    """Iterate, bookkeeping and the algorithms' own parts of one model in training.
 
     Parameters
     ----------
@@ -48,27 +68,21 @@ class TrainingState:
     intercept : ndarray of shape (n_targets,)
     rng : numpy.random.RandomState
         Source of the sample order; carried across ``partial_fit`` calls.
+    t : int
+        Updates taken so far (the schedules' clock).
     conditioning : Conditioning or None
         The coordinates steps are taken in (``learning_rate="auto"``), chosen
         by the call that made the state and kept by later ``partial_fit``
         calls; None for the user's own (a float learning rate).
     average_restart : bool
-        Whether averaging begins anew with the next epoch (set when the
-        adaptive step is reduced).
+        Whether averaging begins anew with the next epoch (set by the
+        stopping rule when it reduces the adaptive step, and by a stream).
     smoothing_width : array of shape (n_targets,) or None
-        The first smoothing width of a non-smooth loss's full-batch steps
-        (``skgd._algorithms._fista``), measured by the call that started training.
-    coef_extrapolated, intercept_extrapolated : arrays
-        Where the next accelerated step takes its gradient (FISTA's ``y``).
-    momentum_t : float
-        FISTA's momentum sequence (1 after a restart).
+        The first smoothing width of a non-smooth loss (``skgd._algorithms._fista``),
+        measured by the call that started training: batch steps descend it, sgd sizes its step by it.
     objective : float or None
         J at ``coef``/``intercept`` on the current call's data, when known
         (set where a call starts, kept by accelerated steps).
-    grow_step : bool
-        Whether the next backtracking step is first tried at twice the last
-        accepted one (``skgd._algorithms._backtracking``: the last was
-        accepted as first tried).
     stop_reason : str
         Why the last call ended (``GradientDescentRegressor.stop_reason_``).
     moments : ColumnMoments or None
@@ -77,18 +91,18 @@ class TrainingState:
     gap_bound : float or None
         The measured ``J - J*`` at the model the last call left when it
         converged (``skgd._certificate``), None where nothing was measured.
+    momentum, sgd, fista, search : StatePart or None
+        The algorithms' own parts, made by the algorithm that first needs one
+        and kept across calls: heavy-ball velocities
+        (``skgd._algorithms._gradient.Momentum``), sgd's averages and
+        cumulative L1 record (``skgd._algorithms._sgd.SGDState``), FISTA's
+        extrapolation (``skgd._algorithms._fista.FISTAState``) and the line
+        search's (``skgd._algorithms._backtracking.SearchState``).
     """
 
     coef: np.ndarray
     intercept: np.ndarray
     rng: np.random.RandomState
-    velocity: np.ndarray = None
-    velocity_intercept: np.ndarray = None
-    coef_average: np.ndarray = None
-    intercept_average: np.ndarray = None
-    n_averaged: int = 0
-    l1_applied: np.ndarray = None
-    l1_total: np.ndarray = None
     t: int = 0
     n_iter: int = 0
     eta0: float = None
@@ -99,16 +113,16 @@ class TrainingState:
     validation_scores: list = field(default_factory=list)
     best_model: tuple = None
     conditioning: object = None
-    coef_extrapolated: np.ndarray = None
-    intercept_extrapolated: np.ndarray = None
-    momentum_t: float = 1.0
-    smoothing_width: np.ndarray = None
     average_restart: bool = False
+    smoothing_width: np.ndarray = None
     objective: float = None
-    grow_step: bool = True
     stop_reason: str = None
     moments: object = None
     gap_bound: float = None
+    momentum: StatePart = None
+    sgd: StatePart = None
+    fista: StatePart = None
+    search: StatePart = None
 
     @classmethod
     def fresh(cls, n_targets, n_features, dtype, rng, coef_init=None, intercept_init=None, *, xp, device):
@@ -142,47 +156,25 @@ class TrainingState:
             intercept = xp.asarray(intercept_init, dtype=float64, device=device, copy=True)
         return cls(coef=coef, intercept=intercept, rng=rng)
 
-    def ensure_buffers(self, *, momentum, averaging, l1, accelerated=False):
-        """Allocate the optimiser buffers the current settings need.
+    def parts(self):
+        """The algorithms' parts this state holds."""
+        return [part for part in (self.momentum, self.sgd, self.fista, self.search) if part is not None]
 
-        Parameters
-        ----------
-        momentum, averaging, l1 : bool
-            Whether momentum, iterate averaging and the cumulative L1 penalty
-            are in use.
-        accelerated : bool, default=False
-            Whether FISTA runs (its extrapolated point starts at the iterate).
-        """
-        shape = self.coef.shape
-        xp, _, device = get_namespace_and_device(self.coef)
-        float64 = _max_precision_float_dtype(xp, device)
-        if momentum and self.velocity is None:
-            self.velocity = xp.zeros(shape, dtype=self.coef.dtype, device=device)
-            self.velocity_intercept = xp.zeros(shape[0], dtype=float64, device=device)
-        if averaging and self.coef_average is None:
-            # float64 whatever the iterate's dtype: the compiled loop's lazy
-            # average accumulates in it.
-            self.coef_average = xp.zeros(shape, dtype=float64, device=device)
-            self.intercept_average = xp.zeros(shape[0], dtype=float64, device=device)
-        if accelerated and self.coef_extrapolated is None:
-            self.coef_extrapolated = xp.asarray(self.coef, copy=True)
-            self.intercept_extrapolated = xp.asarray(self.intercept, copy=True)
-        if l1 and self.l1_applied is None:
-            self.l1_applied = xp.zeros(shape, dtype=float64, device=device)
-            self.l1_total = xp.zeros(shape[0], dtype=float64, device=device)
+    def coordinate_pairs(self):
+        """The ``(owner, coef_name, intercept_name)`` pairs that change coordinates as the iterate does."""
+        return [(self, "coef", "intercept")] + [(part, *pair) for part in self.parts() for pair in part.PAIRS]
 
     def set_dtype(self, dtype):
-        """Hold the iterate and its buffers in ``dtype`` (when the solver changes).
+        """Hold the iterate and the buffers that follow it in ``dtype`` (when the solver changes).
 
         Parameters
         ----------
         dtype : dtype of the state's namespace
         """
-        for name in ("coef", "velocity", "coef_extrapolated"):
-            value = getattr(self, name)
-            if value is not None:
-                xp, _ = get_namespace(value)
-                setattr(self, name, xp.astype(value, dtype, copy=False))
+        xp, _ = get_namespace(self.coef)
+        self.coef = xp.astype(self.coef, dtype, copy=False)
+        for part in self.parts():
+            part.set_dtype(dtype)
 
     def to(self, xp, device):
         """This state with its arrays in the namespace ``xp``, on ``device``.
@@ -200,12 +192,27 @@ class TrainingState:
         TrainingState
             A shallow copy: it shares the random generator and the lists.
         """
-        moved = move_to(*(getattr(self, name) for name in ARRAY_FIELDS), xp=xp, device=device)
+        coef, intercept, width = move_to(self.coef, self.intercept, self.smoothing_width, xp=xp, device=device)
         best_model = None if self.best_model is None else move_to(*self.best_model, xp=xp, device=device)
         conditioning = None if self.conditioning is None else self.conditioning.to_namespace(xp, device)
+        parts = {
+            name: part.to(xp, device)
+            for name in ("momentum", "sgd", "fista", "search")
+            if (part := getattr(self, name)) is not None
+        }
         return replace(
-            self, best_model=best_model, conditioning=conditioning, **dict(zip(ARRAY_FIELDS, moved, strict=True))
+            self,
+            coef=coef,
+            intercept=intercept,
+            smoothing_width=width,
+            best_model=best_model,
+            conditioning=conditioning,
+            **parts,
         )
+
+    def loop_fields(self):
+        """What the compiled loop reads and writes of the state: what travels to a dask worker or the host and back."""
+        return {name: getattr(self, name) for name in ("coef", "intercept", "t", "momentum", "sgd")}
 
     def copy(self):
         """An independent copy (arrays and random state included).
@@ -216,6 +223,12 @@ class TrainingState:
         """
         return copy.deepcopy(self)
 
+    def restart_at(self, coef, intercept):
+        """Move the iterate to ``(coef, intercept)`` (a step outside the algorithms), each part beginning anew there."""
+        self.coef, self.intercept = coef, intercept
+        for part in self.parts():
+            part.restart(coef, intercept)
+
     def model(self):
         """The coefficients a prediction uses now: averaged once averaging began.
 
@@ -224,8 +237,10 @@ class TrainingState:
         coef : ndarray of shape (n_targets, n_features)
         intercept : ndarray of shape (n_targets,)
         """
-        if self.n_averaged > 0:
-            return self.coef_average, self.intercept_average
+        for part in self.parts():
+            model = part.model()
+            if model is not None:
+                return model
         return self.coef, self.intercept
 
 

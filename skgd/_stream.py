@@ -37,6 +37,7 @@ is not the cause, since loosening it makes the bias larger.
 import math
 from dataclasses import dataclass, replace
 
+from ._algorithms._sgd import SGDState
 from ._array_api import _max_precision_float_dtype, get_namespace, get_namespace_and_device
 from ._conditioning import Conditioning
 from ._loss import LogLinkLoss, Quantile
@@ -130,11 +131,12 @@ def seed_average(state, average_start):
     average_start : int
         The update count at which averaging begins.
     """
-    if state.n_averaged or not state.n_iter or state.t < average_start:
+    own = state.sgd
+    if own.n_averaged or not state.n_iter or state.t < average_start:
         return
-    state.coef_average[...] = state.coef
-    state.intercept_average[...] = state.intercept
-    state.n_averaged = max(state.t // state.n_iter, 1)
+    own.coef_average[...] = state.coef
+    own.intercept_average[...] = state.intercept
+    own.n_averaged = max(state.t // state.n_iter, 1)
 
 
 def refine_conditioning(state, solver, settings, xp, device):
@@ -251,13 +253,13 @@ def begin_chunk(state, data, settings):
     settings : Settings
         With the update count averaging (re)starts at.
     """
-    state.ensure_buffers(momentum=False, averaging=True, l1=False)
+    SGDState.allocate(state, averaging=True, l1=False)
     seed_average(state, settings.average)
-    if state.n_averaged == 0:
+    if state.sgd.n_averaged == 0:
         (iterate,), _ = _values(data, settings, [(state.coef, state.intercept)])
         return Prequential(iterate, iterate, None, False), settings
     (model, iterate), error = _values(
-        data, settings, [(state.coef_average, state.intercept_average), (state.coef, state.intercept)]
+        data, settings, [(state.sgd.coef_average, state.sgd.intercept_average), (state.coef, state.intercept)]
     )
     restarted = model - iterate > RESTART_EVIDENCE * error
     if restarted:
@@ -328,4 +330,4 @@ def report(prequential, state, eta):
     else:
         window = "average restarted" if prequential.restarted else "average kept"
         line += f" (iterate {prequential.iterate!r} +- {prequential.error:.3g}), {window}"
-    return line + f", averaging {state.n_averaged} updates, step={eta:.6g}"
+    return line + f", averaging {state.sgd.n_averaged} updates, step={eta:.6g}"

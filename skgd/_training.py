@@ -222,9 +222,9 @@ def _report(state, loss, eta, elapsed, score, update_norm, verbose):
 
 def _kinetic_energy(state, eta):
     """``||v||^2 / (2 eta)`` of the state's velocity, measured where the steps are taken (0 without momentum)."""
-    if state.velocity is None or not eta > 0.0:
+    if state.momentum is None or not eta > 0.0:
         return 0.0
-    velocity, velocity_intercept = state.velocity, state.velocity_intercept
+    velocity, velocity_intercept = state.momentum.velocity, state.momentum.velocity_intercept
     if state.conditioning is not None:
         squared = state.conditioning.inner(velocity, velocity_intercept, velocity, velocity_intercept, True)
     else:
@@ -254,7 +254,9 @@ def _epochs(progress, rule, noise, callbacks, xp):
         started = time.perf_counter()
         before = xp.asarray(state.coef, copy=True) if controls.verbose > 1 else None
         if state.average_restart:
-            state.n_averaged, state.average_restart = 0, False
+            if state.sgd is not None:
+                state.sgd.n_averaged = 0
+            state.average_restart = False
         saved = state.copy() if retreat and retreats < MAX_RETREATS else None
         with np.errstate(over="ignore", invalid="ignore"):
             loss = algorithm.epoch(state, eta)
@@ -330,7 +332,8 @@ def run_epochs(algorithm, state, controls, callbacks=None):
     """
     xp, _ = get_namespace(state.coef)
     start = algorithm.value(*_committed_model(state, controls))
-    state.objective = start if controls.validation is None and state.n_averaged == 0 else None
+    at_iterate = state.model()[0] is state.coef  # not an average
+    state.objective = start if controls.validation is None and at_iterate else None
     if not math.isfinite(start):
         raise ValueError(
             f"The objective at the starting model is {start!r}: the data or the initial model is too large."

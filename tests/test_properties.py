@@ -162,10 +162,10 @@ def _kinetic_energy(reg):
     rise by up to it (README, "Failure is loud").
     """
     state = reg._state
-    if state.velocity is None:
+    if state.momentum is None:
         return 0.0
-    v = np.asarray(state.velocity, dtype=np.float64)
-    vb = np.asarray(state.velocity_intercept, dtype=np.float64)
+    v = np.asarray(state.momentum.velocity, dtype=np.float64)
+    vb = np.asarray(state.momentum.velocity_intercept, dtype=np.float64)
     if state.conditioning is not None:
         scale, shift = np.asarray(state.conditioning.scale), np.asarray(state.conditioning.shift)
         squared = np.sum((v / scale) ** 2) + np.sum((vb + v @ shift) ** 2)

@@ -361,6 +361,6 @@ def test_an_adaptive_reduction_restarts_the_average_with_the_next_epoch():
         reg = GradientDescentRegressor(max_iter=max_iter, **params).fit(X, y)
         reductions += reg._state.average_restart  # ended right after a reduction
         plain = GradientDescentRegressor(max_iter=max_iter, **{**params, "average": False}).fit(X, y)
-        assert reg._state.n_averaged > 0
+        assert reg._state.sgd.n_averaged > 0
         assert not np.allclose(reg.coef_, plain.coef_)  # an average, not the last iterate
     assert reductions > 0

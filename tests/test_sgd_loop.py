@@ -316,14 +316,15 @@ def _loop_state(d, dtype):
     return SimpleNamespace(
         coef=np.zeros((1, d), dtype),
         intercept=np.zeros(1),
-        velocity=np.zeros((1, d), dtype),
-        velocity_intercept=np.zeros(1),
-        coef_average=np.zeros((1, d)),
-        intercept_average=np.zeros(1),
-        l1_applied=np.zeros((1, d)),
-        l1_total=np.zeros(1),
+        momentum=SimpleNamespace(velocity=np.zeros((1, d), dtype), velocity_intercept=np.zeros(1)),
+        sgd=SimpleNamespace(
+            coef_average=np.zeros((1, d)),
+            intercept_average=np.zeros(1),
+            l1_applied=np.zeros((1, d)),
+            l1_total=np.zeros(1),
+            n_averaged=0,
+        ),
         t=0,
-        n_averaged=0,
     )
 
 
@@ -339,7 +340,8 @@ def _passes(X, y, sample_weight, conditioning, *, epochs, learning_rate, **param
     for _ in range(epochs):
         total = sgd_pass(settings, state, rows, sample_order(X.shape[0]), learning_rate, conditioning)
         curve.append(total / sample_weight.sum() + settings.penalty.value(scale * state.coef)[0])
-    model = (state.coef_average, state.intercept_average) if state.n_averaged else (state.coef, state.intercept)
+    own = state.sgd
+    model = (own.coef_average, own.intercept_average) if own.n_averaged else (state.coef, state.intercept)
     return model[0][0], model[1][0], curve
 
 

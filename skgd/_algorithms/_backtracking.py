@@ -5,6 +5,10 @@ start: each epoch's step is halved until J falls enough, and grows again
 after a step accepted as first tried.
 """
 
+from dataclasses import dataclass, replace
+
+from .._array_api import get_namespace
+from .._state import StatePart
 from ._gradient import BatchAlgorithm, take_step, target_steps
 
 #: Halvings a backtracking step tries before it leaves the iterate where it is.
@@ -12,6 +16,28 @@ MAX_HALVINGS = 60
 
 #: How many times the first (curvature-measured) step a backtracking step may grow to.
 MAX_GROWTH = 2.0**30
+
+
+@dataclass
+class SearchState(StatePart):
+    """The line search's own state (``state.search``).
+
+    Parameters
+    ----------
+    grow_step : bool, default=True
+        Whether the next step is first tried at twice the last accepted one
+        (the last was accepted as first tried).
+    """
+
+    grow_step: bool = True
+
+
+def _copied(momentum):
+    """A copy of the velocities (None without momentum)."""
+    if momentum is None:
+        return None
+    xp, _ = get_namespace(momentum.velocity)
+    return replace(momentum, **{name: xp.asarray(getattr(momentum, name), copy=True) for name in momentum.ARRAYS})
 
 
 def backtracking_step(state, objective, eta, settings, xp):
@@ -44,18 +70,15 @@ def backtracking_step(state, objective, eta, settings, xp):
         J at the iterate before the step.
     """
     value_x, grad_coef, grad_intercept = objective.value_and_gradient(state.coef, state.intercept)
-    names = ("coef", "intercept", "velocity", "velocity_intercept")
-    start = {name: getattr(state, name) for name in names}
-    t = state.t
-    factor = 2.0 if state.grow_step else 1.0
+    start = {"coef": state.coef, "intercept": state.intercept}
+    momentum, t = state.momentum, state.t
+    factor = 2.0 if state.search.grow_step else 1.0
     slack = objective.rounding * abs(value_x)
     for halving in range(MAX_HALVINGS):
-        for name in names:
-            if start[name] is not None:
-                setattr(state, name, xp.asarray(start[name], copy=True))
+        state.coef, state.intercept = (xp.asarray(start[name], copy=True) for name in ("coef", "intercept"))
+        state.momentum = _copied(momentum)
         if halving and settings.momentum:
-            state.velocity = xp.zeros_like(state.velocity)
-            state.velocity_intercept = xp.zeros_like(state.velocity_intercept)
+            state.momentum.restart(state.coef, state.intercept)
         step = eta * factor
         state.t = t
         take_step(state, grad_coef, grad_intercept, target_steps(step, objective.loss, state), settings, xp)
@@ -73,13 +96,11 @@ def backtracking_step(state, objective, eta, settings, xp):
             state.eta_factor *= factor
             # Grow again only after a step that moved the model (at a zero gradient every step passes)
             # and while the step stays under MAX_GROWTH times the first one.
-            state.grow_step = halving == 0 and distance > 0.0 and state.eta_factor < MAX_GROWTH
+            state.search.grow_step = halving == 0 and distance > 0.0 and state.eta_factor < MAX_GROWTH
             return value_x
         factor *= 0.5
-    for name in names:
-        setattr(state, name, start[name])
-    state.t = t
-    state.grow_step = False
+    state.coef, state.intercept, state.momentum, state.t = start["coef"], start["intercept"], momentum, t
+    state.search.grow_step = False
     return value_x
 
 
@@ -94,6 +115,12 @@ class Backtracking(BatchAlgorithm):
 
     def __init__(self, objective, settings):
         super().__init__(objective, settings, automatic=True)
+
+    def allocate(self, state):
+        """Give the state the search's part (and velocities, with momentum) unless it has them."""
+        super().allocate(state)
+        if state.search is None:
+            state.search = SearchState()
 
     def epoch(self, state, eta):
         """One searched step; returns J at the point it was taken from."""

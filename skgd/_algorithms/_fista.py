@@ -7,13 +7,44 @@ the smoothed problems continue towards the loss itself while J, measured on
 the loss itself, falls every epoch.
 """
 
+from dataclasses import dataclass
+
+from .._array_api import get_namespace
 from .._schedules import adaptive_reduce
+from .._state import StatePart
 from ._gradient import BatchAlgorithm, take_step, target_steps
 from ._stopping import SLOW_EPOCHS, WINDOW_GAP_SHARE, ImprovementRule, confirmed, window_converged
 
 #: Stages of a continuation in a row that take no step (each smoothing five
 #: times finer than the last) before the model counts as converged.
 STUCK_STAGES = 4
+
+
+@dataclass
+class FISTAState(StatePart):
+    """FISTA's own state (``state.fista``).
+
+    Parameters
+    ----------
+    coef_extrapolated, intercept_extrapolated : arrays
+        Where the next accelerated step takes its gradient (FISTA's ``y``).
+    momentum_t : float, default=1.0
+        FISTA's momentum sequence (1 after a restart).
+    """
+
+    ARRAYS = ("coef_extrapolated", "intercept_extrapolated")
+    ITERATE = ("coef_extrapolated",)
+
+    coef_extrapolated: object
+    intercept_extrapolated: object
+    momentum_t: float = 1.0
+
+    def restart(self, coef, intercept):
+        """Extrapolate from ``(coef, intercept)`` anew."""
+        xp, _ = get_namespace(coef)
+        self.coef_extrapolated = xp.asarray(coef, copy=True)
+        self.intercept_extrapolated = xp.asarray(intercept, copy=True)
+        self.momentum_t = 1.0
 
 
 def accelerated_step(state, objective, eta, settings, xp):
@@ -27,8 +58,7 @@ def accelerated_step(state, objective, eta, settings, xp):
     extrapolation) when the step turned back against the last displacement
     (O'Donoghue and Candes' gradient scheme, measured in the conditioned
     coordinates) or J rose at ``z`` (beyond rounding in X's dtype). The state keeps ``x`` in
-    ``coef``/``intercept``, ``y`` in ``coef_extrapolated``/``intercept_extrapolated``
-    and ``J(x)`` in ``objective``.
+    ``coef``/``intercept``, ``y`` in ``state.fista`` and ``J(x)`` in ``objective``.
 
     Parameters
     ----------
@@ -48,7 +78,8 @@ def accelerated_step(state, objective, eta, settings, xp):
     """
     x_coef, x_intercept = state.coef, state.intercept
     value_x = objective.value(x_coef, x_intercept) if state.objective is None else state.objective
-    y_coef, y_intercept = state.coef_extrapolated, state.intercept_extrapolated
+    fista = state.fista
+    y_coef, y_intercept = fista.coef_extrapolated, fista.intercept_extrapolated
     _, grad_coef, grad_intercept = objective.value_and_gradient(y_coef, y_intercept)
     state.coef, state.intercept = xp.asarray(y_coef, copy=True), xp.asarray(y_intercept, copy=True)
     take_step(state, grad_coef, grad_intercept, eta, settings, xp)
@@ -61,16 +92,16 @@ def accelerated_step(state, objective, eta, settings, xp):
     turned = state.conditioning.inner(
         y_coef - z_coef, y_intercept - z_intercept, z_coef - x_coef, z_intercept - x_intercept, True
     )
-    t = state.momentum_t
+    t = fista.momentum_t
     t_next = 0.5 * (1.0 + (1.0 + 4.0 * t * t) ** 0.5)
     if turned > 0.0 or not descended:
-        state.momentum_t = 1.0
-        state.coef_extrapolated, state.intercept_extrapolated = new_coef, new_intercept
+        fista.momentum_t = 1.0
+        fista.coef_extrapolated, fista.intercept_extrapolated = new_coef, new_intercept
     else:
-        state.momentum_t = t_next
+        fista.momentum_t = t_next
         a, b = t / t_next, (t - 1.0) / t_next
-        state.coef_extrapolated = new_coef + a * (z_coef - new_coef) + b * (new_coef - x_coef)
-        state.intercept_extrapolated = (
+        fista.coef_extrapolated = new_coef + a * (z_coef - new_coef) + b * (new_coef - x_coef)
+        fista.intercept_extrapolated = (
             new_intercept + a * (z_intercept - new_intercept) + b * (new_intercept - x_intercept)
         )
     state.coef, state.intercept = xp.asarray(new_coef, copy=True), xp.asarray(new_intercept, copy=True)
@@ -119,8 +150,10 @@ class FISTA(BatchAlgorithm):
         super().__init__(objective, settings, automatic=True)
 
     def allocate(self, state):
-        """Allocate the extrapolated point (at the iterate), as FISTA's steps need it."""
-        state.ensure_buffers(momentum=False, averaging=False, l1=False, accelerated=True)
+        """Give the state FISTA's part, extrapolating from the iterate, unless it has one."""
+        if state.fista is None:
+            state.fista = FISTAState(None, None)
+            state.fista.restart(state.coef, state.intercept)
 
     def epoch(self, state, eta):
         """One FISTA step (``accelerated_step``); returns J at the iterate it was taken from."""

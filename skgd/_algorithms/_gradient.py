@@ -6,11 +6,49 @@ full-batch algorithms share: they ask their objective (``skgd._objective``)
 for J, its gradient, the column moments and the curvature.
 """
 
+from dataclasses import dataclass
+
 from .. import _certificate
-from .._array_api import get_namespace_and_device
+from .._array_api import _max_precision_float_dtype, get_namespace_and_device
 from .._conditioning import Conditioning
 from .._schedules import automatic_step
+from .._state import StatePart
 from ._stopping import ImprovementRule, WindowRule, call_noise
+
+
+@dataclass
+class Momentum(StatePart):
+    """Heavy-ball velocities (``state.momentum``): of batch steps (``take_step``) and of sgd's.
+
+    Parameters
+    ----------
+    velocity : array of shape (n_targets, n_features)
+        In the iterate's dtype.
+    velocity_intercept : array of shape (n_targets,)
+    """
+
+    ARRAYS = ("velocity", "velocity_intercept")
+    ITERATE = ("velocity",)
+    PAIRS = (("velocity", "velocity_intercept"),)
+
+    velocity: object
+    velocity_intercept: object
+
+    @classmethod
+    def allocate(cls, state):
+        """Give ``state`` zero velocities unless it has them."""
+        if state.momentum is None:
+            xp, _, device = get_namespace_and_device(state.coef)
+            float64 = _max_precision_float_dtype(xp, device)
+            state.momentum = cls(
+                xp.zeros(state.coef.shape, dtype=state.coef.dtype, device=device),
+                xp.zeros(state.coef.shape[0], dtype=float64, device=device),
+            )
+
+    def restart(self, coef, intercept):
+        """Drop the velocities (a restart)."""
+        xp, _, _ = get_namespace_and_device(self.velocity)
+        self.velocity, self.velocity_intercept = xp.zeros_like(self.velocity), xp.zeros_like(self.velocity_intercept)
 
 
 def take_step(state, grad_coef, grad_intercept, eta, settings, xp):
@@ -42,17 +80,17 @@ def take_step(state, grad_coef, grad_intercept, eta, settings, xp):
     if conditioning is not None:
         grad_coef, grad_intercept = conditioning.direction(grad_coef, grad_intercept, settings.fit_intercept)
     if settings.momentum:
-        mu = settings.momentum
-        state.velocity *= mu
-        state.velocity -= eta * grad_coef
-        state.velocity_intercept *= mu
-        state.velocity_intercept -= eta_intercept * grad_intercept
+        mu, v = settings.momentum, state.momentum
+        v.velocity *= mu
+        v.velocity -= eta * grad_coef
+        v.velocity_intercept *= mu
+        v.velocity_intercept -= eta_intercept * grad_intercept
         if settings.nesterov:
-            state.coef += mu * state.velocity - eta * grad_coef
-            state.intercept += mu * state.velocity_intercept - eta_intercept * grad_intercept
+            state.coef += mu * v.velocity - eta * grad_coef
+            state.intercept += mu * v.velocity_intercept - eta_intercept * grad_intercept
         else:
-            state.coef += state.velocity
-            state.intercept += state.velocity_intercept
+            state.coef += v.velocity
+            state.intercept += v.velocity_intercept
     else:
         state.coef -= eta * grad_coef
         state.intercept -= eta_intercept * grad_intercept
@@ -154,7 +192,8 @@ class BatchAlgorithm:
 
     def allocate(self, state):
         """Allocate the buffers of the state the steps use."""
-        state.ensure_buffers(momentum=self.settings.momentum > 0, averaging=False, l1=False)
+        if self.settings.momentum > 0:
+            Momentum.allocate(state)
 
     def stopping_rule(self, controls):
         """A fresh stopping rule for one call: the window on a smooth loss, else the improvement rule."""

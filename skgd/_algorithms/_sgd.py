@@ -17,22 +17,71 @@ Under early stopping a pass visits only the training rows of X
 automatic step ignores them too.
 """
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.sparse as sp
 
 from .. import _certificate
-from .._array_api import get_namespace
+from .._array_api import _max_precision_float_dtype, get_namespace, get_namespace_and_device
 from .._schedules import automatic_step
 from .._sgd_fast import sgd_epoch, shuffle
+from .._state import StatePart
 from .._step_size import sample_lipschitz
 from .._validation import index_dtype
-from ._gradient import has_smoothing
+from ._gradient import Momentum, has_smoothing
 from ._stopping import ImprovementRule, call_noise
 
 _EMPTY_INT = np.empty(0, dtype=np.int32)
 _EMPTY_64 = np.empty(0)
+
+
+@dataclass
+class SGDState(StatePart):
+    """sgd's own state (``state.sgd``): the running average and the cumulative L1 penalty's record.
+
+    The arrays are float64 whatever the iterate's dtype (the compiled loop
+    accumulates in it), and None until averaging or the L1 penalty is used.
+
+    Parameters
+    ----------
+    coef_average, intercept_average : arrays or None
+        The mean of the iterates since averaging began.
+    n_averaged : int, default=0
+        How many iterates the average holds.
+    l1_applied : array of shape (n_targets, n_features) or None
+        The L1 penalty each coefficient has received (Tsuruoka et al.).
+    l1_total : array of shape (n_targets,) or None
+        The L1 penalty each coefficient could have received so far.
+    """
+
+    ARRAYS = ("coef_average", "intercept_average", "l1_applied", "l1_total")
+    PAIRS = (("coef_average", "intercept_average"),)
+
+    coef_average: object = None
+    intercept_average: object = None
+    n_averaged: int = 0
+    l1_applied: object = None
+    l1_total: object = None
+
+    @classmethod
+    def allocate(cls, state, *, averaging, l1):
+        """Give ``state`` the part, with the buffers averaging and the L1 penalty need, unless it has them."""
+        if state.sgd is None:
+            state.sgd = cls()
+        part, shape = state.sgd, state.coef.shape
+        xp, _, device = get_namespace_and_device(state.coef)
+        float64 = _max_precision_float_dtype(xp, device)
+        if averaging and part.coef_average is None:
+            part.coef_average = xp.zeros(shape, dtype=float64, device=device)
+            part.intercept_average = xp.zeros(shape[0], dtype=float64, device=device)
+        if l1 and part.l1_applied is None:
+            part.l1_applied = xp.zeros(shape, dtype=float64, device=device)
+            part.l1_total = xp.zeros(shape[0], dtype=float64, device=device)
+
+    def model(self):
+        """The average, once averaging began."""
+        return (self.coef_average, self.intercept_average) if self.n_averaged > 0 else None
 
 
 def sized_by_smoothing(loss, width):
@@ -109,9 +158,11 @@ class SGDAlgorithm:
         return _certificate.measure(self, coef, intercept)
 
     def allocate(self, state):
-        """Allocate the buffers of the state the loop uses."""
+        """Give the state the parts the loop uses (velocities with momentum, sgd's own) unless it has them."""
         s = self.settings
-        state.ensure_buffers(momentum=s.momentum > 0, averaging=s.average > 0, l1=s.penalty.l1 > 0)
+        if s.momentum > 0:
+            Momentum.allocate(state)
+        SGDState.allocate(state, averaging=s.average > 0, l1=s.penalty.l1 > 0)
 
     def stopping_rule(self, controls):
         """A fresh improvement rule for one call, whose evidence ends a noisy stall as ``"noise_floor"``."""
@@ -264,14 +315,15 @@ def sgd_pass(settings, state, rows, order, eta, conditioning=None):
     n_updates = -(-order.shape[0] // settings.batch_size) if settings.schedule.decays else 1
     steps = settings.schedule.steps(eta, state.t, n_updates, settings.power_t)
     relative = settings.loss.relative_steps  # each target's own step, where the targets' curvatures differ
+    velocity, own = state.momentum, state.sgd
     for j in range(rows.targets.shape[0]):
         scalars[:] = (
             state.intercept[j],
-            state.velocity_intercept[j] if settings.momentum else 0.0,
-            state.intercept_average[j] if settings.average else 0.0,
-            state.l1_total[j] if settings.penalty.l1 else 0.0,
+            velocity.velocity_intercept[j] if settings.momentum else 0.0,
+            own.intercept_average[j] if settings.average else 0.0,
+            own.l1_total[j] if settings.penalty.l1 else 0.0,
             state.t,
-            state.n_averaged,
+            own.n_averaged,
         )
         total += sgd_epoch(
             *rows.arrays,
@@ -281,9 +333,9 @@ def sgd_pass(settings, state, rows, order, eta, conditioning=None):
             order,
             state.coef[j],
             scalars,
-            state.velocity[j] if settings.momentum else rows.empty,
-            state.coef_average[j] if settings.average else _EMPTY_64,
-            state.l1_applied[j] if settings.penalty.l1 else _EMPTY_64,
+            velocity.velocity[j] if settings.momentum else rows.empty,
+            own.coef_average[j] if settings.average else _EMPTY_64,
+            own.l1_applied[j] if settings.penalty.l1 else _EMPTY_64,
             loss_code=settings.loss.code,
             loss_param=settings.loss.parameter,
             steps=steps if relative is None else steps * relative[j],
@@ -301,13 +353,13 @@ def sgd_pass(settings, state, rows, order, eta, conditioning=None):
         if settings.fit_intercept:
             state.intercept[j] = scalars[0]
         if settings.momentum:
-            state.velocity_intercept[j] = scalars[1]
+            velocity.velocity_intercept[j] = scalars[1]
         if settings.average:
-            state.intercept_average[j] = scalars[2]
+            own.intercept_average[j] = scalars[2]
         if settings.penalty.l1:
-            state.l1_total[j] = scalars[3]
+            own.l1_total[j] = scalars[3]
     state.t = int(scalars[4])
-    state.n_averaged = int(scalars[5])
+    own.n_averaged = int(scalars[5])
     return total
 
 

@@ -33,7 +33,7 @@ _set_main_thread(threading.main_thread().ident)
 
 
 #: The loop's losses by ``Loss.name``: each one's code (0 to LOSS_COUNT - 1),
-#: which ``Loss.code`` reads; a test holds the names to skgd._loss.LOSSES.
+#: which ``Loss.code`` reads; a test holds the names to skgd._loss.LOSSES and the codes to N_LOSSES.
 LOSS_CODES = {
     "squared_error": SQUARED_ERROR,
     "huber": HUBER,
@@ -45,8 +45,8 @@ LOSS_CODES = {
     "gamma": GAMMA,
     "tweedie": TWEEDIE,
 }
-if sorted(LOSS_CODES.values()) != list(range(LOSS_COUNT)):
-    raise ImportError("skgd._sgd_fast: LOSS_CODES must name each loss code 0 to LOSS_COUNT - 1 once.")
+#: How many losses the loop knows (``LOSS_COUNT`` of skgd/_sgd_losses.pxd's enum).
+N_LOSSES = LOSS_COUNT
 
 
 cdef int _known_code(int code, int n_codes, str kind) except -1:

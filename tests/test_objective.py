@@ -14,11 +14,12 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from _helpers import LOSS_PARAMS, SGDREGRESSOR_LOSSES, TEXTBOOK_LOSSES, sgdregressor_loss, squared_error_problem
-from skgd._sgd_fast import LOSS_CODES, loss_and_derivative
+from skgd._sgd_fast import LOSS_CODES, N_LOSSES, loss_and_derivative
 from sklearn.linear_model import SGDRegressor
 
+from skgd import GradientDescentRegressor
 from skgd._conditioning import Conditioning
-from skgd._loss import LOSSES, make_loss
+from skgd._loss import LOSSES, SquaredError, make_loss
 from skgd._objective import GramObjective, StreamingObjective
 from skgd._penalty import Penalty
 from skgd._reductions import ColumnMoments
@@ -86,6 +87,9 @@ def test_every_loss_has_its_compiled_twin_and_its_textbook_definition():
     assert not untwinned, f"losses without a compiled twin ({where}): {untwinned}"
     unregistered = sorted(set(LOSS_CODES) - set(LOSSES))
     assert not unregistered, f"compiled losses missing from skgd._loss.LOSSES: {unregistered}"
+    unnamed = sorted(set(range(N_LOSSES)) - set(LOSS_CODES.values()))
+    assert not unnamed, f"compiled loss codes without their loss's name in skgd/_sgd_fast.pyx's LOSS_CODES: {unnamed}"
+    assert sorted(LOSS_CODES.values()) == list(range(N_LOSSES)), f"a code named twice in LOSS_CODES: {LOSS_CODES}"
     assert [make_loss(name).code for name in LOSSES] == [LOSS_CODES[name] for name in LOSSES]
     untested = sorted(set(LOSSES) - set(TEXTBOOK_LOSSES))
     assert not untested, f"losses without their independent definition in tests/_helpers.TEXTBOOK_LOSSES: {untested}"
@@ -102,6 +106,24 @@ def test_losses_are_the_textbook_definitions(name):
     expected_value, expected_derivative = TEXTBOOK_LOSSES[name](p, y, LOSS_PARAMS)
     np.testing.assert_allclose(value, expected_value, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(derivative, expected_derivative, rtol=1e-12, atol=1e-12)
+
+
+class _Untwinned(SquaredError):
+    """A loss the compiled loop lacks: squared error under a name LOSS_CODES does not hold."""
+
+    name = "pseudo_huber"
+
+
+def test_a_loss_without_its_compiled_twin_is_named_by_sgd(monkeypatch):
+    monkeypatch.setattr(GradientDescentRegressor, "_make_loss", lambda self: _Untwinned())
+    X, y = np.eye(3), np.arange(3.0)
+    reg = GradientDescentRegressor(solver="sgd", random_state=0)
+    with pytest.raises(NotImplementedError, match="Loss 'pseudo_huber' has no compiled twin: add its code"):
+        reg.fit(X, y)
+    assert not hasattr(reg, "coef_")
+    # The batch solver has no compiled twin to ask for: the same loss trains there.
+    batch = GradientDescentRegressor(tol=None, max_iter=2).fit(X, y)
+    assert batch.n_iter_ == 2
 
 
 def test_an_unknown_loss_fails_loudly():

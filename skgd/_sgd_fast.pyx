@@ -240,7 +240,7 @@ def sgd_epoch(
         positive ``scale`` with a zero (or no) ``shift``: ``z = x * scale``,
         uncentred, so a row keeps its zeros and a step its O(nnz) cost.
     max_change : float, default=0.0
-        ``Loss.max_change``: the largest change one sample's step may make to
+        ``skgd._algorithms._sgd.max_change``: the largest change one sample's step may make to
         its own linear predictor, ``eta * |sample_weight * dl/dp| *
         (||z||^2 + fit_intercept)`` (the step shrunk to it, before a
         mini-batch's averaging); 0 for no cap.

@@ -29,7 +29,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from ._algorithms._sgd import SGDAlgorithm, SGDSolver, pass_loss, sample_order
+from ._algorithms._sgd import SGDAlgorithm, SGDSolver, max_change, pass_loss, sample_order
 from ._array_api import _max_precision_float_dtype, get_namespace_and_device, move_to
 from ._step_size import sample_lipschitz
 
@@ -280,7 +280,7 @@ class NamespaceSGDSolver(SGDAlgorithm):
 
 
 def cap_steps(derivatives, X, eta, settings, xp):
-    """Each sample's weighted derivative, shrunk so its own step moves its predictor by at most ``max_change``.
+    """Each sample's weighted derivative, shrunk so its own step moves its predictor by at most ``max_change(loss)``.
 
     The compiled loop's cap (``_sgd_rule._capped``): a sample's step moves its
     linear predictor by ``eta * d * (||z||^2 + fit_intercept)``; the loss's
@@ -300,7 +300,7 @@ def cap_steps(derivatives, X, eta, settings, xp):
     -------
     array of shape (batch_size, n_targets)
     """
-    cap = settings.loss.max_change
+    cap = max_change(settings.loss)
     if not cap > 0.0:
         return derivatives
     reach = eta * (xp.sum(X * X, axis=1) + float(settings.fit_intercept))[:, None]

@@ -201,8 +201,9 @@ def reference_sgd(
     loss curve: the weighted mean of each sample's loss before its update, plus
     R at the end of the epoch. A weight multiplies its sample's whole step,
     penalty included: the penalty's share of a step is the batch's mean weight.
-    A loss with a ``max_change`` (the log link's) shrinks each sample's
-    weighted derivative so its own step moves its predictor by at most that.
+    A loss without a global curvature bound (the log link's) shrinks each
+    sample's weighted derivative so its own step moves its predictor by at
+    most 1, or ``1 / (k - 1)`` for a Tweedie power ``k`` above 2.
 
     With ``shift`` and ``scale`` (dense X) the steps are taken on the rows
     ``z = (x - shift) * scale`` and the coefficients returned are z's, ``v``;
@@ -230,10 +231,11 @@ def reference_sgd(
             value, derivative = lo.value_and_derivative(Z @ w + b, y[rows])
             total += np.sum(s[rows] * value)
             dl = s[rows] * derivative
-            if lo.max_change > 0:  # a sample's own step moves its predictor by at most max_change
+            if not lo.global_curvature:  # a sample's own step moves its predictor by at most cap
+                cap = 1.0 / max(1.0, lo.power - 1.0)
                 reach = eta * (np.sum(Z * Z, axis=1) + fit_intercept)
-                too_far = reach * np.abs(dl) > lo.max_change
-                dl = np.where(too_far, np.sign(dl) * lo.max_change / np.where(too_far, reach, 1.0), dl)
+                too_far = reach * np.abs(dl) > cap
+                dl = np.where(too_far, np.sign(dl) * cap / np.where(too_far, reach, 1.0), dl)
             dl = dl / len(rows)
             g, gb = Z.T @ dl, dl.sum()
             share = s[rows].mean()

@@ -166,7 +166,7 @@ def test_derivative_is_the_slope_and_curvature_bounds_it(name):
     slope = (loss.value_and_derivative(r + h, y)[0] - loss.value_and_derivative(r - h, y)[0]) / (2 * h)
     derivative = loss.value_and_derivative(r, y)[1]
     np.testing.assert_allclose(derivative, slope, atol=1e-6)
-    if loss.line_search:  # the log link's: the curvature at the prediction of a target mean of 1.3
+    if not loss.global_curvature:  # the log link's: the curvature at the prediction of a target mean of 1.3
         at = np.log(1.3) + np.array([h, -h])
         slopes = loss.value_and_derivative(at, 1.3)[1]
         second = slopes[0] - slopes[1]

@@ -78,7 +78,7 @@ def make_algorithm(data, settings, state, *, solver, automatic, max_iter, one_ep
         objective = StreamingObjective(data, settings)
     if solver == "sgd":
         return _sgd_algorithm(data, settings, state, objective, automatic, smoothable)
-    if automatic and loss.line_search:  # no global curvature bound: the steps search for their size
+    if automatic and not loss.global_curvature:  # no global curvature bound: the steps search for their size
         return Backtracking(objective, settings)
     steady = automatic and settings.momentum == 0  # FISTA's own momentum takes the place of any other
     if steady and smoothable and schedule.adaptive:

@@ -84,6 +84,27 @@ class SGDState(StatePart):
         return (self.coef_average, self.intercept_average) if self.n_averaged > 0 else None
 
 
+def max_change(loss):
+    """The most one sample's step may move its own linear predictor (0: no cap).
+
+    A loss whose curvature is bounded everywhere takes no cap. The log link's
+    deviances (curvature growing with ``exp(p)``) take 1, and ``1 / (k - 1)``
+    for Tweedie powers ``k`` above 2: their slope grows like
+    ``exp((k - 1) |dp|)`` as ``p`` moves below a target, so a move of
+    ``1 / (k - 1)`` changes it by at most ``e`` whatever the power, as a move
+    of 1 does for the gamma deviance.
+
+    Parameters
+    ----------
+    loss : Loss
+
+    Returns
+    -------
+    float
+    """
+    return 0.0 if loss.global_curvature else 1.0 / max(1.0, loss.power - 1.0)
+
+
 def sized_by_smoothing(loss, width):
     """``loss`` with the curvature (and each target's relative step) of its smoothing of ``width``.
 
@@ -133,7 +154,7 @@ class SGDAlgorithm:
         #: Whether the automatic step is sized by the loss's smoothing (``sized_by_smoothing``).
         self.smoothing_sized = automatic and has_smoothing(settings.loss)
         #: The adaptive schedule's search for the step where no curvature bound sizes it (epochs undone).
-        self.retreats = automatic and settings.loss.line_search and settings.schedule.adaptive
+        self.retreats = automatic and not settings.loss.global_curvature and settings.schedule.adaptive
         #: The loop steps sparse rows in scaled coordinates without centring them (a row keeps its zeros).
         self.centres = not sp.issparse(data.X)
 
@@ -315,7 +336,7 @@ def sgd_pass(settings, state, rows, order, eta, conditioning=None):
     n_updates = -(-order.shape[0] // settings.batch_size) if settings.schedule.decays else 1
     steps = settings.schedule.steps(eta, state.t, n_updates, settings.power_t)
     relative = settings.loss.relative_steps  # each target's own step, where the targets' curvatures differ
-    velocity, own = state.momentum, state.sgd
+    velocity, own, cap = state.momentum, state.sgd, max_change(settings.loss)
     for j in range(rows.targets.shape[0]):
         scalars[:] = (
             state.intercept[j],
@@ -348,7 +369,7 @@ def sgd_pass(settings, state, rows, order, eta, conditioning=None):
             average_start=settings.average,
             shift=None if conditioning is None else conditioning.shift,
             scale=None if conditioning is None else conditioning.scale,
-            max_change=settings.loss.max_change,
+            max_change=cap,
         )
         if settings.fit_intercept:
             state.intercept[j] = scalars[0]

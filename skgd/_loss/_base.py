@@ -27,19 +27,17 @@ class Loss(abc.ABC):
     curvature : float
         Upper bound on ``d^2 l / dp^2`` used for the automatic step (the
         subgradient losses use that of their squared counterpart).
+    global_curvature : bool
+        Whether ``curvature`` bounds ``d^2 l / dp^2`` everywhere; False for
+        the log link's losses, whose curvature grows with ``exp(p)`` (theirs
+        is measured at the targets' mean: the algorithms then search for the
+        batch step and cap sgd's, ``skgd._algorithms``).
     smooth : bool
         Whether ``dl/dp`` is continuous, so full-batch steps of ``1 / L``
         decrease J and may be accelerated.
     quadratic : bool
         Whether J's data term is a quadratic in ``(w, b)`` that the weighted
         sufficient statistics determine (``skgd._objective.GramObjective``).
-    line_search : bool
-        Whether ``curvature`` is only local (the log link's losses): the
-        batch solver with ``learning_rate="auto"`` then searches for each
-        step rather than trusting ``1 / L``.
-    max_change : float
-        Largest change of a sample's linear predictor one sgd step on it may
-        make (0: no cap).
     targets : {None, "non-negative", "positive"}
         The targets the loss accepts (None: any finite value).
     relative_steps : sequence of float or None
@@ -59,8 +57,7 @@ class Loss(abc.ABC):
     curvature = None
     smooth = None
     quadratic = False
-    line_search = False
-    max_change = 0.0
+    global_curvature = True
     targets = None
     score = "r2"
     relative_steps = None

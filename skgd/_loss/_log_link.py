@@ -19,11 +19,12 @@ class LogLinkLoss(Loss):
     (squared error is the normal deviance, so the convention holds), so
     ``PoissonRegressor(alpha=a / 2)`` is ``loss="poisson", penalty="l2",
     alpha=a``. Its second derivative in ``p`` grows with ``exp(p)``: no global
-    curvature bound exists, so ``curvature`` is the deviance's curvature at
-    the targets' weighted mean (``for_targets``), which sizes a first step,
-    and the batch solver searches for its step (``line_search``); the sgd
-    loop caps the change in ``p`` one sample's step may make
-    (``max_change``). A prediction ``exp(p)`` that overflows makes the loss
+    curvature bound exists (``global_curvature`` is False), so ``curvature``
+    is the deviance's curvature at the targets' weighted mean
+    (``for_targets``), which sizes a first step: the batch solver searches
+    for its step (``skgd._algorithms._backtracking``) and the sgd loop caps
+    the change in ``p`` one sample's step may make
+    (``skgd._algorithms._sgd.max_change``). A prediction ``exp(p)`` that overflows makes the loss
     infinite, which the solvers treat as a step too far.
 
     Parameters
@@ -36,19 +37,9 @@ class LogLinkLoss(Loss):
         its own (``for_targets``).
     """
 
-    smooth, line_search, score = True, True, "d2"
+    smooth, global_curvature, score = True, False, "d2"
     curvature: float = 2.0
     relative_steps: tuple = None
-
-    @property
-    def max_change(self):
-        """The most one sample's sgd step may move its linear predictor: 1, and ``1 / (k - 1)`` for powers above 2.
-
-        The deviance's slope grows like ``exp((k - 1) |dp|)`` as ``p`` moves
-        below a target: a move of ``1 / (k - 1)`` changes it by at most ``e``
-        whatever the power, as a move of 1 does for the gamma deviance.
-        """
-        return 1.0 / max(1.0, self.power - 1.0)
 
     @property
     def targets(self):

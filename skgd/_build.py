@@ -130,7 +130,7 @@ def build_training(estimator, X, Y, sample_weight, state, *, one_epoch, summary)
     Y : array of shape (n_samples, n_targets)
     sample_weight : array of shape (n_samples,)
     state : TrainingState
-        Updated: the held-out split, coordinates, step and buffers.
+        Updated: the held-out split, coordinates, step and the algorithm's parts.
     one_epoch : bool
         True for ``partial_fit``.
     summary : tuple or None

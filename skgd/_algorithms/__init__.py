@@ -1,9 +1,9 @@
 """The algorithms that train a problem, and the one place the choice is made (``make_algorithm``).
 
-Each algorithm owns its step, the state buffers it uses, its stopping rule
-(``skgd._algorithms._stopping``) and its evidence, and asks its objective
-(``skgd._objective``) for J, its gradient, the column moments and the
-curvature:
+Each algorithm owns its step, its part of the state (a
+``skgd._state.StatePart``), its stopping rule (``skgd._algorithms._stopping``)
+and its evidence, and asks its objective (``skgd._objective``) for J, its
+gradient, the column moments and the curvature:
 
 - ``GradientDescent`` (``_gradient``): plain (proximal) steps, with momentum
   when asked: a float ``learning_rate``, momentum, or a decaying schedule;

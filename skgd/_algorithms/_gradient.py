@@ -191,7 +191,7 @@ class BatchAlgorithm:
         return "newton" if self.automatic and self.descends else "continue"
 
     def allocate(self, state):
-        """Allocate the buffers of the state the steps use."""
+        """Give the state the velocities, with momentum, unless it has them."""
         if self.settings.momentum > 0:
             Momentum.allocate(state)
 

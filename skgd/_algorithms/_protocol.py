@@ -127,7 +127,7 @@ class Algorithm(Protocol):
         """
 
     def allocate(self, state):
-        """Allocate the state's buffers the steps use (velocity, average, cumulative L1, extrapolation).
+        """Give the state the parts (``skgd._state.StatePart``) the steps use, unless it has them.
 
         Parameters
         ----------

@@ -23,6 +23,9 @@ from sklearn.utils.extmath import safe_sparse_dot
 
 from ._array_api import _max_precision_float_dtype, get_namespace, move_to
 
+#: The fields of a TrainingState that hold the algorithms' parts.
+PARTS = ("momentum", "sgd", "fista", "search")
+
 
 class StatePart:
     """An algorithm's own part of a ``TrainingState``: a dataclass whose arrays move, cast and restart with it.
@@ -158,7 +161,7 @@ class TrainingState:
 
     def parts(self):
         """The algorithms' parts this state holds."""
-        return [part for part in (self.momentum, self.sgd, self.fista, self.search) if part is not None]
+        return [getattr(self, name) for name in PARTS if getattr(self, name) is not None]
 
     def coordinate_pairs(self):
         """The ``(owner, coef_name, intercept_name)`` pairs that change coordinates as the iterate does."""
@@ -195,11 +198,7 @@ class TrainingState:
         coef, intercept, width = move_to(self.coef, self.intercept, self.smoothing_width, xp=xp, device=device)
         best_model = None if self.best_model is None else move_to(*self.best_model, xp=xp, device=device)
         conditioning = None if self.conditioning is None else self.conditioning.to_namespace(xp, device)
-        parts = {
-            name: part.to(xp, device)
-            for name in ("momentum", "sgd", "fista", "search")
-            if (part := getattr(self, name)) is not None
-        }
+        parts = {name: getattr(self, name).to(xp, device) for name in PARTS if getattr(self, name) is not None}
         return replace(
             self,
             coef=coef,

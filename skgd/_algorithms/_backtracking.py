@@ -5,9 +5,9 @@ start: each epoch's step is halved until J falls enough, and grows again
 after a step accepted as first tried.
 """
 
-from dataclasses import dataclass, replace
+import copy
+from dataclasses import dataclass
 
-from .._array_api import get_namespace
 from .._state import StatePart
 from ._gradient import BatchAlgorithm, take_step, target_steps
 
@@ -30,14 +30,6 @@ class SearchState(StatePart):
     """
 
     grow_step: bool = True
-
-
-def _copied(momentum):
-    """A copy of the velocities (None without momentum)."""
-    if momentum is None:
-        return None
-    xp, _ = get_namespace(momentum.velocity)
-    return replace(momentum, **{name: xp.asarray(getattr(momentum, name), copy=True) for name in momentum.ARRAYS})
 
 
 def backtracking_step(state, objective, eta, settings, xp):
@@ -76,7 +68,7 @@ def backtracking_step(state, objective, eta, settings, xp):
     slack = objective.rounding * abs(value_x)
     for halving in range(MAX_HALVINGS):
         state.coef, state.intercept = (xp.asarray(start[name], copy=True) for name in ("coef", "intercept"))
-        state.momentum = _copied(momentum)
+        state.momentum = copy.deepcopy(momentum)  # the velocities as the step found them (None without)
         if halving and settings.momentum:
             state.momentum.restart(state.coef, state.intercept)
         step = eta * factor

@@ -6,11 +6,16 @@
   signatures, and an algorithm class the package adds is not left out of the list.
 - ``make_algorithm`` builds each of them, on the objective its data and
   parameters pick, and what it builds satisfies the protocol at run time.
+- Each algorithm's own part of the state (``skgd._state.StatePart``) names its
+  arrays, so the state moves, casts and converts all of them, and has its
+  field on the state.
 """
 
+import dataclasses
 import importlib
 import inspect
 
+import numpy as np
 import pytest
 from _helpers import make_problem
 from sklearn import config_context
@@ -21,6 +26,7 @@ from skgd import GradientDescentRegressor
 from skgd._algorithms import make_algorithm
 from skgd._algorithms._protocol import Algorithm
 from skgd._array_api import ARRAY_API_SUPPORT
+from skgd._state import PARTS, StatePart, TrainingState
 
 pytestmark = pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
 
@@ -153,3 +159,27 @@ def test_the_factory_builds_each_algorithm_and_it_satisfies_the_protocol(monkeyp
     assert type(algorithm.objective) is _class(objective)
     assert isinstance(algorithm, Algorithm)
     assert isinstance(algorithm.can_condition, bool)
+
+
+#: Fits that leave every part of the state with all its arrays allocated.
+PART_FITS = [
+    dict(solver="sgd", momentum=0.5, average=True, penalty="l1"),
+    dict(solver="batch", momentum=0.5, loss="poisson"),
+    dict(solver="batch"),
+]
+
+
+def test_each_state_part_names_its_arrays_and_has_its_field_on_the_state():
+    X, y = make_problem(n=60, d=4, seed=3)
+    found = {}
+    for params in PART_FITS:
+        target = abs(y) if params.get("loss") == "poisson" else y
+        state = GradientDescentRegressor(max_iter=3, tol=None, random_state=0, **params).fit(X, target)._state
+        found.update({name: getattr(state, name) for name in PARTS if getattr(state, name) is not None})
+    assert sorted(found) == sorted(PARTS)
+    assert {f.name for f in dataclasses.fields(TrainingState) if f.type is StatePart} == set(PARTS)
+    for name, part in found.items():
+        assert isinstance(part, StatePart)
+        arrays = {f.name for f in dataclasses.fields(part) if isinstance(getattr(part, f.name), np.ndarray)}
+        assert arrays == set(part.ARRAYS), name
+        assert set(part.ITERATE) <= arrays and {a for pair in part.PAIRS for a in pair} <= arrays, name

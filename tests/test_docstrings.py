@@ -70,3 +70,21 @@ def test_docstring_examples_run_as_written(cls):
         plt.close("all")
     assert result.attempted >= 5, "the class docstring's Examples section"
     assert result.failed == 0, "".join(report)
+
+
+def test_each_string_option_is_documented_where_its_parameter_is():
+    """A loss or schedule added to its registry is listed in the class docstring's ``{...}`` of its parameter."""
+    pytest.importorskip("numpydoc")
+    from numpydoc.docscrape import ClassDoc
+    from sklearn.utils._param_validation import StrOptions
+
+    documented = {p.name: p.type for p in ClassDoc(skgd.GradientDescentRegressor)["Parameters"]}
+    for name, constraints in skgd.GradientDescentRegressor._parameter_constraints.items():
+        options = [c.options for c in constraints if isinstance(c, StrOptions)]
+        if not options or name == "learning_rate":  # "auto" is documented beside the float it stands for
+            continue
+        listed = documented[name].split("{", 1)[1].split("}", 1)[0]
+        names = {part.strip().strip('"') for part in listed.replace("\\", " ").split(",")}
+        assert names == set(options[0]), (
+            f"{name}: the docstring lists {sorted(names)}, the registry {sorted(options[0])}"
+        )

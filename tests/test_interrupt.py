@@ -49,13 +49,13 @@ def test_an_interrupt_stops_the_pass_where_it_is(rows, monkeypatch):
     X, y = make_problem(n=500, d=50, x_offset=3.0)
     if rows == "csr":
         X = sp.csr_matrix(X)
-    passes = []
+    passes = []  # the scalars of each pass (their update count is written at every step) and the count at its start
     real = skgd._algorithms._sgd.sgd_epoch
 
     def long_pass(*args, **kwargs):
         args = list(args)
         args[6] = _long(args[6])
-        passes.append(args[8])  # the scalars: their update count is written at every step
+        passes.append((args[8], args[8][4]))
         timer = _interrupt_soon()
         try:
             return real(*args, **kwargs)
@@ -64,14 +64,14 @@ def test_an_interrupt_stops_the_pass_where_it_is(rows, monkeypatch):
 
     monkeypatch.setattr(skgd._algorithms._sgd, "sgd_epoch", long_pass)
     reg = GradientDescentRegressor(
-        solver="sgd", learning_rate="auto" if rows == "conditioned" else 1e-5, tol=None, max_iter=3
+        solver="sgd", learning_rate="auto" if rows == "conditioned" else 1e-5, tol=None, max_iter=20
     )
     with pytest.raises(KeyboardInterrupt) as excinfo:
         reg.fit(X, y)
     assert _raised_in_the_loop(excinfo)
-    assert len(passes) == 1
-    updates = passes[0][4]
-    assert 0 < updates < X.shape[0] * 20_000 / 2
+    # On a loaded machine the timer's thread may not run before a pass ends; the pass it interrupts stops early.
+    scalars, start = passes[-1]
+    assert 0 < scalars[4] - start < X.shape[0] * 20_000 / 2
 
 
 @pytest.mark.parametrize("method", ["fit", "partial_fit"])

@@ -40,7 +40,7 @@ cdef enum:
 
 cdef inline double _row_squares(const floating *data, int nnz) noexcept nogil:
     cdef double total = 0.0
-    cdef int k
+    cdef Py_ssize_t k
     for k in range(nnz):
         total += data[k] * data[k]
     return total
@@ -52,7 +52,7 @@ cdef inline double _row_dot(const floating *data, const int *ind, int nnz,
     # (a single chain waits on each addition's latency); a row of fewer than
     # four entries is summed exactly as written.
     cdef double acc0 = 0.0, acc1 = 0.0, acc2 = 0.0, acc3 = 0.0
-    cdef int k = 0
+    cdef Py_ssize_t k = 0
     if ind == NULL:
         while k + 4 <= nnz:
             acc0 += data[k] * w[k]
@@ -79,7 +79,7 @@ cdef inline double _row_dot(const floating *data, const int *ind, int nnz,
 cdef inline void _row_axpy(const floating *data, const int *ind, int nnz,
                            double a, accumulator *w) noexcept nogil:
     # w += a * row (w: the coefficients, or a float64 gradient or average).
-    cdef int k
+    cdef Py_ssize_t k
     if ind == NULL:
         for k in range(nnz):
             w[k] += a * data[k]

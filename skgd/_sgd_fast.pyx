@@ -12,7 +12,8 @@ The loop is cimported pieces, compiled into this one module: the losses'
 maths (``_sgd_losses.pxd``), the row kernels (``_sgd_rows.pxd``), the update
 rule every epoch takes (``_sgd_rule.pxd``), lazy catch-up (``_sgd_lazy.pxd``),
 signal checks (``_sgd_interrupt.pxd``), the pass in the user's coordinates
-(``_sgd_epoch.pxd``) and in conditioned ones (``_sgd_scaled.pxd``).
+(``_sgd_epoch.pxd``) and in conditioned ones (``_sgd_scaled.pxd``), and the
+loss summed over the rows in one read (``_sgd_value.pxd``).
 """
 from libc.stdint cimport uint32_t, uint64_t
 from libc.stdlib cimport calloc, free, malloc
@@ -28,6 +29,7 @@ from ._sgd_losses cimport (
 )
 from ._sgd_rows cimport floating, index_t
 from ._sgd_scaled cimport _conditioned_epoch, _scaled_csr_epoch
+from ._sgd_value cimport _loss_sum
 
 _set_main_thread(threading.main_thread().ident)
 
@@ -90,6 +92,67 @@ def loss_and_derivative(int code, double p, double y, double param):
     """
     _known_code(code, LOSS_COUNT, "loss")
     return _loss(code, p, y, param), _dloss(code, p, y, param)
+
+
+def loss_sum(
+    const floating[::1] data,
+    const int[::1] indices,
+    const int[::1] indptr,
+    int n_features,
+    const floating[::1] y,
+    const floating[::1] sample_weight,
+    const floating[::1] coef,
+    double intercept,
+    *,
+    int loss_code,
+    double loss_param,
+):
+    """Return ``sum_i s_i * l(x_i . coef + intercept, y_i)`` over every row, in one read of X.
+
+    The predictors are summed as the sgd loop sums them, in float64; the rows'
+    losses are added in row order. A row of zero weight is not read.
+
+    Parameters
+    ----------
+    data, indices, indptr : memoryviews
+        Dense C-ordered X flattened (``indices`` and ``indptr`` empty), or the
+        three arrays of a CSR matrix with int32 indices, as ``sgd_epoch``'s.
+    n_features : int
+        Number of columns of X.
+    y, sample_weight : memoryviews of shape (n_samples,)
+        One target and the rows' weights.
+    coef : memoryview of shape (n_features,)
+        The coefficients of that target.
+    intercept : float
+    loss_code, loss_param
+        ``Loss.code`` and ``Loss.parameter`` of the loss.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError
+        If the loss code is unknown, before any work.
+    KeyboardInterrupt
+        Or whatever else a signal handler raises (looked for every few thousand rows).
+    """
+    cdef double total
+    cdef Py_ssize_t n_samples = y.shape[0]
+    _known_code(loss_code, LOSS_COUNT, "loss")
+    if n_samples == 0:
+        return 0.0
+    with nogil:
+        total = _loss_sum(
+            &data[0] if data.shape[0] > 0 else NULL,
+            &indices[0] if indices.shape[0] > 0 else NULL,
+            &indptr[0] if indptr.shape[0] > 0 else NULL,
+            n_features, &y[0], &sample_weight[0], n_samples,
+            &coef[0] if coef.shape[0] > 0 else NULL, intercept, loss_code, loss_param,
+        )
+    _raise_pending()
+    return total
 
 
 cdef inline uint64_t _splitmix64(uint64_t *state) noexcept nogil:

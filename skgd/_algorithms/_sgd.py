@@ -25,7 +25,7 @@ import scipy.sparse as sp
 from .. import _certificate
 from .._array_api import _max_precision_float_dtype, get_namespace, get_namespace_and_device
 from .._schedules import automatic_step
-from .._sgd_fast import sgd_epoch, shuffle
+from .._sgd_fast import loss_sum, sgd_epoch, shuffle
 from .._state import StatePart
 from .._step_size import sample_lipschitz
 from .._validation import index_dtype
@@ -214,6 +214,29 @@ class SGDSolver(SGDAlgorithm):
 
     #: The loop steps in conditioned coordinates: centred and scaled dense rows, scaled (uncentred) CSR rows.
     can_condition = True
+
+    def value(self, coef, intercept):
+        """J at ``(coef, intercept)`` on the training rows: one compiled read of X (none at zero coefficients).
+
+        At zero coefficients the objective's pass reads the targets alone.
+        """
+        if not np.any(coef):
+            return super().value(coef, intercept)
+        rows, loss = self.rows, self.objective.loss
+        sums = [
+            loss_sum(
+                *rows.arrays,
+                rows.n_features,
+                rows.targets[j],
+                rows.weights,
+                np.ascontiguousarray(coef[j], dtype=rows.empty.dtype),
+                float(intercept[j]),
+                loss_code=loss.code,
+                loss_param=loss.parameter,
+            )
+            for j in range(coef.shape[0])
+        ]
+        return self.objective.value_of(np.asarray(sums), coef)
 
     def lipschitz(self, conditioning):
         """Largest per-sample Lipschitz constant, for the automatic step."""

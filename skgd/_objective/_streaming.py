@@ -40,15 +40,16 @@ class StreamingObjective:
     def value_and_gradient(self, coef, intercept):
         """J at ``(coef, intercept)`` and its data-term gradient."""
         loss_sums, grad_coef, grad_intercept = self.sums(coef, intercept)
-        penalty = self.settings.penalty.value(coef, xp=self.xp)
-        value = float(self.xp.mean(loss_sums / self.weight_sum + penalty))
-        return value, grad_coef / self.weight_sum, grad_intercept / self.weight_sum
+        return self.value_of(loss_sums, coef), grad_coef / self.weight_sum, grad_intercept / self.weight_sum
 
     def value(self, coef, intercept):
         """J at ``(coef, intercept)``, averaged over targets: a pass without the gradient."""
         loss_sums, _, _ = self.sums(coef, intercept, gradient=False)
-        penalty = self.settings.penalty.value(coef, xp=self.xp)
-        return float(self.xp.mean(loss_sums / self.weight_sum + penalty))
+        return self.value_of(loss_sums, coef)
+
+    def value_of(self, loss_sums, coef):
+        """J, averaged over targets, from each target's weighted loss sum (``sums``) at ``coef``."""
+        return float(self.xp.mean(loss_sums / self.weight_sum + self.settings.penalty.value(coef, xp=self.xp)))
 
     def sums(self, coef, intercept, gradient=True, loss=None):
         """Weighted loss and gradient sums over the data (one read of X).

@@ -10,6 +10,8 @@
   shared), and is refused clearly when int32 cannot index it.
 - Weights act per sample, as SGDRegressor's: a stream's model does not depend
   on how it is chunked into ``partial_fit`` calls.
+- The compiled loss sum (sgd's J) is the NumPy objective's pass, on dense
+  and CSR rows, and never reads a row of zero weight.
 - The conditioned dense epoch (``sgd_pass(..., conditioning=...)``) is the NumPy
   loop run on ``z = (x - shift) * scale`` with the user's penalty, and with
   ``shift=0, scale=1`` it is the unconditioned loop; the scaled CSR epoch is
@@ -26,8 +28,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from _helpers import PER_UPDATE_SCHEDULES, make_weights, reference_sgd, targets_for
-from skgd._sgd_fast import sgd_epoch
+from _helpers import LOSS_PARAMS, PER_UPDATE_SCHEDULES, make_weights, reference_sgd, targets_for
+from skgd._sgd_fast import loss_sum, sgd_epoch
 
 from skgd import GradientDescentRegressor
 from skgd._algorithms._sgd import LoopRows, sample_order, sgd_pass
@@ -35,6 +37,7 @@ from skgd._conditioning import Conditioning
 from skgd._loss import LOSSES, make_loss
 from skgd._penalty import Penalty
 from skgd._problem import Settings
+from skgd._reductions import loss_gradient_sums
 from skgd._schedules import SCHEDULES
 from skgd._validation import int32_indices
 
@@ -510,3 +513,22 @@ def test_conditioning_is_refused_where_it_does_not_apply(X, shift, scale, messag
     with pytest.raises(ValueError, match=message):
         sgd_pass(settings, state, rows, sample_order(3), 0.1, Conditioning(shift=shift, scale=scale))
     np.testing.assert_array_equal(state.coef, 0.0)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("loss_name", list(LOSSES))
+def test_the_compiled_loss_sum_is_the_objectives_pass(loss_name, sparse):
+    """``loss_sum`` equals the NumPy pass's weighted loss sum; a zero-weight row's NaN target is never read."""
+    X, y = _csr_problem(n=80, d=30)
+    X = X if sparse else X.toarray()
+    loss, y = make_loss(loss_name, **LOSS_PARAMS), targets_for(loss_name, y)
+    rng = np.random.RandomState(1)
+    s, coef, intercept = rng.uniform(0.5, 2.0, 80), rng.standard_normal(30) / 20, 0.3
+    s[5] = 0.0  # a held-out row
+    expected, _, _ = loss_gradient_sums(loss, X, y[:, None], s, coef[None, :], np.array([intercept]), gradient=False)
+    y[5] = np.nan
+    rows = LoopRows(X, y[:, None], s)
+    total = loss_sum(
+        *rows.arrays, 30, rows.targets[0], rows.weights, coef, intercept, loss_code=loss.code, loss_param=loss.parameter
+    )
+    np.testing.assert_allclose(total, expected[0], rtol=1e-13)

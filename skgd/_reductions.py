@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.linalg import blas
 
 from ._array_api import (
     _is_numpy_namespace,
@@ -350,6 +351,18 @@ def _block_statistics(X, Y, sample_weight, float64, xp):
 MEAN_SHARE = 0.75
 
 
+def _gram(X, xp):
+    """``X^T X`` of a float64 block: BLAS's symmetric rank-k update on the host, which forms one triangle.
+
+    NumPy's ``X.T @ X`` of a row block runs at about half that update's speed;
+    another namespace takes its own product.
+    """
+    if not _is_numpy_namespace(xp):
+        return X.T @ X
+    upper = blas.dsyrk(1.0, X.T)  # X.T is (d, n) and F-ordered: the update A A^T of it, no copy
+    return upper + np.triu(upper, 1).T
+
+
 def _raw_block_statistics(X, centred_y, total, xp):
     """The centred scatters of a float64 block of unit weights from raw products.
 
@@ -365,7 +378,7 @@ def _raw_block_statistics(X, centred_y, total, xp):
     """
     ones = xp.ones_like(centred_y[:, :1]).T  # on centred_y's device (NumPy < 2 arrays have no .device)
     sums = xp.concat((ones, centred_y.T), axis=0) @ X  # rows [1, Yc]^T: a faster product than X^T [1, Yc]
-    gram = X.T @ X
+    gram = _gram(X, xp)
     mean_x = sums[0, :] / total
     squared_mean = total * mean_x * mean_x
     diagonal = xp.reshape(gram, (-1,))[:: gram.shape[0] + 1]

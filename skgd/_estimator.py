@@ -349,8 +349,8 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         return tags
 
     def _make_loss(self):
-        """The loss the parameters name, its own parameters bound in."""
-        return make_loss(self.loss, **self.get_params(deep=False))
+        """The loss the parameters name, its own parameters bound in (read as attributes: no signature inspection)."""
+        return make_loss(self.loss, **vars(self))
 
     def _start_intercept(self, intercept_init, summary):
         """The starting intercept: as given, or the loss's own start (the log link's ``log(mean(y))``)."""

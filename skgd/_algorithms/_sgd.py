@@ -216,20 +216,21 @@ class SGDSolver(SGDAlgorithm):
     can_condition = True
 
     def value(self, coef, intercept):
-        """J at ``(coef, intercept)`` on the training rows: one compiled read of X (none at zero coefficients).
+        """J at ``(coef, intercept)`` on the training rows: one compiled read of X.
 
-        At zero coefficients the objective's pass reads the targets alone.
+        At zero coefficients the predictors are the intercepts: the pass reads
+        the targets alone (rows of no features).
         """
-        if not np.any(coef):
-            return super().value(coef, intercept)
         rows, loss = self.rows, self.objective.loss
+        reads_x = bool(np.any(coef))
+        arrays, n_features = (rows.arrays, rows.n_features) if reads_x else ((rows.empty, _EMPTY_INT, _EMPTY_INT), 0)
         sums = [
             loss_sum(
-                *rows.arrays,
-                rows.n_features,
+                *arrays,
+                n_features,
                 rows.targets[j],
                 rows.weights,
-                np.ascontiguousarray(coef[j], dtype=rows.empty.dtype),
+                np.ascontiguousarray(coef[j], dtype=rows.empty.dtype) if reads_x else rows.empty,
                 float(intercept[j]),
                 loss_code=loss.code,
                 loss_param=loss.parameter,

@@ -342,7 +342,7 @@ def _block_statistics(X, Y, sample_weight, float64, xp):
     block -= mean_x
     # Xc^T S Xc as a symmetric rank-k update (scaled rows only when weighted).
     root = block if unit else block * xp.sqrt(s)[:, None]
-    return SufficientStatistics(total, mean_x, mean_y, root.T @ root, block.T @ weighted_y, scatter_yy)
+    return SufficientStatistics(total, mean_x, mean_y, _gram(root, xp), block.T @ weighted_y, scatter_yy)
 
 
 #: Largest share of a column's raw second moment its squared mean may take
@@ -354,10 +354,10 @@ MEAN_SHARE = 0.75
 def _gram(X, xp):
     """``X^T X`` of a float64 block: BLAS's symmetric rank-k update on the host, which forms one triangle.
 
-    NumPy's ``X.T @ X`` of a row block runs at about half that update's speed;
-    another namespace takes its own product.
+    NumPy's ``X.T @ X`` of a row block runs at about half that update's speed.
+    A block of another namespace or dtype (a device's float32) takes its own product.
     """
-    if not _is_numpy_namespace(xp):
+    if not _is_numpy_namespace(xp) or X.dtype != np.float64:
         return X.T @ X
     upper = blas.dsyrk(1.0, X.T)  # X.T is (d, n) and F-ordered: the update A A^T of it, no copy
     return upper + np.triu(upper, 1).T
@@ -378,12 +378,11 @@ def _raw_block_statistics(X, centred_y, total, xp):
     """
     ones = xp.ones_like(centred_y[:, :1]).T  # on centred_y's device (NumPy < 2 arrays have no .device)
     sums = xp.concat((ones, centred_y.T), axis=0) @ X  # rows [1, Yc]^T: a faster product than X^T [1, Yc]
-    gram = _gram(X, xp)
     mean_x = sums[0, :] / total
-    squared_mean = total * mean_x * mean_x
-    diagonal = xp.reshape(gram, (-1,))[:: gram.shape[0] + 1]
-    if not bool(xp.all(squared_mean <= MEAN_SHARE * diagonal)):
+    # The raw second moments (X^T X's diagonal) decide before the product is formed.
+    if not bool(xp.all(total * mean_x * mean_x <= MEAN_SHARE * xp.sum(X * X, axis=0))):
         return None
+    gram = _gram(X, xp)
     scatter_xx = gram - total * (mean_x[:, None] * mean_x[None, :])
     # Yc sums to zero up to rounding, so X^T Yc is already centred in X.
     scatter_xy = sums[1:, :].T - mean_x[:, None] * xp.sum(centred_y, axis=0)[None, :]

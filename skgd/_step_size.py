@@ -11,7 +11,7 @@ from ._array_api import (
     move_to,
 )
 from ._loss import SquaredError
-from ._reductions import largest_row_scale, loss_gradient_sums
+from ._reductions import SufficientStatistics, largest_row_scale, loss_gradient_sums
 
 #: Largest matrix whose eigenvalues are found densely when it is at hand.
 DENSE_EIGEN_SIZE = 1024
@@ -51,7 +51,11 @@ def batch_lipschitz(loss, penalty, X, sample_weight, fit_intercept, conditioning
     cannot diverge there.
 
     The products with X run in X's namespace and on its device; only the
-    vectors of the eigensolver travel to the host. Sparse X with fewer rows
+    vectors of the eigensolver travel to the host. Where the operator has at
+    most ``DENSE_EIGEN_SIZE`` dimensions and X is dense float64 (read in
+    place; float32 or sparse blocks would be copied to dense float64), it is formed from
+    one pass of the sufficient statistics (``gram_lipschitz``), not from the
+    twenty-odd passes of the eigensolver's products. Sparse X with fewer rows
     than ``d + fit_intercept`` (wide data) is solved in the n dimensions of
     the rows instead (``row_space_eigenvalue``) when the penalty's diagonal is
     a constant ``delta`` (``l2 = 0``, or equal ``l2 * s**2`` and no intercept):
@@ -96,6 +100,9 @@ def batch_lipschitz(loss, penalty, X, sample_weight, fit_intercept, conditioning
     diagonal = np.append(penalty_diagonal, 0.0) if fit_intercept else penalty_diagonal
     if sp.issparse(X) and X.shape[0] < size and np.all(diagonal == diagonal[0]):
         return row_space_eigenvalue(loss.curvature, X, sample_weight, fit_intercept, conditioning) + diagonal[0]
+    if size <= DENSE_EIGEN_SIZE and X.dtype == float64 and not sp.issparse(X):
+        statistics = SufficientStatistics.of(X, zero_targets, sample_weight)
+        return gram_lipschitz(loss, penalty, statistics, fit_intercept, conditioning)
     return top_eigenvalue(matvec, size)
 
 

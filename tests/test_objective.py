@@ -228,7 +228,7 @@ def test_prox_minimises_the_l1_step_objective():
 
 
 # ---------------------------------------------------------------- Lipschitz
-@pytest.mark.parametrize("d", [3, 40])  # dense eigenvalue below 33, Lanczos above
+@pytest.mark.parametrize("d", [3, 40])  # dense X: from the statistics; sparse: dense eigenvalue below 33, Lanczos above
 @pytest.mark.parametrize("fit_intercept", [True, False])
 @pytest.mark.parametrize("sparse", [False, True])
 @pytest.mark.parametrize("conditioned", [False, True])

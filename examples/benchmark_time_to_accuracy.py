@@ -11,6 +11,11 @@ and how long the best peer needs to reach that same gap, in one run:
   exact huber objective (its iterates recorded, the first one at the gap timed);
 - l1 against ``Lasso(alpha / 2)`` (coordinate descent), with ever tighter
   ``tol`` until it reaches the gap;
+- poisson and gamma with an L2 penalty on raw columns (scales 1e-1..1e1 with
+  offsets; 50 columns, and a wide poisson case of 300 on half the rows)
+  against scikit-learn's ``PoissonRegressor`` / ``GammaRegressor``
+  (``solver="newton-cholesky"``) and glum's ``GeneralizedLinearRegressor``
+  when installed, each with ever tighter ``tol`` until it reaches the gap;
 - the 0.9-quantile on raw heteroscedastic data against ``QuantileRegressor``
   (scikit-learn's linear program, HiGHS: its solution is the optimum), at
   20 000 x 20 (``QuantileRegressor`` grows about as n**2, so this row keeps
@@ -23,10 +28,13 @@ Ratio = peer seconds / skgd seconds (above 1: skgd is faster). Run
 
 import argparse
 import time
+import warnings
 
 import numpy as np
 from scipy.optimize import minimize
-from sklearn.linear_model import Lasso, LinearRegression, QuantileRegressor
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import GammaRegressor, Lasso, LinearRegression, PoissonRegressor, QuantileRegressor
+from sklearn.metrics import mean_gamma_deviance, mean_poisson_deviance
 
 from skgd import GradientDescentRegressor
 
@@ -143,6 +151,63 @@ def lasso_row(n, alpha=0.02):
     )
 
 
+def glm_data(n, d, family, seed):
+    """Raw columns (scales 1e-1..1e1, offsets) and counts or gamma targets with a log-linear mean."""
+    rng = np.random.RandomState(seed)
+    scales = np.logspace(-1, 1, d)
+    X = (rng.standard_normal((n, d)) + rng.uniform(-3.0, 3.0, d)) * scales
+    mean = np.exp(0.5 * (X - X.mean(axis=0)) @ (rng.standard_normal(d) / scales / np.sqrt(d)) + 1.0)
+    y = rng.poisson(mean).astype(float) if family == "poisson" else rng.gamma(2.0, mean / 2.0)
+    return X, y
+
+
+def _tightened(fit, objective, optimum, gap):
+    """The first of ever tighter ``tol`` at which ``fit(tol)`` reaches ``gap``: its tol, best time and gap."""
+    for tol in 10.0 ** -np.arange(2, 13):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            seconds, peer = best_of(lambda tol=tol: fit(tol))
+        peer_gap = max(objective(peer.coef_, peer.intercept_) / optimum - 1.0, ROUNDING_GAP)
+        if peer_gap <= gap:
+            break
+    return tol, seconds, peer_gap
+
+
+def glm_row(n, d, family, alpha=1e-3):
+    """A default L2 fit of ``family``; scikit-learn's Newton solver (and glum's, if installed) timed to its gap.
+
+    skgd's deviance is the full one and its penalty ``alpha * ||w||^2 / 2``, so
+    ``2 * alpha`` is scikit-learn's ``alpha`` on its half deviance.
+    """
+    X, y = glm_data(n, d, family, seed=5)
+    peer_class, deviance = (
+        (PoissonRegressor, mean_poisson_deviance) if family == "poisson" else (GammaRegressor, mean_gamma_deviance)
+    )
+
+    def objective(coef, intercept):
+        return 0.5 * deviance(y, np.exp(X @ coef + intercept)) + 0.5 * alpha * float(coef @ coef)
+
+    ours_seconds, reg = best_of(lambda: GradientDescentRegressor(loss=family, penalty="l2", alpha=2 * alpha).fit(X, y))
+    tight = peer_class(alpha=alpha, solver="newton-cholesky", tol=1e-14, max_iter=1000).fit(X, y)
+    ours = objective(reg.coef_, reg.intercept_)
+    optimum = min(objective(tight.coef_, tight.intercept_), ours)
+    gap = max(ours / optimum - 1.0, ROUNDING_GAP)
+    peers = {"newton-cholesky": lambda tol: peer_class(alpha=alpha, solver="newton-cholesky", tol=tol).fit(X, y)}
+    try:
+        from glum import GeneralizedLinearRegressor
+    except ImportError:
+        pass
+    else:
+        peers["glum"] = lambda tol: GeneralizedLinearRegressor(
+            family=family, alpha=alpha, l1_ratio=0.0, gradient_tol=tol
+        ).fit(X, y)
+    timed = {name: _tightened(fit, objective, optimum, gap) for name, fit in peers.items()}
+    name, (tol, peer_seconds, peer_gap) = min(timed.items(), key=lambda item: item[1][1])
+    return report(
+        f"{family} + l2, {n} x {d}, raw", f"{name} (tol={tol:.0e})", ours_seconds, peer_seconds, gap, peer_gap
+    )
+
+
 def heteroscedastic_data(n, d, seed):
     """Raw columns (scales 1e-2..1e2, offsets) and noise whose spread grows with the first column."""
     rng = np.random.RandomState(seed)
@@ -187,6 +252,7 @@ def main(size="small"):
     n_quantile, n_scale = QUANTILE_SIZES[size]
     print(f"{'problem':<40} {'peer':<22} {'skgd s':>8} {'peer s':>8} {'ratio':>7}  {'skgd gap':>9} {'peer gap':>9}")
     rows = [least_squares_row(n), huber_row(n, repeat=repeat), lasso_row(n), quantile_row(n_quantile)]
+    rows += [glm_row(n, 50, "poisson"), glm_row(n, 50, "gamma"), glm_row(n // 2, 300, "poisson")]
     if n_scale is not None:
         quantile_at_scale(n_scale)
     return rows

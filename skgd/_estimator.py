@@ -26,6 +26,7 @@ from ._loss import LOSSES, make_loss
 from ._schedules import SCHEDULES
 from ._scores import deviance_explained
 from ._state import linear_predict
+from ._stored_columns import stored_columns, widen_coef, widen_state
 from ._stream import report
 from ._training import STOP_REASONS, run_epochs, stop_message
 
@@ -368,19 +369,25 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
             raise InvalidParameterError(hint) from None
 
     # -------------------------------------------------------------- training
-    def _train(self, X, Y, sample_weight, state, *, one_epoch, one_d, summary):
+    def _train(self, X, Y, sample_weight, state, *, one_epoch, one_d, summary, columns=None):
+        # ``columns``: the state holds those of X's columns only, and trains on them (``skgd._stored_columns``).
         tasks = TrainingTasks(
             self,
             max_epochs=1 if one_epoch else self.max_iter,
             X=X,
             y=Y[:, 0] if one_d else Y,
             sample_weight=sample_weight,
-            fitted_model=functools.partial(self._fitted_model, one_d=one_d, dtype=X.dtype),
+            fitted_model=functools.partial(
+                self._fitted_model, one_d=one_d, dtype=X.dtype, columns=columns, n_features=X.shape[1]
+            ),
         )
-        training = build_training(self, X, Y, sample_weight, state, one_epoch=one_epoch, summary=summary)
+        X_train = X if columns is None else X[:, columns].asformat(X.format)
+        training = build_training(self, X_train, Y, sample_weight, state, one_epoch=one_epoch, summary=summary)
         state.stop_reason = run_epochs(training.algorithm, state, training.controls, tasks)
         if training.prequential is not None and self.verbose:
             print(report(training.prequential, state, state.eta0))
+        if columns is not None:
+            widen_state(state, columns, X.shape[1])
         self._commit(state, one_d, X.dtype, early_stopping=training.controls.validation is not None)
         tasks.end()
         if not STOP_REASONS[state.stop_reason] and self.tol is not None:
@@ -388,12 +395,14 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
             warnings.warn(message, ConvergenceWarning, stacklevel=3)
         return self
 
-    def _fitted_model(self, state, one_d, dtype):
-        """``(coef_, intercept_)`` as training leaves them at ``state``."""
+    def _fitted_model(self, state, one_d, dtype, columns=None, n_features=None):
+        """``(coef_, intercept_)`` as training leaves them at ``state`` (trained on ``columns`` of ``n_features``)."""
         if state.best_model is not None:
             coef, intercept = state.best_model
         else:
             coef, intercept = state.model()
+        if columns is not None:
+            coef = widen_coef(coef, columns, n_features)
         xp, _ = get_namespace(coef, intercept)
         coef = xp.astype(coef, dtype, copy=False)
         intercept = xp.astype(intercept, dtype, copy=False)
@@ -450,8 +459,11 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         coef_init = check.check_init(coef_init, (n_targets, n_features), "coef_init")
         intercept_init = self._start_intercept(intercept_init, summary)
         intercept_init = check.check_init(intercept_init, (n_targets,), "intercept_init")
+        columns = stored_columns(X, coef_init) if self.solver == "batch" else None
+        if columns is not None:
+            coef_init = np.zeros((n_targets, columns.shape[0])) if coef_init is None else coef_init[:, columns]
         state = fresh_state(self, X, n_targets, coef_init, intercept_init)
-        return self._train(X, Y, sample_weight, state, one_epoch=False, one_d=one_d, summary=summary)
+        return self._train(X, Y, sample_weight, state, one_epoch=False, one_d=one_d, summary=summary, columns=columns)
 
     @_fit_context(prefer_skip_nested_validation=True)
     @all_or_nothing

@@ -24,6 +24,9 @@ error. A last table shows how each solver's time grows with n (n, 2n, 4n).
   ``max_iter=1``, over 5) against one ``X @ w`` read of the same X, in order
   and with its rows gathered in a shuffled order, block by block; and the
   centred sufficient statistics of the batch rows against one ``X.T @ X``.
+- Wide sparse: a default batch fit with an L2 penalty (alpha=1e-4) on 5 000 x 1 000 000 CSR
+  with 25 000 non-zeros against ``Ridge(solver="sparse_cg")`` on the same
+  objective (its ``alpha`` is ``n * alpha / 2``).
 - Threads: ``GridSearchCV(n_jobs=2)`` over eight sgd settings under joblib's
   threading backend, against ``n_jobs=1`` (the compiled loop releases the GIL),
   both with one BLAS thread per fit.
@@ -61,12 +64,19 @@ from benchmark_time_to_accuracy import main as time_to_accuracy  # noqa: E402
 
 SIZES = {
     "tiny": dict(
-        sgd=(2_000, 10), sparse=(2_000, 500), batch=(5_000, 20), epochs=200, grid=(1_000, 10), interrupt=(20_000, 10)
+        sgd=(2_000, 10),
+        sparse=(2_000, 500),
+        batch=(5_000, 20),
+        wide=(500, 20_000, 1_000),
+        epochs=200,
+        grid=(1_000, 10),
+        interrupt=(20_000, 10),
     ),
     "small": dict(
         sgd=(10_000, 20),
         sparse=(10_000, 2_000),
         batch=(40_000, 50),
+        wide=(2_000, 100_000, 10_000),
         epochs=200,
         grid=(5_000, 20),
         interrupt=(300_000, 50),
@@ -75,6 +85,7 @@ SIZES = {
         sgd=(100_000, 50),
         sparse=(100_000, 10_000),
         batch=(400_000, 100),
+        wide=(5_000, 1_000_000, 25_000),
         epochs=200,
         grid=(200_000, 50),
         interrupt=(3_000_000, 100),
@@ -307,6 +318,23 @@ def limits_scenario(table, X, y, Xb, yb):
     table.append((scenario, "skgd statistics", t_stats, t_gram / t_stats, np.nan, f"X.T @ X {t_gram * 1e3:.1f} ms"))
 
 
+def wide_scenario(table, n, d, nnz, alpha=1e-4):
+    """A default batch fit on wide CSR rows against Ridge's conjugate gradients on the same objective."""
+    rng = np.random.RandomState(0)
+    X = sp.csr_matrix((rng.standard_normal(nnz), (rng.randint(0, n, nnz), rng.randint(0, d, nnz))), shape=(n, d))
+    y = X @ rng.standard_normal(d) + 0.1 * rng.standard_normal(n)
+
+    def penalised(model):
+        return objective(X, y, model.coef_, model.intercept_) + 0.5 * alpha * float(model.coef_ @ model.coef_)
+
+    ours = GradientDescentRegressor(solver="batch", penalty="l2", alpha=alpha)
+    ridge = Ridge(alpha=n * alpha / 2, solver="sparse_cg")
+    (t_ours, ours), (t_ridge, ridge) = timed_pair(lambda: ours.fit(X, y), lambda: ridge.fit(X, y), repeat=3)
+    scenario = f"wide CSR {n}x{d}, {nnz} non-zeros"
+    row(table, scenario, "skgd batch", t_ours, t_ours, penalised(ours), f"{ours.n_iter_} epochs, {ours.stop_reason_}")
+    row(table, scenario, "Ridge(sparse_cg)", t_ridge, t_ours, penalised(ridge), "objective with the penalty")
+
+
 def interrupt_scenario(table, n, d):
     """Seconds from SIGINT, sent half-way through a one-epoch fit, to its KeyboardInterrupt."""
     rng = np.random.default_rng(0)
@@ -356,7 +384,7 @@ def scaling(sizes):
 
 
 #: The groups of rows ``--only`` picks from, in the order they run.
-GROUPS = ("sgd", "minibatch", "sparse", "batch", "limits", "threads", "interrupt", "scaling", "accuracy")
+GROUPS = ("sgd", "minibatch", "sparse", "batch", "wide", "limits", "threads", "interrupt", "scaling", "accuracy")
 
 
 def main(size="small", only=GROUPS):
@@ -377,6 +405,8 @@ def main(size="small", only=GROUPS):
     if "batch" in only:
         X, y = linear_data(*sizes["batch"])
         batch_scenario(table, X, y, sizes["epochs"])
+    if "wide" in only:
+        wide_scenario(table, *sizes["wide"])
     if "limits" in only:
         limits_scenario(table, *linear_data(*sizes["sgd"]), *linear_data(*sizes["batch"]))
     if "threads" in only:

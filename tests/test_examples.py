@@ -166,6 +166,8 @@ def test_benchmark_example_times_every_peer_on_the_same_problem(capsys):
     assert len(gaps) == 3 and max(gaps) < 1e-6  # dense and CSR vs SGDRegressor, batch vs the NumPy loop
     batch = {name.strip(): float(value) for scenario, name, _, _, value, _ in rows if scenario.startswith("batch")}
     assert batch["skgd batch"] == pytest.approx(batch["LinearRegression"], rel=1e-5)
+    wide = {name.strip(): float(value) for scenario, name, _, _, value, _ in rows if scenario.startswith("wide")}
+    assert wide["skgd batch"] == pytest.approx(wide["Ridge(sparse_cg)"], rel=1e-4)  # the same penalised objective
     growth = _rows(out, r"^(skgd \S+(?: \(.*\))?)\s+\S+\s+\S+\s+\S+$")
     assert growth == ["skgd sgd", "skgd batch (Gram)", "skgd batch (streaming, huber)"]
 

@@ -33,7 +33,7 @@ import scipy.sparse as sp
 from scipy.optimize import linprog
 
 from ._array_api import get_namespace_and_device, is_dask_array, move_to
-from ._reductions import row_blocks
+from ._reductions import block_gram, row_blocks
 
 #: The most features for which the d x d curvature matrix is formed (one O(n d^2) pass).
 MAX_FEATURES = 512
@@ -198,7 +198,7 @@ def _hessian_and_gradient(loss, X, y, weights, coef, intercept, penalty, fit_int
         if sp.issparse(block):
             xtcx += np.asarray((block.T @ sp.diags(c) @ block).todense())
         else:
-            xtcx += block.T @ (block * c[:, None])
+            xtcx += block_gram(block * np.sqrt(c)[:, None], np)  # c >= 0: a symmetric rank-k update
         xtc += np.asarray(block.T @ c).ravel()
         xtg += np.asarray(block.T @ g).ravel()
         c_sum, g_sum = c_sum + c.sum(), g_sum + g.sum()

@@ -342,7 +342,7 @@ def _block_statistics(X, Y, sample_weight, float64, xp):
     block -= mean_x
     # Xc^T S Xc as a symmetric rank-k update (scaled rows only when weighted).
     root = block if unit else block * xp.sqrt(s)[:, None]
-    return SufficientStatistics(total, mean_x, mean_y, _gram(root, xp), block.T @ weighted_y, scatter_yy)
+    return SufficientStatistics(total, mean_x, mean_y, block_gram(root, xp), block.T @ weighted_y, scatter_yy)
 
 
 #: Largest share of a column's raw second moment its squared mean may take
@@ -351,7 +351,7 @@ def _block_statistics(X, Y, sample_weight, float64, xp):
 MEAN_SHARE = 0.75
 
 
-def _gram(X, xp):
+def block_gram(X, xp):
     """``X^T X`` of a float64 block: BLAS's symmetric rank-k update on the host, which forms one triangle.
 
     NumPy's ``X.T @ X`` of a row block runs at about half that update's speed.
@@ -382,7 +382,7 @@ def _raw_block_statistics(X, centred_y, total, xp):
     # The raw second moments (X^T X's diagonal) decide before the product is formed.
     if not bool(xp.all(total * mean_x * mean_x <= MEAN_SHARE * xp.sum(X * X, axis=0))):
         return None
-    gram = _gram(X, xp)
+    gram = block_gram(X, xp)
     scatter_xx = gram - total * (mean_x[:, None] * mean_x[None, :])
     # Yc sums to zero up to rounding, so X^T Yc is already centred in X.
     scatter_xy = sums[1:, :].T - mean_x[:, None] * xp.sum(centred_y, axis=0)[None, :]

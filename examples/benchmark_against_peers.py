@@ -351,6 +351,8 @@ def interrupt_scenario(table, n, d):
             sent.append(time.perf_counter())
             os.kill(os.getpid(), signal.SIGINT)
 
+        # Python's own handler, which raises KeyboardInterrupt, whatever an earlier row left installed.
+        handler = signal.signal(signal.SIGINT, signal.default_int_handler)
         sender = threading.Thread(target=send)
         sender.start()
         start = time.perf_counter()
@@ -363,6 +365,9 @@ def interrupt_scenario(table, n, d):
             latency = time.perf_counter() - sent[0]
             note = f"one-epoch fit {epoch:.2f} s"
         sender.join()
+        signal.signal(signal.SIGINT, handler)
+    if handler is not signal.default_int_handler:
+        note += f" (SIGINT's handler was {handler!r})"
     scenario = f"Ctrl-C in an sgd epoch {n}x{d} f32"
     table.append((scenario, "skgd sgd (latency)", latency, epoch / 2 / latency, np.nan, note))
 

@@ -158,6 +158,18 @@ def _exploded(loss, progress):
     return loss > EXPLOSION_FACTOR * abs(progress.start) + progress.floor
 
 
+def _rising(loss, progress, noise):
+    """Whether the epoch's loss ends ``n_iter_no_change`` rises in a row above the call's start (and its noise)."""
+    losses, n = progress.losses, progress.controls.n_iter_no_change
+    window = losses[-n:] + [loss]
+    rising = len(window) > n and all(a < b for a, b in zip(window[:-1], window[1:], strict=True))
+    # A steady rise within the call's noise is not divergence where training began in this call: its
+    # start may be better than sgd's noisy passes settle at (the log link's intercept-only optimum).
+    began_here = len(progress.state.loss_curve) == len(losses)
+    start = progress.start
+    return rising and loss > start + (abs(start) * noise if began_here else 0.0) + progress.floor
+
+
 def _check_epoch(loss, progress, eta, noise, xp):
     """Raise ``DivergenceError`` when the epoch's loss shows the step is too large.
 
@@ -185,14 +197,7 @@ def _check_epoch(loss, progress, eta, noise, xp):
         raise _diverged(
             state, f"the objective rose from {losses[-1]!r} to {loss!r} in one full-batch step", eta, controls
         )
-    window = losses[-controls.n_iter_no_change :] + [loss]
-    rising = len(window) > controls.n_iter_no_change and all(
-        a < b for a, b in zip(window[:-1], window[1:], strict=True)
-    )
-    # A steady rise within the call's noise is not divergence where training began in this call: its
-    # start may be better than sgd's noisy passes settle at (the log link's intercept-only optimum).
-    began_here = len(state.loss_curve) == len(losses)
-    if rising and loss > start + (abs(start) * noise if began_here else 0.0) + floor:
+    if _rising(loss, progress, noise):
         raise _diverged(
             state,
             f"the objective rose for {controls.n_iter_no_change} epochs in a row, to {loss!r} from {start!r}",
@@ -262,8 +267,10 @@ def _epochs(progress, rule, noise, callbacks, xp):
             loss = algorithm.epoch(state, eta)
         # J at the model the epoch leaves (its loss is measured along the pass, a step behind).
         value = algorithm.value(*state.model()) if saved is not None else None
-        # Undone too when the pass went wild on its way there (its loss exploded, or is NaN).
-        if saved is not None and not (value <= progress.start + progress.floor and not _exploded(loss, progress)):
+        # Undone too when the pass went wild on its way there (its loss exploded, is NaN, or rose for
+        # n_iter_no_change epochs in a row above the start): a step the guard would call divergence.
+        calm = not (_exploded(loss, progress) or _rising(loss, progress, noise))
+        if saved is not None and not (value <= progress.start + progress.floor and calm):
             vars(state).update(vars(saved))  # undone: the same epoch again at a smaller step
             state.eta_factor *= RETREAT_FACTOR
             retreats += 1

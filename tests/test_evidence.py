@@ -335,11 +335,13 @@ def test_a_divergence_never_advises_the_step_in_use():
 
 
 @pytest.mark.parametrize(
-    ("power", "sigma", "seed"), [(5.87, 1.0, 47045), (7.76, 1.5, 5418), (6.089162105497174, 1.0, 5507)]
+    ("power", "sigma", "seed"),
+    [(5.87, 1.0, 47045), (7.76, 1.5, 5418), (6.089162105497174, 1.0, 5507), (7.108196082816999, 2.0, 51282)],
 )
 def test_an_sgd_pass_that_explodes_on_its_way_is_undone_not_raised(power, sigma, seed):
-    # Draws the random property above found: the pass's loss (measured along it) exploded while the
-    # model it left was fine, and the divergence guard raised before the retreat could shrink the step.
+    # Draws the random property above found: the pass's loss (measured along it) exploded, or rose for
+    # n_iter_no_change epochs in a row (the last draw), while the model it left was fine, and the
+    # divergence guard raised before the retreat could shrink the step.
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(500, 3))
     y = np.exp(X[:, 0] + sigma * rng.normal(size=500))

@@ -26,7 +26,7 @@ from ._loss import LOSSES, make_loss
 from ._schedules import SCHEDULES
 from ._scores import deviance_explained
 from ._state import linear_predict
-from ._stored_columns import stored_columns, widen_coef, widen_state
+from ._stored_columns import stored_columns, widen, widen_state
 from ._stream import report
 from ._training import STOP_REASONS, run_epochs, stop_message
 
@@ -402,7 +402,7 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         else:
             coef, intercept = state.model()
         if columns is not None:
-            coef = widen_coef(coef, columns, n_features)
+            coef = widen(coef, columns, n_features)
         xp, _ = get_namespace(coef, intercept)
         coef = xp.astype(coef, dtype, copy=False)
         intercept = xp.astype(intercept, dtype, copy=False)

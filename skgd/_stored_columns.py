@@ -45,21 +45,22 @@ def stored_columns(X, coef_init):
     return columns if 0 < columns.shape[0] <= STORED_SHARE * X.shape[1] else None
 
 
-def widen_coef(coef, columns, n_features):
-    """Coefficients of ``columns`` placed in ``n_features`` columns, zeros elsewhere.
+def widen(values, columns, n_features, fill=0.0):
+    """Per-column values of ``columns`` (their last axis) placed in ``n_features`` columns, ``fill`` elsewhere.
 
     Parameters
     ----------
-    coef : ndarray of shape (n_targets, len(columns))
+    values : ndarray of shape (..., len(columns))
     columns : ndarray of int
     n_features : int
+    fill : float, default=0.0
 
     Returns
     -------
-    ndarray of shape (n_targets, n_features)
+    ndarray of shape (..., n_features)
     """
-    wide = np.zeros((coef.shape[0], n_features), dtype=coef.dtype)
-    wide[:, columns] = coef
+    wide = np.full((*values.shape[:-1], n_features), fill, dtype=values.dtype)
+    wide[..., columns] = values
     return wide
 
 
@@ -78,30 +79,23 @@ def widen_state(state, columns, n_features):
     columns : ndarray of int
     n_features : int
     """
-    state.coef = widen_coef(state.coef, columns, n_features)
+    state.coef = widen(state.coef, columns, n_features)
     if state.best_model is not None:
-        state.best_model = (widen_coef(state.best_model[0], columns, n_features), state.best_model[1])
+        state.best_model = (widen(state.best_model[0], columns, n_features), state.best_model[1])
     for part in state.parts():
         for name in part.ARRAYS:
             value = getattr(part, name)
             if value is not None and value.ndim == 2:
-                setattr(part, name, widen_coef(value, columns, n_features))
+                setattr(part, name, widen(value, columns, n_features))
     if state.moments is not None:
         moments = state.moments
         state.moments = type(moments)(
             moments.weight_sum,
-            *(_widen(values, columns, n_features, 0.0) for values in (moments.mean, moments.squares)),
+            *(widen(values, columns, n_features) for values in (moments.mean, moments.squares)),
         )
     if state.conditioning is not None:
         conditioning = state.conditioning
         state.conditioning = type(conditioning)(
-            shift=_widen(conditioning.shift, columns, n_features, 0.0),
-            scale=_widen(conditioning.scale, columns, n_features, 1.0),
+            shift=widen(conditioning.shift, columns, n_features),
+            scale=widen(conditioning.scale, columns, n_features, fill=1.0),
         )
-
-
-def _widen(values, columns, n_features, fill):
-    """A per-column vector of ``columns`` placed in ``n_features`` entries, ``fill`` elsewhere."""
-    wide = np.full(n_features, fill, dtype=values.dtype)
-    wide[columns] = values
-    return wide

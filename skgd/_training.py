@@ -269,8 +269,11 @@ def _epochs(progress, rule, noise, callbacks, xp):
         value = algorithm.value(*state.model()) if saved is not None else None
         # Undone too when the pass went wild on its way there (its loss exploded, is NaN, or rose for
         # n_iter_no_change epochs in a row above the start): a step the guard would call divergence.
-        calm = not (_exploded(loss, progress) or _rising(loss, progress, noise))
-        if saved is not None and not (value <= progress.start + progress.floor and calm):
+        if saved is not None and (
+            not value <= progress.start + progress.floor  # a NaN J is undone too
+            or _exploded(loss, progress)
+            or _rising(loss, progress, noise)
+        ):
             vars(state).update(vars(saved))  # undone: the same epoch again at a smaller step
             state.eta_factor *= RETREAT_FACTOR
             retreats += 1

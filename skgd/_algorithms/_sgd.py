@@ -18,12 +18,14 @@ automatic step ignores them too.
 """
 
 from dataclasses import dataclass, replace
+from functools import partial
 
 import numpy as np
 import scipy.sparse as sp
 
 from .. import _certificate
 from .._array_api import _max_precision_float_dtype, get_namespace, get_namespace_and_device
+from .._row_parts import map_parts, row_parts
 from .._schedules import automatic_step
 from .._sgd_fast import loss_sum, sgd_epoch, shuffle
 from .._state import StatePart
@@ -216,27 +218,31 @@ class SGDSolver(SGDAlgorithm):
     can_condition = True
 
     def value(self, coef, intercept):
-        """J at ``(coef, intercept)`` on the training rows: one compiled read of X.
+        """J at ``(coef, intercept)`` on the training rows: one compiled read of X, in parts (``_row_parts``).
 
         At zero coefficients the predictors are the intercepts: the pass reads
         the targets alone (rows of no features).
         """
         rows, loss = self.rows, self.objective.loss
-        reads_x = bool(np.any(coef))
-        arrays, n_features = (rows.arrays, rows.n_features) if reads_x else ((rows.empty, _EMPTY_INT, _EMPTY_INT), 0)
-        sums = [
-            loss_sum(
-                *arrays,
+        if np.any(coef):
+            parts, n_features = rows.parts, rows.n_features
+        else:
+            parts, n_features = [slice(0, rows.n_rows)], 0
+
+        def read(j, part):
+            return loss_sum(
+                *(rows.arrays_of(part) if n_features else (rows.empty, _EMPTY_INT, _EMPTY_INT)),
                 n_features,
-                rows.targets[j],
-                rows.weights,
-                np.ascontiguousarray(coef[j], dtype=rows.empty.dtype) if reads_x else rows.empty,
+                rows.targets[j][part],
+                rows.weights[part],
+                np.ascontiguousarray(coef[j], dtype=rows.empty.dtype) if n_features else rows.empty,
                 float(intercept[j]),
                 loss_code=loss.code,
                 loss_param=loss.parameter,
             )
-            for j in range(coef.shape[0])
-        ]
+
+        # Each target's rows in parts that threads read at once (a memory-bound read).
+        sums = [sum(map_parts(partial(read, j), parts)) for j in range(coef.shape[0])]
         return self.objective.value_of(np.asarray(sums), coef)
 
     def lipschitz(self, conditioning):
@@ -286,14 +292,24 @@ class LoopRows:
     """
 
     def __init__(self, X, Y, sample_weight):
-        if hasattr(X, "indptr"):
+        csr = hasattr(X, "indptr")
+        if csr:
             self.arrays = (X.data, X.indices, X.indptr)
         else:
             self.arrays = (X.reshape(-1), _EMPTY_INT, _EMPTY_INT)
-        self.n_features = X.shape[1]
+        self.n_rows, self.n_features = X.shape
+        #: The row ranges a read of X is cut into (``_row_parts.row_parts``).
+        self.parts = row_parts(self.n_rows, X.nnz if csr else X.size, X.indptr if csr else None)
         self.targets = np.ascontiguousarray(Y.T)
         self.weights = np.ascontiguousarray(sample_weight, dtype=X.dtype)
         self.empty = np.empty(0, dtype=X.dtype)
+
+    def arrays_of(self, rows):
+        """``arrays`` of the slice ``rows`` of consecutive rows, without copying."""
+        data, indices, indptr = self.arrays
+        if indptr.shape[0]:
+            return data, indices, indptr[rows.start : rows.stop + 1]
+        return data[rows.start * self.n_features : rows.stop * self.n_features], indices, indptr
 
 
 def sample_order(n_samples, rng=None, positions=None):

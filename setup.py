@@ -7,11 +7,15 @@ table in pyproject.toml is experimental).
 - GCC and Clang get ``-O3`` and, in release builds, ``-g0``: Python's own
   CFLAGS carry ``-g``, which would ship about 1.6 MB of debug information in
   the extension. MSVC gets ``/O2`` (``_sgd_fast.pyx`` supports MSVC).
+- The losses' table ``skgd/_sgd_losses.pxd`` is written from their compiled
+  twins (``skgd/_loss/*.pxd``) before the loop compiles: ``skgd/_loss/_twins.py``.
 - A build with debug information: ``SKGD_DEBUG_BUILD=1 pip install -e .`` (or,
   with Cython installed, ``python setup.py build_ext --inplace --debug``).
 """
 
+import importlib.util
 import os
+from pathlib import Path
 
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
@@ -21,6 +25,7 @@ class BuildExt(build_ext):
     """build_ext that picks optimisation and debug flags by compiler type."""
 
     def build_extensions(self):
+        _twins().write_dispatch(Path(__file__).parent / "skgd")
         debug = self.debug or os.environ.get("SKGD_DEBUG_BUILD", "0") not in ("", "0")
         if self.compiler.compiler_type == "msvc":
             flags = ["/O2"]
@@ -29,6 +34,14 @@ class BuildExt(build_ext):
         for extension in self.extensions:
             extension.extra_compile_args = [*flags, *extension.extra_compile_args]
         super().build_extensions()
+
+
+def _twins():
+    """skgd/_loss/_twins.py, loaded by its path (importing skgd would need its runtime dependencies)."""
+    spec = importlib.util.spec_from_file_location("_twins", Path(__file__).parent / "skgd" / "_loss" / "_twins.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 setup(

@@ -9,7 +9,8 @@ by the caller and updated in place, so an epoch can be retried on copies and
 nothing is lost on failure.
 
 The loop is cimported pieces, compiled into this one module: the losses'
-maths (``_sgd_losses.pxd``), the row kernels (``_sgd_rows.pxd``), the update
+maths (the twins next to their classes in ``skgd/_loss/*.pxd``, by code in
+``_sgd_losses.pxd``, which the build writes), the row kernels (``_sgd_rows.pxd``), the update
 rule every epoch takes (``_sgd_rule.pxd``), lazy catch-up (``_sgd_lazy.pxd``),
 signal checks (``_sgd_interrupt.pxd``), the pass in the user's coordinates
 (``_sgd_epoch.pxd``) and in conditioned ones (``_sgd_scaled.pxd``), and the
@@ -22,11 +23,7 @@ import threading
 
 from ._sgd_epoch cimport _epoch
 from ._sgd_interrupt cimport _set_main_thread
-from ._sgd_losses cimport LOSS_COUNT, _dloss, _loss
-from ._sgd_losses cimport (
-    ABSOLUTE_ERROR, EPSILON_INSENSITIVE, GAMMA, HUBER, POISSON, QUANTILE, SQUARED_EPSILON_INSENSITIVE,
-    SQUARED_ERROR, TWEEDIE,
-)
+from ._sgd_losses cimport LOSS_COUNT, _dloss, _loss, _loss_names
 from ._sgd_rows cimport floating, index_t
 from ._sgd_scaled cimport _conditioned_epoch, _scaled_csr_epoch
 from ._sgd_value cimport _loss_sum
@@ -35,19 +32,11 @@ _set_main_thread(threading.main_thread().ident)
 
 
 #: The loop's losses by ``Loss.name``: each one's code (0 to LOSS_COUNT - 1),
-#: which ``Loss.code`` reads; a test holds the names to skgd._loss.LOSSES and the codes to N_LOSSES.
-LOSS_CODES = {
-    "squared_error": SQUARED_ERROR,
-    "huber": HUBER,
-    "epsilon_insensitive": EPSILON_INSENSITIVE,
-    "squared_epsilon_insensitive": SQUARED_EPSILON_INSENSITIVE,
-    "absolute_error": ABSOLUTE_ERROR,
-    "quantile": QUANTILE,
-    "poisson": POISSON,
-    "gamma": GAMMA,
-    "tweedie": TWEEDIE,
-}
-#: How many losses the loop knows (``LOSS_COUNT`` of skgd/_sgd_losses.pxd's enum).
+#: which ``Loss.code`` reads. The build numbers them (``skgd/_loss/_twins.py``
+#: writes ``_sgd_losses.pxd`` from the twins next to their classes); a test
+#: holds the names to skgd._loss.LOSSES and to the twins in the sources.
+LOSS_CODES = {name: code for code, name in enumerate(_loss_names())}
+#: How many losses the loop knows.
 N_LOSSES = LOSS_COUNT
 
 

@@ -1,7 +1,8 @@
 """Losses, penalties and step-size bounds against independent definitions.
 
-- The compiled loop's losses equal the registry's Python twins, code by code,
-  and the loop's table of losses (``LOSS_CODES``) names exactly the registry's.
+- The compiled loop's losses equal the registry's Python twins, code by code;
+  the loop's table of losses (``LOSS_CODES``) names exactly the registry's and
+  the twins in the sources, and a half twin stops the build with its name.
 - Each loss is its textbook definition (``_helpers.TEXTBOOK_LOSSES``) and
   a factor times scikit-learn's SGDRegressor loss ``_helpers.SGDREGRESSOR_LOSSES``
   names, value and derivative (SGDRegressor's own loss objects).
@@ -10,6 +11,8 @@
 - The Lipschitz bounds equal eigenvalues computed densely with NumPy.
 """
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -17,9 +20,11 @@ from _helpers import LOSS_PARAMS, SGDREGRESSOR_LOSSES, TEXTBOOK_LOSSES, sgdregre
 from skgd._sgd_fast import LOSS_CODES, N_LOSSES, loss_and_derivative
 from sklearn.linear_model import SGDRegressor
 
+import skgd._loss
 from skgd import GradientDescentRegressor
 from skgd._conditioning import Conditioning
 from skgd._loss import LOSSES, SquaredError, make_loss
+from skgd._loss._twins import dispatch, twins
 from skgd._objective import GramObjective, StreamingObjective
 from skgd._penalty import Penalty
 from skgd._reductions import ColumnMoments
@@ -83,19 +88,46 @@ def test_log_link_losses_at_extreme_predictors_are_infinite_not_errors():
 
 def test_every_loss_has_its_compiled_twin_and_its_textbook_definition():
     untwinned = sorted(set(LOSSES) - set(LOSS_CODES))
-    where = "skgd/_sgd_losses.pxd: its enum entry, _loss and _dloss branches; skgd/_sgd_fast.pyx: LOSS_CODES"
+    where = "'<name>_loss' and '<name>_dloss' in the .pxd next to its class (skgd/_loss/), then a rebuild"
     assert not untwinned, f"losses without a compiled twin ({where}): {untwinned}"
     unregistered = sorted(set(LOSS_CODES) - set(LOSSES))
     assert not unregistered, f"compiled losses missing from skgd._loss.LOSSES: {unregistered}"
-    unnamed = sorted(set(range(N_LOSSES)) - set(LOSS_CODES.values()))
-    assert not unnamed, f"compiled loss codes without their loss's name in skgd/_sgd_fast.pyx's LOSS_CODES: {unnamed}"
-    assert sorted(LOSS_CODES.values()) == list(range(N_LOSSES)), f"a code named twice in LOSS_CODES: {LOSS_CODES}"
+    assert sorted(LOSS_CODES.values()) == list(range(N_LOSSES)), f"the codes are not 0 to {N_LOSSES - 1}: {LOSS_CODES}"
     assert [make_loss(name).code for name in LOSSES] == [LOSS_CODES[name] for name in LOSSES]
     untested = sorted(set(LOSSES) - set(TEXTBOOK_LOSSES))
     assert not untested, f"losses without their independent definition in tests/_helpers.TEXTBOOK_LOSSES: {untested}"
     for name in LOSSES:
         twin = loss_and_derivative(LOSS_CODES[name], 0.5, 0.25, 0.3)
-        assert np.all(np.isfinite(twin)), f"skgd/_sgd_losses.pxd's _loss / _dloss lack {name!r}'s branch: {twin}"
+        assert np.all(np.isfinite(twin)), f"the compiled twin of {name!r} is not finite at p=0.5, y=0.25: {twin}"
+
+
+def test_the_built_loop_holds_the_twins_of_the_sources():
+    """The built table of losses is the one the sources' twins give (a twin added without a rebuild fails)."""
+    folder = Path(skgd._loss.__file__).parent
+    if not list(folder.glob("*.pxd")):
+        pytest.skip("an installed wheel holds no .pxd sources")
+    sources = [name for _, name in twins(folder)]
+    assert sources == list(LOSS_CODES), f"rebuild the loop (pip install .): built {list(LOSS_CODES)}, sources {sources}"
+    assert dispatch(folder).count("return NAN") == 2 and f"LOSS_COUNT = {N_LOSSES}" in dispatch(folder)
+
+
+def test_a_twin_missing_half_is_named_at_build_time(tmp_path):
+    """A loss with its compiled value but not its derivative stops the build, naming the missing function."""
+    (tmp_path / "_residual.pxd").write_text(
+        "cdef inline double cube_loss(double p, double y, double param) noexcept nogil:\n    return 0.0\n"
+    )
+    with pytest.raises(ValueError, match="_residual.pxd: the compiled twin of 'cube' lacks its cube_dloss"):
+        twins(tmp_path)
+    (tmp_path / "_residual.pxd").write_text(
+        "cdef inline double cube_loss(double p, double y, double param) noexcept nogil:\n    return 0.0\n"
+        "cdef inline double cube_dloss(double p, double y, double param) noexcept nogil:\n    return 0.0\n"
+    )
+    (tmp_path / "_other.pxd").write_text((tmp_path / "_residual.pxd").read_text())
+    with pytest.raises(ValueError, match="_residual.pxd: a second compiled twin of 'cube'"):
+        twins(tmp_path)
+    (tmp_path / "_other.pxd").unlink()
+    text = dispatch(tmp_path)
+    assert "from ._loss._residual cimport cube_dloss, cube_loss" in text and "return cube_dloss(p, y, param)" in text
 
 
 @pytest.mark.parametrize("name", list(LOSSES))
@@ -109,7 +141,7 @@ def test_losses_are_the_textbook_definitions(name):
 
 
 class _Untwinned(SquaredError):
-    """A loss the compiled loop lacks: squared error under a name LOSS_CODES does not hold."""
+    """A loss the compiled loop lacks: squared error under a name without a twin in skgd/_loss/_residual.pxd."""
 
     name = "pseudo_huber"
 
@@ -118,7 +150,8 @@ def test_a_loss_without_its_compiled_twin_is_named_by_sgd(monkeypatch):
     monkeypatch.setattr(GradientDescentRegressor, "_make_loss", lambda self: _Untwinned())
     X, y = np.eye(3), np.arange(3.0)
     reg = GradientDescentRegressor(solver="sgd", random_state=0)
-    with pytest.raises(NotImplementedError, match="Loss 'pseudo_huber' has no compiled twin: add its code"):
+    message = "Loss 'pseudo_huber' has no compiled twin: add .*pseudo_huber_loss.* to skgd/_loss/_residual.pxd"
+    with pytest.raises(NotImplementedError, match=message):
         reg.fit(X, y)
     assert not hasattr(reg, "coef_")
     # The batch solver has no compiled twin to ask for: the same loss trains there.

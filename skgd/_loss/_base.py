@@ -85,9 +85,12 @@ class Loss(abc.ABC):
     def code(self):
         """The compiled twin's code: ``_sgd_fast.LOSS_CODES[name]``."""
         if self.name not in LOSS_CODES:
+            module = next(c.__module__ for c in type(self).__mro__ if c.__module__.startswith("skgd._loss."))
+            twin = f"skgd/_loss/{module.rsplit('.', 1)[-1]}.pxd"
             raise NotImplementedError(
-                f"Loss {self.name!r} has no compiled twin: add its code to the enum and its branches to _loss "
-                "and _dloss in skgd/_sgd_losses.pxd, and its name to LOSS_CODES in skgd/_sgd_fast.pyx."
+                f"Loss {self.name!r} has no compiled twin: add 'cdef inline double {self.name}_loss(double p, "
+                f"double y, double param) noexcept nogil' and its {self.name}_dloss to {twin}, next to its class, "
+                "and rebuild (pip install .)."
             )
         return LOSS_CODES[self.name]
 

@@ -90,7 +90,7 @@ class Loss(abc.ABC):
             raise NotImplementedError(
                 f"Loss {self.name!r} has no compiled twin: add 'cdef inline double {self.name}_loss(double p, "
                 f"double y, double param) noexcept nogil' and its {self.name}_dloss to {twin}, next to its class, "
-                "and rebuild (pip install .)."
+                "and rebuild (pip install ., or python setup.py build_ext --inplace in a clone)."
             )
         return LOSS_CODES[self.name]
 

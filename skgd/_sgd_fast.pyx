@@ -40,6 +40,30 @@ LOSS_CODES = {name: code for code, name in enumerate(_loss_names())}
 N_LOSSES = LOSS_COUNT
 
 
+cdef extern from *:
+    """
+    static int skgd_cpu_has_avx2(void) {
+    #if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx2");  /* the CPU's and the OS's (saved YMM state) */
+    #else
+        return 0;
+    #endif
+    }
+    """
+    int _cpu_has_avx2 "skgd_cpu_has_avx2"() noexcept nogil
+
+
+def cpu_has_avx2():
+    """Return whether this CPU, and the OS, run AVX2 instructions (False where the compiler cannot tell).
+
+    Returns
+    -------
+    bool
+    """
+    return bool(_cpu_has_avx2())
+
+
 cdef int _known_code(int code, int n_codes, str kind) except -1:
     # Every entry point checks its codes here, with the GIL: the nogil
     # dispatch below cannot raise (it returns NaN for a code it lacks).

@@ -17,6 +17,10 @@
   ``shift=0, scale=1`` it is the unconditioned loop; the scaled CSR epoch is
   the NumPy loop on ``z = x * scale``, its per-column L2 shrinks caught up
   lazily.
+- The AVX2 build of the loop (``skgd._sgd_fast_avx2``, no FMA) fits bitwise
+  as the portable build across losses, penalties, momentum, averaging,
+  mini-batches, shuffling, dtypes, dense and CSR rows; ``skgd._sgd_loop``
+  runs the portable build where the CPU or the installation lacks it.
 """
 
 import itertools
@@ -29,9 +33,13 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from _helpers import LOSS_PARAMS, PER_UPDATE_SCHEDULES, make_weights, reference_sgd, targets_for
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from skgd._sgd_fast import loss_sum, sgd_epoch
 
-from skgd import GradientDescentRegressor
+import skgd
+import skgd._algorithms._sgd as sgd_module
+from skgd import GradientDescentRegressor, _sgd_fast, _sgd_loop
 from skgd._algorithms._sgd import LoopRows, sample_order, sgd_pass
 from skgd._conditioning import Conditioning
 from skgd._loss import LOSSES, make_loss
@@ -532,3 +540,59 @@ def test_the_compiled_loss_sum_is_the_objectives_pass(loss_name, sparse):
         *rows.arrays, 30, rows.targets[0], rows.weights, coef, intercept, loss_code=loss.code, loss_param=loss.parameter
     )
     np.testing.assert_allclose(total, expected[0], rtol=1e-13)
+
+
+# ------------------------------------------------------------- the two builds
+def _avx2_build():
+    """The AVX2 build where this CPU runs it and this installation has it, else skip."""
+    if not _sgd_fast.cpu_has_avx2():
+        pytest.skip("this CPU has no AVX2")
+    return pytest.importorskip("skgd._sgd_fast_avx2", reason="this build has no AVX2 loop (not x86-64, or MSVC)")
+
+
+@settings(max_examples=40, deadline=None, database=None)
+@given(
+    sparse=st.booleans(),
+    dtype=st.sampled_from([np.float64, np.float32]),
+    loss_name=st.sampled_from(["squared_error", "huber", "epsilon_insensitive", "quantile", "poisson"]),
+    penalty=st.sampled_from([None, "l2", "l1", "elasticnet"]),
+    momentum=st.sampled_from([0.0, 0.9]),
+    average=st.booleans(),
+    batch_size=st.sampled_from([1, 7]),
+    shuffle=st.booleans(),
+    learning_rate=st.sampled_from([5e-7, "auto"]),  # the safe step is 1e-6
+    fit_intercept=st.booleans(),
+)
+def test_the_avx2_build_fits_bitwise_as_the_portable_one(
+    sparse, dtype, loss_name, penalty, momentum, average, batch_size, shuffle, learning_rate, fit_intercept
+):
+    """Same coefficients, intercept, epochs and loss curve, bit for bit, on raw columns (norms 1e-2...1e2, offset 2)."""
+    avx2 = _avx2_build()
+    X, y = _csr_problem(n=90, d=14, density=0.3, seed=2)
+    X = X if sparse else X.toarray() + 2.0
+    y = targets_for(loss_name, y)
+    params = dict(loss=loss_name, penalty=penalty, alpha=1e-3, momentum=momentum, average=average)
+    params.update(batch_size=batch_size, shuffle=shuffle, learning_rate=learning_rate, fit_intercept=fit_intercept)
+    fits = []
+    for build in (_sgd_fast, avx2):
+        with pytest.MonkeyPatch.context() as patch:
+            for name in ("loss_sum", "sgd_epoch", "shuffle"):
+                patch.setattr(sgd_module, name, getattr(build, name))
+            reg = GradientDescentRegressor(solver="sgd", max_iter=5, tol=None, random_state=0, **params)
+            fits.append(reg.fit(X.astype(dtype), y.astype(dtype)))
+    portable, fast = fits
+    assert fast.coef_.tobytes() == portable.coef_.tobytes()
+    assert np.asarray(fast.intercept_).tobytes() == np.asarray(portable.intercept_).tobytes()
+    assert (fast.n_iter_, fast.loss_curve_) == (portable.n_iter_, portable.loss_curve_)
+
+
+def test_the_loop_is_the_avx2_build_where_the_cpu_runs_it(monkeypatch):
+    """Where the CPU has AVX2 and the build has it, sgd runs it; without either, the portable build."""
+    avx2 = _avx2_build()
+    assert _sgd_loop.LOOP is avx2 and sgd_module.sgd_epoch is avx2.sgd_epoch
+    monkeypatch.setattr(_sgd_fast, "cpu_has_avx2", lambda: False)
+    assert _sgd_loop._fastest() is _sgd_fast
+    monkeypatch.undo()
+    monkeypatch.setitem(sys.modules, "skgd._sgd_fast_avx2", None)  # an installation without it
+    monkeypatch.delattr(skgd, "_sgd_fast_avx2")
+    assert _sgd_loop._fastest() is _sgd_fast

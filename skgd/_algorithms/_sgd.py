@@ -27,7 +27,7 @@ from .. import _certificate
 from .._array_api import _max_precision_float_dtype, get_namespace, get_namespace_and_device
 from .._row_parts import map_parts, row_parts
 from .._schedules import automatic_step
-from .._sgd_fast import loss_sum, sgd_epoch, shuffle
+from .._sgd_loop import loss_sum, sgd_epoch, shuffle
 from .._state import StatePart
 from .._step_size import sample_lipschitz
 from .._validation import index_dtype

@@ -121,6 +121,16 @@ def _of_residual(textbook):
     return lambda p, y, params: textbook(p - y, params["epsilon"])
 
 
+class _Definitions(dict):
+    """The tests' textbook losses by name; a loss without one is named, with where its definition goes."""
+
+    def __missing__(self, name):
+        raise KeyError(
+            f"loss {name!r} has no independent definition in tests/_helpers.TEXTBOOK_LOSSES: add its textbook "
+            "(p, y, params) -> (value, derivative) there"
+        )
+
+
 #: The loss parameters the tests fit with unless they say otherwise.
 LOSS_PARAMS = {"epsilon": 0.4, "quantile": 0.3, "power": 1.5}
 
@@ -128,17 +138,19 @@ LOSS_PARAMS = {"epsilon": 0.4, "quantile": 0.3, "power": 1.5}
 #: piece: ``(p, y, params) -> (l, dl/dp)`` at linear predictors ``p`` and targets
 #: ``y``, ``params`` the estimator's loss parameters (as ``LOSS_PARAMS``). The
 #: tests' one entry per loss (``test_objective`` holds its keys to the registry's).
-TEXTBOOK_LOSSES = {
-    "squared_error": _of_residual(lambda r, epsilon: (r**2, 2 * r)),
-    "huber": _of_residual(_textbook_huber),
-    "epsilon_insensitive": _of_residual(_textbook_epsilon_insensitive),
-    "squared_epsilon_insensitive": _of_residual(_textbook_squared_epsilon_insensitive),
-    "absolute_error": _of_residual(lambda r, epsilon: (np.abs(r), np.sign(r))),
-    "quantile": lambda p, y, params: _textbook_pinball(p, y, params["quantile"]),
-    "poisson": lambda p, y, params: _textbook_tweedie(p, y, 1.0),
-    "gamma": lambda p, y, params: _textbook_tweedie(p, y, 2.0),
-    "tweedie": lambda p, y, params: _textbook_tweedie(p, y, params["power"]),
-}
+TEXTBOOK_LOSSES = _Definitions(
+    {
+        "squared_error": _of_residual(lambda r, epsilon: (r**2, 2 * r)),
+        "huber": _of_residual(_textbook_huber),
+        "epsilon_insensitive": _of_residual(_textbook_epsilon_insensitive),
+        "squared_epsilon_insensitive": _of_residual(_textbook_squared_epsilon_insensitive),
+        "absolute_error": _of_residual(lambda r, epsilon: (np.abs(r), np.sign(r))),
+        "quantile": lambda p, y, params: _textbook_pinball(p, y, params["quantile"]),
+        "poisson": lambda p, y, params: _textbook_tweedie(p, y, 1.0),
+        "gamma": lambda p, y, params: _textbook_tweedie(p, y, 2.0),
+        "tweedie": lambda p, y, params: _textbook_tweedie(p, y, params["power"]),
+    }
+)
 
 #: Each schedule of ``skgd._schedules.SCHEDULES`` as the documentation states it:
 #: ``(eta, t, power_t) -> step`` of update ``t`` within an epoch. The tests' one

@@ -122,12 +122,15 @@ def _of_residual(textbook):
 
 
 class _Definitions(dict):
-    """The tests' textbook losses by name; a loss without one is named, with where its definition goes."""
+    """A registry's independent definitions by name: a name without one fails naming this dict and its form."""
+
+    def __init__(self, where, form, definitions):
+        super().__init__(definitions)
+        self.where, self.form = where, form
 
     def __missing__(self, name):
         raise KeyError(
-            f"loss {name!r} has no independent definition in tests/_helpers.TEXTBOOK_LOSSES: add its textbook "
-            "(p, y, params) -> (value, derivative) there"
+            f"{name!r} has no independent definition in tests/_helpers.{self.where}: add its {self.form} there"
         )
 
 
@@ -139,6 +142,8 @@ LOSS_PARAMS = {"epsilon": 0.4, "quantile": 0.3, "power": 1.5}
 #: ``y``, ``params`` the estimator's loss parameters (as ``LOSS_PARAMS``). The
 #: tests' one entry per loss (``test_objective`` holds its keys to the registry's).
 TEXTBOOK_LOSSES = _Definitions(
+    "TEXTBOOK_LOSSES",
+    "textbook (p, y, params) -> (value, derivative)",
     {
         "squared_error": _of_residual(lambda r, epsilon: (r**2, 2 * r)),
         "huber": _of_residual(_textbook_huber),
@@ -149,17 +154,21 @@ TEXTBOOK_LOSSES = _Definitions(
         "poisson": lambda p, y, params: _textbook_tweedie(p, y, 1.0),
         "gamma": lambda p, y, params: _textbook_tweedie(p, y, 2.0),
         "tweedie": lambda p, y, params: _textbook_tweedie(p, y, params["power"]),
-    }
+    },
 )
 
 #: Each schedule of ``skgd._schedules.SCHEDULES`` as the documentation states it:
 #: ``(eta, t, power_t) -> step`` of update ``t`` within an epoch. The tests' one
 #: entry per schedule (``test_schedules`` holds its keys to the registry's).
-STEP_FORMULAS = {
-    "constant": lambda eta, t, power_t: eta,
-    "invscaling": lambda eta, t, power_t: eta / (1.0 + t) ** power_t,
-    "adaptive": lambda eta, t, power_t: eta,
-}
+STEP_FORMULAS = _Definitions(
+    "STEP_FORMULAS",
+    "documented step (eta, t, power_t) -> step of update t",
+    {
+        "constant": lambda eta, t, power_t: eta,
+        "invscaling": lambda eta, t, power_t: eta / (1.0 + t) ** power_t,
+        "adaptive": lambda eta, t, power_t: eta,
+    },
+)
 
 #: The schedules whose steps change only within a pass (not between epochs):
 #: what the compiled loop's contracts rotate through.

@@ -85,6 +85,8 @@ def test_each_string_option_is_documented_where_its_parameter_is():
             continue
         listed = documented[name].split("{", 1)[1].split("}", 1)[0]
         names = {part.strip().strip('"') for part in listed.replace("\\", " ").split(",")}
-        assert names == set(options[0]), (
-            f"{name}: the docstring lists {sorted(names)}, the registry {sorted(options[0])}"
+        undocumented, unknown = sorted(set(options[0]) - names), sorted(names - set(options[0]))
+        assert not undocumented, (
+            f"add {undocumented} to the {{...}} of {name!r} in GradientDescentRegressor's docstring"
         )
+        assert not unknown, f"{name!r}'s docstring lists {unknown}, which its registry lacks"

@@ -28,6 +28,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import Lasso, PoissonRegressor, QuantileRegressor, Ridge
 
 from skgd import GradientDescentRegressor
+from skgd._schedules import SCHEDULES
 from skgd._training import STOP_REASONS
 
 pytest.importorskip("hypothesis")
@@ -137,7 +138,7 @@ def problems(draw):
     loss = draw(st.sampled_from(["squared_error", "huber", "quantile", "poisson"]))
     penalties = {"squared_error": [None, "l2", "l1"], "quantile": [None, "l1"]}  # QuantileRegressor's alpha is L1
     penalty = draw(st.sampled_from(penalties.get(loss, [None, "l2"])))
-    schedule = draw(st.sampled_from(["adaptive", "constant", "invscaling"]))
+    schedule = draw(st.sampled_from(sorted(SCHEDULES)))
     n = draw(st.integers(40, 120))
     d = draw(st.integers(1, 3))
     fit_intercept = draw(st.booleans())

@@ -26,7 +26,12 @@ def test_schedule_steps_are_the_formulas(name):
 
 
 def test_every_schedule_has_its_formula_and_is_a_parameter_value():
-    assert set(STEP_FORMULAS) == set(SCHEDULES)
+    unformulated, unregistered = (
+        sorted(set(SCHEDULES) - set(STEP_FORMULAS)),
+        sorted(set(STEP_FORMULAS) - set(SCHEDULES)),
+    )
+    assert not unformulated, f"schedules without their formula in tests/_helpers.STEP_FORMULAS: {unformulated}"
+    assert not unregistered, f"formulas of schedules missing from skgd._schedules.SCHEDULES: {unregistered}"
     assert GradientDescentRegressor._parameter_constraints["schedule"][0].options == set(SCHEDULES)
 
 

@@ -35,7 +35,7 @@ import scipy.sparse as sp
 from _helpers import LOSS_PARAMS, PER_UPDATE_SCHEDULES, make_weights, reference_sgd, targets_for
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from skgd._sgd_fast import loss_sum, sgd_epoch
+from skgd._sgd_fast import N_LOSSES, loss_sum, sgd_epoch
 
 import skgd
 import skgd._algorithms._sgd as sgd_module
@@ -183,7 +183,7 @@ def test_batch_size_zero_raises_instead_of_spinning(tmp_path):
     "overrides, message",
     [
         (dict(batch_size=-3), "batch_size must be at least 1"),
-        (dict(loss_code=len(LOSSES)), "Unknown loss code"),
+        (dict(loss_code=N_LOSSES), "Unknown loss code"),
         (dict(loss_code=-1), "Unknown loss code"),
         (dict(steps=np.full(2, 0.01)), r"steps must hold one step for the pass or one per update \(3 for 3"),
         (dict(steps=np.empty(0)), "steps must hold one step for the pass or one per update"),

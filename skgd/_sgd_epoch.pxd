@@ -173,10 +173,12 @@ cdef inline double _epoch(
         if fit_intercept:
             b += _intercept_step(scal, gb, eta, momentum, nesterov)
 
-        # The cumulative L1 penalty: on every feature of dense rows, on the
-        # stored features of CSR rows (lazy momentum applied it above).
+        # The cumulative L1 penalty: on every feature the step moves (every
+        # feature of dense rows and of eager momentum, which carries the
+        # features a row does not store, perhaps across zero), on the stored
+        # features of plain steps on CSR rows.
         if l1 > 0.0 and not lazy:
-            if dense:
+            if dense or momentum != 0.0:
                 _l1_row(w, wscale, q, NULL, n_features, scal[S_L1_U], w_avg, avg_a)
             else:
                 for jj in range(start, stop):

@@ -344,8 +344,10 @@ def sgd_epoch(
     a lazy weight scale, and momentum steps with a constant step size leave
     the coefficients the batch does not store behind, to be brought up to
     date exactly when next read (their steps are a fixed linear map). The
-    cumulative L1 penalty is applied to the batch's stored features only;
-    on dense rows, to every feature. Scaled CSR rows keep that cost: the L2
+    cumulative L1 penalty is applied to every feature a step moves: on
+    dense rows to every feature; on CSR rows to the batch's stored
+    features, and with momentum, which carries the others (perhaps across
+    zero), to every feature every step (such passes are eager). Scaled CSR rows keep that cost: the L2
     shrink of a column differs from column to column, so the columns a batch
     does not store are brought up to date lazily too (their own linear map),
     except where that shrink changes within the pass (a decaying step or
@@ -359,12 +361,13 @@ def sgd_epoch(
     cdef double *log_shrink = NULL
     # Momentum on CSR rows is lazy (O(nnz) a step) when the step is the same
     # for the whole pass: a single step and equal weights (a weight scales its
-    # step's penalty share); otherwise (invscaling changes the step every
-    # update) the untouched coefficients take their steps eagerly, as on
-    # dense rows.
+    # step's penalty share), and no L1 (momentum may carry a coefficient
+    # across zero between its rows, where the penalty holds it every step);
+    # otherwise (invscaling changes the step every update) the untouched
+    # coefficients take their steps eagerly, as on dense rows.
     cdef bint csr = indptr.shape[0] > 0
     cdef bint lazy = (
-        momentum != 0.0 and csr and steps.shape[0] == 1 and _equal_weights(sample_weight, order)
+        momentum != 0.0 and l1 == 0.0 and csr and steps.shape[0] == 1 and _equal_weights(sample_weight, order)
     )
     cdef Py_ssize_t n_updates, step_stride = 0 if steps.shape[0] == 1 else 1
     cdef Py_ssize_t n_shift = 0 if shift is None else shift.shape[0]
@@ -372,7 +375,8 @@ def sgd_epoch(
     cdef bint conditioned = n_scale > 0
     # Scaled CSR rows (``_scaled_csr_epoch``) track the columns a batch does
     # not store when anything but a row moves them, and take them along every
-    # step (eager) when their L2 shrink changes within the pass.
+    # step (eager) when their L2 shrink changes within the pass, or when
+    # momentum and L1 both move them.
     cdef bint scaled_eager = False
     _known_code(loss_code, LOSS_COUNT, "loss")
     if batch_size < 1:
@@ -388,7 +392,9 @@ def sgd_epoch(
     if csr and conditioned:
         if n_scale != n_features:
             raise ValueError(f"scale must have n_features={n_features} elements; got {n_scale}.")
-        scaled_eager = l2 > 0.0 and not (steps.shape[0] == 1 and _equal_weights(sample_weight, order))
+        scaled_eager = (l2 > 0.0 and not (steps.shape[0] == 1 and _equal_weights(sample_weight, order))) or (
+            momentum != 0.0 and l1 > 0.0
+        )
         lazy = not scaled_eager and (momentum != 0.0 or l2 > 0.0 or coef_average.shape[0] > 0)
     elif n_shift > 0 or n_scale > 0:
         if n_shift != n_features or n_scale != n_features:

@@ -144,6 +144,9 @@ cdef inline double _scaled_csr_epoch(
     cdef double eta, p, d, reach, z, gb, pw, unit = 0.0, sumloss = 0.0
     cdef double b = scal[S_INTERCEPT]
     cdef bint lazy = last != NULL  # the caller gives it when L2, momentum or averaging moves a column
+    # Eager momentum carries the columns a batch does not store, perhaps
+    # across zero: with L1 each takes the cumulative penalty every step.
+    cdef bint drifts = l1 > 0.0 and momentum != 0.0
     cdef double *w_sum = NULL  # the running sum of the iterates, once averaging runs
     cdef double powers[MAX_POWERS * POWER_SIZE]
 
@@ -229,6 +232,10 @@ cdef inline double _scaled_csr_epoch(
                     if w_sum != NULL:
                         w_sum[j] += w[j]
                     last[j] = step + 1
+        elif drifts:
+            # Momentum moved every column: each takes the cumulative L1 penalty.
+            for j in range(n_features):
+                _l1_truncate(w, j, 1.0, q, scal[S_L1_U] * scale[j])
         elif l1 > 0.0:
             # The cumulative L1 penalty on the batch's stored columns.
             for jj in range(start, stop):

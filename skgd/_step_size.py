@@ -46,8 +46,9 @@ def batch_lipschitz(loss, penalty, X, sample_weight, fit_intercept, conditioning
     """Lipschitz constant of the gradient of J's smooth part in the solver's coordinates.
 
     ``L = lambda_max(curvature * T^T (Z^T S Z / sum(S)) T + diag(l2 * s**2))``
-    with ``Z = [X, 1]`` (or ``X`` without intercept) and ``T`` the map from the
-    conditioned coordinates to the user's (``skgd._conditioning``), so ``1 / L``
+    with ``Z = [X, 1]`` (or ``X`` without intercept), ``T`` the map from the
+    conditioned coordinates to the user's (``skgd._conditioning``) and ``l2``
+    as the largest target step takes it (``penalty_curvature``), so ``1 / L``
     cannot diverge there.
 
     The products with X run in X's namespace and on its device; only the
@@ -81,7 +82,8 @@ def batch_lipschitz(loss, penalty, X, sample_weight, fit_intercept, conditioning
     # Squared error's gradient sums at targets 0 are 2 Z^T S Z v: the fused pass is the product.
     zero_targets = xp.broadcast_to(xp.zeros((1, 1), dtype=X.dtype, device=device), (X.shape[0], 1))
     no_intercept = xp.zeros(1, dtype=float64, device=device)
-    penalty_diagonal = penalty.l2 * np.asarray(move_to(conditioning.scale, xp=np, device="cpu"), dtype=np.float64) ** 2
+    scale = np.asarray(move_to(conditioning.scale, xp=np, device="cpu"), dtype=np.float64)
+    penalty_diagonal = penalty_curvature(loss, penalty) * scale**2
 
     def matvec(u):
         u = np.asarray(u, dtype=np.float64).ravel()
@@ -172,7 +174,7 @@ def gram_lipschitz(loss, penalty, statistics, fit_intercept, conditioning):
     -------
     float
     """
-    hessian = conditioning.hessian(statistics, loss.curvature, penalty.l2, fit_intercept)
+    hessian = conditioning.hessian(statistics, loss.curvature, penalty_curvature(loss, penalty), fit_intercept)
     hessian = np.asarray(move_to(hessian, xp=np, device="cpu"), dtype=np.float64)
     if hessian.shape[0] <= DENSE_EIGEN_SIZE:
         return float(np.linalg.eigvalsh(0.5 * (hessian + hessian.T))[-1])
@@ -184,8 +186,9 @@ def sample_lipschitz(loss, penalty, X, sample_weight, fit_intercept, conditionin
 
     A weight ``s_i`` multiplies its sample's whole step, the penalty's share
     included, so in the coordinates of rows ``z_i`` the bound is
-    ``max_i s_i * (curvature * (||z_i||^2 + fit_intercept) + l2 * max_j scale_j**2)``:
-    a step of ``1 / L`` cannot overshoot any single sample's objective.
+    ``max_i s_i * (curvature * (||z_i||^2 + fit_intercept) + l2 * max_j scale_j**2)``
+    (``l2`` as the largest target step takes it: ``penalty_curvature``): a
+    step of ``1 / L`` cannot overshoot any single sample's objective.
 
     Parameters
     ----------
@@ -229,4 +232,28 @@ def per_sample_bound(loss, penalty, row_scale, largest_weight, conditioning=None
     if conditioning is not None:
         xp, _ = get_namespace(conditioning.scale)
         penalty_scale = float(xp.max(conditioning.scale * conditioning.scale))
-    return loss.curvature * row_scale + penalty.l2 * penalty_scale * largest_weight
+    return loss.curvature * row_scale + penalty_curvature(loss, penalty) * penalty_scale * largest_weight
+
+
+def penalty_curvature(loss, penalty):
+    """The L2 penalty's curvature as the largest target step takes it: ``l2`` times the largest ``relative_steps``.
+
+    A target of relative step ``r_k`` (data curvature ``curvature / r_k``)
+    steps ``r_k`` times the shared step on its penalty as on its data, so a
+    shared step of ``1 / L`` is safe for every target when ``L`` holds the
+    penalty at ``max_k r_k * l2``.
+
+    Parameters
+    ----------
+    loss : Loss
+    penalty : Penalty
+
+    Returns
+    -------
+    float
+    """
+    relative = loss.relative_steps
+    if relative is None or penalty.l2 == 0.0:
+        return penalty.l2
+    largest = max(relative) if isinstance(relative, tuple) else float(get_namespace(relative)[0].max(relative))
+    return penalty.l2 * max(largest, 1.0)

@@ -272,8 +272,9 @@ def reference_sgd(
                     b += momentum * vb - eta * gb if nesterov else vb
             if pen.l1 > 0.0:
                 u += eta * share * pen.l1
-                # a sparse step touches (and penalises) only the batch's stored features
-                touched = np.unique(X[rows].indices) if sp.issparse(X) else range(d)
+                # a plain sparse step touches (and penalises) only the batch's stored
+                # features; momentum moves (and the penalty holds) every feature
+                touched = np.unique(X[rows].indices) if sp.issparse(X) and momentum == 0.0 else range(d)
                 for j in touched:
                     z = w[j]
                     if z > 0.0:

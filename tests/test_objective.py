@@ -368,3 +368,30 @@ def test_sample_lipschitz_is_the_largest_row_bound(sparse, row_block_size):
     Z = (X - m) * c
     expected = 2.0 * np.max(s * ((Z**2).sum(axis=1) + 1.0)) + 0.1 * s.max() * np.max(c**2)
     assert conditioned == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_the_bounds_hold_the_penalty_at_the_largest_target_step(sparse):
+    # Targets of unequal smoothing widths step by their own widths
+    # (relative_steps r_k = width_k / smallest): r_k times the shared step, on
+    # the L2 penalty as on the data. Each target's own bound (its curvature
+    # alone), times r_k, is at most the shared bound, per sample and full batch.
+    rng = np.random.RandomState(2)
+    X = rng.standard_normal((40, 3)) * [0.05, 1.0, 3.0] + [0.6, 0.0, 12.0]
+    X[X < 0.2] = 0.0
+    rows = sp.csr_matrix(X) if sparse else X
+    s = rng.uniform(0.5, 1.5, 40)
+    pen = Penalty(alpha=2.0, rho=0.0)
+    widths = np.array([1.0, 30.0, 4.0])
+    shared = make_loss("absolute_error").smoothed(widths)
+    assert tuple(shared.relative_steps) == (1.0, 30.0, 4.0)
+    conditioning = Conditioning.from_moments(ColumnMoments.of(rows, s), False, shared.curvature, pen.l2)
+    per_sample = sample_lipschitz(shared, pen, rows, s, False, conditioning)
+    full_batch = batch_lipschitz(shared, pen, rows, s, False, conditioning)
+    for width, relative in zip(widths, shared.relative_steps, strict=True):
+        own = make_loss("absolute_error").smoothed(width)
+        assert relative * sample_lipschitz(own, pen, rows, s, False, conditioning) <= per_sample * (1 + 1e-12)
+        assert relative * batch_lipschitz(own, pen, rows, s, False, conditioning) <= full_batch * (1 + 1e-9)
+    assert 30.0 * sample_lipschitz(make_loss("absolute_error").smoothed(30.0), pen, rows, s, False, conditioning) == (
+        pytest.approx(per_sample, rel=1e-12)
+    )

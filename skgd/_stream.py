@@ -11,7 +11,9 @@ optimal estimator of a stationary stream, Bach and Moulines 2013), and before
 training on a chunk (test then train) the chunk's objective is measured at
 the average and at the running iterate. Where the iterate predicts the
 chunk better, by ``RESTART_EVIDENCE`` standard errors of the paired
-per-sample difference (a burn-in not yet forgotten, or a changed concept),
+per-sample difference (``restart_margin``: more on a chunk of few samples,
+whose spread is itself uncertain, and never on one sample) (a burn-in not
+yet forgotten, or a changed concept),
 the average begins anew, with the second half of the chunk's updates, so it
 never carries iterates of another concept; where the stream is stationary
 the average only grows. (Without the margin a young average, as noisy as the
@@ -44,8 +46,9 @@ from ._loss import LogLinkLoss, Quantile
 from ._state import linear_predict
 
 #: Standard errors of the paired per-sample difference by which the iterate
-#: must beat the average on a chunk for the average to begin anew: a false
-#: restart on a stationary stream then comes at most about once in 700 chunks.
+#: must beat the average on a long chunk for the average to begin anew: a false
+#: restart on a stationary stream then comes at most about once in 700 chunks
+#: (on a short chunk, of any size: ``restart_margin``).
 RESTART_EVIDENCE = 3.0
 
 #: The bias in log-mean (at unit dispersion) a log link stream's constant step
@@ -256,12 +259,12 @@ def begin_chunk(state, data, settings):
     SGDState.allocate(state, averaging=True, l1=False)
     seed_average(state, settings.average)
     if state.sgd.n_averaged == 0:
-        (iterate,), _ = _values(data, settings, [(state.coef, state.intercept)])
+        (iterate,), _, _ = _values(data, settings, [(state.coef, state.intercept)])
         return Prequential(iterate, iterate, None, False), settings
-    (model, iterate), error = _values(
+    (model, iterate), error, effective = _values(
         data, settings, [(state.sgd.coef_average, state.sgd.intercept_average), (state.coef, state.intercept)]
     )
-    restarted = model - iterate > RESTART_EVIDENCE * error
+    restarted = model - iterate > restart_margin(effective) * error
     if restarted:
         state.average_restart = True
         updates = -(-data.X.shape[0] // settings.batch_size)
@@ -269,12 +272,41 @@ def begin_chunk(state, data, settings):
     return Prequential(model, iterate, error, restarted), settings
 
 
+def restart_margin(effective):
+    """Standard errors by which the iterate must beat the average on a chunk of ``effective`` samples.
+
+    The standard error is measured from the chunk's own paired differences,
+    so on few samples it is uncertain itself: the margin is Student's t
+    quantile (``effective - 1`` degrees of freedom) of the normal tail beyond
+    ``RESTART_EVIDENCE``, the same false-restart rate on a chunk of any size
+    (3.1 on 100 samples, 19 on 3); one sample measures no spread.
+
+    Parameters
+    ----------
+    effective : float
+        The chunk's effective number of samples, ``1 / sum(w**2)`` of its
+        normalised weights.
+
+    Returns
+    -------
+    float
+        ``inf`` where ``effective`` is at most 1.
+    """
+    if not effective > 1.0:
+        return math.inf
+    from scipy.stats import norm, t
+
+    return float(t.isf(norm.sf(RESTART_EVIDENCE), effective - 1.0))
+
+
 def _values(data, settings, models):
-    """J of each model on the rows, and the standard error of the first two's difference.
+    """J of each model on the rows, the standard error of the first two's difference, and the rows' effective count.
 
     The difference of two weighted mean losses is a weighted mean of paired
-    per-sample differences; its standard error is their weighted spread times
-    the root of the sum of the squared normalised weights.
+    per-sample differences; its standard error is their weighted spread
+    (unbiased: divided by ``1 - sum(w**2)``) times the root of the sum of
+    the squared normalised weights ``w``; ``1 / sum(w**2)`` is the effective
+    number of samples.
 
     Parameters
     ----------
@@ -288,7 +320,8 @@ def _values(data, settings, models):
     -------
     values : list of float
     error : float
-        0 for a single model.
+        0 for a single model, ``inf`` for a single effective sample.
+    effective : float
     """
     losses, values = [], []
     for coef, intercept in models:
@@ -301,12 +334,15 @@ def _values(data, settings, models):
         per_sample = xp.mean(settings.loss.value_and_derivative(xp.astype(predictor, float64), Y, xp=xp)[0], axis=1)
         losses.append(per_sample)
         values.append(float(xp.sum(weights * per_sample)) + float(xp.mean(settings.penalty.value(coef, xp=xp))))
+    concentration = float(xp.sum(weights * weights))
     if len(losses) < 2:
-        return values, 0.0
+        return values, 0.0, 1.0 / concentration
+    if concentration >= 1.0:
+        return values, math.inf, 1.0
     difference = losses[0] - losses[1]
     mean = xp.sum(weights * difference)
-    spread = float(xp.sum(weights * (difference - mean) ** 2))
-    return values, math.sqrt(spread * float(xp.sum(weights * weights)))
+    spread = float(xp.sum(weights * (difference - mean) ** 2)) / (1.0 - concentration)
+    return values, math.sqrt(spread * concentration), 1.0 / concentration
 
 
 def report(prequential, state, eta):

@@ -16,7 +16,8 @@ from ._algorithms._stopping import ImprovementRule, Progress
 from ._array_api import get_namespace
 from ._scores import validation_score
 
-#: An epoch loss this many times the call's starting objective counts as exploding.
+#: An epoch loss this many times J's magnitude (at the call's start, or the
+#: first epoch's loss) counts as exploding.
 EXPLOSION_FACTOR = 1e4
 
 #: Epochs a search for sgd's step (``Algorithm.retreats``) may undo in one call, and the step each keeps.
@@ -154,8 +155,8 @@ def _diverged(state, what, eta, controls):
 
 
 def _exploded(loss, progress):
-    """Whether an epoch's loss (measured along its pass) exploded past the call's start."""
-    return loss > EXPLOSION_FACTOR * abs(progress.start) + progress.floor
+    """Whether an epoch's loss (measured along its pass) exploded past J's magnitude (``Progress.scale``)."""
+    return loss > EXPLOSION_FACTOR * progress.scale + progress.floor
 
 
 def _rising(loss, progress, noise):
@@ -362,7 +363,7 @@ def run_epochs(algorithm, state, controls, callbacks=None):
         coef, intercept = state.model()
         scale = abs(algorithm.value(xp.zeros_like(coef), xp.zeros_like(intercept)))
     floor = controls.rounding * scale + 1e-300
-    progress = Progress(algorithm, state, controls, [], [], start, floor)
+    progress = Progress(algorithm, state, controls, [], [], start, floor, scale)
     rule = algorithm.stopping_rule(controls) if controls.validation is None else ImprovementRule(None)
     reason = _epochs(progress, rule, noise, callbacks, xp)
     end = algorithm.value(*_committed_model(state, controls))

@@ -176,6 +176,24 @@ def test_the_chunking_does_not_matter_beyond_sgd_noise(cuts):
     assert np.max(np.abs((chunked.coef_ - whole.coef_) * SCALES)) <= 4 * max(noise, 2 * np.sqrt(D / n))
 
 
+@pytest.mark.parametrize("size", [1, 2, 3])
+def test_chunks_of_a_few_samples_keep_a_stationary_average(size, capsys):
+    """Their paired differences barely measure a standard error: none restarts the average, none raises.
+
+    Was: a one-sample chunk measured an error of 0 (restarting the average at
+    the iterate whenever the iterate predicted it better), and an average that
+    predicted a chunk's one sample almost exactly made the iterate's loss an
+    "explosion" (a DivergenceError on chunk 81 of this stream).
+    """
+    Z, y, w = _linear(4000 + 600 * size, 10)
+    model = GradientDescentRegressor(solver="sgd", random_state=0, verbose=1).partial_fit(Z[:4000], y[:4000])
+    before = np.max(np.abs(model.coef_ - w))
+    _stream(model, Z[4000:], y[4000:], size)
+    log = capsys.readouterr().out
+    assert log.count("average kept") == 600 and "average restarted" not in log
+    assert np.max(np.abs(model.coef_ - w)) <= before
+
+
 def test_a_glm_stream_does_not_hinge_on_its_first_chunk():
     rng = np.random.default_rng(6)
     X = rng.standard_normal((6000, D))

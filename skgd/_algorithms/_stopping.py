@@ -96,6 +96,10 @@ class Progress:
         J at the model the call started from.
     floor : float
         Changes of J at or under it are rounding.
+    scale : float
+        J's magnitude: the larger of J at the call's start and of the first
+        epoch's loss training ever recorded (a chunk's start may be near zero
+        by chance).
     """
 
     algorithm: object
@@ -105,6 +109,7 @@ class Progress:
     best: list
     start: float
     floor: float
+    scale: float
 
 
 def window_converged(best, n, tol, floor):

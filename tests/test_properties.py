@@ -82,9 +82,10 @@ def test_auto_step_stays_finite_and_counts_its_epochs(problem, max_iter):
     assert reg.t_ == max_iter * updates_per_epoch
     assert reg.coef_.dtype == X.dtype and reg.coef_.shape == (y.shape[1:] + X.shape[1:])
     if params["solver"] == "batch" and not params["momentum"] and LOSSES[params["loss"]].smooth:
-        # Accelerated 1/L steps on a smooth objective, restarted when J rises, never go above the start.
+        # Accelerated 1/L steps on a smooth objective, restarted when J rises, never go above the start
+        # (but for rounding: float32 predictions and coefficients round at 1e-7).
         curve = np.array(reg.loss_curve_)
-        assert np.all(curve <= curve[0] * (1 + 1e-9) + 1e-12)
+        assert np.all(curve <= curve[0] * (1 + (1e-6 if X.dtype == np.float32 else 1e-9)) + 1e-12)
 
 
 @PROPERTY_SETTINGS
@@ -107,11 +108,11 @@ def test_k_partial_fits_equal_fit_with_max_iter_k(problem, k, tol):
         np.testing.assert_array_equal(stepped.loss_curve_, fitted.loss_curve_)
         return
     # fit trains the columns a sparse X stores (skgd._stored_columns), partial_fit every
-    # column: the same steps in other coordinates, whose products round in X's dtype.
-    restricted = stored_columns(X, None) is not None
-    if not restricted:
+    # column, and fit may measure J from the sufficient statistics, partial_fit by a pass:
+    # the same steps and objective in other coordinates, whose products round in X's dtype.
+    if stored_columns(X, None) is None:
         assert stepped.learning_rate_ == fitted.learning_rate_
-    rtol = 1e-5 if restricted and X.dtype == np.float32 else 1e-9
+    rtol = 1e-5 if X.dtype == np.float32 else 1e-9
     np.testing.assert_allclose(stepped.learning_rate_, fitted.learning_rate_, rtol=rtol)
     np.testing.assert_allclose(stepped.coef_, fitted.coef_, rtol=rtol, atol=1e-12)
     np.testing.assert_allclose(stepped.intercept_, fitted.intercept_, rtol=rtol, atol=1e-12)

@@ -198,7 +198,8 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         while the loss still improved: a crawl), ``"stalled"`` (the rule
         stalled, or the step fell to J's rounding, above the optimum by the
         measured evidence), ``"noise_floor"`` (sgd: the pass's noise keeps the
-        model off the optimum by more than ``tol``, as measured),
+        model off the optimum by more than ``tol``, as measured, or a stall
+        of a step that was not reduced, with no certificate to measure it),
         ``"callback"`` (a callback asked to stop) or ``"partial_fit"`` (one
         epoch, as asked). Only ``"converged"``, ``"callback"`` and
         ``"partial_fit"`` end silently.

@@ -105,8 +105,8 @@ def stop_message(state, tol, max_iter, schedule, automatic):
             else f"the step fell to the objective's rounding: {auto}scale X, or raise tol"
         )
         return (
-            f"Training stalled after {state.n_iter} epochs above the optimum: the gap measured on the full "
-            f"objective exceeds tol={tol} times it ({state.stop_reason}); {cause}."
+            f"Training stalled after {state.n_iter} epochs without evidence of the optimum: no certificate put "
+            f"the gap on the full objective within tol={tol} times it ({state.stop_reason}); {cause}."
         )
     advice = "raising max_iter" if automatic else "raising max_iter or using learning_rate='auto'"
     return (

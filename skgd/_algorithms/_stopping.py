@@ -257,7 +257,9 @@ class ImprovementRule:
             if exhausted and controls.stop_on_stall and self.ends_when_exhausted:
                 return "noise_floor" if self.contradicted and self.evidence == "warn" else "step_exhausted"
         elif controls.stop_on_stall:
-            if confirmed(progress, self.evidence):
+            # A stall of a step that was not reduced (a constant or decaying schedule) on J is
+            # its noise floor, not evidence of the optimum: only a certificate confirms it there.
+            if confirmed(progress, self.evidence, rule=controls.adaptive or controls.validation is not None):
                 return "converged"
             if self.evidence == "warn" and not controls.adaptive:
                 return "noise_floor"

@@ -11,9 +11,9 @@ optimal estimator of a stationary stream, Bach and Moulines 2013), and before
 training on a chunk (test then train) the chunk's objective is measured at
 the average and at the running iterate. Where the iterate predicts the
 chunk better, by ``RESTART_EVIDENCE`` standard errors of the paired
-per-sample difference (``restart_margin``: more on a chunk of few samples,
-whose spread is itself uncertain, and never on one sample) (a burn-in not
-yet forgotten, or a changed concept),
+per-sample difference (a burn-in not yet forgotten, or a changed concept;
+more on a chunk of few samples, whose spread is itself uncertain, and
+never on one sample: ``restart_margin``),
 the average begins anew, with the second half of the chunk's updates, so it
 never carries iterates of another concept; where the stream is stationary
 the average only grows. (Without the margin a young average, as noisy as the

@@ -106,3 +106,38 @@ def test_check_estimator_passes_sgd_with_the_two_expected_failures():
     except ImportError:
         return
     assert PER_ESTIMATOR_XFAIL_CHECKS[SGDRegressor].keys() == SGD_EXPECTED_FAILURES.keys()
+
+
+def _section(title):
+    """The README's text under the ``## title`` heading, up to the next one of its level."""
+    return README.split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_the_parameters_table_names_every_parameter_and_string_option():
+    """A parameter, loss or schedule added to the estimator is missing from the README's table until it is added."""
+    from sklearn.utils._param_validation import StrOptions
+
+    from skgd import GradientDescentRegressor
+
+    rows = {}
+    for line in _section("Parameters").splitlines():
+        if line.startswith("| `"):
+            names, _, rest = line[2:].partition(" |")
+            for name in re.findall(r"`(\w+)`", names):
+                rows[name] = rows.get(name, "") + rest
+    for name, constraints in GradientDescentRegressor._parameter_constraints.items():
+        assert name in rows, f"add {name!r} to the README's Parameters table"
+        for constraint in constraints:
+            if isinstance(constraint, StrOptions):
+                missing = sorted(o for o in constraint.options if f'"{o}"' not in rows[name])
+                assert not missing, f"add {missing} to the README's Parameters row of {name!r}"
+
+
+def test_the_layout_names_every_module_of_the_package():
+    """A module added to skgd/ is missing from the README's Layout until it says what the module does."""
+    layout = _section("Layout")
+    sources = [p for p in (ROOT / "skgd").rglob("*") if p.suffix in (".py", ".pyx", ".pxd")]
+    unnamed = sorted(
+        str(p.relative_to(ROOT / "skgd")) for p in sources if p.name != "__init__.py" and p.name not in layout
+    )
+    assert not unnamed, f"say in the README's Layout what these modules do: {unnamed}"

@@ -83,9 +83,10 @@ def test_auto_step_stays_finite_and_counts_its_epochs(problem, max_iter):
     assert reg.coef_.dtype == X.dtype and reg.coef_.shape == (y.shape[1:] + X.shape[1:])
     if params["solver"] == "batch" and not params["momentum"] and LOSSES[params["loss"]].smooth:
         # Accelerated 1/L steps on a smooth objective, restarted when J rises, never go above the start
-        # (but for rounding: float32 predictions and coefficients round at 1e-7).
+        # (but for rounding: float32 predictions round at 6e-8, and a deviance of terms ten times J
+        # cancels to 1.5e-6 of J; hypothesis seed 498: gamma, J = 0.24).
         curve = np.array(reg.loss_curve_)
-        assert np.all(curve <= curve[0] * (1 + (1e-6 if X.dtype == np.float32 else 1e-9)) + 1e-12)
+        assert np.all(curve <= curve[0] * (1 + (1e-5 if X.dtype == np.float32 else 1e-9)) + 1e-12)
 
 
 @PROPERTY_SETTINGS

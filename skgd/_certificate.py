@@ -33,7 +33,7 @@ import scipy.sparse as sp
 from scipy.optimize import linprog
 
 from ._array_api import get_namespace_and_device, is_dask_array, move_to
-from ._reductions import block_gram, row_blocks
+from ._reductions import block_gram, row_blocks, symmetrised
 
 #: The most features for which the d x d curvature matrix is formed (one O(n d^2) pass).
 MAX_FEATURES = 512
@@ -188,9 +188,9 @@ def _hessian_and_gradient(loss, X, y, weights, coef, intercept, penalty, fit_int
     """
     d = X.shape[1]
     total = weights.sum()
-    xtcx, xtc, xtg, c_sum, g_sum = np.zeros((d, d)), np.zeros(d), np.zeros(d), 0.0, 0.0
+    xtcx, xtc, xtg, c_sum, g_sum = np.zeros((d, d), order="F"), np.zeros(d), np.zeros(d), 0.0, 0.0
     for rows in row_blocks(X, np):
-        block = X[rows].astype(np.float64)
+        block = X[rows].astype(np.float64, copy=False)
         p = np.asarray(block @ coef).ravel() + intercept
         _, derivative = loss.value_and_derivative(p, y[rows], xp=np)
         c = weights[rows] * _curvature(loss, p, y[rows]) / total
@@ -198,12 +198,12 @@ def _hessian_and_gradient(loss, X, y, weights, coef, intercept, penalty, fit_int
         if sp.issparse(block):
             xtcx += np.asarray((block.T @ sp.diags(c) @ block).todense())
         else:
-            xtcx += block_gram(block * np.sqrt(c)[:, None], np)  # c >= 0: a symmetric rank-k update
+            xtcx = block_gram(block * np.sqrt(c)[:, None], np, into=xtcx)  # c >= 0: a rank-k update's triangle
         xtc += np.asarray(block.T @ c).ravel()
         xtg += np.asarray(block.T @ g).ravel()
         c_sum, g_sum = c_sum + c.sum(), g_sum + g.sum()
     grad = _subgradient(xtg + penalty.l2 * coef, coef, penalty.l1)
-    hessian = xtcx + penalty.l2 * np.eye(d)
+    hessian = (xtcx if sp.issparse(X) else symmetrised(xtcx)) + penalty.l2 * np.eye(d)
     if not fit_intercept:
         return hessian, grad
     full = np.empty((d + 1, d + 1))

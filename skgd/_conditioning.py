@@ -232,7 +232,7 @@ class Conditioning:
             intercept -= (shrunk - coef) @ self.shift
         coef[...] = xp.astype(shrunk, coef.dtype, copy=False)
 
-    def inner(self, a_coef, a_intercept, b_coef, b_intercept, fit_intercept):
+    def inner(self, a_coef, a_intercept, b_coef, b_intercept, fit_intercept, per_target=False):
         """Inner product of two ``(w, b)`` displacements measured in ``(v, c)``.
 
         Parameters
@@ -240,23 +240,25 @@ class Conditioning:
         a_coef, b_coef : arrays of shape (n_targets, n_features)
         a_intercept, b_intercept : arrays of shape (n_targets,)
         fit_intercept : bool
+        per_target : bool, default=False
+            Whether to give each target's own product rather than their sum.
 
         Returns
         -------
-        float
+        float, or array of shape (n_targets,) with ``per_target``
         """
         xp, _ = get_namespace(a_coef)
         wide = self.scale.dtype  # measured in float64 whatever the arrays' dtype
         a_coef, b_coef = xp.astype(a_coef, wide, copy=False), xp.astype(b_coef, wide, copy=False)
         product = a_coef * b_coef
         product *= self._inverse2
-        total = xp.sum(product)
+        total = xp.sum(product, axis=1) if per_target else xp.sum(product)
         if fit_intercept:
             a_c, b_c = xp.astype(a_intercept, wide), xp.astype(b_intercept, wide)
             if self.centred:  # m = 0: the terms in m vanish exactly
                 a_c, b_c = a_c + a_coef @ self.shift, b_c + b_coef @ self.shift
-            total += xp.sum(a_c * b_c)
-        return float(total)
+            total += a_c * b_c if per_target else xp.sum(a_c * b_c)
+        return total if per_target else float(total)
 
     def hessian(self, statistics, curvature, l2, fit_intercept):
         """The smooth part's curvature bound in the solver's coordinates, from the statistics.

@@ -67,10 +67,12 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         ``power < 2`` need ``y >= 0``, gamma and tweedie with ``power >= 2``
         need ``y > 0`` (``ValueError`` otherwise); a fit starts at the
         intercept ``log(mean(y))`` (weighted) unless ``intercept_init`` is given.
-        With ``learning_rate="auto"`` the batch solver searches for each
-        step (backtracking: the deviance has no global curvature bound) and
-        sgd caps the change one sample's step makes to its own ``x . w + b``
-        at 1; ``score`` is then D^2, the deviance explained.
+        With ``learning_rate="auto"`` the batch solver searches each step
+        (the deviance has no global curvature bound): along conjugate
+        directions, on the rows' predictors, or by halving with an L1 part,
+        momentum or dask data; sgd caps the change one sample's step makes
+        to its own ``x . w + b`` at 1; ``score`` is then D^2, the deviance
+        explained.
     epsilon : float, default=0.1
         Width of the huber and epsilon-insensitive losses.
     quantile : float, default=0.5

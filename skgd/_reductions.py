@@ -356,16 +356,26 @@ def _block_statistics(X, Y, sample_weight, float64, xp):
 MEAN_SHARE = 0.75
 
 
-def block_gram(X, xp):
+def block_gram(X, xp, into=None):
     """``X^T X`` of a float64 block: BLAS's symmetric rank-k update on the host, which forms one triangle.
 
     NumPy's ``X.T @ X`` of a row block runs at about half that update's speed.
     A block of another namespace or dtype (a device's float32) takes its own product.
+    With ``into`` (a host float64 accumulator of shape (d, d), F-ordered) the
+    update adds the block's upper triangle to it in place and returns it: a
+    sum over many blocks is made whole once, by ``symmetrised``, not per block.
     """
     if not _is_numpy_namespace(xp) or X.dtype != np.float64:
-        return X.T @ X
+        return X.T @ X if into is None else into + X.T @ X
+    if into is not None:
+        return blas.dsyrk(1.0, X.T, beta=1.0, c=into, overwrite_c=True)
     upper = blas.dsyrk(1.0, X.T)  # X.T is (d, n) and F-ordered: the update A A^T of it, no copy
-    return upper + np.triu(upper, 1).T
+    return symmetrised(upper)
+
+
+def symmetrised(upper):
+    """The symmetric matrix whose upper triangle is ``upper``'s."""
+    return np.triu(upper) + np.triu(upper, 1).T
 
 
 def _raw_block_statistics(X, centred_y, total, xp):
@@ -396,7 +406,7 @@ def _raw_block_statistics(X, centred_y, total, xp):
     return mean_x, scatter_xx, scatter_xy
 
 
-def loss_gradient_sums(loss, X, Y, sample_weight, coef, intercept, xp=None, gradient=True):
+def loss_gradient_sums(loss, X, Y, sample_weight, coef, intercept, xp=None, gradient=True, predictors=None):
     """Weighted sums of the loss and of its gradient over some rows, in one read of X.
 
     One fused pass: for each row block the linear predictors, their loss and its
@@ -419,6 +429,9 @@ def loss_gradient_sums(loss, X, Y, sample_weight, coef, intercept, xp=None, grad
         The namespace of the arrays (found from them when None).
     gradient : bool, default=True
         Whether to form the gradient sums (False: the loss alone, a cheaper pass).
+    predictors : array of shape (n_samples, n_targets), default=None
+        Where the pass writes each row's linear predictors, as it forms them
+        (a line search then moves along them without reading X); None keeps none.
 
     Returns
     -------
@@ -449,6 +462,8 @@ def loss_gradient_sums(loss, X, Y, sample_weight, coef, intercept, xp=None, grad
             predictor += intercept
         else:
             predictor = xp.zeros((s.shape[0], k), dtype=X.dtype, device=device) + intercept
+        if predictors is not None:
+            predictors[rows, :] = predictor
         values, weighted = loss.value_and_derivative(predictor, Y[rows, :], xp=xp)
         # Summed elementwise, not by a BLAS dot product: its order of addition
         # depends on the kernel the BLAS picks for the CPU, this one does not

@@ -24,7 +24,7 @@ from sklearn.utils.extmath import safe_sparse_dot
 from ._array_api import _max_precision_float_dtype, get_namespace, move_to
 
 #: The fields of a TrainingState that hold the algorithms' parts.
-PARTS = ("momentum", "sgd", "fista", "search")
+PARTS = ("momentum", "sgd", "fista", "search", "conjugate")
 
 
 class StatePart:
@@ -94,13 +94,14 @@ class TrainingState:
     gap_bound : float or None
         The measured ``J - J*`` at the model the last call left when it
         converged (``skgd._certificate``), None where nothing was measured.
-    momentum, sgd, fista, search : StatePart or None
+    momentum, sgd, fista, search, conjugate : StatePart or None
         The algorithms' own parts, made by the algorithm that first needs one
         and kept across calls: heavy-ball velocities
         (``skgd._algorithms._gradient.Momentum``), sgd's averages and
         cumulative L1 record (``skgd._algorithms._sgd.SGDState``), FISTA's
-        extrapolation (``skgd._algorithms._fista.FISTAState``) and the line
-        search's (``skgd._algorithms._backtracking.SearchState``).
+        extrapolation (``skgd._algorithms._fista.FISTAState``), the
+        backtracking search's (``skgd._algorithms._backtracking.SearchState``)
+        and the conjugate directions' (``skgd._algorithms._line_search.ConjugateState``).
     """
 
     coef: np.ndarray
@@ -126,6 +127,7 @@ class TrainingState:
     sgd: StatePart = None
     fista: StatePart = None
     search: StatePart = None
+    conjugate: StatePart = None
 
     @classmethod
     def fresh(cls, n_targets, n_features, dtype, rng, coef_init=None, intercept_init=None, *, xp, device):
@@ -278,4 +280,6 @@ def linear_predict(X, coef, intercept):
     """
     xp, _ = get_namespace(X, coef, intercept)
     coef = xp.astype(coef, X.dtype, copy=False)
-    return xp.asarray(safe_sparse_dot(X, coef.T)) + xp.astype(intercept, X.dtype, copy=False)
+    predictors = xp.asarray(safe_sparse_dot(X, coef.T))
+    predictors += xp.astype(intercept, X.dtype, copy=False)  # in place: no second array of X's rows
+    return predictors

@@ -11,11 +11,14 @@
 - Integer weights equal repeated rows (batch).
 """
 
+import collections
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import GammaRegressor, PoissonRegressor, TweedieRegressor
-from sklearn.metrics import d2_tweedie_score
+from sklearn.metrics import d2_tweedie_score, mean_tweedie_deviance
 
 from skgd import GradientDescentRegressor
 
@@ -173,3 +176,35 @@ def test_score_is_d2_at_extreme_predictions_and_takes_list_weights():
     X_far[0] = 1e6 * np.sign(reg.coef_)  # exp(p) overflows there: an infinitely bad prediction, not NaN
     assert reg.score(X_far, y) == -np.inf
     assert reg.score(X, y, sample_weight=[1.0] * 200) == reg.score(X, y)
+
+
+@pytest.mark.parametrize("loss, power", [("poisson", 1.0), ("gamma", 2.0), ("tweedie", 1.5)])
+def test_the_default_fit_searches_conjugate_directions_to_the_optimum_in_a_few_epochs(monkeypatch, loss, power):
+    # Two reads of X an epoch (J's gradient with the rows' predictors, and their change along the new
+    # direction), the line searched on the predictors alone: scikit-learn's optimum in at most 8 epochs on
+    # raw columns, where the searched gradient steps (backtracking, kept for an L1 part) take 11 to 14.
+    import skgd._objective._streaming as streaming
+
+    reads = collections.Counter()
+
+    def counted(name):
+        original = getattr(streaming, name)
+
+        def read(*args, **kwargs):
+            reads[name if kwargs.get("gradient", True) else "value"] += 1
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(streaming, name, read)
+
+    counted("loss_gradient_sums")
+    counted("linear_predict")
+    X, y = glm_problem(loss, raw=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        ours = GradientDescentRegressor(loss=loss).fit(X, y)
+    peer = PEERS[loss](0.0, True).set_params(solver="newton-cholesky", tol=1e-12, max_iter=1000).fit(X, y)
+    deviance = [mean_tweedie_deviance(y, model.predict(X), power=power) for model in (ours, peer)]
+    assert deviance[0] <= deviance[1] * (1 + 1e-9)
+    assert ours.n_iter_ <= 8
+    # The call's start is the intercept alone (no read of X) and its end J the last line's.
+    assert reads == {"loss_gradient_sums": ours.n_iter_, "linear_predict": ours.n_iter_, "value": 1}

@@ -36,6 +36,7 @@ ALGORITHMS = [
     "skgd._algorithms._fista.FISTA",
     "skgd._algorithms._fista.SmoothedFISTA",
     "skgd._algorithms._backtracking.Backtracking",
+    "skgd._algorithms._line_search.ConjugateGradient",
     "skgd._algorithms._sgd.SGDSolver",
     "skgd._sgd_namespace.HostSGDSolver",
     "skgd._sgd_namespace.NamespaceSGDSolver",
@@ -123,7 +124,10 @@ FACTORY_CASES = [
     ("skgd._algorithms._fista.FISTA", _STREAMING, _numpy, 60, dict(solver="batch")),
     ("skgd._algorithms._fista.FISTA", _GRAM, _numpy, 2500, dict(solver="batch")),
     ("skgd._algorithms._fista.SmoothedFISTA", _STREAMING, _numpy, 60, dict(loss="quantile")),
-    ("skgd._algorithms._backtracking.Backtracking", _STREAMING, _numpy, 60, dict(loss="poisson")),
+    ("skgd._algorithms._line_search.ConjugateGradient", _STREAMING, _numpy, 60, dict(loss="poisson")),
+    ("skgd._algorithms._line_search.ConjugateGradient", _STREAMING, _array_api_strict, 60, dict(loss="poisson")),
+    ("skgd._algorithms._backtracking.Backtracking", _STREAMING, _numpy, 60, dict(loss="poisson", penalty="l1")),
+    ("skgd._algorithms._backtracking.Backtracking", _DASK, _dask, 300, dict(loss="poisson")),
     ("skgd._algorithms._gradient.GradientDescent", _GRAM, _numpy, 2500, dict(learning_rate=0.01)),
     ("skgd._algorithms._gradient.GradientDescent", _STREAMING, _numpy, 60, dict(loss="huber", momentum=0.5)),
     ("skgd._sgd_namespace.HostSGDSolver", _STREAMING, _array_api_strict, 60, dict(solver="sgd")),
@@ -166,6 +170,7 @@ PART_FITS = [
     dict(solver="sgd", momentum=0.5, average=True, penalty="l1"),
     dict(solver="batch", momentum=0.5, loss="poisson"),
     dict(solver="batch"),
+    dict(solver="batch", loss="gamma"),
 ]
 
 
@@ -173,7 +178,7 @@ def test_each_state_part_names_its_arrays_and_has_its_field_on_the_state():
     X, y = make_problem(n=60, d=4, seed=3)
     found = {}
     for params in PART_FITS:
-        target = abs(y) if params.get("loss") == "poisson" else y
+        target = abs(y) + 0.5 if params.get("loss") in ("poisson", "gamma") else y
         state = GradientDescentRegressor(max_iter=3, tol=None, random_state=0, **params).fit(X, target)._state
         found.update({name: getattr(state, name) for name in PARTS if getattr(state, name) is not None})
     assert sorted(found) == sorted(PARTS)

@@ -10,8 +10,12 @@ gradient, the column moments and the curvature:
 - ``FISTA`` and ``SmoothedFISTA`` (``_fista``): accelerated steps with
   ``learning_rate="auto"`` on a smooth loss, or on a non-smooth loss's
   smoothings, shrunk with the step (the continuation);
-- ``Backtracking`` (``_backtracking``): steps searched for, for the log
-  link's losses with ``learning_rate="auto"``;
+- ``ConjugateGradient`` (``_line_search``): the log link's losses with
+  ``learning_rate="auto"``: conjugate directions, each searched along the
+  rows' predictors held in memory (no L1 part, no momentum, the adaptive
+  schedule);
+- ``Backtracking`` (``_backtracking``): steps searched for by halving, for the
+  log link's other automatic fits (an L1 part, momentum, dask arrays);
 - ``SGDSolver`` (``_sgd``): sgd passes through the compiled loop (NumPy and
   sparse data); ``skgd._sgd_namespace``'s for other array namespaces and
   ``skgd._dask.DaskSGDSolver`` for dask arrays.
@@ -28,6 +32,7 @@ from .._sgd_namespace import HostSGDSolver, NamespaceSGDSolver
 from ._backtracking import Backtracking
 from ._fista import FISTA, SmoothedFISTA, first_smoothing_width
 from ._gradient import GradientDescent, has_smoothing
+from ._line_search import ConjugateGradient
 from ._sgd import SGDSolver, sized_by_smoothing
 
 
@@ -78,9 +83,11 @@ def make_algorithm(data, settings, state, *, solver, automatic, max_iter, one_ep
         objective = StreamingObjective(data, settings)
     if solver == "sgd":
         return _sgd_algorithm(data, settings, state, objective, automatic, smoothable)
-    if automatic and not loss.global_curvature:  # no global curvature bound: the steps search for their size
-        return Backtracking(objective, settings)
     steady = automatic and settings.momentum == 0  # FISTA's own momentum takes the place of any other
+    if automatic and not loss.global_curvature:  # no global curvature bound: the steps search for their size
+        if steady and schedule.adaptive and not settings.penalty.l1 and not is_dask_array(data.X):
+            return ConjugateGradient(objective, settings)  # along the rows' predictors, held in memory
+        return Backtracking(objective, settings)
     if steady and smoothable and schedule.adaptive:
         return SmoothedFISTA(objective, settings, first_smoothing_width(objective, state))
     if steady and loss.smooth and not schedule.decays:

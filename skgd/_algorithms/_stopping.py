@@ -198,16 +198,19 @@ class WindowRule:
     Parameters
     ----------
     evidence : {None, "continue", "newton"}
+    window : int, default=None
+        The epochs the decrease is measured over; None for ``n_iter_no_change``.
     """
 
-    def __init__(self, evidence):
-        self.evidence = evidence
+    def __init__(self, evidence, window=None):
+        self.evidence, self.window = evidence, window
         self.since = 0  # where the window looks from: after the last contradicting evidence
 
     def after_epoch(self, progress, metric):
         """Why training ends after this epoch, or None to go on."""
         controls, best = progress.controls, progress.best
-        window = window_converged(best[self.since :], controls.n_iter_no_change, controls.tol, progress.floor)
+        n = controls.n_iter_no_change if self.window is None else self.window
+        window = window_converged(best[self.since :], n, controls.tol, progress.floor)
         # A fit that can take curvature steps asks the evidence also after a long crawl.
         slow = self.evidence == "newton" and len(best) - self.since >= SLOW_EPOCHS
         if controls.stop_on_stall and (window or slow):

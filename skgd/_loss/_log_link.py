@@ -145,11 +145,12 @@ class LogLinkLoss(Loss):
         with np.errstate(over="ignore", invalid="ignore"):  # exp(p) beyond the float range: an infinite loss
             value, derivative = self.deviance(p, y, xp)
         # Where both powers of mu overflow (inf - inf, powers above 2 at p << 0) the deviance is +inf and
-        # its slope the faster-growing power's.
+        # its slope the faster-growing power's; looked for first (a finite block is the rule).
+        bad_value, bad_slope = xp.isnan(value), xp.isnan(derivative)
+        if not (bool(xp.any(bad_value)) or bool(xp.any(bad_slope))):
+            return value, derivative
         inf = xp.full_like(derivative, xp.inf)
-        return xp.where(xp.isnan(value), inf, value), xp.where(
-            xp.isnan(derivative), xp.where(p < 0.0, -inf, inf), derivative
-        )
+        return xp.where(bad_value, inf, value), xp.where(bad_slope, xp.where(p < 0.0, -inf, inf), derivative)
 
     def deviance(self, p, y, xp):
         """The unit deviance of power ``k`` and its derivative in ``p`` (``value_and_derivative`` without the guard).

@@ -6,10 +6,14 @@ from ``skgd._reductions``, in the data's array namespace and on its device.
 
 import copy
 
-from .._array_api import get_namespace, rounding
+from .._array_api import get_namespace, get_namespace_and_device, rounding
 from .._loss import SquaredError
-from .._reductions import ColumnMoments, loss_gradient_sums
+from .._reductions import ColumnMoments, loss_gradient_sums, row_blocks
+from .._state import linear_predict
 from .._step_size import batch_lipschitz
+
+#: Fewest row blocks J and its slope along a line are summed in (``along_line``).
+LINE_BLOCKS = 16
 
 
 class StreamingObjective:
@@ -42,6 +46,76 @@ class StreamingObjective:
         loss_sums, grad_coef, grad_intercept = self.sums(coef, intercept)
         return self.value_of(loss_sums, coef), grad_coef / self.weight_sum, grad_intercept / self.weight_sum
 
+    def value_gradient_and_predictors(self, coef, intercept):
+        """Each target's J, the gradient and the rows' linear predictors at ``(coef, intercept)``, in one pass.
+
+        Returns
+        -------
+        values : array of shape (n_targets,)
+            Each target's J (``value`` is their mean).
+        grad_coef : array of shape (n_targets, n_features)
+        grad_intercept : array of shape (n_targets,)
+        predictors : array of shape (n_samples, n_targets)
+            In X's dtype, namespace and device.
+        """
+        X = self.data.X
+        _, _, device = get_namespace_and_device(coef)
+        predictors = self.xp.empty((X.shape[0], coef.shape[0]), dtype=X.dtype, device=device)
+        loss_sums, grad_coef, grad_intercept = self.sums(coef, intercept, predictors=predictors)
+        return (
+            loss_sums / self.weight_sum + self.settings.penalty.value(coef, xp=self.xp),
+            grad_coef / self.weight_sum,
+            grad_intercept / self.weight_sum,
+            predictors,
+        )
+
+    def predictors(self, coef, intercept):
+        """The rows' linear predictors ``X coef^T + intercept`` (one read of X), in X's dtype."""
+        return linear_predict(self.data.X, coef, intercept)
+
+    def along_line(self, predictors, change, coef, direction, steps):
+        """Each target's J and slope of J along its line ``coef + t * direction``, at its step ``t`` (no read of X).
+
+        Parameters
+        ----------
+        predictors : array of shape (n_samples, n_targets)
+            The rows' linear predictors ``p`` at the line's start
+            (``value_gradient_and_predictors``).
+        change : array of shape (n_samples, n_targets)
+            Their change ``q`` along the direction (``predictors`` of it).
+        coef : array of shape (n_targets, n_features)
+            The line's start.
+        direction : array of shape (n_targets, n_features)
+        steps : list of float
+            Each target's ``t``.
+
+        Returns
+        -------
+        values, slopes : arrays of shape (n_targets,)
+            ``sum_i s_i l(p_i + t q_i) / sum_i s_i + R(coef + t d)`` and
+            ``sum_i s_i l'(p_i + t q_i) q_i / sum_i s_i + l2 (coef + t d) . d``,
+            in float64; non-finite where the loss overflows.
+        """
+        xp, data, penalty = self.xp, self.data, self.settings.penalty
+        _, _, device = get_namespace_and_device(coef)
+        float64 = coef.dtype
+        t = xp.asarray(steps, dtype=float64, device=device)
+        values = xp.zeros(coef.shape[0], dtype=float64, device=device)
+        slopes = xp.zeros(coef.shape[0], dtype=float64, device=device)
+        # Blocks of the predictors' rows (k values a row, not X's d): each block's float64 temporaries
+        # stay a small share of X's rows they stand for.
+        for rows in row_blocks(predictors, xp, min_blocks=LINE_BLOCKS):
+            q = xp.astype(change[rows, :], float64)
+            value, derivative = self.loss.value_and_derivative(
+                xp.astype(predictors[rows, :], float64) + t * q, data.Y[rows, :], xp=xp
+            )
+            weight = xp.astype(data.sample_weight[rows], float64)[:, None]
+            values += xp.sum(weight * value, axis=0)
+            slopes += xp.sum(weight * derivative * q, axis=0)
+        moved = coef + t[:, None] * direction
+        values = values / self.weight_sum + penalty.value(moved, xp=xp)
+        return values, slopes / self.weight_sum + penalty.l2 * xp.sum(moved * direction, axis=1)
+
     def value(self, coef, intercept):
         """J at ``(coef, intercept)``, averaged over targets: a pass without the gradient."""
         loss_sums, _, _ = self.sums(coef, intercept, gradient=False)
@@ -51,7 +125,7 @@ class StreamingObjective:
         """J, averaged over targets, from each target's weighted loss sum (``sums``) at ``coef``."""
         return float(self.xp.mean(loss_sums / self.weight_sum + self.settings.penalty.value(coef, xp=self.xp)))
 
-    def sums(self, coef, intercept, gradient=True, loss=None):
+    def sums(self, coef, intercept, gradient=True, loss=None, predictors=None):
         """Weighted loss and gradient sums over the data (one read of X).
 
         Parameters
@@ -62,6 +136,8 @@ class StreamingObjective:
             Whether to form the gradient sums.
         loss : Loss, default=None
             The loss summed; None for the objective's own (``loss``).
+        predictors : array of shape (n_samples, n_targets), default=None
+            Filled with the rows' linear predictors (``loss_gradient_sums``).
 
         Returns
         -------
@@ -70,7 +146,15 @@ class StreamingObjective:
         """
         data, loss = self.data, self.loss if loss is None else loss
         return loss_gradient_sums(
-            loss, data.X, data.Y, data.sample_weight, coef, intercept, xp=self.xp, gradient=gradient
+            loss,
+            data.X,
+            data.Y,
+            data.sample_weight,
+            coef,
+            intercept,
+            xp=self.xp,
+            gradient=gradient,
+            predictors=predictors,
         )
 
     def residual_scale(self, coef, intercept):

@@ -70,7 +70,7 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         With ``learning_rate="auto"`` the batch solver searches each step
         (the deviance has no global curvature bound): along conjugate
         directions, on the rows' predictors, or by halving with an L1 part,
-        momentum or dask data; sgd caps the change one sample's step makes
+        momentum, float32 X or dask data; sgd caps the change one sample's step makes
         to its own ``x . w + b`` at 1; ``score`` is then D^2, the deviance
         explained.
     epsilon : float, default=0.1

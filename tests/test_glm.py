@@ -208,3 +208,20 @@ def test_the_default_fit_searches_conjugate_directions_to_the_optimum_in_a_few_e
     assert ours.n_iter_ <= 8
     # The call's start is the intercept alone (no read of X) and its end J the last line's.
     assert reads == {"loss_gradient_sums": ours.n_iter_, "linear_predict": ours.n_iter_, "value": 1}
+
+
+def test_float32_columns_far_from_zero_backtrack_and_never_rise():
+    # Predictors formed in float32 on columns at offsets of 100 round by more than J's rounding allows
+    # between a line's J and the next pass's: such data backtracks on passes of its own (was:
+    # DivergenceError at epoch 15 with the line search; float64 converges either way).
+    rng = np.random.RandomState(3)
+    X = rng.randn(100, 40) * np.exp(2 * rng.randn(40)) + 100.0 * rng.randn(40)
+    y = rng.gamma(5.0, np.exp(0.5 * rng.randn(100)) / 5.0)
+    wide = GradientDescentRegressor(loss="tweedie", power=2.5).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        narrow = GradientDescentRegressor(loss="tweedie", power=2.5).fit(X.astype(np.float32), y)
+    assert wide.stop_reason_ == "converged"
+    curve = np.array(narrow.loss_curve_)
+    assert np.all(np.diff(curve) <= 64 * np.finfo(np.float32).eps * curve[:-1])
+    assert curve[-1] <= wide.loss_curve_[-1] * (1 + 1e-3)

@@ -102,6 +102,10 @@ def _numpy(X, y):
     return X, y
 
 
+def _float32(X, y):
+    return X.astype(np.float32), y
+
+
 def _array_api_strict(X, y):
     if not ARRAY_API_SUPPORT:
         pytest.skip("array API input needs scikit-learn >= 1.9")
@@ -128,6 +132,7 @@ FACTORY_CASES = [
     ("skgd._algorithms._line_search.ConjugateGradient", _STREAMING, _array_api_strict, 60, dict(loss="poisson")),
     ("skgd._algorithms._backtracking.Backtracking", _STREAMING, _numpy, 60, dict(loss="poisson", penalty="l1")),
     ("skgd._algorithms._backtracking.Backtracking", _DASK, _dask, 300, dict(loss="poisson")),
+    ("skgd._algorithms._backtracking.Backtracking", _STREAMING, _float32, 60, dict(loss="poisson")),
     ("skgd._algorithms._gradient.GradientDescent", _GRAM, _numpy, 2500, dict(learning_rate=0.01)),
     ("skgd._algorithms._gradient.GradientDescent", _STREAMING, _numpy, 60, dict(loss="huber", momentum=0.5)),
     ("skgd._sgd_namespace.HostSGDSolver", _STREAMING, _array_api_strict, 60, dict(solver="sgd")),

@@ -12,10 +12,10 @@ gradient, the column moments and the curvature:
   smoothings, shrunk with the step (the continuation);
 - ``ConjugateGradient`` (``_line_search``): the log link's losses with
   ``learning_rate="auto"``: conjugate directions, each searched along the
-  rows' predictors held in memory (no L1 part, no momentum, the adaptive
-  schedule);
+  rows' predictors held in memory (float64 X, no L1 part, no momentum, the
+  adaptive schedule);
 - ``Backtracking`` (``_backtracking``): steps searched for by halving, for the
-  log link's other automatic fits (an L1 part, momentum, dask arrays);
+  log link's other automatic fits (an L1 part, momentum, float32 X, dask arrays);
 - ``SGDSolver`` (``_sgd``): sgd passes through the compiled loop (NumPy and
   sparse data); ``skgd._sgd_namespace``'s for other array namespaces and
   ``skgd._dask.DaskSGDSolver`` for dask arrays.
@@ -85,7 +85,7 @@ def make_algorithm(data, settings, state, *, solver, automatic, max_iter, one_ep
         return _sgd_algorithm(data, settings, state, objective, automatic, smoothable)
     steady = automatic and settings.momentum == 0  # FISTA's own momentum takes the place of any other
     if automatic and not loss.global_curvature:  # no global curvature bound: the steps search for their size
-        if steady and schedule.adaptive and not settings.penalty.l1 and not is_dask_array(data.X):
+        if steady and schedule.adaptive and not settings.penalty.l1 and _searchable(data.X):
             return ConjugateGradient(objective, settings)  # along the rows' predictors, held in memory
         return Backtracking(objective, settings)
     if steady and smoothable and schedule.adaptive:
@@ -93,6 +93,19 @@ def make_algorithm(data, settings, state, *, solver, automatic, max_iter, one_ep
     if steady and loss.smooth and not schedule.decays:
         return FISTA(objective, settings)
     return GradientDescent(objective, settings, automatic=automatic)
+
+
+def _searchable(X):
+    """Whether J along a line may be searched on X's predictors: held in memory, and in float64.
+
+    Predictors formed in float32 round (on columns far from zero) by more than
+    J's rounding allows between the line's J and the next pass's, which then
+    sees a rise; such data, and dask arrays, backtrack on passes of their own.
+    """
+    if is_dask_array(X):
+        return False
+    xp = get_namespace_and_device(X)[0]
+    return float(xp.finfo(X.dtype).eps) < 1e-10
 
 
 def _sgd_algorithm(data, settings, state, objective, automatic, smoothable):

@@ -225,3 +225,33 @@ def test_float32_columns_far_from_zero_backtrack_and_never_rise():
     curve = np.array(narrow.loss_curve_)
     assert np.all(np.diff(curve) <= 64 * np.finfo(np.float32).eps * curve[:-1])
     assert curve[-1] <= wide.loss_curve_[-1] * (1 + 1e-3)
+
+
+def test_tweedie_above_power_two_without_an_intercept_never_ends_on_its_plateau():
+    # Above power 2 the deviance flattens towards a plateau as mu grows: a line's first point landed there
+    # and looked optimal (silent "converged", predictions inf, J 0.0275 where 5e-5 is reached). Such fits
+    # backtrack, as before the conjugate directions.
+    X = np.array(
+        [[36.8564, 41.1699, 191.0648], [38.631, 54.2103, 120.567], [39.0296, 49.7061, 125.3195],
+         [37.7577, 44.176, 186.5536], [39.0463, 48.9613, 155.3666]]
+    )  # fmt: skip
+    y = np.array([31.6174, 32.4849, 43.2556, 35.632, 42.0042])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reg = GradientDescentRegressor(loss="tweedie", power=3.0, fit_intercept=False).fit(X, y)
+    assert np.all(np.isfinite(reg.predict(X)))
+    assert mean_tweedie_deviance(y, reg.predict(X), power=3.0) < 1e-3
+
+
+def test_columns_at_offsets_of_1e8_never_raise_on_a_rise_the_lines_predictors_did_not_see():
+    # The line's J (stored predictors moved along q) said a step fell, the next pass's said it rose: on
+    # columns at 1e8 the predictors' rounding exceeds J's. The step is undone and training ends there
+    # (was: DivergenceError), never above where it began.
+    rng = np.random.RandomState(9)
+    X = rng.randn(100, 40) * np.exp(2 * rng.randn(40)) + 1e8 * rng.randn(40)
+    y = rng.gamma(5.0, np.exp(0.5 * rng.randn(100)) / 5.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reg = GradientDescentRegressor(loss="gamma").fit(X, y)
+    curve = np.array(reg.loss_curve_)
+    assert np.all(np.diff(curve) <= 1e-10 * curve[:-1]) and np.all(np.isfinite(reg.coef_))

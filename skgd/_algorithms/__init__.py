@@ -12,10 +12,11 @@ gradient, the column moments and the curvature:
   smoothings, shrunk with the step (the continuation);
 - ``ConjugateGradient`` (``_line_search``): the log link's losses with
   ``learning_rate="auto"``: conjugate directions, each searched along the
-  rows' predictors held in memory (float64 X, no L1 part, no momentum, the
-  adaptive schedule);
+  rows' predictors held in memory (power at most 2, float64 X, no L1 part,
+  no momentum, the adaptive schedule);
 - ``Backtracking`` (``_backtracking``): steps searched for by halving, for the
-  log link's other automatic fits (an L1 part, momentum, float32 X, dask arrays);
+  log link's other automatic fits (above power 2, an L1 part, momentum,
+  float32 X, dask arrays);
 - ``SGDSolver`` (``_sgd``): sgd passes through the compiled loop (NumPy and
   sparse data); ``skgd._sgd_namespace``'s for other array namespaces and
   ``skgd._dask.DaskSGDSolver`` for dask arrays.
@@ -85,7 +86,10 @@ def make_algorithm(data, settings, state, *, solver, automatic, max_iter, one_ep
         return _sgd_algorithm(data, settings, state, objective, automatic, smoothable)
     steady = automatic and settings.momentum == 0  # FISTA's own momentum takes the place of any other
     if automatic and not loss.global_curvature:  # no global curvature bound: the steps search for their size
-        if steady and schedule.adaptive and not settings.penalty.l1 and _searchable(data.X):
+        # Where the deviance is convex in the log link (power <= 2): above, J flattens towards a plateau
+        # as mu grows, where a line's first point may land and look optimal.
+        convex = getattr(loss, "power", 1.0) <= 2.0
+        if steady and convex and schedule.adaptive and not settings.penalty.l1 and _searchable(data.X):
             return ConjugateGradient(objective, settings)  # along the rows' predictors, held in memory
         return Backtracking(objective, settings)
     if steady and smoothable and schedule.adaptive:

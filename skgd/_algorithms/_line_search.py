@@ -81,6 +81,7 @@ class ConjugateGradient(BatchAlgorithm):
         super().__init__(objective, settings, automatic=True)
         self.moved = True  # whether the last epoch's search moved any target
         self.left = None  # (coef, intercept, J) where the last search left the model
+        self.before = None  # (coef, intercept, each target's J) where the last search began
 
     def allocate(self, state):
         """Give the state the conjugate directions' part unless it has one."""
@@ -124,6 +125,15 @@ class ConjugateGradient(BatchAlgorithm):
         values, grad_coef, grad_intercept, predictors = objective.value_gradient_and_predictors(
             state.coef, state.intercept
         )
+        own = state.conjugate
+        if self.before is not None and _rose(values, self.before[2], objective.rounding, xp):
+            # The last line's J said the step fell, the pass says it rose (predictors formed on columns far
+            # from zero round by more than J's rounding): the step is undone, and training ends there.
+            state.coef, state.intercept, values = self.before
+            own.restart(state.coef, state.intercept)
+            self.moved, self.before = False, None
+            self.left = (state.coef, state.intercept, float(xp.mean(values)))
+            return float(xp.mean(values))
         grad_coef = grad_coef + s.penalty.l2 * state.coef
         if not s.fit_intercept:
             grad_intercept = xp.zeros_like(grad_intercept)
@@ -132,7 +142,6 @@ class ConjugateGradient(BatchAlgorithm):
             _, _, device = get_namespace_and_device(state.coef)
             conditioning = Conditioning.identity(state.coef.shape[1], xp, device)
         gradient = conditioning.direction(grad_coef, grad_intercept, s.fit_intercept)  # P g
-        own = state.conjugate
         direction = self._direction(own, gradient, (grad_coef, grad_intercept), conditioning)
         change = objective.predictors(*direction)
         start = [float(t) for t in own.steps] if own.steps is not None else [eta] * state.coef.shape[0]
@@ -143,6 +152,7 @@ class ConjugateGradient(BatchAlgorithm):
             [float(v) for v in values],
             [float(f) for f in _dot(grad_coef, grad_intercept, *direction, xp)],
         )
+        self.before = (xp.asarray(state.coef, copy=True), xp.asarray(state.intercept, copy=True), values)
         device = get_namespace_and_device(state.coef)[2]
         t = xp.asarray(steps, dtype=state.coef.dtype, device=device)
         state.coef += t[:, None] * direction[0]
@@ -189,9 +199,10 @@ class SearchRule(WindowRule):
     An exact search's decrease falls faster than geometrically, so each
     epoch's ratio to the last extrapolates what is left (the evidence
     confirms it before a silent stop). An epoch whose searches found no point
-    lower than J's rounding leaves the model where it was, and every later
-    epoch would search the same lines: training ends there, silently only on
-    the evidence (else ``"stalled"``).
+    lower than J's rounding leaves the model where it was (as does a step
+    undone because the next pass saw J rise), and every later epoch would
+    search the same lines: training ends there, silently only on the
+    evidence (else ``"stalled"``).
 
     Parameters
     ----------
@@ -205,7 +216,13 @@ class SearchRule(WindowRule):
         """Why training ends after this epoch, or None to go on."""
         if progress.algorithm.moved or not progress.controls.stop_on_stall:
             return super().after_epoch(progress, metric)
-        return "converged" if confirmed(progress, self.evidence) else "stalled"
+        return "converged" if confirmed(progress, self.evidence, rule=False) else "stalled"
+
+
+def _rose(values, earlier, rounding, xp):
+    """Whether J (the targets' mean) rose from ``earlier`` to ``values`` beyond its rounding."""
+    now, then = float(xp.mean(values)), float(xp.mean(earlier))
+    return now > then + rounding * abs(then)
 
 
 def _dot(a_coef, a_intercept, b_coef, b_intercept, xp):

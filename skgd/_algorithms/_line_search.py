@@ -263,7 +263,6 @@ def line_search(along, start_steps, rounding, start_values, start_slopes):
     open_ended = [True] * k  # no slope has turned upwards yet: high is the cap, not a bracket
     previous = [(0.0, f) for f in start_slopes]  # the last point each secant passes through
     best = [(0.0, v - rounding * abs(v)) for v in start_values]  # a point must fall below this to count
-    found = [(0.0, v) for v in start_values]
     steps = list(start_steps)
     done = [not (f < 0.0 and math.isfinite(v)) for f, v in zip(start_slopes, start_values, strict=True)]
     for _ in range(MAX_EVALUATIONS):
@@ -275,7 +274,7 @@ def line_search(along, start_steps, rounding, start_values, start_slopes):
                 continue
             t, v, f = steps[j], float(values[j]), float(slopes[j])
             if math.isfinite(v) and v < best[j][1]:
-                best[j] = found[j] = (t, v)
+                best[j] = (t, v)
             if math.isfinite(f) and abs(f) <= SEARCH_TOLERANCE * abs(start_slopes[j]) and best[j][0] == t:
                 done[j] = True
                 continue
@@ -298,4 +297,4 @@ def line_search(along, start_steps, rounding, start_values, start_slopes):
                 done[j] = True
                 continue
             steps[j] = following
-    return [t for t, _ in found], [v for _, v in found]
+    return [t for t, _ in best], [v if t > 0.0 else start for (t, v), start in zip(best, start_values, strict=True)]

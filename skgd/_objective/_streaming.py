@@ -63,7 +63,7 @@ class StreamingObjective:
         predictors = self.xp.empty((X.shape[0], coef.shape[0]), dtype=X.dtype, device=device)
         loss_sums, grad_coef, grad_intercept = self.sums(coef, intercept, predictors=predictors)
         return (
-            loss_sums / self.weight_sum + self.settings.penalty.value(coef, xp=self.xp),
+            self.target_values(loss_sums, coef),
             grad_coef / self.weight_sum,
             grad_intercept / self.weight_sum,
             predictors,
@@ -98,18 +98,18 @@ class StreamingObjective:
         """
         xp, data, penalty = self.xp, self.data, self.settings.penalty
         _, _, device = get_namespace_and_device(coef)
-        float64 = coef.dtype
-        t = xp.asarray(steps, dtype=float64, device=device)
-        values = xp.zeros(coef.shape[0], dtype=float64, device=device)
-        slopes = xp.zeros(coef.shape[0], dtype=float64, device=device)
+        wide = coef.dtype  # the iterate's: the widest float of the namespace and device
+        t = xp.asarray(steps, dtype=wide, device=device)
+        values = xp.zeros(coef.shape[0], dtype=wide, device=device)
+        slopes = xp.zeros(coef.shape[0], dtype=wide, device=device)
         # Blocks of the predictors' rows (k values a row, not X's d): each block's float64 temporaries
         # stay a small share of X's rows they stand for.
         for rows in row_blocks(predictors, xp, min_blocks=LINE_BLOCKS):
-            q = xp.astype(change[rows, :], float64)
+            q = xp.astype(change[rows, :], wide)
             value, derivative = self.loss.value_and_derivative(
-                xp.astype(predictors[rows, :], float64) + t * q, data.Y[rows, :], xp=xp
+                xp.astype(predictors[rows, :], wide) + t * q, data.Y[rows, :], xp=xp
             )
-            weight = xp.astype(data.sample_weight[rows], float64)[:, None]
+            weight = xp.astype(data.sample_weight[rows], wide)[:, None]
             values += xp.sum(weight * value, axis=0)
             slopes += xp.sum(weight * derivative * q, axis=0)
         moved = coef + t[:, None] * direction
@@ -123,7 +123,11 @@ class StreamingObjective:
 
     def value_of(self, loss_sums, coef):
         """J, averaged over targets, from each target's weighted loss sum (``sums``) at ``coef``."""
-        return float(self.xp.mean(loss_sums / self.weight_sum + self.settings.penalty.value(coef, xp=self.xp)))
+        return float(self.xp.mean(self.target_values(loss_sums, coef)))
+
+    def target_values(self, loss_sums, coef):
+        """Each target's J from its weighted loss sum (``sums``) at ``coef``."""
+        return loss_sums / self.weight_sum + self.settings.penalty.value(coef, xp=self.xp)
 
     def sums(self, coef, intercept, gradient=True, loss=None, predictors=None):
         """Weighted loss and gradient sums over the data (one read of X).

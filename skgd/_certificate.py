@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.linalg import LinAlgError, cho_factor, cho_solve, lapack
 from scipy.optimize import linprog
 
 from ._array_api import get_namespace_and_device, is_dask_array, move_to
@@ -46,6 +47,12 @@ DUAL_TOLERANCE = 1e-8
 
 #: Share of the gradient off the curvature matrix's range that is still rounding.
 RANGE_TOLERANCE = 1e-6
+
+#: A scaled curvature matrix whose reciprocal condition estimate (1-norm) exceeds this times
+#: ``d**2 * eps`` is solved by its Cholesky factor: all its eigenvalues are then above the
+#: ``d * eps`` share of the largest that the eigendecomposition keeps (the estimate may be 3x
+#: optimistic, and 2-norm and 1-norm conditions differ by at most ``d``).
+CHOLESKY_MARGIN = 10.0
 
 #: Vertices of the quantile LP an active-set search visits from a model (``_quantile_gap``).
 VERTEX_PIVOTS = 8
@@ -162,15 +169,21 @@ def _subgradient(grad, coef, l1):
 def _decrement(hessian, gradient):
     """``(g^T H^+ g / 2, -H^+ g)``, H symmetric positive semi-definite, solved in its Jacobi-scaled form.
 
+    By its Cholesky factor where that form is well conditioned, else by its
+    eigendecomposition, whose eigenvalues within rounding of zero are dropped.
+
     ``(inf, None)`` when ``g`` is not in H's range: J's local quadratic model is then unbounded below.
     """
     diagonal = np.diag(hessian).copy()
     diagonal[diagonal <= 0.0] = 1.0
     root = np.sqrt(diagonal)
     scaled = hessian / root[:, None] / root[None, :]
+    scaled_gradient = gradient / root
+    solved = _well_conditioned_solve(scaled, scaled_gradient)
+    if solved is not None:
+        return 0.5 * float(scaled_gradient @ solved), -solved / root
     values, vectors = np.linalg.eigh(scaled)
     keep = values > max(values[-1], 0.0) * hessian.shape[0] * np.finfo(np.float64).eps
-    scaled_gradient = gradient / root
     projected = vectors[:, keep].T @ scaled_gradient
     # A gradient off H's range (beyond rounding) leaves J's local model unbounded below: no estimate.
     outside = scaled_gradient - vectors[:, keep] @ projected
@@ -178,6 +191,19 @@ def _decrement(hessian, gradient):
         return np.inf, None
     step = -(vectors[:, keep] @ (projected / values[keep])) / root
     return 0.5 * float(np.sum(projected**2 / values[keep])), step
+
+
+def _well_conditioned_solve(matrix, vector):
+    """``matrix^-1 vector`` by Cholesky where the matrix is well conditioned (``CHOLESKY_MARGIN``), else None."""
+    d = matrix.shape[0]
+    try:
+        factor, lower = cho_factor(matrix, lower=True, check_finite=False)
+    except LinAlgError:  # not positive definite
+        return None
+    rcond, info = lapack.dpocon(factor, np.linalg.norm(matrix, 1), uplo="L")
+    if info != 0 or not rcond > CHOLESKY_MARGIN * d * d * np.finfo(np.float64).eps:
+        return None
+    return cho_solve((factor, lower), vector, check_finite=False)
 
 
 def _hessian_and_gradient(loss, X, y, weights, coef, intercept, penalty, fit_intercept):
@@ -192,8 +218,9 @@ def _hessian_and_gradient(loss, X, y, weights, coef, intercept, penalty, fit_int
     for rows in row_blocks(X, np):
         block = X[rows].astype(np.float64, copy=False)
         p = np.asarray(block @ coef).ravel() + intercept
-        _, derivative = loss.value_and_derivative(p, y[rows], xp=np)
-        c = weights[rows] * _curvature(loss, p, y[rows]) / total
+        part = loss.target_part(y[rows], xp=np)
+        _, derivative = loss.value_and_derivative(p, y[rows], xp=np, part=part)
+        c = weights[rows] * _curvature(loss, p, y[rows], part) / total
         g = weights[rows] * derivative / total
         if sp.issparse(block):
             xtcx += np.asarray((block.T @ sp.diags(c) @ block).todense())
@@ -211,12 +238,13 @@ def _hessian_and_gradient(loss, X, y, weights, coef, intercept, penalty, fit_int
     return full, np.append(grad, g_sum)
 
 
-def _curvature(loss, p, y):
+def _curvature(loss, p, y, part):
     """The loss's second derivative in ``p``: squared error's constant, else a central difference of its slope."""
     if loss.quadratic:
         return np.full_like(p, loss.curvature)
     h = CURVATURE_STEP * (1.0 + np.abs(p))
-    upper, lower = loss.value_and_derivative(p + h, y, xp=np)[1], loss.value_and_derivative(p - h, y, xp=np)[1]
+    upper = loss.value_and_derivative(p + h, y, xp=np, part=part)[1]
+    lower = loss.value_and_derivative(p - h, y, xp=np, part=part)[1]
     return np.maximum((upper - lower) / (2.0 * h), 0.0)
 
 

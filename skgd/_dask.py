@@ -297,6 +297,7 @@ class DaskStreamingObjective(StreamingObjective):
         self.xp = np  # the state's: NumPy, on the client
         self.can_condition = survey.statistics is not None
         self.rounding = rounding(np, data.X.dtype)  # the blocks' losses are formed in X's dtype
+        self.target_parts = None  # each block forms its own, where it lives
 
     def moments(self):
         """The column moments the survey's statistics hold."""

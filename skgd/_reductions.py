@@ -406,7 +406,7 @@ def _raw_block_statistics(X, centred_y, total, xp):
     return mean_x, scatter_xx, scatter_xy
 
 
-def loss_gradient_sums(loss, X, Y, sample_weight, coef, intercept, xp=None, gradient=True, predictors=None):
+def loss_gradient_sums(loss, X, Y, sample_weight, coef, intercept, xp=None, gradient=True, predictors=None, parts=None):
     """Weighted sums of the loss and of its gradient over some rows, in one read of X.
 
     One fused pass: for each row block the linear predictors, their loss and its
@@ -432,6 +432,8 @@ def loss_gradient_sums(loss, X, Y, sample_weight, coef, intercept, xp=None, grad
     predictors : array of shape (n_samples, n_targets), default=None
         Where the pass writes each row's linear predictors, as it forms them
         (a line search then moves along them without reading X); None keeps none.
+    parts : array of shape (n_samples, n_targets), default=None
+        ``loss.target_part(Y)``, formed once for many passes; None forms each block's in the pass.
 
     Returns
     -------
@@ -464,7 +466,9 @@ def loss_gradient_sums(loss, X, Y, sample_weight, coef, intercept, xp=None, grad
             predictor = xp.zeros((s.shape[0], k), dtype=X.dtype, device=device) + intercept
         if predictors is not None:
             predictors[rows, :] = predictor
-        values, weighted = loss.value_and_derivative(predictor, Y[rows, :], xp=xp)
+        values, weighted = loss.value_and_derivative(
+            predictor, Y[rows, :], xp=xp, part=None if parts is None else parts[rows, :]
+        )
         # Summed elementwise, not by a BLAS dot product: its order of addition
         # depends on the kernel the BLAS picks for the CPU, this one does not
         # (three rows add left to right, as the note adds its costs).

@@ -27,7 +27,7 @@ from scipy.optimize import minimize
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import Lasso, PoissonRegressor, QuantileRegressor, Ridge
 
-from skgd import GradientDescentRegressor
+from skgd import GradientDescentRegressor, _certificate
 from skgd._schedules import SCHEDULES
 from skgd._training import STOP_REASONS
 
@@ -274,6 +274,26 @@ def test_huber_with_residuals_far_beyond_epsilon_converges_within_tol():
     assert not warned
     gap, _ = relative_gap(est, X, y, {"epsilon": 0.1}, None, 0.0)
     assert gap <= PROMISE
+
+
+@pytest.mark.parametrize("d", [1, 4, 60])
+def test_the_decrement_by_cholesky_is_the_eigendecompositions_and_a_singular_matrix_takes_the_latter(d):
+    rng = np.random.RandomState(d)
+    rows = rng.standard_normal((3 * d, d)) * np.logspace(-3, 3, d)
+    hessian, gradient = rows.T @ rows, rng.standard_normal(d)
+    gap, step = _certificate._decrement(hessian, gradient)
+    root = np.sqrt(np.diag(hessian))
+    assert _certificate._well_conditioned_solve(hessian / np.outer(root, root), gradient) is not None
+    exact = np.linalg.solve(hessian, gradient)  # an independent solve of H s = g
+    np.testing.assert_allclose(step, -exact, rtol=1e-9)
+    assert gap == pytest.approx(0.5 * gradient @ exact, rel=1e-12)
+    # Rank one: no Cholesky factor; the eigendecomposition finds g off the range (no estimate) or on it.
+    singular = np.outer(rows[0], rows[0])
+    assert _certificate._well_conditioned_solve(singular, gradient) is None or d == 1
+    if d > 1:
+        assert _certificate._decrement(singular, gradient) == (np.inf, None)
+        on_range, step = _certificate._decrement(singular, rows[0])
+        np.testing.assert_allclose(singular @ step, -rows[0], rtol=1e-8, atol=1e-8 * np.abs(rows[0]).max())
 
 
 def test_gap_bound_bounds_the_gap_of_squared_error_and_quantile():

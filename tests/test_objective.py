@@ -86,6 +86,22 @@ def test_log_link_losses_at_extreme_predictors_are_infinite_not_errors():
         np.testing.assert_array_equal(compiled, np.column_stack([value, derivative]))
 
 
+@pytest.mark.parametrize("name", sorted(LOSSES))
+def test_a_loss_at_its_targets_part_formed_once_is_bitwise_the_loss(name):
+    # The objective forms target_part(Y) once a fit; every read of X then passes it in.
+    loss = make_loss(name, **LOSS_PARAMS)
+    rng = np.random.RandomState(0)
+    p = np.concatenate([rng.uniform(-5.0, 5.0, 200), [-1600.0, 0.0, 1600.0]])[:, None]
+    y = np.concatenate([rng.gamma(0.5, 2.0, 200), [1.0, 1.0, 1.0]])[:, None]
+    if loss.targets == "non-negative":
+        y[::7] = 0.0  # y log y at 0
+    part = loss.target_part(y)
+    assert (part is None) == (loss.name not in ("poisson", "gamma", "tweedie"))
+    with_part, without = loss.value_and_derivative(p, y, part=part), loss.value_and_derivative(p, y)
+    np.testing.assert_array_equal(with_part[0], without[0])
+    np.testing.assert_array_equal(with_part[1], without[1])
+
+
 def test_every_loss_has_its_compiled_twin_and_its_textbook_definition():
     untwinned = sorted(set(LOSSES) - set(LOSS_CODES))
     where = "'<name>_loss' and '<name>_dloss' in the .pxd next to its class (skgd/_loss/), then a rebuild"

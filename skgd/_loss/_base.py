@@ -161,8 +161,28 @@ class Loss(abc.ABC):
                 "predicts exp(X w + b) > 0, and an all-zero target has no finite optimum."
             )
 
+    def target_part(self, y, xp=None):
+        """The loss's terms in ``y`` alone, for a caller that evaluates it at many predictors (None: it has none).
+
+        ``value_and_derivative(p, y, part=target_part(y))`` is bitwise
+        ``value_and_derivative(p, y)``; the objective forms the part once a
+        fit, not once a read of X.
+
+        Parameters
+        ----------
+        y : array
+            Targets, of any array API namespace.
+        xp : namespace, default=None
+            The namespace of ``y`` (found from ``y`` when None).
+
+        Returns
+        -------
+        array like ``y``, or None
+        """
+        return None
+
     @abc.abstractmethod
-    def value_and_derivative(self, p, y, xp=None):
+    def value_and_derivative(self, p, y, xp=None, part=None):
         """Elementwise loss and its derivative in ``p``.
 
         Parameters
@@ -173,6 +193,8 @@ class Loss(abc.ABC):
             Targets, broadcastable against ``p``, in its namespace.
         xp : namespace, default=None
             The namespace of ``p`` (found from ``p`` when None).
+        part : array, default=None
+            ``target_part(y)``, formed before; None forms it here where the loss has one.
 
         Returns
         -------
@@ -233,7 +255,7 @@ class Loss(abc.ABC):
 class ResidualLoss(Loss):
     """A loss ``l(r)`` of the residual ``r = p - y``, with the identity link."""
 
-    def value_and_derivative(self, p, y, xp=None):
+    def value_and_derivative(self, p, y, xp=None, part=None):
         """Elementwise ``l(p - y)`` and its derivative ``l'(p - y)``.
 
         Parameters
@@ -244,6 +266,8 @@ class ResidualLoss(Loss):
             Targets, broadcastable against ``p``, in its namespace.
         xp : namespace, default=None
             The namespace of ``p`` (found from ``p`` when None).
+        part : None
+            A residual loss has no terms in ``y`` alone (``target_part``).
 
         Returns
         -------

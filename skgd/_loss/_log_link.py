@@ -124,7 +124,30 @@ class LogLinkLoss(Loss):
         with np.errstate(over="ignore"):  # beyond the float range: an infinite prediction
             return xp.exp(p)
 
-    def value_and_derivative(self, p, y, xp=None):
+    def target_part(self, y, xp=None):
+        """The deviance's terms in ``y`` alone: ``y log y``, ``log y`` (gamma), ``y**(2 - k) / ((1 - k)(2 - k))``.
+
+        Parameters
+        ----------
+        y : array
+            Targets in the loss's range, of any array API namespace.
+        xp : namespace, default=None
+            The namespace of ``y`` (found from ``y`` when None).
+
+        Returns
+        -------
+        array like ``y``
+        """
+        xp, _ = get_namespace(y, xp=xp)
+        k = self.power
+        if k == 1.0:
+            positive = y > 0.0
+            return xp.where(positive, y * xp.log(xp.where(positive, y, 1.0 + 0.0 * y)), 0.0 * y)  # 0 log 0 = 0
+        if k == 2.0:
+            return xp.log(y)
+        return xp.where(y > 0.0, y, 0.0 * y) ** (2.0 - k) / ((1.0 - k) * (2.0 - k))
+
+    def value_and_derivative(self, p, y, xp=None, part=None):
         """The unit deviance at ``mu = exp(p)`` and its derivative in ``p``.
 
         Parameters
@@ -135,6 +158,8 @@ class LogLinkLoss(Loss):
             Targets in the loss's range, broadcastable against ``p``.
         xp : namespace, default=None
             The namespace of ``p`` (found from ``p`` when None).
+        part : array, default=None
+            ``target_part(y)``, formed before; None forms it here.
 
         Returns
         -------
@@ -143,7 +168,8 @@ class LogLinkLoss(Loss):
         """
         xp, _ = get_namespace(p, xp=xp)
         with np.errstate(over="ignore", invalid="ignore"):  # exp(p) beyond the float range: an infinite loss
-            value, derivative = self.deviance(p, y, xp)
+            part = self.target_part(y, xp) if part is None else part
+            value, derivative = self.deviance(p, y, part, xp)
         # Where both powers of mu overflow (inf - inf, powers above 2 at p << 0) the deviance is +inf and
         # its slope the faster-growing power's; looked for first (a finite block is the rule).
         bad_value, bad_slope = xp.isnan(value), xp.isnan(derivative)
@@ -152,7 +178,7 @@ class LogLinkLoss(Loss):
         inf = xp.full_like(derivative, xp.inf)
         return xp.where(bad_value, inf, value), xp.where(bad_slope, xp.where(p < 0.0, -inf, inf), derivative)
 
-    def deviance(self, p, y, xp):
+    def deviance(self, p, y, part, xp):
         """The unit deviance of power ``k`` and its derivative in ``p`` (``value_and_derivative`` without the guard).
 
         ``2 (max(y, 0)**(2 - k) / ((1 - k)(2 - k)) - y mu**(1 - k) / (1 - k) + mu**(2 - k) / (2 - k))``
@@ -163,6 +189,8 @@ class LogLinkLoss(Loss):
         Parameters
         ----------
         p, y : arrays
+        part : array
+            ``target_part(y)``.
         xp : namespace
 
         Returns
@@ -170,29 +198,15 @@ class LogLinkLoss(Loss):
         value, derivative : arrays
         """
         k = self.power
-        if k == 1.0:
-            return _poisson_deviance(p, y, xp)
-        if k == 2.0:
-            return _gamma_deviance(p, y, xp)
+        if k == 1.0:  # 2 (y log(y / mu) - y + mu) and 2 (mu - y)
+            mu = xp.exp(p)
+            return 2.0 * (part - y * p - y + mu), 2.0 * (mu - y)
+        if k == 2.0:  # 2 (log(mu / y) + y / mu - 1) and 2 (1 - y / mu)
+            y_over_mu = y * xp.exp(-p)
+            return 2.0 * (p - part + y_over_mu - 1.0), 2.0 * (1.0 - y_over_mu)
         mu_1k = xp.exp((1.0 - k) * p)  # mu ** (1 - k)
         mu_2k = xp.exp((2.0 - k) * p)  # mu ** (2 - k)
-        y_2k = xp.where(y > 0.0, y, 0.0 * y) ** (2.0 - k)
-        value = 2.0 * (y_2k / ((1.0 - k) * (2.0 - k)) - y * mu_1k / (1.0 - k) + mu_2k / (2.0 - k))
-        return value, 2.0 * (mu_2k - y * mu_1k)
-
-
-def _poisson_deviance(p, y, xp):
-    """``2 (y log(y / mu) - y + mu)`` (``y log y = 0`` at 0) and ``2 (mu - y)``, ``mu = exp(p)``."""
-    mu = xp.exp(p)
-    positive = y > 0.0
-    y_log_y = xp.where(positive, y * xp.log(xp.where(positive, y, 1.0 + 0.0 * y)), 0.0 * y)
-    return 2.0 * (y_log_y - y * p - y + mu), 2.0 * (mu - y)
-
-
-def _gamma_deviance(p, y, xp):
-    """``2 (log(mu / y) + y / mu - 1)`` and ``2 (1 - y / mu)``, ``mu = exp(p)``."""
-    y_over_mu = y * xp.exp(-p)
-    return 2.0 * (p - xp.log(y) + y_over_mu - 1.0), 2.0 * (1.0 - y_over_mu)
+        return 2.0 * (part - y * mu_1k / (1.0 - k) + mu_2k / (2.0 - k)), 2.0 * (mu_2k - y * mu_1k)
 
 
 class Poisson(LogLinkLoss):

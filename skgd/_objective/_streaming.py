@@ -34,11 +34,12 @@ class StreamingObjective:
         self.xp, _ = get_namespace(data.X, data.sample_weight)
         self.weight_sum = float(self.xp.sum(data.sample_weight))
         self.rounding = rounding(self.xp, data.X.dtype)  # the loss is formed in X's dtype
+        self.target_parts = self.loss.target_part(data.Y, xp=self.xp)  # formed once, read every ask
 
     def with_loss(self, loss):
         """The same data and penalty with another loss (a smoothing's slope); no pass over X."""
         other = copy.copy(self)
-        other.loss = loss
+        other.loss, other.target_parts = loss, loss.target_part(self.data.Y, xp=self.xp)
         return other
 
     def value_and_gradient(self, coef, intercept):
@@ -107,7 +108,7 @@ class StreamingObjective:
         for rows in row_blocks(predictors, xp, min_blocks=LINE_BLOCKS):
             q = xp.astype(change[rows, :], wide)
             value, derivative = self.loss.value_and_derivative(
-                xp.astype(predictors[rows, :], wide) + t * q, data.Y[rows, :], xp=xp
+                xp.astype(predictors[rows, :], wide) + t * q, data.Y[rows, :], xp=xp, part=self._part(rows)
             )
             weight = xp.astype(data.sample_weight[rows], wide)[:, None]
             values += xp.sum(weight * value, axis=0)
@@ -148,9 +149,9 @@ class StreamingObjective:
         loss_sums, grad_coef, grad_intercept : ndarrays
             As ``skgd._reductions.loss_gradient_sums``.
         """
-        data, loss = self.data, self.loss if loss is None else loss
+        data = self.data
         return loss_gradient_sums(
-            loss,
+            self.loss if loss is None else loss,
             data.X,
             data.Y,
             data.sample_weight,
@@ -159,7 +160,11 @@ class StreamingObjective:
             xp=self.xp,
             gradient=gradient,
             predictors=predictors,
+            parts=self.target_parts if loss is None else None,
         )
+
+    def _part(self, rows):
+        return None if self.target_parts is None else self.target_parts[rows, :]
 
     def residual_scale(self, coef, intercept):
         """Each target's root mean square residual at ``(coef, intercept)`` (one pass over X, no gradient)."""

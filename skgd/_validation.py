@@ -22,7 +22,6 @@ from ._array_api import (
 )
 from ._objective import GRAM_MAX_FEATURES
 from ._reductions import target_summary
-from ._schedules import SCHEDULES
 
 
 def int32_indices(X):
@@ -72,6 +71,11 @@ def index_dtype(n_samples):
     return np.dtype(np.int32 if n_samples < 2**31 else np.intp)
 
 
+#: SGDRegressor's ``learning_rate`` values: each schedule it names is that ``schedule`` here; the others have none.
+SGDREGRESSOR_SCHEDULES = ("constant", "invscaling", "adaptive")
+SGDREGRESSOR_ONLY_RATES = ("optimal", "pa1", "pa2")
+
+
 def learning_rate_hint(error, name):
     """``error``'s message with where SGDRegressor's ``learning_rate=name`` goes here, or None for another error.
 
@@ -79,12 +83,12 @@ def learning_rate_hint(error, name):
     """
     hints = {
         **dict.fromkeys(
-            tuple(SCHEDULES),
+            SGDREGRESSOR_SCHEDULES,
             f"is schedule={name!r} here, with learning_rate the step size: eta0 / 2 for squared error "
             "and huber, eta0 for the epsilon-insensitive losses",
         ),
         **dict.fromkeys(
-            ("optimal", "pa1", "pa2"),
+            SGDREGRESSOR_ONLY_RATES,
             "has no counterpart here; learning_rate='auto' derives a safe step from the data",
         ),
     }

@@ -93,6 +93,20 @@ def test_sgdregressors_learning_rate_names_are_refused_with_where_they_go(note_d
             getattr(GradientDescentRegressor(learning_rate=name), method)(*note_data)
 
 
+def test_sgdregressors_learning_rate_names_are_its_own_and_its_schedules_are_ours():
+    # The hints above name SGDRegressor's values as its own constraint lists
+    # them, and a schedule it names is one of ours (not every one of ours is its).
+    from sklearn.linear_model import SGDRegressor
+
+    from skgd._schedules import SCHEDULES
+    from skgd._validation import SGDREGRESSOR_ONLY_RATES, SGDREGRESSOR_SCHEDULES
+
+    (options,) = SGDRegressor._parameter_constraints["learning_rate"]
+    assert set(SGDREGRESSOR_SCHEDULES) | set(SGDREGRESSOR_ONLY_RATES) == options.options
+    assert set(SGDREGRESSOR_SCHEDULES) <= SCHEDULES.keys()
+    assert not set(SGDREGRESSOR_ONLY_RATES) & SCHEDULES.keys()
+
+
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.SkipTestWarning")  # the array API checks without a GPU
 def test_check_estimator_passes_sgd_with_the_two_expected_failures():
     from test_estimator_checks import SGD_EXPECTED_FAILURES

@@ -383,9 +383,7 @@ def _raw_block_statistics(X, centred_y, total, xp):
 
     ``Xc^T Xc = X^T X - W mu mu^T`` from one symmetric rank-k update of the
     block as it lies (no copy) and ``X^T [1, Yc]`` from products with vectors,
-    so the block is read from memory as often as ``X.T @ X`` reads it. The update
-    comes first: it reads the block from memory at the pace of its
-    arithmetic, and the product then finds it in cache.
+    so the block is read as often as ``X.T @ X`` reads it, plus once.
 
     Returns
     -------
@@ -393,15 +391,17 @@ def _raw_block_statistics(X, centred_y, total, xp):
         None when a column's mean takes more than ``MEAN_SHARE`` of its raw
         second moment (the caller then centres a copy first).
     """
-    gram = block_gram(X, xp)
-    # Vector-by-block products, each one read of the cached block: faster than
-    # one product of the rows [1, Yc]^T, whose two-row shape BLAS runs slowly.
+    # Vector-by-block products: faster than one product of the rows [1, Yc]^T,
+    # whose two-row shape BLAS runs slowly.
     mean_x = (xp.ones_like(centred_y[:, 0]) @ X) / total  # on centred_y's device (NumPy < 2: no .device)
     cross = xp.stack([centred_y[:, k] @ X for k in range(centred_y.shape[1])], axis=1)
-    # The raw second moments are the update's diagonal.
-    squares = xp.reshape(gram, (-1,))[:: gram.shape[0] + 1]
+    # The raw second moments (X^T X's diagonal) decide before the product is
+    # formed (a block far from zero is centred instead, at no wasted product);
+    # on the host without a temporary block of squares.
+    squares = np.einsum("ij,ij->j", X, X) if _is_numpy_namespace(xp) else xp.sum(X * X, axis=0)
     if not bool(xp.all(total * mean_x * mean_x <= MEAN_SHARE * squares)):
         return None
+    gram = block_gram(X, xp)
     scatter_xx = gram - total * (mean_x[:, None] * mean_x[None, :])
     # Yc sums to zero up to rounding, so X^T Yc is already centred in X.
     scatter_xy = cross - mean_x[:, None] * xp.sum(centred_y, axis=0)[None, :]

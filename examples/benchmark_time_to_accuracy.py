@@ -11,9 +11,10 @@ and how long the best peer needs to reach that same gap, in one run:
   exact huber objective (its iterates recorded, the first one at the gap timed);
 - l1 against ``Lasso(alpha / 2)`` (coordinate descent), with ever tighter
   ``tol`` until it reaches the gap;
-- poisson and gamma with an L2 penalty on raw columns (scales 1e-1..1e1 with
-  offsets; 50 columns, and a wide poisson case of 300 on half the rows)
-  against scikit-learn's ``PoissonRegressor`` / ``GammaRegressor``
+- poisson, gamma and tweedie (power 1.5, compound Poisson-gamma targets) with
+  an L2 penalty on raw columns (scales 1e-1..1e1 with offsets; 50 columns, and
+  a wide poisson case of 300 on half the rows) against scikit-learn's
+  ``PoissonRegressor`` / ``GammaRegressor`` / ``TweedieRegressor(link="log")``
   (``solver="newton-cholesky"``) and glum's ``GeneralizedLinearRegressor``
   when installed, each with ever tighter ``tol`` until it reaches the gap;
 - the 0.9-quantile on raw heteroscedastic data against ``QuantileRegressor``
@@ -33,8 +34,15 @@ import warnings
 import numpy as np
 from scipy.optimize import minimize
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import GammaRegressor, Lasso, LinearRegression, PoissonRegressor, QuantileRegressor
-from sklearn.metrics import mean_gamma_deviance, mean_poisson_deviance
+from sklearn.linear_model import (
+    GammaRegressor,
+    Lasso,
+    LinearRegression,
+    PoissonRegressor,
+    QuantileRegressor,
+    TweedieRegressor,
+)
+from sklearn.metrics import mean_tweedie_deviance
 
 from skgd import GradientDescentRegressor
 
@@ -151,14 +159,29 @@ def lasso_row(n, alpha=0.02):
     )
 
 
+#: The Tweedie power of each family the GLM rows fit.
+POWERS = {"poisson": 1.0, "gamma": 2.0, "tweedie": 1.5}
+
+
 def glm_data(n, d, family, seed):
-    """Raw columns (scales 1e-1..1e1, offsets) and counts or gamma targets with a log-linear mean."""
+    """Raw columns (scales 1e-1..1e1, offsets) and targets of ``family`` with a log-linear mean.
+
+    Poisson counts; gamma targets of shape 2; tweedie's compound Poisson-gamma
+    of power 1.5 and dispersion 1 (a Poisson number of gamma summands, zero
+    for none).
+    """
     rng = np.random.RandomState(seed)
     scales = np.logspace(-1, 1, d)
     X = (rng.standard_normal((n, d)) + rng.uniform(-3.0, 3.0, d)) * scales
     mean = np.exp(0.5 * (X - X.mean(axis=0)) @ (rng.standard_normal(d) / scales / np.sqrt(d)) + 1.0)
-    y = rng.poisson(mean).astype(float) if family == "poisson" else rng.gamma(2.0, mean / 2.0)
-    return X, y
+    if family == "poisson":
+        return X, rng.poisson(mean).astype(float)
+    if family == "gamma":
+        return X, rng.gamma(2.0, mean / 2.0)
+    power = POWERS[family]
+    counts = rng.poisson(mean ** (2.0 - power) / (2.0 - power))
+    shape, scale = (2.0 - power) / (power - 1.0), (power - 1.0) * mean ** (power - 1.0)
+    return X, np.where(counts > 0, rng.gamma(np.maximum(counts, 1) * shape, scale), 0.0)
 
 
 def _tightened(fit, objective, optimum, gap):
@@ -180,26 +203,38 @@ def glm_row(n, d, family, alpha=1e-3):
     ``2 * alpha`` is scikit-learn's ``alpha`` on its half deviance.
     """
     X, y = glm_data(n, d, family, seed=5)
-    peer_class, deviance = (
-        (PoissonRegressor, mean_poisson_deviance) if family == "poisson" else (GammaRegressor, mean_gamma_deviance)
-    )
+    power = POWERS[family]
 
     def objective(coef, intercept):
-        return 0.5 * deviance(y, np.exp(X @ coef + intercept)) + 0.5 * alpha * float(coef @ coef)
+        mu = np.exp(X @ coef + intercept)
+        return 0.5 * mean_tweedie_deviance(y, mu, power=power) + 0.5 * alpha * float(coef @ coef)
 
-    ours_seconds, reg = best_of(lambda: GradientDescentRegressor(loss=family, penalty="l2", alpha=2 * alpha).fit(X, y))
-    tight = peer_class(alpha=alpha, solver="newton-cholesky", tol=1e-14, max_iter=1000).fit(X, y)
+    extra = {"power": power} if family == "tweedie" else {}
+    peer_class = {"poisson": PoissonRegressor, "gamma": GammaRegressor}.get(family)
+
+    def peer(**params):
+        model = peer_class() if peer_class else TweedieRegressor(link="log", **extra)
+        return model.set_params(alpha=alpha, solver="newton-cholesky", **params).fit(X, y)
+
+    ours_seconds, reg = best_of(
+        lambda: GradientDescentRegressor(loss=family, penalty="l2", alpha=2 * alpha, **extra).fit(X, y)
+    )
+    tight = peer(tol=1e-14, max_iter=1000)
     ours = objective(reg.coef_, reg.intercept_)
     optimum = min(objective(tight.coef_, tight.intercept_), ours)
     gap = max(ours / optimum - 1.0, ROUNDING_GAP)
-    peers = {"newton-cholesky": lambda tol: peer_class(alpha=alpha, solver="newton-cholesky", tol=tol).fit(X, y)}
+    peers = {"newton-cholesky": lambda tol: peer(tol=tol)}
     try:
-        from glum import GeneralizedLinearRegressor
+        from glum import GeneralizedLinearRegressor, TweedieDistribution
     except ImportError:
         pass
     else:
         peers["glum"] = lambda tol: GeneralizedLinearRegressor(
-            family=family, alpha=alpha, l1_ratio=0.0, gradient_tol=tol
+            family=TweedieDistribution(power) if extra else family,
+            link="log",
+            alpha=alpha,
+            l1_ratio=0.0,
+            gradient_tol=tol,
         ).fit(X, y)
     timed = {name: _tightened(fit, objective, optimum, gap) for name, fit in peers.items()}
     name, (tol, peer_seconds, peer_gap) = min(timed.items(), key=lambda item: item[1][1])
@@ -252,7 +287,7 @@ def main(size="small"):
     n_quantile, n_scale = QUANTILE_SIZES[size]
     print(f"{'problem':<40} {'peer':<22} {'skgd s':>8} {'peer s':>8} {'ratio':>7}  {'skgd gap':>9} {'peer gap':>9}")
     rows = [least_squares_row(n), huber_row(n, repeat=repeat), lasso_row(n), quantile_row(n_quantile)]
-    rows += [glm_row(n, 50, "poisson"), glm_row(n, 50, "gamma"), glm_row(n // 2, 300, "poisson")]
+    rows += [glm_row(n, 50, family) for family in POWERS] + [glm_row(n // 2, 300, "poisson")]
     if n_scale is not None:
         quantile_at_scale(n_scale)
     return rows

@@ -39,9 +39,6 @@ from ._reductions import block_gram, row_blocks, symmetrised
 #: The most features for which the d x d curvature matrix is formed (one O(n d^2) pass).
 MAX_FEATURES = 512
 
-#: Relative width of the central difference that measures a loss's curvature in ``p``.
-CURVATURE_STEP = 1e-6
-
 #: Largest violation of the dual constraints (relative, per unit column norm) a dual point may have.
 DUAL_TOLERANCE = 1e-8
 
@@ -211,41 +208,42 @@ def _hessian_and_gradient(loss, X, y, weights, coef, intercept, penalty, fit_int
 
     Each block is cast to float64 on its own (X is not copied whole), and the
     block products stay small enough for BLAS to run them without threads.
+    A dense block's rows, scaled by the root of their curvature and with that
+    root as a last column when the intercept is fitted, give the whole
+    matrix in one symmetric rank-k update.
     """
     d = X.shape[1]
+    m = d + int(fit_intercept)
     total = weights.sum()
-    xtcx, xtc, xtg, c_sum, g_sum = np.zeros((d, d), order="F"), np.zeros(d), np.zeros(d), 0.0, 0.0
-    for rows in row_blocks(X, np):
+    xtcx, xtc, xtg, c_sum, g_sum = np.zeros((m, m), order="F"), np.zeros(d), np.zeros(d), 0.0, 0.0
+    blocks = row_blocks(X, np)
+    # One buffer for the scaled rows, reused block after block (fresh pages cost more than the scaling).
+    buffer = None if sp.issparse(X) or not blocks else np.empty((blocks[0].stop - blocks[0].start, m))
+    for rows in blocks:
         block = X[rows].astype(np.float64, copy=False)
         p = np.asarray(block @ coef).ravel() + intercept
-        part = loss.target_part(y[rows], xp=np)
-        _, derivative = loss.value_and_derivative(p, y[rows], xp=np, part=part)
-        c = weights[rows] * _curvature(loss, p, y[rows], part) / total
-        g = weights[rows] * derivative / total
+        slope, curvature = loss.slope_and_curvature(p, y[rows], xp=np)
+        c = weights[rows] * np.maximum(curvature, 0.0) / total  # a convex model of J where l is not convex
+        g = weights[rows] * slope / total
         if sp.issparse(block):
-            xtcx += np.asarray((block.T @ sp.diags(c) @ block).todense())
+            xtcx[:d, :d] += np.asarray((block.T @ sp.diags(c) @ block).todense())
+            xtc += np.asarray(block.T @ c).ravel()
+            c_sum += c.sum()
         else:
-            xtcx = block_gram(block * np.sqrt(c)[:, None], np, into=xtcx)  # c >= 0: a rank-k update's triangle
-        xtc += np.asarray(block.T @ c).ravel()
+            root = np.sqrt(c)
+            scaled = buffer[: block.shape[0]]
+            np.multiply(block, root[:, None], out=scaled[:, :d])
+            scaled[:, d:] = root[:, None]
+            xtcx = block_gram(scaled, np, into=xtcx)  # c >= 0: a rank-k update's triangle
         xtg += np.asarray(block.T @ g).ravel()
-        c_sum, g_sum = c_sum + c.sum(), g_sum + g.sum()
+        g_sum += g.sum()
+    if sp.issparse(X):
+        xtcx[:d, d:], xtcx[d:, :d], xtcx[d:, d:] = xtc[:, None], xtc[None, :], c_sum
+    else:
+        xtcx = symmetrised(xtcx)
+    xtcx[:d, :d] += penalty.l2 * np.eye(d)
     grad = _subgradient(xtg + penalty.l2 * coef, coef, penalty.l1)
-    hessian = (xtcx if sp.issparse(X) else symmetrised(xtcx)) + penalty.l2 * np.eye(d)
-    if not fit_intercept:
-        return hessian, grad
-    full = np.empty((d + 1, d + 1))
-    full[:d, :d], full[:d, d], full[d, :d], full[d, d] = hessian, xtc, xtc, c_sum
-    return full, np.append(grad, g_sum)
-
-
-def _curvature(loss, p, y, part):
-    """The loss's second derivative in ``p``: squared error's constant, else a central difference of its slope."""
-    if loss.quadratic:
-        return np.full_like(p, loss.curvature)
-    h = CURVATURE_STEP * (1.0 + np.abs(p))
-    upper = loss.value_and_derivative(p + h, y, xp=np, part=part)[1]
-    lower = loss.value_and_derivative(p - h, y, xp=np, part=part)[1]
-    return np.maximum((upper - lower) / (2.0 * h), 0.0)
+    return xtcx, (np.append(grad, g_sum) if fit_intercept else grad)
 
 
 def _split(evidence_step, fit_intercept, d):

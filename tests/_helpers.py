@@ -170,8 +170,6 @@ STEP_FORMULAS = _Definitions(
     },
 )
 
-#: The schedules whose steps change only within a pass (not between epochs):
-#: what the compiled loop's contracts rotate through.
 #: scikit-learn's SGDRegressor twin of each loss it has: ``(factor, its loss, its epsilon)``, our loss
 #: being ``factor`` times SGDRegressor's (its squared error and huber are halved); an epsilon of None is ours.
 SGDREGRESSOR_LOSSES = {
@@ -189,6 +187,8 @@ def sgdregressor_loss(name, epsilon):
     return factor, {"loss": peer, "epsilon": epsilon if width is None else width}
 
 
+#: The schedules whose steps change only within a pass (not between epochs):
+#: what the compiled loop's contracts rotate through.
 PER_UPDATE_SCHEDULES = [name for name, schedule in SCHEDULES.items() if not schedule.adaptive]
 
 

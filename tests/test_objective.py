@@ -229,6 +229,20 @@ def test_derivative_is_the_slope_and_curvature_bounds_it(name):
         assert np.all(jumps <= loss.curvature * np.diff(r) + 1e-12)
 
 
+@pytest.mark.parametrize("name", list(LOSSES))
+def test_slope_and_curvature_are_the_textbook_derivative_and_its_slope(name):
+    # The certificate weighs rows by the curvature: each loss's (a closed form for the log link's,
+    # a central difference otherwise) is the slope of the textbook derivative, its slope the derivative.
+    loss, h = make_loss(name, **LOSS_PARAMS), 1e-5
+    p = np.linspace(-2.0, 2.0, 41) + 0.013  # away from the kinks at 0 and +-0.4
+    y = np.zeros_like(p) if loss.targets is None else np.linspace(0.5, 3.0, 41)
+    slope, curvature = loss.slope_and_curvature(p, y)
+    textbook = TEXTBOOK_LOSSES[name]
+    np.testing.assert_allclose(slope, textbook(p, y, LOSS_PARAMS)[1], rtol=1e-12, atol=1e-14)
+    second = (textbook(p + h, y, LOSS_PARAMS)[1] - textbook(p - h, y, LOSS_PARAMS)[1]) / (2 * h)
+    np.testing.assert_allclose(curvature, second, rtol=1e-6, atol=1e-6)
+
+
 def test_float32_residuals_stay_float32():
     p = np.linspace(-1, 1, 7, dtype=np.float32)
     for name in LOSSES:

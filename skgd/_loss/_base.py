@@ -5,7 +5,11 @@ from dataclasses import fields
 
 import numpy as np
 
+from .._array_api import get_namespace
 from .._sgd_fast import LOSS_CODES
+
+#: Relative width of the central difference that measures a loss's curvature in ``p`` (``slope_and_curvature``).
+CURVATURE_STEP = 1e-6
 
 
 class Loss(abc.ABC):
@@ -201,6 +205,39 @@ class Loss(abc.ABC):
         value, derivative : arrays
             In the namespace, device and dtype of ``p``.
         """
+
+    def slope_and_curvature(self, p, y, xp=None, part=None):
+        """Elementwise ``dl/dp`` and ``d^2 l / dp^2``: the curvature a second-order certificate weighs rows by.
+
+        Squared error's constant where the loss is ``quadratic``, else a
+        central difference of the derivative (``CURVATURE_STEP`` relative);
+        a loss with a closed form gives it instead.
+
+        Parameters
+        ----------
+        p : array
+            Linear predictors, of any array API namespace.
+        y : array
+            Targets, broadcastable against ``p``, in its namespace.
+        xp : namespace, default=None
+            The namespace of ``p`` (found from ``p`` when None).
+        part : array, default=None
+            ``target_part(y)``, formed before; None forms it here where the loss has one.
+
+        Returns
+        -------
+        slope, curvature : arrays
+            In the namespace, device and dtype of ``p``; the curvature may be
+            negative where the loss is not convex in ``p``.
+        """
+        xp, _ = get_namespace(p, xp=xp)
+        slope = self.value_and_derivative(p, y, xp=xp, part=part)[1]
+        if self.quadratic:
+            return slope, xp.full_like(p, self.curvature)
+        h = CURVATURE_STEP * (1.0 + xp.abs(p))
+        upper = self.value_and_derivative(p + h, y, xp=xp, part=part)[1]
+        lower = self.value_and_derivative(p - h, y, xp=xp, part=part)[1]
+        return slope, (upper - lower) / (2.0 * h)
 
     def smoothed(self, width):
         """A smooth loss whose slope full-batch steps may descend in this loss's stead (None: no such loss).

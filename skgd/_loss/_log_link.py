@@ -1,5 +1,6 @@
 """The log link's unit deviances: Poisson, gamma, Tweedie."""
 
+import math
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -170,13 +171,48 @@ class LogLinkLoss(Loss):
         with np.errstate(over="ignore", invalid="ignore"):  # exp(p) beyond the float range: an infinite loss
             part = self.target_part(y, xp) if part is None else part
             value, derivative = self.deviance(p, y, part, xp)
-        # Where both powers of mu overflow (inf - inf, powers above 2 at p << 0) the deviance is +inf and
-        # its slope the faster-growing power's; looked for first (a finite block is the rule).
+            # Where both powers of mu overflow (inf - inf, powers above 2 at p << 0) the deviance is +inf and
+            # its slope the faster-growing power's. A finite block is the rule: its sums say so at once.
+            if _finite(value, derivative, xp):
+                return value, derivative
         bad_value, bad_slope = xp.isnan(value), xp.isnan(derivative)
-        if not (bool(xp.any(bad_value)) or bool(xp.any(bad_slope))):
-            return value, derivative
         inf = xp.full_like(derivative, xp.inf)
         return xp.where(bad_value, inf, value), xp.where(bad_slope, xp.where(p < 0.0, -inf, inf), derivative)
+
+    def slope_and_curvature(self, p, y, xp=None, part=None):
+        """The deviance's derivative and second derivative in ``p``, in closed form; see ``Loss.slope_and_curvature``.
+
+        ``2 (mu**(2 - k) - y mu**(1 - k))`` and ``2 ((2 - k) mu**(2 - k) - (1 - k) y mu**(1 - k))``
+        at ``mu = exp(p)`` (poisson's ``2 mu``, gamma's ``2 y / mu``); where
+        they overflow, the central difference of ``value_and_derivative``'s
+        guarded slope.
+
+        Parameters
+        ----------
+        p, y : arrays
+        xp : namespace, default=None
+        part : array, default=None
+            Not read: neither derivative has terms in ``y`` alone.
+
+        Returns
+        -------
+        slope, curvature : arrays
+        """
+        xp, _ = get_namespace(p, xp=xp)
+        k = self.power
+        with np.errstate(over="ignore", invalid="ignore"):
+            if k == 1.0:
+                mu = xp.exp(p)
+                slope, curvature = 2.0 * (mu - y), 2.0 * mu
+            elif k == 2.0:
+                y_over_mu = y * xp.exp(-p)
+                slope, curvature = 2.0 * (1.0 - y_over_mu), 2.0 * y_over_mu
+            else:
+                mu_2k, y_mu_1k = xp.exp((2.0 - k) * p), y * xp.exp((1.0 - k) * p)
+                slope, curvature = 2.0 * (mu_2k - y_mu_1k), 2.0 * ((2.0 - k) * mu_2k - (1.0 - k) * y_mu_1k)
+            if _finite(slope, curvature, xp):
+                return slope, curvature
+        return super().slope_and_curvature(p, y, xp=xp, part=part)
 
     def deviance(self, p, y, part, xp):
         """The unit deviance of power ``k`` and its derivative in ``p`` (``value_and_derivative`` without the guard).
@@ -207,6 +243,11 @@ class LogLinkLoss(Loss):
         mu_1k = xp.exp((1.0 - k) * p)  # mu ** (1 - k)
         mu_2k = xp.exp((2.0 - k) * p)  # mu ** (2 - k)
         return 2.0 * (part - y * mu_1k / (1.0 - k) + mu_2k / (2.0 - k)), 2.0 * (mu_2k - y * mu_1k)
+
+
+def _finite(a, b, xp):
+    """Whether every entry of ``a`` and ``b`` is finite: two sums, not a test per entry (floating errors ignored)."""
+    return math.isfinite(float(xp.sum(a)) + float(xp.sum(b)))
 
 
 class Poisson(LogLinkLoss):

@@ -33,6 +33,7 @@ class StreamingObjective:
         self.data, self.settings, self.loss = data, settings, settings.loss
         self.xp, _ = get_namespace(data.X, data.sample_weight)
         self.weight_sum = float(self.xp.sum(data.sample_weight))
+        self.unit_weights = bool(self.xp.all(data.sample_weight == 1.0))
         self.rounding = rounding(self.xp, data.X.dtype)  # the loss is formed in X's dtype
         self.target_parts = self.loss.target_part(data.Y, xp=self.xp)  # formed once, read every ask
 
@@ -106,13 +107,15 @@ class StreamingObjective:
         # Blocks of the predictors' rows (k values a row, not X's d): each block's float64 temporaries
         # stay a small share of X's rows they stand for.
         for rows in row_blocks(predictors, xp, min_blocks=LINE_BLOCKS):
-            q = xp.astype(change[rows, :], wide)
+            q = xp.astype(change[rows, :], wide, copy=False)
             value, derivative = self.loss.value_and_derivative(
-                xp.astype(predictors[rows, :], wide) + t * q, data.Y[rows, :], xp=xp, part=self._part(rows)
+                xp.astype(predictors[rows, :], wide, copy=False) + t * q, data.Y[rows, :], xp=xp, part=self._part(rows)
             )
-            weight = xp.astype(data.sample_weight[rows], wide)[:, None]
-            values += xp.sum(weight * value, axis=0)
-            slopes += xp.sum(weight * derivative * q, axis=0)
+            if not self.unit_weights:  # a weight of one changes no product: unit rows skip the products
+                weight = xp.astype(data.sample_weight[rows], wide, copy=False)[:, None]
+                value, derivative = weight * value, weight * derivative
+            values += xp.sum(value, axis=0)
+            slopes += xp.sum(derivative * q, axis=0)
         moved = coef + t[:, None] * direction
         values = values / self.weight_sum + penalty.value(moved, xp=xp)
         return values, slopes / self.weight_sum + penalty.l2 * xp.sum(moved * direction, axis=1)

@@ -47,9 +47,7 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
     solver : {"batch", "sgd"}, default="batch"
         ``"batch"``: one full-gradient step per epoch. ``"sgd"``: each epoch
         is one pass over the samples in steps of ``batch_size`` samples.
-    loss : {"squared_error", "huber", "epsilon_insensitive", \
-            "squared_epsilon_insensitive", "absolute_error", "quantile", \
-            "poisson", "gamma", "tweedie"}, default="squared_error"
+    loss : {LOSSES}, default="squared_error"
         The loss ``l`` (``skgd._loss.LOSSES``). Huber is
         ``r**2`` inside ``epsilon`` and ``2*epsilon*|r| - epsilon**2``
         outside; absolute error is ``|r|`` (least absolute deviations, the
@@ -108,7 +106,7 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         step in the user's coordinates (the note's steps, to the last bit).
         The coordinates are chosen by the call that starts training (``fit``,
         or the first ``partial_fit``) and kept by later ``partial_fit`` calls.
-    schedule : {"constant", "invscaling", "adaptive"}, default="adaptive"
+    schedule : {SCHEDULES}, default="adaptive"
         How the step changes: constant; ``eta / (1 + t) ** power_t`` with
         ``t`` the updates made so far; or kept until ``n_iter_no_change``
         epochs fail to improve the loss by ``tol`` (relative), then divided
@@ -400,15 +398,11 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
 
     def _fitted_model(self, state, one_d, dtype, columns=None, n_features=None):
         """``(coef_, intercept_)`` as training leaves them at ``state`` (trained on ``columns`` of ``n_features``)."""
-        if state.best_model is not None:
-            coef, intercept = state.best_model
-        else:
-            coef, intercept = state.model()
+        coef, intercept = state.best_model if state.best_model is not None else state.model()
         if columns is not None:
             coef = widen(coef, columns, n_features)
         xp, _ = get_namespace(coef, intercept)
-        coef = xp.astype(coef, dtype, copy=False)
-        intercept = xp.astype(intercept, dtype, copy=False)
+        coef, intercept = xp.astype(coef, dtype, copy=False), xp.astype(intercept, dtype, copy=False)
         coef = xp.asarray(coef[0, :] if one_d else coef, copy=True)
         return coef, (intercept[0] if one_d else xp.asarray(intercept, copy=True))
 
@@ -593,3 +587,14 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         Y = xp.reshape(xp.astype(xp.asarray(y, device=device), predictor.dtype), (n, -1))
         weights = _check_sample_weight(sample_weight, Y, dtype=predictor.dtype)
         return deviance_explained(self._loss, Y, predictor, weights)
+
+
+def _options(names):
+    """The numpydoc ``{...}`` of a string parameter's options ``names``."""
+    return "{" + ", ".join(f'"{name}"' for name in names) + "}"
+
+
+# The docstring lists each registry's keys as its parameter's options: a registered loss or schedule is listed.
+GradientDescentRegressor.__doc__ = GradientDescentRegressor.__doc__.replace("{LOSSES}", _options(LOSSES)).replace(
+    "{SCHEDULES}", _options(SCHEDULES)
+)

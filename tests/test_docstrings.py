@@ -73,7 +73,10 @@ def test_docstring_examples_run_as_written(cls):
 
 
 def test_each_string_option_is_documented_where_its_parameter_is():
-    """A loss or schedule added to its registry is listed in the class docstring's ``{...}`` of its parameter."""
+    """Each string option is listed in the class docstring's ``{...}`` of its parameter.
+
+    Written out for most parameters; the losses' and schedules' are their registries' keys, filled in on import.
+    """
     pytest.importorskip("numpydoc")
     from numpydoc.docscrape import ClassDoc
     from sklearn.utils._param_validation import StrOptions

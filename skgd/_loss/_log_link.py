@@ -183,7 +183,7 @@ class LogLinkLoss(Loss):
         """The deviance's derivative and second derivative in ``p``, in closed form; see ``Loss.slope_and_curvature``.
 
         ``2 (mu**(2 - k) - y mu**(1 - k))`` and ``2 ((2 - k) mu**(2 - k) - (1 - k) y mu**(1 - k))``
-        at ``mu = exp(p)`` (poisson's ``2 mu``, gamma's ``2 y / mu``); where
+        at ``mu = exp(p)`` (``mean_powers``; poisson's ``2 mu``, gamma's ``2 y / mu``); where
         they overflow, the central difference of ``value_and_derivative``'s
         guarded slope.
 
@@ -201,15 +201,8 @@ class LogLinkLoss(Loss):
         xp, _ = get_namespace(p, xp=xp)
         k = self.power
         with np.errstate(over="ignore", invalid="ignore"):
-            if k == 1.0:
-                mu = xp.exp(p)
-                slope, curvature = 2.0 * (mu - y), 2.0 * mu
-            elif k == 2.0:
-                y_over_mu = y * xp.exp(-p)
-                slope, curvature = 2.0 * (1.0 - y_over_mu), 2.0 * y_over_mu
-            else:
-                mu_2k, y_mu_1k = xp.exp((2.0 - k) * p), y * xp.exp((1.0 - k) * p)
-                slope, curvature = 2.0 * (mu_2k - y_mu_1k), 2.0 * ((2.0 - k) * mu_2k - (1.0 - k) * y_mu_1k)
+            powers, y_powers = self.mean_powers(p, y, xp)
+            slope, curvature = 2.0 * (powers - y_powers), 2.0 * ((2.0 - k) * powers - (1.0 - k) * y_powers)
             if _finite(slope, curvature, xp):
                 return slope, curvature
         return super().slope_and_curvature(p, y, xp=xp, part=part)
@@ -234,15 +227,36 @@ class LogLinkLoss(Loss):
         value, derivative : arrays
         """
         k = self.power
-        if k == 1.0:  # 2 (y log(y / mu) - y + mu) and 2 (mu - y)
-            mu = xp.exp(p)
-            return 2.0 * (part - y * p - y + mu), 2.0 * (mu - y)
-        if k == 2.0:  # 2 (log(mu / y) + y / mu - 1) and 2 (1 - y / mu)
-            y_over_mu = y * xp.exp(-p)
-            return 2.0 * (p - part + y_over_mu - 1.0), 2.0 * (1.0 - y_over_mu)
-        mu_1k = xp.exp((1.0 - k) * p)  # mu ** (1 - k)
-        mu_2k = xp.exp((2.0 - k) * p)  # mu ** (2 - k)
-        return 2.0 * (part - y * mu_1k / (1.0 - k) + mu_2k / (2.0 - k)), 2.0 * (mu_2k - y * mu_1k)
+        powers, y_powers = self.mean_powers(p, y, xp)
+        if k == 1.0:  # 2 (y log(y / mu) - y + mu)
+            value = 2.0 * (part - y * p - y + powers)
+        elif k == 2.0:  # 2 (log(mu / y) + y / mu - 1)
+            value = 2.0 * (p - part + y_powers - 1.0)
+        else:
+            value = 2.0 * (part - y_powers / (1.0 - k) + powers / (2.0 - k))
+        return value, 2.0 * (powers - y_powers)
+
+    def mean_powers(self, p, y, xp):
+        """``mu**(2 - k)`` and ``y mu**(1 - k)`` at ``mu = exp(p)``: the derivative is ``2`` times their difference.
+
+        Poisson's are ``mu`` and ``y``, gamma's ``1`` and ``y / mu``, each
+        with one exponential.
+
+        Parameters
+        ----------
+        p, y : arrays
+        xp : namespace
+
+        Returns
+        -------
+        powers, y_powers : arrays (gamma's ``powers`` the float 1)
+        """
+        k = self.power
+        if k == 1.0:
+            return xp.exp(p), y
+        if k == 2.0:
+            return 1.0, y * xp.exp(-p)
+        return xp.exp((2.0 - k) * p), y * xp.exp((1.0 - k) * p)
 
 
 def _finite(a, b, xp):

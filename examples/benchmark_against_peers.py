@@ -57,7 +57,7 @@ from sklearn.neural_network import MLPRegressor
 from threadpoolctl import threadpool_limits
 
 from skgd import GradientDescentRegressor
-from skgd._reductions import SufficientStatistics
+from skgd._moments import SufficientStatistics
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling example with the time-to-accuracy rows
 from benchmark_time_to_accuracy import main as time_to_accuracy  # noqa: E402

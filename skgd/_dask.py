@@ -1,7 +1,7 @@
 """Training and prediction on dask arrays, on the public ``dask.array`` API.
 
 Imported only when a dask array reaches the estimator. The maths is the
-in-memory objectives' and algorithms' own (``skgd._reductions``, ``skgd._objective``,
+in-memory objectives' and algorithms' own (``skgd._reductions``, ``skgd._moments``, ``skgd._objective``,
 ``skgd._algorithms``),
 applied per chunk of rows:
 
@@ -35,8 +35,9 @@ from sklearn.utils.validation import check_non_negative
 
 from ._algorithms._sgd import LoopRows, SGDAlgorithm, pass_loss, sample_order, sgd_pass
 from ._array_api import rounding
+from ._moments import ColumnMoments, SufficientStatistics
 from ._objective import GRAM_MAX_FEATURES, GramObjective, StreamingObjective
-from ._reductions import ColumnMoments, SufficientStatistics, largest_row_scale, loss_gradient_sums
+from ._reductions import largest_row_scale, loss_gradient_sums
 from ._state import TrainingState, linear_predict
 from ._step_size import gram_lipschitz, per_sample_bound
 from ._validation import too_wide_for_dask

@@ -11,7 +11,8 @@ from ._array_api import (
     move_to,
 )
 from ._loss import SquaredError
-from ._reductions import SufficientStatistics, largest_row_scale, loss_gradient_sums
+from ._moments import SufficientStatistics
+from ._reductions import largest_row_scale, loss_gradient_sums
 
 #: Largest matrix whose eigenvalues are found densely when it is at hand.
 DENSE_EIGEN_SIZE = 1024

@@ -46,10 +46,12 @@ def row_block_size(request, monkeypatch):
     Sums over rows must not depend on where the blocks end.
     """
     if request.param == "7-row blocks":
+        import skgd._moments
         import skgd._reductions
 
         def seven_rows(X, xp, elements=None, min_blocks=1, per_row=None):
             return [slice(start, min(start + 7, X.shape[0])) for start in range(0, X.shape[0], 7)]
 
-        monkeypatch.setattr(skgd._reductions, "row_blocks", seven_rows)
+        for module in (skgd._reductions, skgd._moments):
+            monkeypatch.setattr(module, "row_blocks", seven_rows)
     return request.param

@@ -25,9 +25,9 @@ from skgd import GradientDescentRegressor
 from skgd._conditioning import Conditioning
 from skgd._loss import LOSSES, SquaredError, make_loss
 from skgd._loss._twins import dispatch, twins
+from skgd._moments import ColumnMoments
 from skgd._objective import GramObjective, StreamingObjective
 from skgd._penalty import Penalty
-from skgd._reductions import ColumnMoments
 from skgd._step_size import batch_lipschitz, sample_lipschitz
 
 EPSILONS = [0.0, 0.1, 1.5]

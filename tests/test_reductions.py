@@ -13,10 +13,9 @@ import scipy.sparse as sp
 from _helpers import LOSS_PARAMS, TEXTBOOK_LOSSES, make_problem, make_weights, targets_for
 
 from skgd._loss import LOSSES, make_loss
+from skgd._moments import ColumnMoments, SufficientStatistics
 from skgd._reductions import (
     MIN_BLOCK_ROWS,
-    ColumnMoments,
-    SufficientStatistics,
     loss_gradient_sums,
     row_blocks,
     rows_of,
@@ -126,6 +125,47 @@ def test_statistics_of_raw_and_centred_blocks_keep_full_precision(offset):
     np.testing.assert_allclose(stats.scatter_xx, scatter_xx.astype(np.float64), rtol=0, atol=1e-14 * scale)
     np.testing.assert_allclose(stats.scatter_xy, scatter_xy.astype(np.float64), rtol=0, atol=1e-14 * scale)
     np.testing.assert_allclose(stats.mean_x, Xl.mean(axis=0).astype(np.float64), rtol=1e-15, atol=1e-15)
+
+
+@pytest.mark.parametrize("far", ["never", "second half"])
+def test_statistics_keep_full_precision_when_blocks_turn_far_from_zero_and_targets_drift(far, row_block_size):
+    # Blocks are read in place until one would let a column's mean cancel its
+    # spread (the second half's offset of 1e4), and centred from there on;
+    # the targets' block means drift by 1e6 across the rows (sorted data), so
+    # their raw sums would lose the spread. The scatters still match the
+    # centred products formed whole in extended precision.
+    rng = np.random.RandomState(1)
+    n = 20_000
+    X = rng.standard_normal((n, 3)) * [1.0, 3.0, 0.1]
+    if far == "second half":
+        X[n // 2 :] += 1e4
+    Y = X @ np.ones((3, 2)) + np.linspace(0.0, 1e6, n)[:, None] + rng.standard_normal((n, 2))
+    stats = SufficientStatistics.of(X, Y, np.ones(n))
+    Xl, Yl = X.astype(np.longdouble), Y.astype(np.longdouble)
+    Xc, Yc = Xl - Xl.mean(axis=0), Yl - Yl.mean(axis=0)
+    for name, want in (("scatter_xx", Xc.T @ Xc), ("scatter_xy", Xc.T @ Yc), ("scatter_yy", (Yc * Yc).sum(axis=0))):
+        np.testing.assert_allclose(getattr(stats, name), want.astype(np.float64), rtol=1e-13, err_msg=name)
+    np.testing.assert_allclose(stats.mean_y, Yl.mean(axis=0).astype(np.float64), rtol=1e-14)
+
+
+@pytest.mark.parametrize("columns", ["in place", "with a constant column"])
+def test_column_moments_keep_their_spread_summed_in_place_or_centred(columns, row_block_size):
+    # Float64 blocks of unit weights are summed as they lie while each
+    # column's mean takes at most MOMENTS_SHARE of its raw second moment
+    # (offsets of 3 and 1 on spreads of 1 and 3e-3: the latter loses 17
+    # bits); a constant column is centred, so its spread is rounding's in
+    # its mean (1e-30 of its raw second moment, not the 1e-16 raw sums give).
+    rng = np.random.RandomState(2)
+    n = 5000
+    X = rng.standard_normal((n, 3)) * [1.0, 1.0, 3e-3] + [0.0, 3.0, 1.0]
+    if columns == "with a constant column":
+        X = np.column_stack([X, np.full(n, np.pi)])
+    moments = ColumnMoments.of(X, np.ones(n))
+    Xl = X.astype(np.longdouble)
+    expected = ((Xl - Xl.mean(axis=0)) ** 2).sum(axis=0).astype(np.float64)
+    np.testing.assert_allclose(moments.squares[:3], expected[:3], rtol=1e-9)
+    np.testing.assert_allclose(moments.mean, Xl.mean(axis=0).astype(np.float64), rtol=1e-14)
+    assert np.all(moments.squares[3:] <= 1e-24 * n * np.pi**2)
 
 
 def test_statistics_of_columns_far_from_zero_keep_their_spread():

@@ -1,12 +1,12 @@
 """J of squared error from the weighted sufficient statistics: one read of X, then O(d^2) per target an ask.
 
 The statistics (means and centred second moments of X and y, in float64
-and in row blocks, no copy of X) come from ``skgd._reductions``, or from a
+and in row blocks, no copy of X) come from ``skgd._moments``, or from a
 dask survey.
 """
 
 from .._array_api import get_namespace, rounding
-from .._reductions import SufficientStatistics
+from .._moments import SufficientStatistics
 from .._step_size import gram_lipschitz
 
 

@@ -8,7 +8,8 @@ import copy
 
 from .._array_api import get_namespace, get_namespace_and_device, rounding
 from .._loss import SquaredError
-from .._reductions import ColumnMoments, loss_gradient_sums, row_blocks
+from .._moments import ColumnMoments
+from .._reductions import loss_gradient_sums, row_blocks
 from .._state import linear_predict
 from .._step_size import batch_lipschitz
 

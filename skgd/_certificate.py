@@ -34,8 +34,7 @@ from scipy.linalg import LinAlgError, cho_factor, cho_solve, lapack
 from scipy.optimize import linprog
 
 from ._array_api import get_namespace_and_device, is_dask_array, move_to
-from ._moments import block_gram, symmetrised
-from ._reductions import row_blocks
+from ._reductions import block_gram, row_blocks, symmetrised
 
 #: The most features for which the d x d curvature matrix is formed (one O(n d^2) pass).
 MAX_FEATURES = 512

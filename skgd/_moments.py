@@ -8,10 +8,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.linalg import blas
 
 from ._array_api import _is_numpy_namespace, _max_precision_float_dtype, get_namespace, get_namespace_and_device
-from ._reductions import MIN_BLOCKS, row_blocks, rows_of
+from ._reductions import MIN_BLOCKS, block_gram, row_blocks, rows_of, symmetrised
 
 #: Entries of X per row block of the sufficient statistics on the host: the
 #: block's reads after the first (its column sums) find it in the last-level
@@ -74,11 +73,12 @@ class ColumnMoments:
     def of(cls, X, sample_weight):
         """Accumulate the moments of some rows in float64, block by block.
 
-        Dense blocks are centred at their own mean before squaring, so a
-        column far from zero keeps its spread to full precision; at most one
-        centred float64 block (a small share of X) is held at a time. Float64
-        host blocks of unit weights are summed in place (``_raw_moments``)
-        until one has a column too far from zero (``MOMENTS_SHARE``).
+        Float64 host blocks of unit weights are summed as they lie
+        (``_raw_moments``) until one has a column too far from zero
+        (``MOMENTS_SHARE``); from there on, as for any other data, each
+        block is centred at its own mean before squaring, so a column far
+        from zero keeps its spread to full precision, and at most one
+        centred float64 block (a small share of X) is held at a time.
 
         Parameters
         ----------
@@ -93,7 +93,7 @@ class ColumnMoments:
         float64 = _max_precision_float_dtype(xp, device)
         d = X.shape[1]
         moments = cls(0.0, xp.zeros(d, dtype=float64, device=device), xp.zeros(d, dtype=float64, device=device))
-        in_place = read_in_place(X, sample_weight, xp)
+        in_place = _read_in_place(X, sample_weight, xp)
         with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported by Conditioning.from_moments
             for rows in row_blocks(X, xp, min_blocks=MIN_BLOCKS, per_row=d):
                 block = rows_of(X, rows)
@@ -112,7 +112,7 @@ class ColumnMoments:
         )
 
 
-def read_in_place(X, sample_weight, xp):
+def _read_in_place(X, sample_weight, xp):
     """Whether blocks of ``X`` may be summed as they lie: dense float64 host rows of unit weights."""
     dense = _is_numpy_namespace(xp) and not sp.issparse(X) and X.dtype == np.float64
     return dense and bool(np.all(sample_weight == 1.0))
@@ -122,7 +122,7 @@ def _raw_moments(X):
     """``ColumnMoments`` of a float64 block of unit weights from its raw sums (None past ``MOMENTS_SHARE``)."""
     n = X.shape[0]
     mean, raw = (np.ones(n) @ X) / n, np.einsum("ij,ij->j", X, X)
-    if not np.all(n * mean * mean <= MOMENTS_SHARE * raw):
+    if not np.all((n * mean * mean <= MOMENTS_SHARE * raw) & (raw < np.inf)):
         return None
     return ColumnMoments(np.float64(n), mean, raw - n * mean * mean)
 
@@ -185,9 +185,9 @@ class SufficientStatistics:
 
         The products run in the data's array namespace and on its device (in
         float32 where the device has no float64). Float64 host blocks of unit
-        weights are read in place (``_RawSums``) while no column's mean
-        cancels its spread; any other block is copied to float64 and centred,
-        one block at a time.
+        weights are read in place (``_RawSums``) unless a block's column mean
+        would cancel its spread: then, as for any other data, each block is
+        copied to float64 and centred, one block at a time.
 
         Parameters
         ----------
@@ -205,14 +205,19 @@ class SufficientStatistics:
         statistics = cls(
             *(xp.zeros(shape, dtype=float64, device=device) for shape in ((), (d,), (k,), (d, d), (d, k), (k,)))
         )
-        raw = _RawSums(d, k) if read_in_place(X, sample_weight, xp) else None
+        # Cache-sized blocks: a block's reads after its column sums find it in cache.
+        blocks = row_blocks(X, xp, elements=STATISTICS_ELEMENTS, min_blocks=MIN_BLOCKS, per_row=d)
         with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported by Conditioning.from_moments
-            # Cache-sized blocks: a raw block's later reads find it in cache.
-            for rows in row_blocks(X, xp, elements=STATISTICS_ELEMENTS, min_blocks=MIN_BLOCKS, per_row=d):
-                block, targets = rows_of(X, rows), Y[rows, :]
-                if raw is None or not raw.add(block, targets):
-                    statistics = statistics + _block_statistics(block, targets, sample_weight[rows], float64, xp)
-        return statistics if raw is None or not raw.count else statistics + raw.statistics()
+            if blocks and _read_in_place(X, sample_weight, xp):
+                raw = _RawSums(d, k)
+                if all(raw.add(rows_of(X, rows), Y[rows, :]) for rows in blocks):
+                    return raw.statistics()
+            # Any other pass, or one with a block far from zero, centres a copy of every block.
+            for rows in blocks:
+                statistics = statistics + _block_statistics(
+                    rows_of(X, rows), Y[rows, :], sample_weight[rows], float64, xp
+                )
+        return statistics
 
     def __add__(self, other):
         share, cross = _merge_weights(self.weight_sum, other.weight_sum)
@@ -283,28 +288,6 @@ def _block_statistics(X, Y, sample_weight, float64, xp):
     return SufficientStatistics(total, mean_x, mean_y, block_gram(root, xp), block.T @ weighted_y, scatter_yy)
 
 
-def block_gram(X, xp, into=None):
-    """``X^T X`` of a float64 block: BLAS's symmetric rank-k update on the host, which forms one triangle.
-
-    NumPy's ``X.T @ X`` of a row block runs at about half that update's speed.
-    A block of another namespace or dtype (a device's float32) takes its own product.
-    With ``into`` (a host float64 accumulator of shape (d, d), F-ordered) the
-    update adds the block's upper triangle to it in place and returns it: a
-    sum over many blocks is made whole once, by ``symmetrised``, not per block.
-    """
-    if not _is_numpy_namespace(xp) or X.dtype != np.float64:
-        return X.T @ X if into is None else into + X.T @ X
-    if into is not None:
-        return blas.dsyrk(1.0, X.T, beta=1.0, c=into, overwrite_c=True)
-    upper = blas.dsyrk(1.0, X.T)  # X.T is (d, n) and F-ordered: the update A A^T of it, no copy
-    return symmetrised(upper)
-
-
-def symmetrised(upper):
-    """The symmetric matrix whose upper triangle is ``upper``'s."""
-    return np.triu(upper) + np.triu(upper, 1).T
-
-
 class _RawSums:
     """The sums of float64 host blocks of unit weights read in place, for ``SufficientStatistics.of``.
 
@@ -313,61 +296,53 @@ class _RawSums:
     column sums, and to ``X_b^T (Y_b - nu_b)`` with its targets centred at
     their own means ``nu_b`` (merged as Chan, Golub and LeVeque do).
     ``Xc^T Xc = X^T X - W mu mu^T`` is formed once, at the end: it loses at
-    most two bits while each column's squared mean takes at most
-    ``MEAN_SHARE`` of its raw second moment. ``add`` refuses the first block
-    that would break that bound, and every block after it.
+    most two bits of each block's spread while each column's squared mean in
+    the block takes at most ``MEAN_SHARE`` of its raw second moment, which
+    the update's own diagonal gives. ``add`` says when a block breaks that bound.
     """
 
     def __init__(self, n_features, n_targets):
-        self.open, self.count, self.shift = True, 0, None
+        self.count, self.shift = 0, None
         self.sum_x = np.zeros(n_features)
         self.gram = np.zeros((n_features, n_features), order="F")  # its upper triangle
-        # sum_b X_b^T (Y_b - nu_b), sum_b (1^T X_b)^T (nu_b - nu_0) and sum_b 1^T (Y_b - nu_b).
+        # sum_b X_b^T (Y_b - nu_b) and sum_b (1^T X_b)^T (nu_b - nu_0).
         self.cross, self.shifted = np.zeros((n_features, n_targets)), np.zeros((n_features, n_targets))
-        self.residual, self.mean_y, self.scatter_yy = (np.zeros(n_targets) for _ in range(3))
+        # sum_b 1^T (Y_b - nu_b) (zero up to rounding) and sum_b n_b (nu_b - nu_0).
+        self.residual, self.shifted_y = np.zeros(n_targets), np.zeros(n_targets)
+        self.mean_y, self.scatter_yy = np.zeros(n_targets), np.zeros(n_targets)
 
     def add(self, X, Y):
-        """Add one block of rows; False (nothing added) when the caller must centre it."""
-        if not self.open:
-            return False
+        """Add one block of rows; False when a column of it is too far from zero (the sums are then spoilt)."""
         n = X.shape[0]
         block_sum = np.ones(n) @ X
-        count, sum_x = self.count + n, self.sum_x + block_sum
-        squares = np.diagonal(self.gram)  # the raw second moments so far
-        # A block's squares are at least n times its squared means: mostly
-        # that settles the bound without reading them.
-        if not np.all(sum_x * sum_x <= MEAN_SHARE * count * (squares + block_sum * block_sum / n)):
-            if not np.all(sum_x * sum_x <= MEAN_SHARE * count * (squares + np.einsum("ij,ij->j", X, X))):
-                self.open = False
-                return False
+        before = np.diagonal(self.gram).copy()
+        self.gram = block_gram(X, np, into=self.gram)
+        squares = np.diagonal(self.gram) - before  # the block's raw second moments
+        if not np.all((block_sum * block_sum <= MEAN_SHARE * n * squares) & (squares < np.inf)):
+            return False
         y = Y.astype(np.float64, copy=True)
         nu = np.ones(n) @ y / n
         y -= nu
         self.shift = nu if self.shift is None else self.shift
-        # Vector-by-block products: faster than one product with the two-row [1, Yc]^T.
+        # Vector-by-block products: faster than one product with the k-row Yc^T.
         self.cross += np.stack([y[:, k] @ X for k in range(y.shape[1])], axis=1)
         self.shifted += block_sum[:, None] * (nu - self.shift)[None, :]
         self.residual += np.sum(y, axis=0)
+        self.shifted_y += n * (nu - self.shift)
         share, cross = _merge_weights(self.count, n)
         delta = nu - self.mean_y
         self.mean_y = self.mean_y + share * delta
         self.scatter_yy = self.scatter_yy + np.sum(y * y, axis=0) + cross * delta * delta
-        self.gram = block_gram(X, np, into=self.gram)
-        self.count, self.sum_x = count, sum_x
+        self.count, self.sum_x = self.count + n, self.sum_x + block_sum
         return True
 
     def statistics(self):
         """The ``SufficientStatistics`` of the blocks added (at least one)."""
         mean_x = self.sum_x / self.count
         scatter_xx = symmetrised(self.gram) - self.count * (mean_x[:, None] * mean_x[None, :])
-        # sum_i (x_i - mu)(y_i - nu) = sum_b [X_b^T (Y_b - nu_b) + (1^T X_b)^T (nu_b - nu)] - mu sum_i (y_i - nu),
-        # with nu_b - nu taken as (nu_b - nu_0) - (nu - nu_0); the last sum is zero up to rounding.
-        scatter_xy = (
-            self.cross
-            + self.shifted
-            - self.sum_x[:, None] * (self.mean_y - self.shift)[None, :]
-            - mean_x[:, None] * self.residual[None, :]
-        )
+        # Centred in Y at nu_0, which Xc's zero sum makes as good as any point:
+        # sum_i (x_i - mu)(y_i - nu_0) = sum_i x_i (y_i - nu_0) - mu sum_i (y_i - nu_0), each summed over the blocks.
+        scatter_xy = self.cross + self.shifted - mean_x[:, None] * (self.residual + self.shifted_y)[None, :]
         return SufficientStatistics(
             np.float64(self.count), mean_x, self.mean_y, scatter_xx, scatter_xy, self.scatter_yy
         )

@@ -302,14 +302,14 @@ class _RawSums:
     """
 
     def __init__(self, n_features, n_targets):
-        self.count, self.shift = 0, None
+        self.shift = None
         self.sum_x = np.zeros(n_features)
         self.gram = np.zeros((n_features, n_features), order="F")  # its upper triangle
-        # sum_b X_b^T (Y_b - nu_b) and sum_b (1^T X_b)^T (nu_b - nu_0).
+        # sum_b X_b^T (Y_b - nu_b), sum_b (1^T X_b)^T (nu_b - nu_0) and sum_i (y_i - nu_0).
         self.cross, self.shifted = np.zeros((n_features, n_targets)), np.zeros((n_features, n_targets))
-        # sum_b 1^T (Y_b - nu_b) (zero up to rounding) and sum_b n_b (nu_b - nu_0).
-        self.residual, self.shifted_y = np.zeros(n_targets), np.zeros(n_targets)
-        self.mean_y, self.scatter_yy = np.zeros(n_targets), np.zeros(n_targets)
+        self.centred_sum = np.zeros(n_targets)
+        # The targets' own moments, merged; their weight is the rows added.
+        self.targets = ColumnMoments(0, np.zeros(n_targets), np.zeros(n_targets))
 
     def add(self, X, Y):
         """Add one block of rows; False when a column of it is too far from zero (the sums are then spoilt)."""
@@ -327,22 +327,17 @@ class _RawSums:
         # Vector-by-block products: faster than one product with the k-row Yc^T.
         self.cross += np.stack([y[:, k] @ X for k in range(y.shape[1])], axis=1)
         self.shifted += block_sum[:, None] * (nu - self.shift)[None, :]
-        self.residual += np.sum(y, axis=0)
-        self.shifted_y += n * (nu - self.shift)
-        share, cross = _merge_weights(self.count, n)
-        delta = nu - self.mean_y
-        self.mean_y = self.mean_y + share * delta
-        self.scatter_yy = self.scatter_yy + np.sum(y * y, axis=0) + cross * delta * delta
-        self.count, self.sum_x = self.count + n, self.sum_x + block_sum
+        self.centred_sum += np.sum(y, axis=0) + n * (nu - self.shift)
+        self.targets = self.targets + ColumnMoments(n, nu, np.sum(y * y, axis=0))
+        self.sum_x = self.sum_x + block_sum
         return True
 
     def statistics(self):
         """The ``SufficientStatistics`` of the blocks added (at least one)."""
-        mean_x = self.sum_x / self.count
-        scatter_xx = symmetrised(self.gram) - self.count * (mean_x[:, None] * mean_x[None, :])
+        y, count = self.targets, self.targets.weight_sum
+        mean_x = self.sum_x / count
+        scatter_xx = symmetrised(self.gram) - count * (mean_x[:, None] * mean_x[None, :])
         # Centred in Y at nu_0, which Xc's zero sum makes as good as any point:
         # sum_i (x_i - mu)(y_i - nu_0) = sum_i x_i (y_i - nu_0) - mu sum_i (y_i - nu_0), each summed over the blocks.
-        scatter_xy = self.cross + self.shifted - mean_x[:, None] * (self.residual + self.shifted_y)[None, :]
-        return SufficientStatistics(
-            np.float64(self.count), mean_x, self.mean_y, scatter_xx, scatter_xy, self.scatter_yy
-        )
+        scatter_xy = self.cross + self.shifted - mean_x[:, None] * self.centred_sum[None, :]
+        return SufficientStatistics(np.float64(count), mean_x, y.mean, scatter_xx, scatter_xy, y.squares)

@@ -81,10 +81,14 @@ def to_numpy(value):
     return np.asarray(move_to(value, xp=np, device="cpu") if hasattr(value, "__dlpack__") else value)
 
 
+#: Units in the last place of X's dtype that ``rounding`` takes for a sum's rounding.
+ROUNDING_ULPS = 64.0
+
+
 def rounding(xp, dtype):
     """Relative change of a sum over data of ``dtype`` that is rounding.
 
-    64 units in the last place of ``dtype``, and never under 1e-10: what a
+    ``ROUNDING_ULPS`` units in the last place of ``dtype``, and never under 1e-10: what a
     loss formed in X's dtype and summed in float64 may move by without a step
     having changed anything.
 
@@ -97,7 +101,7 @@ def rounding(xp, dtype):
     -------
     float
     """
-    return max(1e-10, 64.0 * float(xp.finfo(dtype).eps))
+    return max(1e-10, ROUNDING_ULPS * float(xp.finfo(dtype).eps))
 
 
 def clip(x, bound, xp):

@@ -355,15 +355,16 @@ def run_epochs(algorithm, state, controls, callbacks=None):
     # momentum's time scale 1 / (1 - mu)**2.
     noise = algorithm.noise(controls.rounding)
     kinetic = _kinetic_energy(state, state.eta0 * state.eta_factor) * (1.0 + noise)
-    # Rounding is judged on the problem's scale: J at the call's start, or at
-    # the model training began from (a call may start at J near zero). A deviance
-    # at its minimum of 0 may round to just below it: the scale is a magnitude.
+    # Rounding is relative to J, and never under what the problem's scale
+    # leaves (``Progress.resolution``): J at the call's start, or at the model
+    # training began from (a call may start at J near zero). A deviance at its
+    # minimum of 0 may round to just below it: the scale is a magnitude.
     scale = max(abs(start), abs(state.loss_curve[0]) if state.loss_curve else 0.0)
     if scale == 0.0:  # an exact fit from the start: J at the zero model sets the scale
         coef, intercept = state.model()
         scale = abs(algorithm.value(xp.zeros_like(coef), xp.zeros_like(intercept)))
-    floor = controls.rounding * scale + 1e-300
-    progress = Progress(algorithm, state, controls, [], [], start, floor, scale)
+    progress = Progress(algorithm, state, controls, [], [], start, scale)
+    floor = progress.floor
     rule = algorithm.stopping_rule(controls) if controls.validation is None else ImprovementRule(None)
     reason = _epochs(progress, rule, noise, callbacks, xp)
     end = algorithm.value(*_committed_model(state, controls))

@@ -1,7 +1,7 @@
 """Silence means converged, on evidence: every silent fit is within tol of an independent optimum.
 
 - A hypothesis property over solver x loss x penalty x schedule x batch size x
-  sparse/dense x intercept x raw column scales: a fit that ends without a
+  sparse/dense x intercept x raw column scales x targets near zero or at 1e6: a fit that ends without a
   ``ConvergenceWarning`` is within 1e-4 (relative objective) of the optimum
   computed independently (``lstsq``, ``Ridge``, ``Lasso``,
   ``QuantileRegressor(solver="highs")``, ``PoissonRegressor(solver="newton-cholesky")``,
@@ -151,7 +151,7 @@ def problems(draw):
     if sparse:
         X[rng.rand(n, d) < 0.3] = 0.0
     signal = (X - X.mean(axis=0)) @ (rng.standard_normal(d) / scales)
-    y = signal + 3.0 + rng.standard_normal(n)
+    y = signal + draw(st.sampled_from([3.0, 1e6])) + rng.standard_normal(n)  # targets near zero, and far
     if loss == "poisson":
         y = rng.poisson(np.exp(0.3 * signal / max(signal.std(), 1e-12) + 0.5)).astype(float)
         y[0] = max(y[0], 1.0)
@@ -188,6 +188,24 @@ def test_offset_columns_without_intercept_converge_silently():
     assert not warned
     gap, _ = relative_gap(est, X, y, {}, None, 0.0)
     assert gap <= PROMISE
+
+
+@pytest.mark.parametrize("solver", ["batch", "sgd"])
+@pytest.mark.parametrize("centred", [False, True])
+def test_targets_far_from_zero_are_judged_at_the_objective_reached_not_at_the_start(solver, centred):
+    # J at the start (the intercept at 0, y at 1e6) is 1e12 times J*: rounding judged there
+    # let the window and the certificate take a gap of 4.5 J* for rounding. (Was: batch
+    # "converged" at J = 5.5 J* with gap_bound_ 4.5.)
+    rng = np.random.RandomState(0)
+    rng.standard_normal(3)
+    scales = np.logspace(-3, 4, 6)
+    X = rng.standard_normal((20000, 6)) * scales
+    X[12000:] += 20.0 * scales
+    y = 1e6 + X @ (rng.standard_normal(6) / scales) + rng.standard_normal(20000)
+    y = y - y.mean() if centred else y
+    est, warned = fit_quietly(X, y, solver=solver)
+    assert not warned
+    assert_honest(est, warned, X, y, {}, None, 0.0)
 
 
 def test_a_constant_sgd_step_that_stalls_above_the_optimum_says_so():
@@ -232,6 +250,20 @@ def test_interpolable_data_converge_to_the_exact_fit():
     for solver in ("batch", "sgd"):
         est, warned = fit_quietly(X, y, solver=solver, fit_intercept=False)
         assert_honest(est, warned, X, y, {}, None, 0.0)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("solver", ["batch", "sgd"])
+def test_an_exact_fit_far_from_zero_converges_to_the_targets_last_places(solver, dtype):
+    # J at the exact fit is its residuals' rounding (float32 X's predictions at 1e6): convergence there,
+    # not max_iter on a gap certificate that cannot fall under it.
+    rng = np.random.default_rng(0)
+    X = (rng.normal(size=(200, 3)) * [1e-2, 1.0, 1e3]).astype(dtype)
+    y = X.astype(float) @ [1.0, -2.0, 3e-3] + 1e6
+    est, warned = fit_quietly(X, y, solver=solver, random_state=0)
+    assert not warned and est.stop_reason_ == "converged"
+    residual = y - est.predict(X)
+    assert np.sqrt(np.mean(residual**2)) <= 4 * np.finfo(dtype).eps * 1e6
 
 
 @pytest.mark.parametrize("q", [1e-4, 0.01, 0.999])

@@ -236,9 +236,10 @@ class ContinuationRule:
 
     def after_epoch(self, progress, metric):
         """Why training ends after this epoch, or None to go on; a settled stage makes the smoothing finer."""
-        controls, state, best, floor = progress.controls, progress.state, progress.best, progress.floor
+        controls, state, best = progress.controls, progress.state, progress.best
         if not controls.stop_on_stall:
             return None
+        floor = progress.resolution(best[-1])
         if not window_converged(best[self.stage :], controls.n_iter_no_change, controls.tol, floor):
             if self.evidence == "newton" and len(best) - self.since >= SLOW_EPOCHS:
                 # A stage that crawls asks the evidence too, whose step (a vertex's) may end training.

@@ -29,6 +29,7 @@ import math
 from dataclasses import dataclass
 
 from .. import _certificate
+from .._array_api import ROUNDING_ULPS
 from .._schedules import adaptive_reduce
 
 #: Adaptive reductions in a row that bring no improvement before training is
@@ -100,8 +101,6 @@ class Progress:
         The best metric after each epoch (the loss, or minus the validation score).
     start : float
         J at the model the call started from.
-    floor : float
-        Changes of J at or under it are rounding.
     scale : float
         J's magnitude: the larger of J at the call's start and of the first
         epoch's loss training ever recorded (a chunk's start may be near zero
@@ -114,8 +113,28 @@ class Progress:
     losses: list
     best: list
     start: float
-    floor: float
     scale: float
+
+    @property
+    def floor(self):
+        """Changes of J at or under it are rounding at the call's start (``resolution`` there)."""
+        return self.resolution(self.start)
+
+    def resolution(self, value):
+        """Changes of J at or under it are rounding where J is ``value``.
+
+        ``rounding`` of J, and what residuals formed at the problem's scale
+        carry: rounded by ``delta = rounding**1.5 * sqrt(scale)`` each (a few
+        units in the last place of the targets in float64), they move J by
+        ``2 delta sqrt(J)``; and J at an exact fit is its residuals' last
+        places, ``(rounding / ROUNDING_ULPS)**2 * scale``. A fit that falls
+        far from a large start (an intercept far from zero) is judged at the J
+        it reached, not at the J it began from.
+        """
+        rounding, value = self.controls.rounding, abs(value)
+        delta = rounding**1.5 * math.sqrt(self.scale)
+        exact = (rounding / ROUNDING_ULPS) ** 2 * self.scale
+        return rounding * value + 2.0 * delta * math.sqrt(value) + exact + 1e-300
 
 
 def window_converged(best, n, tol, floor):
@@ -134,7 +153,8 @@ def window_converged(best, n, tol, floor):
         The window.
     tol : float
     floor : float
-        Changes at or under it are rounding.
+        Changes at or under it are rounding (``Progress.resolution`` at the
+        best loss).
 
     Returns
     -------
@@ -176,7 +196,7 @@ def confirmed(progress, evidence, rule=True):
         if controls.verbose:
             print(f"Measured gap {measured.gap} at objective {value!r}")
         margin = 1.0 if measured.bound else ESTIMATE_MARGIN
-        if measured.gap is not None and margin * measured.gap <= controls.tol * abs(value) + progress.floor:
+        if measured.gap is not None and margin * measured.gap <= controls.tol * abs(value) + progress.resolution(value):
             state.gap_bound = measured.gap if measured.bound else None
             return True
         unknown = rule and measured.gap is None  # no certificate found: the rule decides, after a step that pays
@@ -210,7 +230,7 @@ class WindowRule:
         """Why training ends after this epoch, or None to go on."""
         controls, best = progress.controls, progress.best
         n = controls.n_iter_no_change if self.window is None else self.window
-        window = window_converged(best[self.since :], n, controls.tol, progress.floor)
+        window = window_converged(best[self.since :], n, controls.tol, progress.resolution(best[-1]))
         # A fit that can take curvature steps asks the evidence also after a long crawl.
         slow = self.evidence == "newton" and len(best) - self.since >= SLOW_EPOCHS
         if controls.stop_on_stall and (window or slow):

@@ -177,6 +177,7 @@ def build_training(estimator, X, Y, sample_weight, state, *, one_epoch, summary)
         score=settings.loss,
         verbose=e.verbose,
         rounding=rounding(xp, X.dtype),
+        quadratic=settings.loss.quadratic,
         safe_step=functools.partial(algorithm.safe_step, state),
         automatic=auto,
     )

@@ -63,6 +63,9 @@ class Controls:
     rounding : float
         Relative change of the objective that is rounding (the loss is
         computed in X's dtype: larger for float32 X).
+    quadratic : bool
+        Whether J's data term is a mean of squared residuals (its rounding at
+        an exact fit is their last places squared).
     safe_step : callable
         ``() -> float``: the largest safe step measured from the data, named
         when training diverges.
@@ -82,6 +85,7 @@ class Controls:
     validation: tuple
     verbose: int
     rounding: float
+    quadratic: bool
     safe_step: object
     score: object = None
     automatic: bool = False
@@ -360,9 +364,9 @@ def run_epochs(algorithm, state, controls, callbacks=None):
     # training began from (a call may start at J near zero). A deviance at its
     # minimum of 0 may round to just below it: the scale is a magnitude.
     scale = max(abs(start), abs(state.loss_curve[0]) if state.loss_curve else 0.0)
-    if scale == 0.0:  # an exact fit from the start: J at the zero model sets the scale
-        coef, intercept = state.model()
-        scale = abs(algorithm.value(xp.zeros_like(coef), xp.zeros_like(intercept)))
+    coef, intercept = state.model()
+    if bool(xp.any(coef != 0.0)):  # a warm start: J at the zero model too (a read of y)
+        scale = max(scale, abs(algorithm.value(xp.zeros_like(coef), xp.zeros_like(intercept))))
     progress = Progress(algorithm, state, controls, [], [], start, scale)
     floor = progress.floor
     rule = algorithm.stopping_rule(controls) if controls.validation is None else ImprovementRule(None)

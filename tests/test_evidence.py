@@ -266,6 +266,44 @@ def test_an_exact_fit_far_from_zero_converges_to_the_targets_last_places(solver,
     assert np.sqrt(np.mean(residual**2)) <= 4 * np.finfo(dtype).eps * 1e6
 
 
+def _exact_glm_data():
+    rng = np.random.RandomState(2)
+    X = rng.standard_normal((800, 3)) * [1e-2, 1.0, 1e2]
+    signal = X @ [5.0, -0.3, 2e-3]
+    return X, np.exp(0.3 * signal / signal.std() + 1.0)  # a deviance of 0 at the optimum
+
+
+@pytest.mark.parametrize("loss", ["poisson", "gamma", "tweedie"])
+def test_a_deviance_at_zero_converges_silently(loss):
+    # A deviance's terms cancel to its value: at 0 it rounds by their last places, not their squares.
+    X, y = _exact_glm_data()
+    est, warned = fit_quietly(X, y, loss=loss)
+    assert not warned and est.stop_reason_ == "converged"
+    assert np.allclose(est.predict(X), y, rtol=1e-6)
+
+
+def test_a_stream_at_a_deviance_of_zero_is_not_called_divergent():
+    X, y = _exact_glm_data()
+    est = GradientDescentRegressor(loss="tweedie", solver="sgd", random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for _ in range(20):
+            est.partial_fit(X, y)  # raised DivergenceError at a rise of 1e-17 from -6e-18
+    assert np.allclose(est.predict(X), y, rtol=1e-3)
+
+
+def test_a_warm_refit_of_an_exact_fit_far_from_zero_converges_at_once():
+    # J at the call's start is the exact fit's rounding: the scale is J at the zero model.
+    rng = np.random.RandomState(0)
+    X = rng.standard_normal((1000, 4))
+    y = 1e6 + X @ [1.0, -2.0, 3.0, 0.5]
+    est = GradientDescentRegressor(warm_start=True).fit(X, y)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        est.fit(X, y)
+    assert not caught and est.stop_reason_ == "converged" and est.n_iter_ < 50
+
+
 @pytest.mark.parametrize("q", [1e-4, 0.01, 0.999])
 def test_extreme_quantiles_are_honest(q):
     rng = np.random.default_rng(0)

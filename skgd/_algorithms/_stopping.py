@@ -102,9 +102,9 @@ class Progress:
     start : float
         J at the model the call started from.
     scale : float
-        J's magnitude: the larger of J at the call's start and of the first
-        epoch's loss training ever recorded (a chunk's start may be near zero
-        by chance).
+        J's magnitude: the largest of J at the call's start, at the all-zero
+        model and the first epoch's loss training ever recorded (a chunk's
+        start may be near zero by chance, a warm start near the optimum).
     """
 
     algorithm: object
@@ -123,18 +123,17 @@ class Progress:
     def resolution(self, value):
         """Changes of J at or under it are rounding where J is ``value``.
 
-        ``rounding`` of J, and what residuals formed at the problem's scale
-        carry: rounded by ``delta = rounding**1.5 * sqrt(scale)`` each (a few
-        units in the last place of the targets in float64), they move J by
-        ``2 delta sqrt(J)``; and J at an exact fit is its residuals' last
-        places, ``(rounding / ROUNDING_ULPS)**2 * scale``. A fit that falls
-        far from a large start (an intercept far from zero) is judged at the J
-        it reached, not at the J it began from.
+        ``rounding`` of J, and what the residuals' last places, formed at the
+        problem's ``scale``, leave in it: ``unit**2 * scale`` of a mean of
+        squared residuals, ``unit * scale`` of any other loss (a deviance's
+        terms cancel to its value), ``unit = rounding / ROUNDING_ULPS``. A fit
+        that falls far from a large start (an intercept far from zero) is
+        judged at the J it reached, not at the J it began from.
         """
-        rounding, value = self.controls.rounding, abs(value)
-        delta = rounding**1.5 * math.sqrt(self.scale)
-        exact = (rounding / ROUNDING_ULPS) ** 2 * self.scale
-        return rounding * value + 2.0 * delta * math.sqrt(value) + exact + 1e-300
+        controls = self.controls
+        unit = controls.rounding / ROUNDING_ULPS
+        last_places = unit * (unit if controls.quadratic else 1.0) * self.scale
+        return controls.rounding * abs(value) + last_places + 1e-300
 
 
 def window_converged(best, n, tol, floor):

@@ -361,11 +361,13 @@ def run_epochs(algorithm, state, controls, callbacks=None):
     kinetic = _kinetic_energy(state, state.eta0 * state.eta_factor) * (1.0 + noise)
     # Rounding is relative to J, and never under what the problem's scale
     # leaves (``Progress.resolution``): J at the call's start, or at the model
-    # training began from (a call may start at J near zero). A deviance at its
-    # minimum of 0 may round to just below it: the scale is a magnitude.
+    # training began from (a call may start at J near zero), or, for a warm
+    # start without that history or an exact fit, at the zero model (a read of
+    # y). A deviance at its minimum of 0 may round to just below it: the scale
+    # is a magnitude.
     scale = max(abs(start), abs(state.loss_curve[0]) if state.loss_curve else 0.0)
     coef, intercept = state.model()
-    if bool(xp.any(coef != 0.0)):  # a warm start: J at the zero model too (a read of y)
+    if scale == 0.0 or (not state.loss_curve and bool(xp.any(coef != 0.0))):
         scale = max(scale, abs(algorithm.value(xp.zeros_like(coef), xp.zeros_like(intercept))))
     progress = Progress(algorithm, state, controls, [], [], start, scale)
     floor = progress.floor

@@ -102,9 +102,10 @@ class Progress:
     start : float
         J at the model the call started from.
     scale : float
-        J's magnitude: the largest of J at the call's start, at the all-zero
-        model and the first epoch's loss training ever recorded (a chunk's
-        start may be near zero by chance, a warm start near the optimum).
+        J's magnitude: the larger of J at the call's start and of the first
+        epoch's loss training ever recorded (a chunk's start may be near zero
+        by chance), and J at the all-zero model where neither speaks for it
+        (a warm start near the optimum with no loss recorded, or J of 0).
     """
 
     algorithm: object

@@ -73,6 +73,8 @@ class Penalty:
         """
         xp, _ = get_namespace(coef, xp=xp)
         coef = xp.astype(coef, widest_float(xp, coef), copy=False)
+        if self.alpha == 0.0:  # no penalty: its zeros without summing w (a sum of a non-finite w is caught by J's)
+            return xp.zeros_like(coef[:, 0])
         return self.l1 * xp.sum(xp.abs(coef), axis=1) + 0.5 * self.l2 * xp.sum(coef * coef, axis=1)
 
     def prox(self, coef, step, xp=None):

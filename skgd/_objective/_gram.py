@@ -67,15 +67,18 @@ class GramObjective:
         grad_coef : ndarray of shape (n_targets, n_features)
         grad_intercept : ndarray of shape (n_targets,)
         """
-        settings, xp, stats = self.settings, self.xp, self.statistics
-        mean_residual = coef @ stats.mean_x + intercept - stats.mean_y
-        covariance_coef = coef @ self.covariance
-        losses = xp.sum(coef * (covariance_coef - 2.0 * self.cross), axis=1) + self.variance_y + mean_residual**2
-        grad_coef = 2.0 * (covariance_coef - self.cross + mean_residual[:, None] * stats.mean_x)
-        grad_intercept = 2.0 * mean_residual
-        value = float(xp.mean(losses + settings.penalty.value(coef, xp=xp)))
-        return value, grad_coef, grad_intercept
+        value, covariance_coef, mean_residual = self._value(coef, intercept)
+        grad_coef = 2.0 * (covariance_coef - self.cross + mean_residual[:, None] * self.statistics.mean_x)
+        return value, grad_coef, 2.0 * mean_residual
 
     def value(self, coef, intercept):
         """J at ``(coef, intercept)``, averaged over targets."""
-        return self.value_and_gradient(coef, intercept)[0]
+        return self._value(coef, intercept)[0]
+
+    def _value(self, coef, intercept):
+        """J, ``coef @ Cxx / W`` and the residuals' mean: what J and its gradient share."""
+        xp, stats = self.xp, self.statistics
+        mean_residual = coef @ stats.mean_x + intercept - stats.mean_y
+        covariance_coef = coef @ self.covariance
+        losses = xp.sum(coef * (covariance_coef - 2.0 * self.cross), axis=1) + self.variance_y + mean_residual**2
+        return float(xp.mean(losses + self.settings.penalty.value(coef, xp=xp))), covariance_coef, mean_residual

@@ -10,9 +10,10 @@ the optimum of J itself, at the model the call leaves:
   matrix at the model (intercept included). For squared error J is a quadratic
   and this is exactly ``J - J*`` (an upper bound with an L1 penalty); for the
   other losses it is the gap of J's local quadratic model, an estimate.
-- the quantile and absolute losses, unpenalised, with L2 or with L1: the duality gap of
-  their linear programme, ``P - D(alpha)``, from a dual point built on the
-  residuals nearest zero (the basis of the LP's vertex). Any feasible dual
+- the quantile, absolute and epsilon-insensitive losses, unpenalised, with L2 or with L1:
+  the duality gap of their linear programme, ``P - D(alpha)``, from a dual point built on
+  the residuals nearest a kink (zero, or epsilon-insensitive's ``+-epsilon``: the basis of
+  the LP's vertex). Any feasible dual
   point makes it an upper bound on ``J - J*``; where none is found there is
   no certificate.
 
@@ -50,6 +51,9 @@ RANGE_TOLERANCE = 1e-6
 #: ``d * eps`` share of the largest that the eigendecomposition keeps (the estimate may be 3x
 #: optimistic, and 2-norm and 1-norm conditions differ by at most ``d``).
 CHOLESKY_MARGIN = 10.0
+
+#: The losses whose J is a linear programme, certified by its duality gap (``_quantile_gap``).
+LP_LOSSES = ("quantile", "absolute_error", "epsilon_insensitive")
 
 #: Vertices of the quantile LP an active-set search visits from a model (``_quantile_gap``).
 VERTEX_PIVOTS = 8
@@ -130,17 +134,33 @@ def measure(solver, coef, intercept):
             for k in range(coef.shape[0])
         ]
         return _combine(parts)
-    if loss.name in ("quantile", "absolute_error") and (penalty.l1 == 0.0 or penalty.l2 == 0.0):
+    if loss.name in LP_LOSSES and (penalty.l1 == 0.0 or penalty.l2 == 0.0):
         (X,) = _host(X)
-        q, factor = (loss.quantile, 1.0) if loss.name == "quantile" else (0.5, 2.0)
+        # Each as a pinball loss times a factor: absolute error is twice the median's, epsilon-insensitive
+        # twice the median's with a tube of half-width epsilon around the zero residual.
+        q, factor, tube = (loss.quantile, 1.0, 0.0) if loss.name == "quantile" else (0.5, 2.0, _tube(loss))
         parts = []
         for k in range(coef.shape[0]):
             gap, step = _quantile_gap(
-                q, penalty.l2 / factor, penalty.l1 / factor, p.fit_intercept, X, Y[:, k], s, coef[k], intercept[k]
+                q,
+                penalty.l2 / factor,
+                penalty.l1 / factor,
+                p.fit_intercept,
+                X,
+                Y[:, k],
+                s,
+                coef[k],
+                intercept[k],
+                tube=tube,
             )
             parts.append(Evidence(None if gap is None else factor * gap, True, step))
         return _combine(parts)
     return None
+
+
+def _tube(loss):
+    """The half-width of the zero-loss tube of an LP loss: epsilon-insensitive's ``epsilon``, 0 for absolute error."""
+    return float(getattr(loss, "epsilon", 0.0)) if loss.name == "epsilon_insensitive" else 0.0
 
 
 def _combine(parts):
@@ -275,17 +295,20 @@ def _gram_evidence(solver, statistics, coef, intercept, k):
     return Evidence(gap, True, None if penalty.l1 or step is None else _split(step, p.fit_intercept, d))
 
 
-def _quantile_gap(q, l2, l1, fit_intercept, X, y, s, coef, intercept):
+def _quantile_gap(q, l2, l1, fit_intercept, X, y, s, coef, intercept, tube=0.0):
     """The LP duality gap of one target's pinball J (penalty ``l2 / 2 ||w||^2`` or ``l1 ||w||_1``), and a step.
 
     The dual of ``min sum_i c_i rho_q(y_i - p_i) + l2/2 ||w||^2`` (``c = s / sum s``)
     is ``max alpha . y - ||X^T alpha||^2 / (2 l2)`` over ``alpha_i`` in
     ``[c_i (q - 1), c_i q]`` (``sum alpha = 0`` with an intercept; ``X^T alpha = 0``
     without a penalty, ``|X^T alpha| <= l1`` with ``l1 ||w||_1`` instead).
-    Rows off the residuals' zero take their bound; the ``4 m`` (then ``32 m``, ``256 m``)
-    rows nearest it, ``m`` the unknowns, take their best values under the
+    With a ``tube`` (``rho_q`` of the residual's excess over it, zero inside
+    it: epsilon-insensitive) the dual loses ``tube * ||alpha||_1`` more, rows
+    inside the tube take 0 and the rows nearest a kink (``|u| = tube``) are free.
+    Rows off the kinks take their bound; the ``4 m`` (then ``32 m``, ``256 m``)
+    rows nearest one, ``m`` the unknowns, take their best values under the
     constraints (``_lp_gap``).
-    Unpenalised, the LP's vertices are tried too (an active-set search): the
+    Unpenalised and without a tube, the LP's vertices are tried too (an active-set search): the
     model that interpolates the rows the model's dual point leaves strictly
     inside their box (its basis; the ``m`` rows nearest the residuals' zero
     without one), then, up to ``VERTEX_PIVOTS`` times, the one of the
@@ -294,8 +317,8 @@ def _quantile_gap(q, l2, l1, fit_intercept, X, y, s, coef, intercept):
     more), and the step to it is returned when it is the optimum. The gap is
     None where no dual point is found.
     """
-    gap, basis, primal = _lp_gap(q, l2, l1, fit_intercept, X, y, s, coef, intercept, (4, 32, 256))
-    if l2 != 0.0 or l1 != 0.0:
+    gap, basis, primal = _lp_gap(q, l2, l1, fit_intercept, X, y, s, coef, intercept, (4, 32, 256), tube)
+    if l2 != 0.0 or l1 != 0.0 or tube > 0.0:
         return gap, None
     m = X.shape[1] + fit_intercept
     u = y - (X @ coef + intercept)
@@ -325,7 +348,7 @@ def _quantile_gap(q, l2, l1, fit_intercept, X, y, s, coef, intercept):
     return gap, None
 
 
-def _lp_gap(q, l2, l1, fit_intercept, X, y, s, coef, intercept, sizes):
+def _lp_gap(q, l2, l1, fit_intercept, X, y, s, coef, intercept, sizes, tube=0.0):
     """``(gap, basis, primal)`` of ``_quantile_gap``'s dual at a model, free rows ``sizes`` times ``m``.
 
     ``basis`` is the dual point's rows strictly inside their box (None without
@@ -334,10 +357,15 @@ def _lp_gap(q, l2, l1, fit_intercept, X, y, s, coef, intercept, sizes):
     c = s / s.sum()
     u = y - (X @ coef + intercept)
     low, high = c * (q - 1.0), c * q
-    primal = float(np.sum(np.maximum(high * u, low * u)) + 0.5 * l2 * coef @ coef + l1 * np.abs(coef).sum())
+    terms = np.maximum(high * (u - tube), low * (u + tube))
+    if tube > 0.0:
+        terms = np.maximum(terms, 0.0)
+    primal = float(np.sum(terms) + 0.5 * l2 * coef @ coef + l1 * np.abs(coef).sum())
     alpha = np.where(u > 0.0, high, low)
+    if tube > 0.0:
+        alpha[np.abs(u) <= tube] = 0.0  # inside the tube the loss is flat: its best dual value is 0
     m = X.shape[1] + fit_intercept
-    order = np.argsort(np.abs(u) / np.where(c > 0.0, 1.0, np.inf))
+    order = np.argsort(np.abs(np.abs(u) - tube) / np.where(c > 0.0, 1.0, np.inf))
     for size in sizes:
         found = _dual_on(
             free=order[: min(size * m, X.shape[0])],
@@ -351,6 +379,7 @@ def _lp_gap(q, l2, l1, fit_intercept, X, y, s, coef, intercept, sizes):
             y=y,
             coef=coef,
             intercept=intercept,
+            tube=tube,
         )
         if found is not None:
             return max(primal - found[0], 0.0), found[1], primal
@@ -359,7 +388,7 @@ def _lp_gap(q, l2, l1, fit_intercept, X, y, s, coef, intercept, sizes):
     return None, None, primal
 
 
-def _dual_on(free, alpha, low, high, l2, l1, fit_intercept, X, y, coef, intercept):
+def _dual_on(free, alpha, low, high, l2, l1, fit_intercept, X, y, coef, intercept, tube=0.0):
     """``(value, basis)``: the dual value at the best point whose ``free`` rows meet the dual constraints
     within their box, and those of its rows strictly inside it; None when there is none.
 
@@ -367,7 +396,9 @@ def _dual_on(free, alpha, low, high, l2, l1, fit_intercept, X, y, coef, intercep
     ``scipy.optimize.linprog``, constraints scaled to unit column norms) under
     ``X^T alpha = l2 w`` (an L2 penalty or none) or ``|X^T alpha| <= l1`` (an
     L1 penalty), and ``sum alpha = 0`` with an intercept; None when it is
-    infeasible or its constraints are not met to ``DUAL_TOLERANCE``.
+    infeasible or its constraints are not met to ``DUAL_TOLERANCE``. A
+    ``tube`` costs ``tube * |alpha_i|`` a row: each free row's value is then
+    split into its positive and negative parts.
     """
     fixed = alpha.copy()
     fixed[free] = 0.0
@@ -391,19 +422,29 @@ def _dual_on(free, alpha, low, high, l2, l1, fit_intercept, X, y, coef, intercep
         if fit_intercept:
             A_eq, b_eq = np.vstack([A_eq, ones]), np.append(b_eq, -fixed.sum() / np.sqrt(X.shape[0]))
     objective = -y[free] * width
+    lower, upper = low[free] / width, high[free] / width
+    bounds = np.column_stack([lower, upper])
+    if tube > 0.0:  # alpha = positive part - negative part, each paying the tube
+        objective = np.concatenate([objective + tube * width, -objective + tube * width])
+        A_ub, A_eq = (None if A is None else np.hstack([A, -A]) for A in (A_ub, A_eq))
+        bounds = np.vstack(
+            [np.column_stack([np.zeros_like(upper), upper]), np.column_stack([np.zeros_like(lower), -lower])]
+        )
     result = linprog(
         objective / np.abs(objective).max(initial=1e-300),
         A_ub=A_ub,
         b_ub=b_ub,
         A_eq=A_eq,
         b_eq=b_eq,
-        bounds=np.column_stack([low[free] / width, high[free] / width]),
+        bounds=bounds,
         method="highs",
     )
     if result.status != 0:
         return None
-    lower, upper = low[free] / width, high[free] / width
     a = result.x
+    if tube > 0.0:
+        a = a[: free.shape[0]] - a[free.shape[0] :]
+        A_eq = None if A_eq is None else A_eq[:, : free.shape[0]]
     basic = (a > lower) & (a < upper)
     unit = np.max(np.abs(high))
     # The rows that absorb the solver's own tolerance on the equalities: the basic ones, and where that
@@ -425,9 +466,10 @@ def _dual_on(free, alpha, low, high, l2, l1, fit_intercept, X, y, coef, intercep
     # Weak duality: J(w, b) >= alpha . y - (X^T alpha - l2 w) . w - b sum(alpha) (+ the L1 term's slack),
     # taken at the model for the constraints' rounding-sized residue.
     basis = free[(fixed[free] > low[free]) & (fixed[free] < high[free])]
+    value = fixed @ y - tube * np.abs(fixed).sum()
     if l2 > 0.0:
-        return float(fixed @ y - product @ product / (2.0 * l2)), basis
-    return float(fixed @ y - excess @ np.abs(coef) - total * intercept), basis
+        return float(value - product @ product / (2.0 * l2)), basis
+    return float(value - excess @ np.abs(coef) - total * intercept), basis
 
 
 def _vertex_step(X, y, basis, fit_intercept, coef, intercept):

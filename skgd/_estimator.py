@@ -207,7 +207,7 @@ class GradientDescentRegressor(CallbackSupportMixin, RegressorMixin, BaseEstimat
         A certified upper bound on ``J - J*`` (averaged over targets) at the
         fitted model, as ``Lasso``'s ``dual_gap_``: the exact gap of squared
         error's quadratic J (an upper bound with an L1 penalty), or the LP
-        duality gap of the quantile and absolute losses. None where the
+        duality gap of the quantile, absolute and epsilon-insensitive losses. None where the
         evidence was an estimate (the other smooth losses), not measured, or
         the call did not converge.
     validation_scores_ : list of float

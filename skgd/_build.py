@@ -177,7 +177,7 @@ def build_training(estimator, X, Y, sample_weight, state, *, one_epoch, summary)
         score=settings.loss,
         verbose=e.verbose,
         rounding=rounding(xp, X.dtype),
-        quadratic=settings.loss.quadratic,
+        squares=settings.loss.squares,
         safe_step=functools.partial(algorithm.safe_step, state),
         automatic=auto,
     )

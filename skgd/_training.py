@@ -63,9 +63,10 @@ class Controls:
     rounding : float
         Relative change of the objective that is rounding (the loss is
         computed in X's dtype: larger for float32 X).
-    quadratic : bool
-        Whether J's data term is a mean of squared residuals (its rounding at
-        an exact fit is their last places squared).
+    squares : bool
+        Whether J's data term is a mean of squares of the residuals (or of
+        their excesses over epsilon): its rounding at an exact fit is their
+        last places squared (``Loss.squares``).
     safe_step : callable
         ``() -> float``: the largest safe step measured from the data, named
         when training diverges.
@@ -85,7 +86,7 @@ class Controls:
     validation: tuple
     verbose: int
     rounding: float
-    quadratic: bool
+    squares: bool
     safe_step: object
     score: object = None
     automatic: bool = False

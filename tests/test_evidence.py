@@ -537,3 +537,17 @@ def test_epsilon_insensitive_fits_are_certified_by_their_duality_gap(solver, pen
     # Full batch reaches the optimum; sgd's noise may keep it off (then it says so), but never silently unbounded.
     assert (warned if solver == "sgd" else False) or est.gap_bound_ is not None, est.stop_reason_
     assert_honest(est, warned, X, y, params, penalty, 1e-3)
+
+
+@pytest.mark.parametrize("offset", [9e3, 9e4])
+def test_squared_epsilon_insensitive_far_from_zero_is_judged_as_a_mean_of_squares(offset):
+    # Its rounding at an exact fit is the residuals' last places squared, as squared error's (was: the
+    # linear allowance of a deviance, (r / 64) J0 at J0 = 8e7, let a silent fit end 8e-3 above J* at
+    # tol=1e-8, and 9e-2 with targets at 9e4; found by a sweep of the parameter space).
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((557, 1)) * 0.01
+    y = 30 * X[:, 0] + offset + 0.5 * rng.standard_normal(557)
+    params = {"epsilon": 1.0}
+    est, warned = fit_quietly(X, y, loss="squared_epsilon_insensitive", tol=1e-8, **params)
+    gap, _ = relative_gap(est, X, y, params, None, 0.0)
+    assert warned or gap <= 1e-6, (gap, est.stop_reason_)

@@ -59,7 +59,7 @@ def _controls(**overrides):
         validation=None,
         verbose=0,
         rounding=1e-10,
-        quadratic=True,
+        squares=True,
         safe_step=lambda: 0.125,
     )
     return Controls(**{**settings, **overrides})

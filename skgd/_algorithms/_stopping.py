@@ -126,14 +126,14 @@ class Progress:
 
         ``rounding`` of J, and what the residuals' last places, formed at the
         problem's ``scale``, leave in it: ``unit**2 * scale`` of a mean of
-        squared residuals, ``unit * scale`` of any other loss (a deviance's
+        squares (``Loss.squares``), ``unit * scale`` of any other loss (a deviance's
         terms cancel to its value), ``unit = rounding / ROUNDING_ULPS``. A fit
         that falls far from a large start (an intercept far from zero) is
         judged at the J it reached, not at the J it began from.
         """
         controls = self.controls
         unit = controls.rounding / ROUNDING_ULPS
-        last_places = unit * (unit if controls.quadratic else 1.0) * self.scale
+        last_places = unit * (unit if controls.squares else 1.0) * self.scale
         return controls.rounding * abs(value) + last_places + 1e-300
 
 

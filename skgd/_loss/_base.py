@@ -42,6 +42,10 @@ class Loss(abc.ABC):
     quadratic : bool
         Whether J's data term is a quadratic in ``(w, b)`` that the weighted
         sufficient statistics determine (``skgd._objective.GramObjective``).
+    squares : bool
+        Whether each row's loss is a square (of its residual, or of its
+        excess over ``epsilon``): J's rounding at an exact fit is then the
+        residuals' last places squared (``skgd._algorithms._stopping``).
     targets : {None, "non-negative", "positive"}
         The targets the loss accepts (None: any finite value).
     relative_steps : sequence of float or None
@@ -61,6 +65,7 @@ class Loss(abc.ABC):
     curvature = None
     smooth = None
     quadratic = False
+    squares = False
     global_curvature = True
     targets = None
     score = "r2"

@@ -15,7 +15,7 @@ class SquaredError(ResidualLoss):
     """``l(r) = r**2``: the note's cost (no factor 1/2)."""
 
     name, curvature, smooth = "squared_error", 2.0, True
-    quadratic = True
+    quadratic = squares = True
 
     def of_residual(self, r, xp=None):
         """``r**2`` and ``2 r``; see ``ResidualLoss.of_residual``.
@@ -103,6 +103,7 @@ class SquaredEpsilonInsensitive(EpsilonLoss):
     """``max(0, |r| - epsilon)**2``."""
 
     name, curvature, smooth = "squared_epsilon_insensitive", 2.0, True
+    squares = True
 
     def of_residual(self, r, xp=None):
         """``z**2`` and ``2 z``, ``z = r - c``; see ``ResidualLoss.of_residual``.

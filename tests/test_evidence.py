@@ -520,6 +520,9 @@ def test_epsilon_insensitive_far_from_its_optimum_does_not_end_silently(solver, 
         X, y, solver=solver, batch_size=batch_size, loss="epsilon_insensitive", random_state=0, **params
     )
     assert_honest(est, warned, X, y, params, None, 0.0)
+    # Its steps descend its smoothing of the residuals' scale (the continuation; sgd sizes its step by it):
+    # the intercept travels, where steps sized by the loss's unit slope crawled.
+    assert not warned, est.stop_reason_
 
 
 @pytest.mark.parametrize("solver", ["batch", "sgd"])

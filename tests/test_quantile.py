@@ -93,6 +93,26 @@ def test_the_smoothed_slope_is_the_moreau_envelopes_derivative():
     assert loss.curvature == 1 / width
 
 
+def test_the_epsilon_insensitive_smoothed_slope_is_its_moreau_envelopes_derivative():
+    # Twice the median's smoothing of the excess over epsilon: the envelope of max(0, |v| - epsilon) of
+    # half the width, whose slope changes no faster than 2 / width.
+    epsilon, width = 0.4, 0.7
+    r = np.linspace(-2.0, 2.0, 81)
+    v = np.linspace(-4.0, 4.0, 160_001)
+    tube = np.maximum(np.abs(v) - epsilon, 0.0)
+
+    def envelope(x):
+        return np.array([np.min(tube + (xi - v) ** 2 / width) for xi in x])
+
+    h = 1e-4
+    slope = (envelope(r + h) - envelope(r - h)) / (2 * h)
+    loss = make_loss("epsilon_insensitive", epsilon=epsilon).smoothed(width)
+    value, derivative = loss.value_and_derivative(r, np.zeros_like(r))
+    np.testing.assert_allclose(derivative, slope, atol=2e-3)
+    np.testing.assert_allclose(value, np.maximum(np.abs(r) - epsilon, 0.0), rtol=1e-15, atol=1e-16)  # J stays the loss
+    assert loss.curvature == 2 / width
+
+
 @pytest.mark.parametrize("loss", ["quantile", "absolute_error"])
 @pytest.mark.parametrize("params", [dict(), dict(solver="sgd"), dict(solver="sgd", batch_size=16, average=True)])
 def test_scaling_y_scales_the_coefficients_in_the_same_epochs(loss, params):

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._array_api import (
+    clip,
     clip_between,
     get_namespace,
     get_namespace_and_device,
@@ -122,12 +123,16 @@ class SmoothedQuantile(ResidualLoss):
         ``mu``, per target (in the namespace of the predictions).
     factor : float, default=1.0
         A multiple of the loss (2 for the absolute error, twice the median's).
+    tube : float, default=0.0
+        The half-width of a zero-loss tube the loss takes of the residual's
+        excess over it (epsilon-insensitive: twice the median's of the excess).
     """
 
     smooth = True
     quantile: float = 0.5
     width: object = 1.0
     factor: float = 1.0
+    tube: float = 0.0
 
     @property
     def curvature(self):
@@ -155,6 +160,8 @@ class SmoothedQuantile(ResidualLoss):
         value, derivative : arrays
         """
         xp, _ = get_namespace(r, xp=xp)
+        if self.tube > 0.0:
+            r = r - clip(r, self.tube, xp)
         q, scaled = self.quantile, xp.astype(r / self.width, r.dtype, copy=False)  # the slope in r's dtype
         return self.factor * _pinball(r, q, xp), self.factor * clip_between(scaled, -q, 1.0 - q, xp)
 

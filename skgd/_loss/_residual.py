@@ -77,10 +77,35 @@ class Huber(EpsilonLoss):
         return clipped * (2.0 * r - clipped), 2.0 * clipped
 
 
+@dataclass(frozen=True)
 class EpsilonInsensitive(EpsilonLoss):
-    """``max(0, |r| - epsilon)``: not smooth, so it borrows its squared twin's curvature."""
+    """``max(0, |r| - epsilon)``, twice the median's pinball loss of the excess: smoothed as it is (``smoothed``).
 
-    name, curvature, smooth = "epsilon_insensitive", 2.0, False
+    Parameters
+    ----------
+    epsilon : float, default=0.1
+    curvature : float, default=2.0
+        The curvature the sgd step is sized by, as ``Quantile``'s.
+    relative_steps : tuple or None, default=None
+        As ``Quantile``'s.
+    """
+
+    name, smooth = "epsilon_insensitive", False
+    curvature: float = 2.0
+    relative_steps: tuple = None
+
+    def smoothed(self, width):
+        """Twice the median's smoothed pinball loss of the excess over ``epsilon``; see ``Loss.smoothed``.
+
+        Parameters
+        ----------
+        width : float or array of shape (n_targets,)
+
+        Returns
+        -------
+        SmoothedQuantile
+        """
+        return SmoothedQuantile(quantile=0.5, width=width, factor=2.0, tube=self.epsilon)
 
     def of_residual(self, r, xp=None):
         """``|z|`` and ``sign(z)``, ``z = r - c``; see ``ResidualLoss.of_residual``.

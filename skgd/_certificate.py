@@ -138,7 +138,7 @@ def measure(solver, coef, intercept):
         (X,) = _host(X)
         # Each as a pinball loss times a factor: absolute error is twice the median's, epsilon-insensitive
         # twice the median's with a tube of half-width epsilon around the zero residual.
-        q, factor, tube = (loss.quantile, 1.0, 0.0) if loss.name == "quantile" else (0.5, 2.0, _tube(loss))
+        q, factor, tube = (loss.quantile, 1.0, 0.0) if loss.name == "quantile" else (0.5, 2.0, loss.tube)
         parts = []
         for k in range(coef.shape[0]):
             gap, step = _quantile_gap(
@@ -156,11 +156,6 @@ def measure(solver, coef, intercept):
             parts.append(Evidence(None if gap is None else factor * gap, True, step))
         return _combine(parts)
     return None
-
-
-def _tube(loss):
-    """The half-width of the zero-loss tube of an LP loss: epsilon-insensitive's ``epsilon``, 0 for absolute error."""
-    return float(getattr(loss, "epsilon", 0.0)) if loss.name == "epsilon_insensitive" else 0.0
 
 
 def _combine(parts):

@@ -55,6 +55,40 @@ class EpsilonLoss(ResidualLoss):
         return self.epsilon
 
 
+@dataclass(frozen=True)
+class TwiceTheMedian(ResidualLoss):
+    """Twice the median's pinball loss of the residual's excess over a ``tube``: smoothed as it is (``smoothed``).
+
+    Parameters
+    ----------
+    curvature : float, default=2.0
+        The curvature the sgd step is sized by, as ``Quantile``'s.
+    relative_steps : tuple or None, default=None
+        As ``Quantile``'s.
+    """
+
+    curvature: float = 2.0
+    relative_steps: tuple = None
+
+    @property
+    def tube(self):
+        """The half-width of the residuals the loss is zero on (0: none)."""
+        return 0.0
+
+    def smoothed(self, width):
+        """Twice the median's smoothed pinball loss of the excess over ``tube``; see ``Loss.smoothed``.
+
+        Parameters
+        ----------
+        width : float or array of shape (n_targets,)
+
+        Returns
+        -------
+        SmoothedQuantile
+        """
+        return SmoothedQuantile(quantile=0.5, width=width, factor=2.0, tube=self.tube)
+
+
 class Huber(EpsilonLoss):
     """``r**2`` inside ``epsilon``, ``2 epsilon |r| - epsilon**2`` outside (the continuation of r²)."""
 
@@ -78,34 +112,15 @@ class Huber(EpsilonLoss):
 
 
 @dataclass(frozen=True)
-class EpsilonInsensitive(EpsilonLoss):
-    """``max(0, |r| - epsilon)``, twice the median's pinball loss of the excess: smoothed as it is (``smoothed``).
-
-    Parameters
-    ----------
-    epsilon : float, default=0.1
-    curvature : float, default=2.0
-        The curvature the sgd step is sized by, as ``Quantile``'s.
-    relative_steps : tuple or None, default=None
-        As ``Quantile``'s.
-    """
+class EpsilonInsensitive(EpsilonLoss, TwiceTheMedian):
+    """``max(0, |r| - epsilon)``, twice the median's pinball loss of the excess over ``epsilon``."""
 
     name, smooth = "epsilon_insensitive", False
-    curvature: float = 2.0
-    relative_steps: tuple = None
 
-    def smoothed(self, width):
-        """Twice the median's smoothed pinball loss of the excess over ``epsilon``; see ``Loss.smoothed``.
-
-        Parameters
-        ----------
-        width : float or array of shape (n_targets,)
-
-        Returns
-        -------
-        SmoothedQuantile
-        """
-        return SmoothedQuantile(quantile=0.5, width=width, factor=2.0, tube=self.epsilon)
+    @property
+    def tube(self):
+        """``epsilon``."""
+        return self.epsilon
 
     def of_residual(self, r, xp=None):
         """``|z|`` and ``sign(z)``, ``z = r - c``; see ``ResidualLoss.of_residual``.
@@ -148,33 +163,10 @@ class SquaredEpsilonInsensitive(EpsilonLoss):
 
 
 @dataclass(frozen=True)
-class AbsoluteError(ResidualLoss):
-    """``l(r) = |r|``, twice the pinball loss at ``q = 0.5``: smoothed as it is (``smoothed``).
-
-    Parameters
-    ----------
-    curvature : float, default=2.0
-        The curvature the sgd step is sized by, as ``Quantile``'s.
-    relative_steps : tuple or None, default=None
-        As ``Quantile``'s.
-    """
+class AbsoluteError(TwiceTheMedian):
+    """``l(r) = |r|``, twice the pinball loss at ``q = 0.5``."""
 
     name, smooth = "absolute_error", False
-    curvature: float = 2.0
-    relative_steps: tuple = None
-
-    def smoothed(self, width):
-        """Twice the median's smoothed pinball loss; see ``Loss.smoothed``.
-
-        Parameters
-        ----------
-        width : float or array of shape (n_targets,)
-
-        Returns
-        -------
-        SmoothedQuantile
-        """
-        return SmoothedQuantile(quantile=0.5, width=width, factor=2.0)
 
     def of_residual(self, r, xp=None):
         """``|r|`` and ``sign(r)``; see ``ResidualLoss.of_residual``.

@@ -10,12 +10,12 @@ the optimum of J itself, at the model the call leaves:
   matrix at the model (intercept included). For squared error J is a quadratic
   and this is exactly ``J - J*`` (an upper bound with an L1 penalty); for the
   other losses it is the gap of J's local quadratic model, an estimate.
-- the quantile, absolute and epsilon-insensitive losses, unpenalised, with L2 or with L1:
-  the duality gap of their linear programme, ``P - D(alpha)``, from a dual point built on
-  the residuals nearest a kink (zero, or epsilon-insensitive's ``+-epsilon``: the basis of
-  the LP's vertex). Any feasible dual
-  point makes it an upper bound on ``J - J*``; where none is found there is
-  no certificate.
+- the quantile, absolute and epsilon-insensitive losses, with any penalty:
+  the duality gap of their linear programme (with an elastic net, of its
+  dual), ``P - D(alpha)``, from a dual point built on the residuals nearest
+  a kink (zero, or epsilon-insensitive's ``+-epsilon``: the basis of the LP's
+  vertex). Any feasible dual point makes it an upper bound on ``J - J*``;
+  where none is found there is no certificate.
 
 The curvature matrix also gives the step in its own coordinates (Newton's,
 damped so that J falls), which a full-batch fit on a smooth loss takes when
@@ -134,7 +134,7 @@ def measure(solver, coef, intercept):
             for k in range(coef.shape[0])
         ]
         return _combine(parts)
-    if loss.name in LP_LOSSES and (penalty.l1 == 0.0 or penalty.l2 == 0.0):
+    if loss.name in LP_LOSSES:
         (X,) = _host(X)
         # Each as a pinball loss times a factor: absolute error is twice the median's, epsilon-insensitive
         # twice the median's with a tube of half-width epsilon around the zero residual.
@@ -296,7 +296,10 @@ def _quantile_gap(q, l2, l1, fit_intercept, X, y, s, coef, intercept, tube=0.0):
     The dual of ``min sum_i c_i rho_q(y_i - p_i) + l2/2 ||w||^2`` (``c = s / sum s``)
     is ``max alpha . y - ||X^T alpha||^2 / (2 l2)`` over ``alpha_i`` in
     ``[c_i (q - 1), c_i q]`` (``sum alpha = 0`` with an intercept; ``X^T alpha = 0``
-    without a penalty, ``|X^T alpha| <= l1`` with ``l1 ||w||_1`` instead).
+    without a penalty, ``|X^T alpha| <= l1`` with ``l1 ||w||_1`` instead). With
+    both, ``D(alpha) = alpha . y - ||(|X^T alpha| - l1)_+||^2 / (2 l2)`` bounds J*
+    at any alpha in the box; the free rows take their values under the
+    optimum's conditions (``X^T alpha = l2 w + l1 sign(w)`` off ``w = 0``).
     With a ``tube`` (``rho_q`` of the residual's excess over it, zero inside
     it: epsilon-insensitive) the dual loses ``tube * ||alpha||_1`` more, rows
     inside the tube take 0 and the rows nearest a kink (``|u| = tube``) are free.
@@ -411,7 +414,17 @@ def _dual_on(free, alpha, low, high, l2, l1, fit_intercept, X, y, coef, intercep
     # Unknowns in units of each row's width (the dual values are of the order of the row weights).
     scaled = rows.T * width / norms[:, None]
     ones = width[None, :] / np.sqrt(X.shape[0])
-    if l1 > 0.0:
+    elastic = l1 > 0.0 and l2 > 0.0
+    if elastic:
+        # The optimum's conditions: X^T alpha = l2 w + l1 sign(w) where w is not 0, |X^T alpha| <= l1 where it is.
+        zero = coef == 0.0
+        A_ub = np.vstack([scaled[zero], -scaled[zero]])
+        b_ub = np.concatenate([(l1 - base[zero]) / norms[zero], (l1 + base[zero]) / norms[zero]])
+        A_eq, b_eq = scaled[~zero], (l2 * coef[~zero] + l1 * np.sign(coef[~zero]) - base[~zero]) / norms[~zero]
+        if fit_intercept:
+            A_eq, b_eq = np.vstack([A_eq, ones]), np.append(b_eq, -fixed.sum() / np.sqrt(X.shape[0]))
+        A_ub, b_ub, A_eq, b_eq = (None if A.size == 0 else A for A in (A_ub, b_ub, A_eq, b_eq))
+    elif l1 > 0.0:
         A_ub, b_ub = np.vstack([scaled, -scaled]), np.concatenate([(l1 - base) / norms, (l1 + base) / norms])
         A_eq, b_eq = (ones, [-fixed.sum() / np.sqrt(X.shape[0])]) if fit_intercept else (None, None)
     else:
@@ -454,6 +467,8 @@ def _dual_on(free, alpha, low, high, l2, l1, fit_intercept, X, y, coef, intercep
             corrected[absorbing] += np.linalg.lstsq(A_eq[:, absorbing], b_eq - A_eq @ a, rcond=None)[0]
         fixed[free] = np.clip(corrected * width, low[free], high[free])
         product = np.asarray(X.T @ fixed).ravel()
+        if elastic:
+            break  # any alpha in its box bounds J* (below): no constraint needs to hold
         excess = np.maximum(np.abs(product) - l1, 0.0) if l1 > 0.0 else np.abs(product - l2 * coef)
         total = fixed.sum() if fit_intercept else 0.0
         met = np.max(excess / norms) <= DUAL_TOLERANCE * unit
@@ -465,6 +480,10 @@ def _dual_on(free, alpha, low, high, l2, l1, fit_intercept, X, y, coef, intercep
     # taken at the model for the constraints' rounding-sized residue.
     basis = free[(fixed[free] > low[free]) & (fixed[free] < high[free])]
     value = fixed @ y - tube * np.abs(fixed).sum()
+    if elastic:
+        # min over w of l2/2 ||w||^2 + l1 ||w||_1 - (X^T alpha) . w, and the intercept's term: for any alpha in its box.
+        shrunk = np.maximum(np.abs(product) - l1, 0.0)
+        return float(value - shrunk @ shrunk / (2.0 * l2) - fixed.sum() * intercept * fit_intercept), basis
     if l2 > 0.0:
         return float(value - product @ product / (2.0 * l2)), basis
     return float(value - excess @ np.abs(coef) - total * intercept), basis

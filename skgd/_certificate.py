@@ -298,7 +298,7 @@ def _quantile_gap(q, l2, l1, fit_intercept, X, y, s, coef, intercept, tube=0.0):
     ``[c_i (q - 1), c_i q]`` (``sum alpha = 0`` with an intercept; ``X^T alpha = 0``
     without a penalty, ``|X^T alpha| <= l1`` with ``l1 ||w||_1`` instead). With
     both, ``D(alpha) = alpha . y - ||(|X^T alpha| - l1)_+||^2 / (2 l2)`` bounds J*
-    at any alpha in the box; the free rows take their values under the
+    at any alpha in the box (summing to 0 with an intercept); the free rows take their values under the
     optimum's conditions (``X^T alpha = l2 w + l1 sign(w)`` off ``w = 0``).
     With a ``tube`` (``rho_q`` of the residual's excess over it, zero inside
     it: epsilon-insensitive) the dual loses ``tube * ||alpha||_1`` more, rows
@@ -395,9 +395,12 @@ def _dual_on(free, alpha, low, high, l2, l1, fit_intercept, X, y, coef, intercep
 
     The free rows' best dual values (a linear programme of their size,
     ``scipy.optimize.linprog``, constraints scaled to unit column norms) under
-    ``X^T alpha = l2 w`` (an L2 penalty or none) or ``|X^T alpha| <= l1`` (an
-    L1 penalty), and ``sum alpha = 0`` with an intercept; None when it is
-    infeasible or its constraints are not met to ``DUAL_TOLERANCE``. A
+    ``X^T alpha = l2 w`` (an L2 penalty or none), ``|X^T alpha| <= l1`` (an
+    L1 penalty) or, with both, the optimum's conditions ``X^T alpha = l2 w +
+    l1 sign(w)`` off ``w = 0`` and ``|X^T alpha| <= l1`` on it (the elastic
+    net's dual value holds at any ``X^T alpha``), and ``sum alpha = 0`` with
+    an intercept; None when it is infeasible or its constraints are not met
+    to ``DUAL_TOLERANCE``. A
     ``tube`` costs ``tube * |alpha_i|`` a row: each free row's value is then
     split into its positive and negative parts.
     """
@@ -461,16 +464,18 @@ def _dual_on(free, alpha, low, high, l2, l1, fit_intercept, X, y, coef, intercep
     # The rows that absorb the solver's own tolerance on the equalities: the basic ones, and where that
     # leaves a residue (on nearly collinear rows HiGHS may put a row at its bound that the exact
     # solution holds inside its box; hypothesis seed 60 of test_evidence) every free row, in the box.
-    for absorbing in (basic, np.ones_like(basic)) if l1 == 0.0 else (basic,):
+    for absorbing in (basic, np.ones_like(basic)) if l1 == 0.0 or elastic else (basic,):
         corrected = a.copy()
-        if l1 == 0.0 and np.any(absorbing):
+        if (l1 == 0.0 or elastic) and A_eq is not None and np.any(absorbing):
             corrected[absorbing] += np.linalg.lstsq(A_eq[:, absorbing], b_eq - A_eq @ a, rcond=None)[0]
         fixed[free] = np.clip(corrected * width, low[free], high[free])
         product = np.asarray(X.T @ fixed).ravel()
-        if elastic:
-            break  # any alpha in its box bounds J* (below): no constraint needs to hold
-        excess = np.maximum(np.abs(product) - l1, 0.0) if l1 > 0.0 else np.abs(product - l2 * coef)
         total = fixed.sum() if fit_intercept else 0.0
+        if elastic:  # any alpha in its box with sum(alpha) = 0 bounds J* (below): X^T alpha may be anything
+            if abs(total) <= DUAL_TOLERANCE * np.max(np.abs(high)) * np.sqrt(X.shape[0]):
+                break
+            continue
+        excess = np.maximum(np.abs(product) - l1, 0.0) if l1 > 0.0 else np.abs(product - l2 * coef)
         met = np.max(excess / norms) <= DUAL_TOLERANCE * unit
         if met and abs(total) <= DUAL_TOLERANCE * unit * np.sqrt(X.shape[0]):
             break
@@ -481,7 +486,8 @@ def _dual_on(free, alpha, low, high, l2, l1, fit_intercept, X, y, coef, intercep
     basis = free[(fixed[free] > low[free]) & (fixed[free] < high[free])]
     value = fixed @ y - tube * np.abs(fixed).sum()
     if elastic:
-        # min over w of l2/2 ||w||^2 + l1 ||w||_1 - (X^T alpha) . w, and the intercept's term: for any alpha in its box.
+        # min over w of l2/2 ||w||^2 + l1 ||w||_1 - (X^T alpha) . w; the intercept's term at the model for the
+        # rounding-sized residue of sum(alpha) = 0.
         shrunk = np.maximum(np.abs(product) - l1, 0.0)
         return float(value - shrunk @ shrunk / (2.0 * l2) - fixed.sum() * intercept * fit_intercept), basis
     if l2 > 0.0:

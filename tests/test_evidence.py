@@ -602,5 +602,3 @@ def test_elastic_net_fits_of_the_lp_losses_are_certified(loss, param):
     if not warned:
         assert est.gap_bound_ is not None and value - best <= est.gap_bound_ * (1 + 1e-6) + 1e-9
         assert value - best <= PROMISE * best, (value, best)
-    else:
-        assert value - best > PROMISE * best * 0.1  # a stall that the bound could not confirm is off the optimum

@@ -112,7 +112,7 @@ class Huber(EpsilonLoss):
 
 
 @dataclass(frozen=True)
-class EpsilonInsensitive(EpsilonLoss, TwiceTheMedian):
+class EpsilonInsensitive(TwiceTheMedian, EpsilonLoss):  # epsilon stays its first field
     """``max(0, |r| - epsilon)``, twice the median's pinball loss of the excess over ``epsilon``."""
 
     name, smooth = "epsilon_insensitive", False

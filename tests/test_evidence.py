@@ -73,12 +73,13 @@ def _lbfgs(loss, X, y, params, alpha, fit_intercept):
     return f(theta)[0]
 
 
-def _epsilon_lp(X, y, epsilon, l1, fit_intercept):
+def _epsilon_lp(X, y, epsilon, l1, fit_intercept, sample_weight=None):
     """Epsilon-insensitive J* as the linear programme it is (HiGHS): ``w = u - v``, a slack ``t_i`` a row."""
     n, d = X.shape
+    share = np.full(n, 1.0 / n) if sample_weight is None else sample_weight / sample_weight.sum()
     A = np.hstack([X, -X, np.ones((n, 1)), -np.ones((n, 1))]) if fit_intercept else np.hstack([X, -X])
     m = A.shape[1]
-    cost = np.concatenate([np.full(2 * d, l1), np.zeros(m - 2 * d), np.full(n, 1.0 / n)])
+    cost = np.concatenate([np.full(2 * d, l1), np.zeros(m - 2 * d), share])
     rows = np.vstack([np.hstack([A, -np.eye(n)]), np.hstack([-A, -np.eye(n)])])  # |A theta - y| - epsilon <= t
     result = linprog(cost, A_ub=rows, b_ub=np.concatenate([y + epsilon, epsilon - y]), method="highs")
     assert result.status == 0, result.message
@@ -538,6 +539,37 @@ def test_epsilon_insensitive_fits_are_certified_by_their_duality_gap(solver, pen
     assert_honest(est, warned, X, y, params, penalty, 1e-3)
 
 
+@pytest.mark.parametrize("penalty", [None, "l1", "elasticnet"])
+def test_the_duality_gap_of_weighted_rows_bounds_the_gap(penalty):
+    # Rows weigh s_i / sum(s) in J and in the dual's box: the bound holds against the weighted optimum
+    # computed without skgd (the LP, or with an elastic net the LP with a ridge).
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(200, 2)) * [1.0, 10.0] + [2.0, 0.0]
+    y = X @ [1.0, -0.2] + 3.0 + rng.normal(size=200)
+    s = rng.uniform(0.1, 3.0, 200)
+    alpha, l1_ratio = 1e-2, (0.5 if penalty == "elasticnet" else 1.0)
+    est = GradientDescentRegressor(
+        loss="epsilon_insensitive", epsilon=0.5, penalty=penalty, alpha=alpha, l1_ratio=l1_ratio
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        est.fit(X, y, sample_weight=s)
+    assert est.gap_bound_ is not None
+    coef, intercept = est.coef_, float(est.intercept_)
+    a = 0.0 if penalty is None else alpha
+
+    def J(w, b):
+        terms = np.maximum(np.abs(X @ w + b - y) - 0.5, 0.0)
+        return float(s @ terms / s.sum() + a * (l1_ratio * np.abs(w).sum() + (1 - l1_ratio) / 2 * w @ w))
+
+    if penalty == "elasticnet":
+        best = _elastic_optimum(X, y, "epsilon_insensitive", 0.5, a * l1_ratio, a * (1 - l1_ratio), sample_weight=s)
+    else:
+        best = _epsilon_lp(X, y, 0.5, a * l1_ratio, True, sample_weight=s)
+    assert J(coef, intercept) - best <= est.gap_bound_ * (1 + 1e-6) + 1e-9
+    assert est.gap_bound_ <= PROMISE * J(coef, intercept)
+
+
 @pytest.mark.parametrize("offset", [9e3, 9e4])
 def test_squared_epsilon_insensitive_far_from_zero_is_judged_as_a_mean_of_squares(offset):
     # Its rounding at an exact fit is the residuals' last places squared, as squared error's (was: the
@@ -552,9 +584,10 @@ def test_squared_epsilon_insensitive_far_from_zero_is_judged_as_a_mean_of_square
     assert warned or gap <= 1e-6, (gap, est.stop_reason_)
 
 
-def _elastic_optimum(X, y, loss, param, l1, l2):
+def _elastic_optimum(X, y, loss, param, l1, l2, sample_weight=None):
     """J* of the quantile or epsilon-insensitive loss with an elastic net: its LP with a ridge, by trust-constr."""
     n, d = X.shape
+    share = np.full(n, 1.0 / n) if sample_weight is None else sample_weight / sample_weight.sum()
     A = np.hstack([X, -X, np.ones((n, 1))])  # unknowns w+, w-, b and a slack t_i a row
     if loss == "quantile":  # t >= q u and t >= (q - 1) u, u = y - A z
         rows = np.vstack([np.hstack([param * A, np.eye(n)]), np.hstack([(param - 1) * A, np.eye(n)])])
@@ -565,11 +598,11 @@ def _elastic_optimum(X, y, loss, param, l1, l2):
 
     def f(z):
         w = z[:d] - z[d : 2 * d]
-        grad = np.concatenate([l1 + l2 * w, l1 - l2 * w, [0.0], np.full(n, 1.0 / n)])
-        return z[2 * d + 1 :].mean() + l1 * z[: 2 * d].sum() + l2 / 2 * w @ w, grad
+        grad = np.concatenate([l1 + l2 * w, l1 - l2 * w, [0.0], share])
+        return share @ z[2 * d + 1 :] + l1 * z[: 2 * d].sum() + l2 / 2 * w @ w, grad
 
     low = np.concatenate([np.zeros(2 * d), [-np.inf], np.zeros(n)])
-    cost = np.concatenate([np.full(2 * d, l1), [0.0], np.full(n, 1.0 / n)])
+    cost = np.concatenate([np.full(2 * d, l1), [0.0], share])
     start = linprog(cost, A_ub=-rows, b_ub=-lower, bounds=[(v, None) for v in low], method="highs").x
     result = minimize(
         f,

@@ -471,12 +471,9 @@ def _dual_on(free, alpha, low, high, l2, l1, fit_intercept, X, y, coef, intercep
         fixed[free] = np.clip(corrected * width, low[free], high[free])
         product = np.asarray(X.T @ fixed).ravel()
         total = fixed.sum() if fit_intercept else 0.0
-        if elastic:  # any alpha in its box with sum(alpha) = 0 bounds J* (below): X^T alpha may be anything
-            if abs(total) <= DUAL_TOLERANCE * np.max(np.abs(high)) * np.sqrt(X.shape[0]):
-                break
-            continue
         excess = np.maximum(np.abs(product) - l1, 0.0) if l1 > 0.0 else np.abs(product - l2 * coef)
-        met = np.max(excess / norms) <= DUAL_TOLERANCE * unit
+        # The elastic net's dual value (below) bounds J* at any X^T alpha: only sum(alpha) = 0 must hold.
+        met = elastic or np.max(excess / norms) <= DUAL_TOLERANCE * unit
         if met and abs(total) <= DUAL_TOLERANCE * unit * np.sqrt(X.shape[0]):
             break
     else:
@@ -485,11 +482,8 @@ def _dual_on(free, alpha, low, high, l2, l1, fit_intercept, X, y, coef, intercep
     # taken at the model for the constraints' rounding-sized residue.
     basis = free[(fixed[free] > low[free]) & (fixed[free] < high[free])]
     value = fixed @ y - tube * np.abs(fixed).sum()
-    if elastic:
-        # min over w of l2/2 ||w||^2 + l1 ||w||_1 - (X^T alpha) . w; the intercept's term at the model for the
-        # rounding-sized residue of sum(alpha) = 0.
-        shrunk = np.maximum(np.abs(product) - l1, 0.0)
-        return float(value - shrunk @ shrunk / (2.0 * l2) - fixed.sum() * intercept * fit_intercept), basis
+    if elastic:  # min over w of l2/2 ||w||^2 + l1 ||w||_1 - (X^T alpha) . w is -||excess||^2 / (2 l2)
+        return float(value - excess @ excess / (2.0 * l2) - total * intercept), basis
     if l2 > 0.0:
         return float(value - product @ product / (2.0 * l2)), basis
     return float(value - excess @ np.abs(coef) - total * intercept), basis

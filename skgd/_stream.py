@@ -43,6 +43,7 @@ from ._algorithms._sgd import SGDState
 from ._array_api import _max_precision_float_dtype, get_namespace, get_namespace_and_device
 from ._conditioning import Conditioning
 from ._loss import LogLinkLoss, Quantile
+from ._loss._residual import TwiceTheMedian
 from ._state import linear_predict
 
 #: Standard errors of the paired per-sample difference by which the iterate
@@ -193,8 +194,8 @@ def stream_step(loss, state, fit_intercept, prequential):
     biased in proportion to that move against the residuals' scale, which
     the prequential pinball loss at the average measures (divided by
     ``q (1 - q)``: about 1.6 to 3.4 standard deviations of normal noise for
-    ``q`` from 0.5 to 0.999); the move is held to ``PINBALL_MOVE`` of that
-    scale. A chunk far from the model (a changed concept) measures a larger
+    ``q`` from 0.5 to 0.999; absolute error is twice the median's); the move
+    is held to ``PINBALL_MOVE`` of that scale. A chunk far from the model (a changed concept) measures a larger
     scale and takes a larger step. Other losses, the first chunk (nothing
     tested yet), and a stream without conditioned coordinates (a float
     ``learning_rate``: the user's step) are not bounded.
@@ -213,7 +214,9 @@ def stream_step(loss, state, fit_intercept, prequential):
     float
         ``inf`` where nothing bounds the step.
     """
-    log_link, pinball = isinstance(loss, LogLinkLoss), isinstance(loss, Quantile)
+    # Absolute error is twice the median's pinball loss; epsilon-insensitive's tube makes it none.
+    pinball = isinstance(loss, Quantile) or (isinstance(loss, TwiceTheMedian) and loss.tube == 0.0)
+    log_link = isinstance(loss, LogLinkLoss)
     if not (log_link or pinball) or state.moments is None or state.conditioning is None:
         return math.inf
     xp, _ = get_namespace(state.moments.mean)
@@ -227,7 +230,8 @@ def stream_step(loss, state, fit_intercept, prequential):
         return 2.0 * LOG_LINK_BIAS / rows
     if prequential.error is None:
         return math.inf
-    scale = prequential.model / (loss.quantile * (1.0 - loss.quantile))
+    q, factor = (loss.quantile, 1.0) if isinstance(loss, Quantile) else (0.5, 2.0)
+    scale = prequential.model / (factor * q * (1.0 - q))
     return PINBALL_MOVE * scale / rows if scale > 0.0 else math.inf
 
 

@@ -233,3 +233,20 @@ def test_a_chunk_that_diverges_is_refused_and_the_stream_keeps_its_model():
         model.partial_fit(Z[500:600], y[500:600])
     np.testing.assert_array_equal(model.coef_, before[0])
     assert (model.intercept_, model.n_iter_) == before[1:]
+
+
+def test_an_absolute_error_stream_learns_a_changed_concept_as_the_median_does():
+    # Absolute error is twice the median's pinball loss: its stream step grows with the residuals' scale a
+    # chunk far from the model measures, as the quantile's does (was: the first chunk's step, and 150
+    # chunks after the change the mean absolute error was still 50 times the noise's).
+    rng = np.random.default_rng(0)
+    model = GradientDescentRegressor(solver="sgd", loss="absolute_error", random_state=0)
+    errors = []
+    for t in range(160):
+        X = (rng.standard_normal((200, 3)) + [5.0, -2.0, 0.0]) * [1.0, 100.0, 0.01]
+        w = np.array([1.0, -2.0, 0.5] if t < 150 else [-3.0, 1.0, 2.0]) / [1.0, 100.0, 0.01]
+        y = X @ w + 1e3 + 0.3 * rng.standard_normal(200)
+        errors.append(np.mean(np.abs(model.predict(X) - y)) if t else np.inf)
+        model.partial_fit(X, y)
+    noise = 0.3 * np.sqrt(2.0 / np.pi)
+    assert errors[149] <= 1.5 * noise and errors[155] <= 1.5 * noise, (errors[149], errors[155])
